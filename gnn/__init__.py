@@ -1,0 +1,1 @@
+"""Heterogeneous GNN: HeteroData building, sampling, models, training, inference, explanations."""

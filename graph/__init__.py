@@ -1,0 +1,1 @@
+"""Neo4j (server lifecycle, schema, writer, reader) and graph risk features."""

@@ -1,0 +1,1 @@
+"""Synthetic lending populations in the input contract."""

@@ -1,0 +1,56 @@
+"""One error root for riskgraph, with a subclass per layer.
+
+Callers (the CLI, the nightly scheduler, the credit-decision service) catch
+:class:`RiskGraphError` to tell a user or data problem from a bug. Messages name
+the file, column, row key or setting involved and what was expected.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "ModelError",
+    "Neo4jError",
+    "Neo4jUnavailableError",
+    "ProviderError",
+    "RiskGraphError",
+    "RunError",
+    "RunLockedError",
+]
+
+
+class RiskGraphError(Exception):
+    """Root of every error riskgraph raises on purpose."""
+
+
+class ConfigError(RiskGraphError):
+    """A setting is missing or invalid (names the setting and where it came from)."""
+
+
+class InputError(RiskGraphError):
+    """An input table cannot be used at all: unreadable file or missing required column."""
+
+
+class Neo4jError(RiskGraphError):
+    """The Neo4j server could not be installed, started, reached or written."""
+
+
+class Neo4jUnavailableError(Neo4jError):
+    """No Neo4j server answers at the configured address, or it refused the login."""
+
+
+class ModelError(RiskGraphError):
+    """A model cannot be trained, loaded or applied (names the model file or stage)."""
+
+
+class RunError(RiskGraphError):
+    """The nightly run cannot proceed (names the stage)."""
+
+
+class RunLockedError(RunError):
+    """Another run holds the lock on the output root."""
+
+
+class ProviderError(RiskGraphError):
+    """The feature provider cannot answer: no complete run, or unknown user ids."""

@@ -1,0 +1,1 @@
+"""The credit score: scorecard, reason codes, decisions, fairness."""
