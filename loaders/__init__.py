@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from riskgraph.loaders.load import LoadResult, build_graph_tables, load_input, write_rejects
 from riskgraph.loaders.tables import NO_INDEX, GraphTables, empty_graph_tables
 
-__all__ = ["NO_INDEX", "GraphTables", "empty_graph_tables"]
+__all__ = [
+    "NO_INDEX",
+    "GraphTables",
+    "LoadResult",
+    "build_graph_tables",
+    "empty_graph_tables",
+    "load_input",
+    "write_rejects",
+]

@@ -56,7 +56,7 @@ __all__ = [
 #: Marks a missing node reference in an index column (``applications.device_idx``).
 NO_INDEX = -1
 
-TIMESTAMP = "datetime64[ns, UTC]"
+TIMESTAMP = "datetime64[us, UTC]"
 
 #: Fixed columns of each table and their dtypes; ``users`` may carry more (attributes).
 TABLE_COLUMNS: dict[str, dict[str, str]] = {
