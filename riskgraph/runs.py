@@ -1,0 +1,188 @@
+"""The output root: run directories published atomically, ``latest``, and the run lock.
+
+Layout::
+
+    OUT/
+      runs/2026-11-21/         one complete run per date (scores.parquet, run.json, ...)
+      runs/.staging-.../       a run being written; never read, removed on the next run
+      latest -> runs/2026-11-21
+      model/                   the saved models (see riskgraph.pipeline)
+      .lock                    held by the run in progress
+
+A run is written into a staging directory and renamed into ``runs/<date>`` only when
+every file is there, so a reader (the feature provider, a person) never sees half a
+run, and a crash leaves nothing but a staging directory that the next run removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from riskgraph.errors import RunError, RunLockedError
+
+__all__ = ["RUN_MANIFEST", "OutputRoot", "write_json_atomic"]
+
+#: Written last into a run directory; a run without it is not complete.
+RUN_MANIFEST = "run.json"
+
+
+class OutputRoot:
+    """Paths and atomic operations on one output root.
+
+    Parameters
+    ----------
+    root : path
+        The ``OUT`` directory (created on demand).
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def latest(self) -> Path:
+        return self.root / "latest"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "model"
+
+    def run_dir(self, run_date: dt.date) -> Path:
+        return self.runs_dir / run_date.isoformat()
+
+    def is_complete(self, run_date: dt.date) -> bool:
+        return (self.run_dir(run_date) / RUN_MANIFEST).is_file()
+
+    def completed_dates(self) -> list[dt.date]:
+        """Dates with a complete run, oldest first."""
+        if not self.runs_dir.is_dir():
+            return []
+        dates = []
+        for child in self.runs_dir.iterdir():
+            try:
+                date = dt.date.fromisoformat(child.name)
+            except ValueError:
+                continue
+            if (child / RUN_MANIFEST).is_file():
+                dates.append(date)
+        return sorted(dates)
+
+    def previous_run(self, run_date: dt.date) -> Path | None:
+        """The newest complete run strictly before ``run_date``."""
+        earlier = [d for d in self.completed_dates() if d < run_date]
+        return self.run_dir(earlier[-1]) if earlier else None
+
+    def latest_run(self) -> Path | None:
+        """The run ``latest`` points at, if it is complete."""
+        if not self.latest.exists():
+            return None
+        target = self.latest.resolve()
+        return target if (target / RUN_MANIFEST).is_file() else None
+
+    # -- writing ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the output root's lock for one run.
+
+        The lock is an ``flock`` on ``OUT/.lock``: the kernel drops it when the process
+        dies, so a killed run never leaves a stale lock behind.
+
+        Raises
+        ------
+        RunLockedError
+            When another process holds it.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / ".lock"
+        with path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise RunLockedError(
+                    f"{self.root}: another run is in progress ({holder}); wait for it to finish"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}")
+            handle.flush()
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                handle.truncate()
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def new_staging(self, run_date: dt.date) -> Path:
+        """A fresh, empty staging directory for ``run_date`` (stale ones removed)."""
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.remove_stale_staging()
+        return Path(tempfile.mkdtemp(prefix=f".staging-{run_date.isoformat()}-", dir=self.runs_dir))
+
+    def remove_stale_staging(self) -> None:
+        """Remove staging directories left by crashed runs (call with the lock held)."""
+        if self.runs_dir.is_dir():
+            for child in self.runs_dir.glob(".staging-*"):
+                shutil.rmtree(child, ignore_errors=True)
+            for child in self.runs_dir.glob(".replaced-*"):
+                shutil.rmtree(child, ignore_errors=True)
+
+    def publish(self, staging: Path, run_date: dt.date) -> Path:
+        """Move a complete staging directory to ``runs/<date>`` and point ``latest`` at
+        the newest complete run.
+
+        An existing run of the same date (a forced rerun) is moved aside first and
+        removed after the swap.
+        """
+        if not (staging / RUN_MANIFEST).is_file():
+            raise RunError(f"{staging}: refusing to publish a run without {RUN_MANIFEST}")
+        target = self.run_dir(run_date)
+        replaced = None
+        if target.exists():
+            replaced = self.runs_dir / f".replaced-{run_date.isoformat()}-{os.getpid()}"
+            os.replace(target, replaced)
+        os.replace(staging, target)
+        _fsync_dir(self.runs_dir)
+        if replaced is not None:
+            shutil.rmtree(replaced, ignore_errors=True)
+        self.point_latest()
+        return target
+
+    def point_latest(self) -> None:
+        """Point ``latest`` at the newest complete run (atomic symlink swap)."""
+        dates = self.completed_dates()
+        if not dates:
+            return
+        link_target = Path("runs") / dates[-1].isoformat()
+        tmp = self.root / f".latest-{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(link_target, target_is_directory=True)
+        os.replace(tmp, self.latest)
+        _fsync_dir(self.root)
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write ``payload`` as JSON through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
