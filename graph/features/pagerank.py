@@ -1,0 +1,116 @@
+"""Personalized PageRank by sparse power iteration, several seed vectors at once.
+
+Used by the exposure features to propagate known-bad labels over the graph of users,
+devices and accounts. The semantics are networkx's ``pagerank`` with a
+``personalization`` vector and ``dangling=None`` (dangling nodes jump back to the
+seeds), except that seeds are *not* normalized: each column's scores sum to the total
+seed mass of that column, so a user's score does not shrink when more bad users are
+known elsewhere in the graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from riskgraph.graph.features.errors import FeatureError
+
+__all__ = ["personalized_pagerank"]
+
+
+def personalized_pagerank(
+    adjacency: sp.csr_array | sp.sparray,
+    seeds: np.ndarray,
+    *,
+    damping: float = 0.85,
+    tol: float = 1e-10,
+    max_iter: int = 300,
+) -> np.ndarray:
+    """Personalized PageRank of every node for each column of ``seeds``.
+
+    Parameters
+    ----------
+    adjacency : sparse array, shape ``(N, N)``
+        Nonnegative edge weights; ``adjacency[i, j]`` is the weight of ``i -> j``.
+        A walker at ``i`` moves to ``j`` with probability proportional to it.
+    seeds : np.ndarray
+        Shape ``(N,)`` or ``(N, k)``: nonnegative restart mass per node, one column per
+        personalization. Columns that sum to zero give zero scores.
+    damping : float
+        Probability of following an edge (networkx ``alpha``); ``1 - damping`` is the
+        restart probability.
+    tol : float
+        Stop when every column's L1 change is below ``tol`` times its seed mass.
+    max_iter : int
+
+    Returns
+    -------
+    np.ndarray
+        ``float64``, the shape of ``seeds``: ``x = damping * (P^T x + d(x) s / |s|)
+        + (1 - damping) * s`` per column, with ``P`` the row-normalized adjacency and
+        ``d(x)`` the score held by dangling nodes (no out-edges). Each column sums to
+        its seed mass ``|s|``; divided by ``|s|`` it equals
+        ``networkx.pagerank(G, alpha=damping, personalization=s)``.
+
+    Raises
+    ------
+    FeatureError
+        When the iteration has not converged after ``max_iter`` rounds, or on a
+        negative seed.
+
+    Notes
+    -----
+    ``O(max_iter * nnz * k)``; the error shrinks by a factor ``damping`` per round,
+    so about ``log(tol) / log(damping)`` rounds are needed.
+
+    Examples
+    --------
+    A path 0 - 1 - 2 seeded on node 0:
+
+    >>> a = sp.csr_array(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=float))
+    >>> x = personalized_pagerank(a, np.array([1.0, 0.0, 0.0]), damping=0.5)
+    >>> round(float(x.sum()), 6), bool(x[0] > x[1] > x[2])
+    (1.0, True)
+    """
+    if not 0.0 <= damping < 1.0:
+        raise FeatureError(f"damping = {damping!r}: expected 0 <= damping < 1")
+    one_column = seeds.ndim == 1
+    s = np.asarray(seeds, dtype=np.float64).reshape(
+        seeds.shape[0], 1 if one_column else seeds.shape[1]
+    )
+    if (s < 0).any():
+        raise FeatureError("personalized_pagerank: seeds must be nonnegative")
+    n = adjacency.shape[0]
+    if s.shape[0] != n:
+        raise FeatureError(f"seeds has {s.shape[0]} rows; expected {n}, one per node")
+    a = sp.csr_array(adjacency, dtype=np.float64)
+    out_weight = np.asarray(a.sum(axis=1)).ravel()
+    dangling = out_weight == 0
+    inv_weight = np.divide(1.0, out_weight, out=np.zeros(n), where=~dangling)
+    transposed = sp.csr_array(a.T)
+    mass = s.sum(axis=0)
+    s_unit = np.divide(s, mass, out=np.zeros_like(s), where=mass > 0)
+    x = s.copy()
+    # Each column stops on its own convergence, so that a column's result never depends
+    # on the seeds of another (the fold scheme of the exposure features relies on it).
+    running = np.flatnonzero(mass > 0)
+    x[:, mass == 0] = 0.0
+    for _ in range(max_iter):
+        if len(running) == 0:
+            return x[:, 0] if one_column else x
+        xr = x[:, running]
+        spread = transposed @ (xr * inv_weight[:, None])
+        dangling_mass = xr[dangling].sum(axis=0)
+        new = (
+            damping * (spread + dangling_mass * s_unit[:, running])
+            + (1.0 - damping) * s[:, running]
+        )
+        change = np.abs(new - xr).sum(axis=0)
+        x[:, running] = new
+        running = running[change > tol * mass[running]]
+    if len(running) == 0:
+        return x[:, 0] if one_column else x
+    raise FeatureError(
+        f"personalized PageRank did not converge in {max_iter} iterations "
+        f"(damping {damping}, tol {tol}); raise ExposureConfig.ppr_max_iter"
+    )

@@ -1,0 +1,321 @@
+"""Shared-identifier rings: groups of users tied together by devices and accounts.
+
+A *ring* is a connected component, with at least two users, of the bipartite graph of
+users and the identifiers they share: devices they used, devices their applications
+were filed from, and linked accounts (bank cards, phone numbers, wallets). Only
+identifiers used by 2..``max_sharing`` users link users; busier identifiers (internet
+cafe PCs, a shop's demo phone) would merge strangers into one giant component, so they
+are left to the hub features (:mod:`riskgraph.graph.features.hubs`).
+
+A component is not yet a fraud ring: households share a tablet or a bank card too.
+What tells them apart (docs/features.md, measured on the synthetic population):
+fraud rings are larger, their members register in a burst (synthetic identities are
+created together) and they apply at many platforms; households are 2-4 people who
+registered months or years apart. :attr:`RingConfig` turns that into the
+``ring_flag`` feature with documented thresholds; every component still gets its
+``ring_id`` so that an investigator can open it in Neo4j Browser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from riskgraph.errors import ConfigError
+from riskgraph.graph.features.adjacency import GraphSnapshot, identifier_degrees
+from riskgraph.graph.features.timeline import MICROS_PER_DAY
+from riskgraph.graph.features.windows import densest_window
+
+__all__ = ["RING_COLUMNS", "RING_FEATURES", "RingConfig", "ring_id_of", "shared_identifier_rings"]
+
+#: Per-user ring feature columns, in output order.
+RING_FEATURES = (
+    "ring_id",
+    "ring_size",
+    "ring_bad_count",
+    "ring_bad_rate",
+    "ring_platforms",
+    "ring_registration_span_days",
+    "ring_registration_burst_share",
+    "ring_application_burst_share",
+    "ring_shared_identifiers",
+    "ring_flag",
+)
+
+#: Columns of the per-ring table (what a ``Ring`` node in Neo4j gets).
+RING_COLUMNS = (
+    "ring_id",
+    "size",
+    "known_count",
+    "bad_count",
+    "bad_rate",
+    "platforms",
+    "applications",
+    "registration_span_days",
+    "registration_burst_share",
+    "application_burst_share",
+    "shared_identifiers",
+    "first_registered_at",
+    "last_registered_at",
+    "flagged",
+)
+
+_SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class RingConfig:
+    """How rings are formed and when one is flagged.
+
+    Parameters
+    ----------
+    max_sharing : int, default 20
+        Identifiers used by at most this many users link them into a ring (``K``);
+        busier identifiers are hubs and link nobody. A fraud ring shares each phone or
+        card among a handful of identities; 20 leaves room for that while keeping
+        internet-cafe PCs (hundreds of users) out.
+    burst_days : float, default 7
+        Window of the burst shares: the largest share of a ring's registrations
+        (applications) that fall within any ``burst_days`` days.
+    flag_min_size : int, default 3
+        Smallest ring that can be flagged. Pairs are mostly couples sharing a card.
+    flag_min_burst_share : float, default 0.75
+        A ring of at least ``flag_min_size`` is flagged when at least this share of
+        its members registered within ``burst_days`` of each other ...
+    flag_large_size : int, default 8
+        ... or, whatever its registrations, when it has at least this many members
+        (far more than a household).
+    """
+
+    max_sharing: int = 20
+    burst_days: float = 7.0
+    flag_min_size: int = 3
+    flag_min_burst_share: float = 0.75
+    flag_large_size: int = 8
+
+    def validate(self) -> RingConfig:
+        """Check every setting; return ``self``.
+
+        Raises
+        ------
+        ConfigError
+            Naming the setting, its value and the allowed range.
+        """
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "flag_min_burst_share":
+                if not 0.0 <= value <= 1.0:
+                    raise ConfigError(f"RingConfig.{f.name} = {value!r}: expected 0..1")
+            elif f.name == "max_sharing" and not (isinstance(value, int) and value >= 2):
+                raise ConfigError(f"RingConfig.max_sharing = {value!r}: expected an integer >= 2")
+            elif not value > 0:
+                raise ConfigError(f"RingConfig.{f.name} = {value!r}: expected > 0")
+        return self
+
+
+def ring_id_of(member_id: str) -> str:
+    """The ring id derived from a ring's smallest member id: ``ring-`` + 16 hex digits.
+
+    A keyed-free BLAKE2b digest: the same smallest member always gives the same id, and
+    the id does not spell out any member's user id.
+
+    Examples
+    --------
+    >>> ring_id_of("U0001") == ring_id_of("U0001"), ring_id_of("U0001")[:5]
+    (True, 'ring-')
+    """
+    return "ring-" + hashlib.blake2b(member_id.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def shared_identifier_rings(
+    snapshot: GraphSnapshot,
+    user_ids: pd.Series,
+    labels: np.ndarray,
+    config: RingConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Find the rings and compute the per-user ring features.
+
+    Parameters
+    ----------
+    snapshot : GraphSnapshot
+        The graph before ``as_of``.
+    user_ids : Series
+        ``(n_users,)`` string ids, in node order.
+    labels : np.ndarray
+        ``float64`` ``(n_users,)``: 1 bad, 0 good, NaN unknown.
+    config : RingConfig
+
+    Returns
+    -------
+    features : DataFrame
+        ``(n_users, len(RING_FEATURES))``, RangeIndex = user position. Users in no ring
+        have ``ring_id`` ``<NA>``, ``ring_size`` 0, ``ring_flag`` False and NaN
+        elsewhere. ``ring_bad_count`` and ``ring_bad_rate`` are leave-one-out: the
+        user's own label never counts.
+    rings : DataFrame
+        One row per ring, columns :data:`RING_COLUMNS`, sorted by ``ring_id``;
+        ``bad_rate`` there is over all members with a known label.
+
+    Notes
+    -----
+    ``O(nnz + n log n)``: one connected-components pass over the bipartite graph of
+    users and kept identifiers, then grouped counts.
+    """
+    n = snapshot.n_users
+    incidence = snapshot.identifiers()
+    degree = identifier_degrees(incidence)
+    n_ident = incidence.shape[1]
+    linking = (degree >= 2) & (degree <= config.max_sharing)
+    coo = incidence.tocoo()
+    keep = linking[coo.col]
+    rows, cols = coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64) + n
+    bipartite = sp.csr_array(
+        (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n + n_ident, n + n_ident)
+    )
+    _, component = connected_components(bipartite, directed=False)
+    user_component = component[:n].astype(np.int64)
+    users_per_component = np.bincount(user_component)
+    in_ring = users_per_component[user_component] >= 2
+
+    # Number rings 0..R-1 in the order of their ring ids: deterministic output.
+    members = np.flatnonzero(in_ring)
+    member_ids = user_ids.to_numpy()[members]
+    smallest = (
+        pd.DataFrame({"component": user_component[members], "uid": member_ids})
+        .groupby("component", sort=True)["uid"]
+        .min()
+    )
+    ring_ids = np.array([ring_id_of(str(v)) for v in smallest.to_numpy()], dtype=object)
+    order = np.argsort(ring_ids, kind="stable")
+    ring_ids = ring_ids[order]
+    n_rings = len(ring_ids)
+    component_to_ring = np.full(len(users_per_component), -1, dtype=np.int64)
+    component_to_ring[smallest.index.to_numpy()[order]] = np.arange(n_rings)
+    ring = np.where(in_ring, component_to_ring[user_component], -1)
+    member_ring = ring[members]
+
+    size = np.bincount(member_ring, minlength=n_rings)
+    known = ~np.isnan(labels)
+    bad = labels == 1.0
+    known_count = np.bincount(member_ring, weights=known[members], minlength=n_rings)
+    bad_count = np.bincount(member_ring, weights=bad[members], minlength=n_rings)
+
+    # Platforms and applications of each ring.
+    app_ring = ring[snapshot.app_user]
+    has_ring = app_ring >= 0
+    pairs = np.unique(
+        app_ring[has_ring] * max(snapshot.n_platforms, 1) + snapshot.app_platform[has_ring]
+    )
+    platforms = np.bincount(pairs // max(snapshot.n_platforms, 1), minlength=n_rings)
+    applications = np.bincount(app_ring[has_ring], minlength=n_rings)
+
+    registered_s = snapshot.registered_us[members] // 1_000_000
+    window = max(1, round(config.burst_days * _SECONDS_PER_DAY))
+    reg_burst = densest_window(member_ring, registered_s, window, n_rings) / np.maximum(size, 1)
+    app_burst_count = densest_window(
+        app_ring[has_ring], snapshot.app_time_us[has_ring] // 1_000_000, window, n_rings
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        app_burst = np.where(applications >= 2, app_burst_count / applications, np.nan)
+    first_reg = _group_reduce(np.minimum, member_ring, snapshot.registered_us[members], n_rings)
+    last_reg = _group_reduce(np.maximum, member_ring, snapshot.registered_us[members], n_rings)
+    span_days = (last_reg - first_reg) / MICROS_PER_DAY
+
+    ident_ring = np.full(n_ident, -1, dtype=np.int64)
+    linking_idx = np.flatnonzero(linking)
+    ident_ring[linking_idx] = component_to_ring[component[n + linking_idx]]
+    shared_identifiers = np.bincount(ident_ring[ident_ring >= 0], minlength=n_rings)
+
+    flagged = (size >= config.flag_min_size) & (
+        (reg_burst >= config.flag_min_burst_share) | (size >= config.flag_large_size)
+    )
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rings = pd.DataFrame(
+            {
+                "ring_id": pd.array(ring_ids, dtype="string"),
+                "size": size.astype(np.int64),
+                "known_count": known_count.astype(np.int64),
+                "bad_count": bad_count.astype(np.int64),
+                "bad_rate": np.where(known_count > 0, bad_count / known_count, np.nan),
+                "platforms": platforms.astype(np.int64),
+                "applications": applications.astype(np.int64),
+                "registration_span_days": span_days,
+                "registration_burst_share": reg_burst,
+                "application_burst_share": app_burst,
+                "shared_identifiers": shared_identifiers.astype(np.int64),
+                "first_registered_at": pd.to_datetime(first_reg, unit="us", utc=True),
+                "last_registered_at": pd.to_datetime(last_reg, unit="us", utc=True),
+                "flagged": flagged,
+            }
+        )
+
+    features = _user_features(n, members, member_ring, rings, labels)
+    return features, rings
+
+
+def _user_features(
+    n: int, members: np.ndarray, member_ring: np.ndarray, rings: pd.DataFrame, labels: np.ndarray
+) -> pd.DataFrame:
+    """Spread the ring table onto its members; leave-one-out label counts."""
+
+    def spread(values: np.ndarray, fill: float) -> np.ndarray:
+        out = np.full(n, fill, dtype=np.float64)
+        out[members] = values[member_ring]
+        return out
+
+    own = labels[members]
+    own_known = ~np.isnan(own)
+    own_bad = own == 1.0
+    other_known = rings["known_count"].to_numpy()[member_ring] - own_known
+    other_bad = rings["bad_count"].to_numpy()[member_ring] - own_bad
+    loo_count = np.full(n, np.nan)
+    loo_count[members] = other_bad
+    loo_rate = np.full(n, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loo_rate[members] = np.where(other_known > 0, other_bad / other_known, np.nan)
+
+    ring_id = pd.array(np.full(n, None, dtype=object), dtype="string")
+    ring_id[members] = rings["ring_id"].to_numpy()[member_ring]
+    size = np.zeros(n, dtype=np.int64)
+    size[members] = rings["size"].to_numpy()[member_ring]
+    flag = np.zeros(n, dtype=bool)
+    flag[members] = rings["flagged"].to_numpy()[member_ring]
+    return pd.DataFrame(
+        {
+            "ring_id": ring_id,
+            "ring_size": size,
+            "ring_bad_count": loo_count,
+            "ring_bad_rate": loo_rate,
+            "ring_platforms": spread(rings["platforms"].to_numpy(), np.nan),
+            "ring_registration_span_days": spread(
+                rings["registration_span_days"].to_numpy(), np.nan
+            ),
+            "ring_registration_burst_share": spread(
+                rings["registration_burst_share"].to_numpy(), np.nan
+            ),
+            "ring_application_burst_share": spread(
+                rings["application_burst_share"].to_numpy(), np.nan
+            ),
+            "ring_shared_identifiers": spread(rings["shared_identifiers"].to_numpy(), np.nan),
+            "ring_flag": flag,
+        }
+    )
+
+
+def _group_reduce(
+    ufunc: np.ufunc, group: np.ndarray, values: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """``ufunc`` (``np.minimum`` / ``np.maximum``) of ``values`` per group; groups non-empty."""
+    order = np.argsort(group, kind="stable")
+    g = group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.zeros(0, np.int64)
+    out = np.zeros(n_groups, dtype=values.dtype)
+    if len(g):
+        out[g[starts]] = ufunc.reduceat(values[order], starts)
+    return out

@@ -1,0 +1,111 @@
+"""The public API of the graph features: output shape and types, catalogue, docs, errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskgraph.graph.features import (
+    FEATURE_CATALOG,
+    FeatureError,
+    catalog_markdown,
+    compute_graph_features,
+    visible_labels,
+)
+from riskgraph.graph.features.catalog import CATALOG_BEGIN, CATALOG_END
+
+AS_OF = pd.Timestamp("2024-06-01", tz="UTC")
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "features.md"
+
+
+def test_one_row_per_user_in_table_order_with_catalogue_columns_and_dtypes(town):
+    gf = compute_graph_features(town, AS_OF)
+    f = gf.features
+    assert f["user_id"].tolist() == town.users["user_id"].tolist()
+    assert isinstance(f.index, pd.RangeIndex) and f.index.start == 0
+    assert f.columns.tolist() == ["user_id", *FEATURE_CATALOG]
+    for name, spec in FEATURE_CATALOG.items():
+        assert str(f[name].dtype) == spec.dtype, name
+    assert set(gf.timings) == {"snapshot", "rings", "hubs", "exposure", "borrowing"}
+
+
+def test_features_round_trip_through_parquet(town, tmp_path):
+    f = compute_graph_features(town, AS_OF).features
+    for name in f.columns:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
+    f.to_parquet(tmp_path / "features.parquet", index=False)
+    back = pd.read_parquet(tmp_path / "features.parquet")
+    pd.testing.assert_frame_equal(f, back.astype(f.dtypes.to_dict()), check_exact=True)
+
+
+def test_every_reason_template_formats_a_value():
+    for spec in FEATURE_CATALOG.values():
+        assert spec.risk_direction in ("increasing", "decreasing", "none")
+        assert spec.description.endswith(".")
+        if spec.kind == "identifier":
+            assert spec.reason is None
+            with pytest.raises(ValueError, match=rf"feature '{spec.name}' is an identifier"):
+                spec.format_reason(1)
+        else:
+            text = spec.format_reason(True if spec.kind == "flag" else 2.0)
+            assert "{" not in text and (text[0].islower() or text[0].isdigit()), spec.name
+
+
+def test_reason_examples_read_as_an_applicant_would():
+    assert FEATURE_CATALOG["device_bad_1hop"].format_reason(3) == (
+        "shares a device with 3 users who defaulted"
+    )
+    assert FEATURE_CATALOG["platforms_30d"].format_reason(7.0) == (
+        "applied at 7 lending platforms in the last 30 days"
+    )
+    assert FEATURE_CATALOG["ring_bad_rate"].format_reason(0.25).startswith("25% of")
+
+
+def test_docs_hold_the_current_catalogue():
+    text = DOCS.read_text(encoding="utf-8")
+    generated = text.split(CATALOG_BEGIN, 1)[1].split(CATALOG_END, 1)[0]
+    assert generated.strip() == catalog_markdown().strip(), (
+        "docs/features.md is out of date: run "
+        "python -c 'from riskgraph.graph.features.catalog import update_catalog_docs; "
+        'update_catalog_docs("docs/features.md")\''
+    )
+
+
+def test_visible_labels_only_before_as_of(town):
+    labels = visible_labels(town.users, AS_OF)
+    got = dict(zip(town.users["user_id"], labels, strict=True))
+    assert got["r4"] == 1.0 and got["r3"] == 0.0 and got["c1"] == 1.0
+    assert np.isnan(got["r2"]) and np.isnan(got["z1"]) and np.isnan(got["r1"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"as_of": pd.Timestamp("2024-06-01")}, r"as_of = 2024-06-01 00:00:00 has no time zone"),
+        ({"as_of": "soon"}, r"as_of = 'soon': expected a timezone-aware UTC timestamp"),
+        ({"labels": np.zeros(3)}, r"labels has shape \(3,\); expected \(14,\), one per user"),
+        ({"labels": np.full(14, 0.5)}, r"labels\[0\] = 0.5 \(user 'a1'\): expected 1 \(bad\), 0"),
+    ],
+)
+def test_argument_errors_name_the_argument_and_value(town, kwargs, message):
+    kwargs = {"as_of": AS_OF, **kwargs}
+    with pytest.raises(FeatureError, match=message):
+        compute_graph_features(town, kwargs.pop("as_of"), **kwargs)
+
+
+def test_as_of_in_another_time_zone_is_the_same_instant(town):
+    a = compute_graph_features(town, AS_OF).features
+    b = compute_graph_features(town, AS_OF.tz_convert("Asia/Shanghai")).features
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_an_empty_graph_gives_an_empty_frame():
+    from riskgraph.loaders import empty_graph_tables
+
+    gf = compute_graph_features(empty_graph_tables(), AS_OF)
+    assert gf.features.columns.tolist() == ["user_id", *FEATURE_CATALOG]
+    assert len(gf.features) == 0 and len(gf.rings) == 0

@@ -1,0 +1,168 @@
+"""Exposure to known-bad users: hop counts and personalized PageRank, checked by eye and
+against networkx."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from riskgraph.errors import ConfigError
+from riskgraph.graph.features import ExposureConfig, FeatureConfig, compute_graph_features
+from riskgraph.graph.features.adjacency import binary_matrix, graph_snapshot
+from riskgraph.graph.features.errors import FeatureError
+from riskgraph.graph.features.exposure import hop_counts, label_folds, ppr_exposure
+from riskgraph.graph.features.labels import visible_labels
+from riskgraph.graph.features.pagerank import personalized_pagerank
+from riskgraph.graph.features.timeline import to_micros
+
+AS_OF = pd.Timestamp("2024-06-01", tz="UTC")
+
+
+def by_user(tables, **kwargs) -> pd.DataFrame:
+    return compute_graph_features(tables, AS_OF, **kwargs).features.set_index("user_id")
+
+
+def test_town_one_hop_counts_per_relation(town):
+    f = by_user(town)
+    # Visible bad users: r4 and c1 (r2's label comes after as_of, z1 does not exist yet).
+    assert f.loc[
+        "r3", ["device_users_1hop", "device_bad_1hop", "device_bad_share_1hop"]
+    ].tolist() == [1, 1, 1.0]
+    assert f.loc["r4", ["device_bad_1hop", "device_bad_share_1hop"]].tolist() == [0, 0.0]
+    assert np.isnan(f.loc["r1", "device_bad_share_1hop"])  # r2 has no visible label
+    assert f.loc["c2", ["device_users_1hop", "device_bad_1hop"]].tolist() == [3, 1]
+    assert f.loc["c1", "device_bad_1hop"] == 0  # its own label never counts
+    assert f.loc["r2", ["account_users_1hop", "account_bad_share_1hop"]].tolist() == [1, 0.0]
+    assert f.loc["h1", "social_users_1hop"] == 1 and f.loc["r1", "social_users_1hop"] == 1
+    assert f.loc["a1", "app_device_users_1hop"] == 2  # a2, a3 on the agent's device
+    assert f.loc["c2", "any_users_1hop"] == 4  # c1, c3, c4 by the PC, h2 by a family tie
+    assert f.loc["z1"].filter(like="_1hop").fillna(0).eq(0).all()
+
+
+def test_town_two_hop_counts_cross_relations_in_any(town):
+    f = by_user(town)
+    # h2 - c2 (social) - c1 (PC, bad): two hops only over the union of relations.
+    assert f.loc["h2", "any_bad_1hop"] == 0 and f.loc["h2", "any_bad_2hop"] == 1
+    assert f.loc["h2", "any_bad_share_2hop"] == 1.0
+    assert f.loc["h2", "device_bad_2hop"] == 0
+    # r2 - r3 (card) - r4 (phone, bad); r1 - h1 within two hops too, both unlabelled.
+    assert f.loc["r2", ["any_bad_2hop", "any_bad_share_2hop"]].tolist() == [1, 0.5]
+    assert f.loc["r4", "any_bad_2hop"] == 0  # r4 - r3 - r2: r2 invisible; itself excluded
+
+
+def test_exposure_max_sharing_drops_busy_identifiers(town):
+    f = by_user(town, config=FeatureConfig(exposure=ExposureConfig(max_sharing=3)))
+    assert f.loc["c2", "device_users_1hop"] == 0  # the PC has 4 users
+    assert f.loc["c2", "any_users_1hop"] == 1  # only the family tie is left
+
+
+def random_graph(seed: int, n: int = 40, p: float = 0.08) -> tuple[sp.csr_array, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    upper = np.triu(rng.random((n, n)) < p, k=1)
+    rows, cols = np.nonzero(upper | upper.T)
+    labels = rng.choice([np.nan, 0.0, 1.0], size=n, p=[0.4, 0.4, 0.2])
+    return binary_matrix(rows, cols, (n, n)), labels
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hop_counts_match_networkx_shortest_paths(seed):
+    adjacency, labels = random_graph(seed)
+    got = hop_counts(adjacency, labels)
+    g = nx.from_scipy_sparse_array(adjacency)
+    for u in g.nodes:
+        for hops in (1, 2):
+            near = [
+                v
+                for v, d in nx.single_source_shortest_path_length(g, u, cutoff=hops).items()
+                if v != u
+            ]
+            bad = sum(labels[v] == 1.0 for v in near)
+            known = sum(not np.isnan(labels[v]) for v in near)
+            assert got[f"bad_{hops}hop"][u] == bad
+            share = got[f"bad_share_{hops}hop"][u]
+            assert (np.isnan(share) and known == 0) or share == pytest.approx(bad / known)
+        assert got["users_1hop"][u] == g.degree[u]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("damping", [0.5, 0.85])
+def test_personalized_pagerank_matches_networkx(seed, damping):
+    rng = np.random.default_rng(seed)
+    n = 30
+    g = nx.gnp_random_graph(n, 0.1, seed=seed, directed=True)
+    g.add_nodes_from(range(n))  # isolated and dangling nodes included
+    for u, v in g.edges:
+        g.edges[u, v]["weight"] = float(rng.integers(1, 4))
+    adjacency = nx.to_scipy_sparse_array(g, nodelist=range(n), weight="weight", format="csr")
+    seeds = np.zeros((n, 2))
+    seeds[rng.choice(n, 4, replace=False), 0] = 1.0
+    seeds[rng.choice(n, 2, replace=False), 1] = rng.random(2) + 0.5
+    got = personalized_pagerank(adjacency, seeds, damping=damping, tol=1e-13, max_iter=2000)
+    for k in range(2):
+        mass = seeds[:, k].sum()
+        expected = nx.pagerank(
+            g,
+            alpha=damping,
+            personalization={i: seeds[i, k] for i in range(n)},
+            weight="weight",
+            tol=1e-14,
+            max_iter=5000,
+        )
+        np.testing.assert_allclose(got[:, k], [expected[i] * mass for i in range(n)], atol=1e-9)
+
+
+def test_personalized_pagerank_rejects_a_damping_of_one():
+    a = sp.csr_array(np.eye(2))
+    with pytest.raises(FeatureError, match=r"damping = 1.0: expected 0 <= damping < 1"):
+        personalized_pagerank(a, np.ones(2), damping=1.0)
+
+
+def test_ppr_feature_is_seeded_on_the_other_folds_bad_users(town):
+    """Rebuild the PageRank graph in networkx and run one personalization per fold."""
+    config = ExposureConfig(ppr_folds=2)
+    labels = visible_labels(town.users, AS_OF)
+    snapshot = graph_snapshot(town, int(to_micros(pd.DatetimeIndex([AS_OF]))[0]))
+    labels[~snapshot.active] = np.nan
+    user_ids = town.users["user_id"]
+    got = ppr_exposure(snapshot, user_ids, labels, config)
+
+    g = nx.Graph()
+    g.add_nodes_from(user_ids)
+    for matrix, prefix in ((snapshot.identifiers(), "id"), (snapshot.social, None)):
+        coo = matrix.tocoo()
+        for u, j in zip(coo.row, coo.col, strict=True):
+            g.add_edge(user_ids.iloc[u], f"{prefix}{j}" if prefix else user_ids.iloc[j])
+    fold = label_folds(user_ids, 2)
+    bad = labels == 1.0
+    assert len(set(fold[bad])) == 2, "test graph should have bad users in both folds"
+    for f in range(2):
+        seeds = {user_ids.iloc[i]: 1.0 for i in np.flatnonzero(bad & (fold != f))}
+        expected = nx.pagerank(g, alpha=0.85, personalization=seeds, tol=1e-14, max_iter=5000)
+        for i in np.flatnonzero(fold == f):
+            assert got[i] == pytest.approx(expected[user_ids.iloc[i]] * len(seeds), abs=1e-8)
+
+
+def test_label_folds_follow_the_user_id_not_the_position():
+    ids = pd.Series(["u1", "u2", "u3", "u4", "u5", "u6"])
+    forward = label_folds(ids, 3)
+    backward = label_folds(ids[::-1].reset_index(drop=True), 3)
+    assert forward.tolist() == backward[::-1].tolist()
+    assert set(forward) <= {0, 1, 2}
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("max_sharing", 1, r"ExposureConfig.max_sharing = 1: expected an integer >= 2"),
+        ("ppr_damping", 1.0, r"ExposureConfig.ppr_damping = 1.0: expected 0..<1"),
+        ("ppr_folds", 1, r"ExposureConfig.ppr_folds = 1: expected an integer >= 2"),
+    ],
+)
+def test_exposure_config_errors_name_the_setting(town, setting, value, message):
+    with pytest.raises(ConfigError, match=message):
+        compute_graph_features(
+            town, AS_OF, config=FeatureConfig(exposure=ExposureConfig(**{setting: value}))
+        )

@@ -1,0 +1,162 @@
+"""Shared-identifier rings and hub features on the hand-made town and random graphs."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskgraph.errors import ConfigError
+from riskgraph.graph.features import FeatureConfig, RingConfig, compute_graph_features
+from riskgraph.graph.features.rings import ring_id_of
+
+AS_OF = pd.Timestamp("2024-06-01", tz="UTC")
+
+
+def by_user(tables, **kwargs) -> pd.DataFrame:
+    return compute_graph_features(tables, AS_OF, **kwargs).features.set_index("user_id")
+
+
+def test_town_rings_are_the_components_over_shared_identifiers(town):
+    f = by_user(town)
+    ring = f["ring_id"]
+    assert ring["r1"] == ring["r2"] == ring["r3"] == ring["r4"]  # dA, cA, dB chain them
+    assert ring["h1"] == ring["h2"] != ring["r1"]
+    assert ring["a1"] == ring["a2"] == ring["a3"]  # agent device dAg, applications only
+    assert len({ring["r1"], ring["h1"], ring["c1"], ring["a1"]}) == 4
+    assert pd.isna(ring["z1"])  # registered after as_of: not in the graph
+    assert f.loc["r1", "ring_size"] == 4 and f.loc["h1", "ring_size"] == 2
+    assert f.loc["z1", "ring_size"] == 0
+    # The id comes from the smallest member id.
+    assert ring["r1"] == ring_id_of("r1") and ring["c2"] == ring_id_of("c1")
+
+
+def test_ring_bad_rate_is_leave_one_out_over_visible_labels(town):
+    f = by_user(town)
+    # Ring r1..r4: r4 bad, r3 good, r2 bad only after as_of (invisible).
+    assert f.loc["r1", ["ring_bad_count", "ring_bad_rate"]].tolist() == [1.0, 0.5]
+    assert f.loc["r3", ["ring_bad_count", "ring_bad_rate"]].tolist() == [1.0, 1.0]
+    assert f.loc["r4", ["ring_bad_count", "ring_bad_rate"]].tolist() == [0.0, 0.0]
+    # c1 is the only labelled cafe user: the others see it, c1 sees nobody labelled.
+    assert f.loc["c2", "ring_bad_rate"] == 1.0
+    assert np.isnan(f.loc["c1", "ring_bad_rate"]) and f.loc["c1", "ring_bad_count"] == 0
+
+
+def test_ring_activity_and_timing(town):
+    gf = compute_graph_features(town, AS_OF)
+    f = gf.features.set_index("user_id")
+    # Platforms p1 (r1, r2), p2 (r3), p3 (r4); ap12 is at as_of exactly: excluded.
+    assert f.loc["r1", "ring_platforms"] == 3
+    assert f.loc["r1", "ring_registration_span_days"] == 2.0
+    assert f.loc["r1", "ring_registration_burst_share"] == 1.0
+    # Applications 05-10, 05-12, 05-12, 05-20: three within a week of 05-10.
+    assert f.loc["r1", "ring_application_burst_share"] == 0.75
+    assert f.loc["r1", "ring_shared_identifiers"] == 3  # dA, cA, dB
+    assert np.isnan(f.loc["c1", "ring_application_burst_share"])  # cafe never applied
+    rings = gf.rings.set_index("ring_id")
+    r = rings.loc[ring_id_of("r1")]
+    assert (r["size"], r["known_count"], r["bad_count"], r["bad_rate"]) == (4, 2, 1, 0.5)
+    assert r["first_registered_at"] == pd.Timestamp("2024-05-01", tz="UTC")
+    assert list(gf.rings["ring_id"]) == sorted(gf.rings["ring_id"])
+
+
+def test_ring_flag_separates_burst_rings_from_households_and_cafes(town):
+    f = by_user(town)
+    assert f.loc["r1", "ring_flag"]  # 4 members registered within 2 days
+    assert f.loc["a1", "ring_flag"]  # intermediary clients registered together
+    assert not f.loc["h1", "ring_flag"]  # a couple, registered 3 years apart
+    assert not f.loc["c1", "ring_flag"]  # 4 cafe users registered months apart
+    assert not f.loc["z1", "ring_flag"]
+    large = FeatureConfig(rings=RingConfig(flag_large_size=4))
+    assert by_user(town, config=large).loc["c1", "ring_flag"]  # size 4 now suffices
+
+
+def test_identifiers_above_max_sharing_are_hubs_not_ring_links(town):
+    f = by_user(town, config=FeatureConfig(rings=RingConfig(max_sharing=3)))
+    assert pd.isna(f.loc["c1", "ring_id"])  # dPub has 4 users > 3
+    assert f.loc["c1", "hub_identifiers"] == 1 and f.loc["c1", "max_identifier_users"] == 4
+    assert f.loc["a1", "ring_size"] == 3  # dAg has exactly 3: still a link
+    default = by_user(town)
+    assert default.loc["c1", "hub_identifiers"] == 0
+    assert default.loc["r2", "shared_identifiers"] == 2  # dA and cA
+    assert default.loc["z1", "max_identifier_users"] == 0
+
+
+def test_ring_ids_do_not_depend_on_input_row_order(town, town_frames, make_tables):
+    frames = town_frames()
+    shuffled = {}
+    rng = np.random.default_rng(0)
+    for name, (header, *rows) in frames.items():
+        order = rng.permutation(len(rows))
+        shuffled[name] = [header, *[rows[i] for i in order]]
+    a = by_user(town)["ring_id"]
+    b = by_user(make_tables(shuffled))["ring_id"]
+    pd.testing.assert_series_equal(a, b.loc[a.index])
+
+
+def test_a_link_after_as_of_does_not_join_a_ring(make_tables, town_frames):
+    frames = town_frames()
+    frames["user_devices"].append(["h1", "dA", "2024-06-01"])  # at as_of: not yet
+    f = by_user(make_tables(frames))
+    assert f.loc["h1", "ring_id"] != f.loc["r1", "ring_id"]
+    frames["user_devices"][-1] = ["h1", "dA", "2024-05-31"]
+    f = by_user(make_tables(frames))
+    assert f.loc["h1", "ring_id"] == f.loc["r1", "ring_id"]
+    assert f.loc["h1", "ring_size"] == 6  # ring + household
+
+
+def random_identifier_frames(seed: int, n_users: int = 60, n_ids: int = 40, n_links: int = 90):
+    rng = np.random.default_rng(seed)
+    users = [["user_id", "registered_at"]] + [
+        [f"u{i:03d}", f"2024-0{1 + i % 5}-01"] for i in range(n_users)
+    ]
+    links = {(int(rng.integers(n_users)), int(rng.integers(n_ids))) for _ in range(n_links)}
+    devices = [["user_id", "device_id"]] + [
+        [f"u{u:03d}", f"d{d}"] for u, d in sorted(links) if d % 2 == 0
+    ]
+    accounts = [["user_id", "account_id"]] + [
+        [f"u{u:03d}", f"c{d}"] for u, d in sorted(links) if d % 2 == 1
+    ]
+    return {"users": users, "user_devices": devices, "user_accounts": accounts}, links
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("max_sharing", [2, 3, 20])
+def test_rings_match_networkx_components(seed, max_sharing, make_tables):
+    frames, links = random_identifier_frames(seed)
+    f = by_user(
+        make_tables(frames), config=FeatureConfig(rings=RingConfig(max_sharing=max_sharing))
+    )
+    degree: dict[int, int] = {}
+    for _, d in links:
+        degree[d] = degree.get(d, 0) + 1
+    g = nx.Graph()
+    g.add_nodes_from(f"u{u:03d}" for u in range(60))
+    g.add_edges_from((f"u{u:03d}", f"id{d}") for u, d in links if 2 <= degree[d] <= max_sharing)
+    expected = {}
+    for component in nx.connected_components(g):
+        members = sorted(m for m in component if m.startswith("u"))
+        if len(members) >= 2:
+            for m in members:
+                expected[m] = (ring_id_of(members[0]), len(members))
+    for user, row in f.iterrows():
+        if user in expected:
+            assert (row["ring_id"], row["ring_size"]) == expected[user]
+        else:
+            assert pd.isna(row["ring_id"]) and row["ring_size"] == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("max_sharing", 1, r"RingConfig.max_sharing = 1: expected an integer >= 2"),
+        ("burst_days", 0, r"RingConfig.burst_days = 0: expected > 0"),
+        ("flag_min_burst_share", 1.5, r"RingConfig.flag_min_burst_share = 1.5: expected 0..1"),
+    ],
+)
+def test_ring_config_errors_name_the_setting(town, setting, value, message):
+    with pytest.raises(ConfigError, match=message):
+        compute_graph_features(
+            town, AS_OF, config=FeatureConfig(rings=RingConfig(**{setting: value}))
+        )
