@@ -1,0 +1,285 @@
+"""Score users: assemble the scorecard's inputs, then score, reason and decide.
+
+``build_score_frame`` lines up the three inputs of the scorecard (user attributes,
+graph risk features, the GNN probability) in one frame indexed by ``user_id``;
+``score_users`` turns a fitted :class:`CreditScorecard` and that frame into the rows
+of ``scores.parquet`` (CONTRACT.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskgraph.errors import ModelError
+from riskgraph.loaders.tables import TABLE_COLUMNS
+from riskgraph.score.decisions import DecisionPolicy, decide
+from riskgraph.score.reasons import top_reasons
+from riskgraph.score.scorecard import CreditScorecard, default_catalog
+from riskgraph.score.variables import GNN_RISK, CatalogEntry
+
+__all__ = ["SCORE_COLUMNS", "ScoreResult", "build_score_frame", "score_users"]
+
+#: Columns of scores.parquet, in order (CONTRACT.md).
+SCORE_COLUMNS = (
+    "user_id",
+    "risk_score",
+    "credit_score",
+    "gnn_risk",
+    "decision",
+    "multi_borrowing",
+    "ring_id",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+)
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """What :func:`score_users` returns.
+
+    Attributes
+    ----------
+    scores : pd.DataFrame
+        ``(n, 10)``: the :data:`SCORE_COLUMNS`, one row per user, RangeIndex.
+    reasons : pd.DataFrame
+        ``(n, 1 + 3 k)``: ``user_id``, ``reason_1..k``, ``reason_code_1..k`` (the
+        variable behind each reason) and ``points_lost_1..k``, for the watchlist's
+        "reasons changed" and for investigators.
+    flags : pd.DataFrame
+        ``(n, 4)``: ``user_id``, ``ring_member``, ``intermediary_client``,
+        ``multi_borrowing``: the graph flags the decision used.
+    """
+
+    scores: pd.DataFrame
+    reasons: pd.DataFrame
+    flags: pd.DataFrame
+
+
+def build_score_frame(
+    users: pd.DataFrame,
+    features: pd.DataFrame | None = None,
+    gnn_risk: Any = None,
+    catalog: Mapping[str, CatalogEntry] | None = None,
+) -> pd.DataFrame:
+    """One frame with everything the scorecard may use, indexed by ``user_id``.
+
+    Parameters
+    ----------
+    users : pd.DataFrame
+        ``(n, ...)`` users table (``GraphTables.users``): ``user_id`` and the fixed
+        columns, then the attributes. Only the attributes are used.
+    features : pd.DataFrame, optional
+        ``(n, 1 + f)`` graph features, ``user_id`` then one column per feature
+        (``GraphFeatures.features``), same users in any order. Identifier columns
+        (``ring_id``: catalogue kind ``"identifier"``, or any text column) are left out.
+    gnn_risk : array-like, optional
+        ``(n,)`` GNN probabilities in ``users`` order, in [0, 1].
+    catalog : mapping, optional
+        Graph feature catalogue; default :func:`default_catalog`.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``(n, p)``, index ``user_id`` in ``users`` order: attributes, features,
+        ``gnn_risk``.
+
+    Raises
+    ------
+    ModelError
+        Naming the users missing from ``features``, a duplicated user, a
+        ``gnn_risk`` of the wrong length or with values outside [0, 1], or a column
+        name present in two inputs.
+    """
+    user_ids = pd.Index(users["user_id"].astype("string"), name="user_id")
+    if user_ids.has_duplicates:
+        raise ModelError(f"users: duplicate user_id {user_ids[user_ids.duplicated()][0]!r}")
+    attributes = [c for c in users.columns if c not in TABLE_COLUMNS["users"]]
+    frame = users[attributes].copy()
+    frame.index = user_ids
+
+    if features is not None:
+        if "user_id" not in features.columns:
+            raise ModelError("graph features: missing column 'user_id'")
+        feature_ids = pd.Index(features["user_id"].astype("string"))
+        if feature_ids.has_duplicates:
+            dup = feature_ids[feature_ids.duplicated()][0]
+            raise ModelError(f"graph features: duplicate user_id {dup!r}")
+        position = feature_ids.get_indexer(user_ids)
+        if (position < 0).any():
+            absent = user_ids[position < 0]
+            raise ModelError(
+                f"graph features: {len(absent)} users have no row, e.g. {list(absent[:5])}"
+            )
+        catalog = default_catalog() if catalog is None else catalog
+        keep = [
+            c for c in features.columns if c != "user_id" and _is_feature(c, features[c], catalog)
+        ]
+        clash = sorted(set(keep) & set(frame.columns))
+        if clash:
+            raise ModelError(f"graph features and user attributes share column names {clash}")
+        taken = features[keep].iloc[position]
+        taken.index = user_ids
+        frame = pd.concat([frame, taken], axis=1)
+
+    if gnn_risk is not None:
+        risk = np.asarray(gnn_risk, dtype=np.float64).ravel()
+        if len(risk) != len(user_ids):
+            raise ModelError(
+                f"gnn_risk: {len(risk)} values for {len(user_ids)} users; expected one per user"
+            )
+        bad = ~(np.isnan(risk) | ((risk >= 0.0) & (risk <= 1.0)))
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ModelError(
+                f"gnn_risk: {int(bad.sum())} values outside [0, 1], first {float(risk[first])!r} "
+                f"for user {user_ids[first]!r}"
+            )
+        if GNN_RISK in frame.columns:
+            raise ModelError(f"column {GNN_RISK!r} is both an input column and the GNN output")
+        frame[GNN_RISK] = risk
+    return frame
+
+
+def score_users(
+    model: CreditScorecard,
+    frame: pd.DataFrame,
+    features: pd.DataFrame | None = None,
+    policy: DecisionPolicy | None = None,
+    n_reasons: int = 3,
+) -> ScoreResult:
+    """Risk score, credit score, reasons and decision for every user of ``frame``.
+
+    Parameters
+    ----------
+    model : CreditScorecard
+        Fitted.
+    frame : pd.DataFrame
+        ``(n, p)`` from :func:`build_score_frame` (index ``user_id``).
+    features : pd.DataFrame, optional
+        The graph features (with ``user_id``) for the decision flags: ``ring_flag``
+        and ``ring_id`` (ring members; ``ring_id`` is reported for flagged rings
+        only, households stay out of it), ``app_device_co_applicants`` (intermediary
+        clients) and ``multi_borrowing``. Absent columns mean no flag.
+    policy : DecisionPolicy, optional
+    n_reasons : int, default 3
+        Reasons kept in ``ScoreResult.reasons`` (scores.parquet holds three).
+
+    Returns
+    -------
+    ScoreResult
+
+    Raises
+    ------
+    ModelError
+        When ``frame`` lacks a model column or ``features`` lacks a user.
+    """
+    policy = (policy or DecisionPolicy()).validate()
+    user_ids = pd.Index(frame.index.astype("string"), name="user_id")
+    prepared = model.prepare(frame)
+    points = model._points(prepared)
+    risk = model.risk_from_points(points)
+    credit = model.scaling_.credit_score(risk)
+    reasons = top_reasons(model, prepared, points, max(n_reasons, 3))
+    del points
+
+    n = len(user_ids)
+    flags = _flags(features, user_ids, policy)
+    decision = decide(
+        credit,
+        ring_member=flags["ring_member"].to_numpy(),
+        intermediary_client=flags["intermediary_client"].to_numpy(),
+        multi_borrowing=flags["multi_borrowing"].to_numpy(),
+        policy=policy,
+    )
+    gnn = (
+        frame[GNN_RISK].to_numpy(dtype=np.float64)
+        if GNN_RISK in frame.columns
+        else np.full(n, np.nan)
+    )
+    scores = pd.DataFrame(
+        {
+            "user_id": pd.array(user_ids, dtype="string"),
+            "risk_score": risk,
+            "credit_score": credit,
+            "gnn_risk": gnn,
+            "decision": decision,
+            "multi_borrowing": flags["multi_borrowing"].to_numpy(),
+            "ring_id": flags["ring_id"].array,
+            "reason_1": reasons["reason_1"].array,
+            "reason_2": reasons["reason_2"].array,
+            "reason_3": reasons["reason_3"].array,
+        }
+    )
+    detail = reasons.reset_index(drop=True)
+    keep = [c for c in detail.columns if int(c.rsplit("_", 1)[1]) <= n_reasons]
+    detail = detail[keep]
+    detail.insert(0, "user_id", pd.array(user_ids, dtype="string"))
+    flags = flags.reset_index(drop=True)
+    flags.insert(0, "user_id", pd.array(user_ids, dtype="string"))
+    return ScoreResult(
+        scores=scores,
+        reasons=detail,
+        flags=flags[["user_id", "ring_member", "intermediary_client", "multi_borrowing"]],
+    )
+
+
+def _flags(
+    features: pd.DataFrame | None, user_ids: pd.Index, policy: DecisionPolicy
+) -> pd.DataFrame:
+    n = len(user_ids)
+    out = pd.DataFrame(
+        {
+            "ring_member": np.zeros(n, dtype=bool),
+            "intermediary_client": np.zeros(n, dtype=bool),
+            "multi_borrowing": np.zeros(n, dtype=bool),
+            "ring_id": pd.array([None] * n, dtype="string"),
+        }
+    )
+    if features is None:
+        return out
+    position = pd.Index(features["user_id"].astype("string")).get_indexer(user_ids)
+    if (position < 0).any():
+        absent = user_ids[position < 0]
+        raise ModelError(
+            f"graph features: {len(absent)} users have no row, e.g. {list(absent[:5])}"
+        )
+
+    def column(name: str) -> np.ndarray | None:
+        if name not in features.columns:
+            return None
+        return features[name].to_numpy()[position]
+
+    ring_flag = column("ring_flag")
+    if ring_flag is not None:
+        out["ring_member"] = pd.array(ring_flag, dtype="boolean").fillna(False).to_numpy(dtype=bool)
+    ring_id = column("ring_id")
+    if ring_id is not None:
+        ids = pd.Series(pd.array(ring_id, dtype="string"))
+        if ring_flag is not None:
+            ids = ids.where(out["ring_member"].to_numpy(), pd.NA)
+        out["ring_id"] = ids.array
+    co_applicants = column("app_device_co_applicants")
+    if co_applicants is not None:
+        counts = pd.to_numeric(pd.Series(co_applicants), errors="coerce").to_numpy(dtype=np.float64)
+        out["intermediary_client"] = counts >= policy.intermediary_min_co_applicants
+    multi = column("multi_borrowing")
+    if multi is not None:
+        out["multi_borrowing"] = pd.array(multi, dtype="boolean").fillna(False).to_numpy(dtype=bool)
+    return out
+
+
+def _is_feature(name: str, column: pd.Series, catalog: Mapping[str, CatalogEntry]) -> bool:
+    entry = catalog.get(name)
+    if entry is not None and (
+        getattr(entry, "kind", None) == "identifier" or getattr(entry, "reason", "") is None
+    ):
+        return False
+    return bool(
+        pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype)
+    )

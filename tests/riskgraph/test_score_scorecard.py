@@ -1,0 +1,226 @@
+"""CreditScorecard: range, monotonicity, trends, thin files, persistence, errors."""
+
+from __future__ import annotations
+
+import functools
+import pickle
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from riskgraph.errors import ModelError
+from riskgraph.score import NO_CREDIT_HISTORY, CreditScorecard, score_users
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A hand-made graph feature catalogue entry."""
+
+    name: str
+    description: str
+    reason: str
+    risk_direction: str
+
+
+CATALOG = {
+    "device_bad_1hop": Entry(
+        "device_bad_1hop",
+        "Users with a known bad label sharing a device with the user.",
+        "shares a device with {value:.0f} users who defaulted",
+        "increasing",
+    )
+}
+INCOMES = ["<3k", "3k-6k", "6k-10k"]
+
+
+def toy_frame(n: int = 6000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Users whose risk rises with past dues, utilization, no history, low income,
+    bad device neighbours and the GNN probability."""
+    rng = np.random.default_rng(seed)
+    thin = rng.random(n) < 0.2
+    dues = rng.poisson(0.6, n).astype(float)
+    util = rng.uniform(0.0, 1.1, n).round(3)
+    months = rng.gamma(2.0, 40.0, n).round().clip(1, 400)
+    dues[thin], util[thin], months[thin] = np.nan, np.nan, 0.0
+    income = rng.choice(INCOMES, n, p=[0.3, 0.4, 0.3])
+    device_bad = rng.poisson(0.15, n).astype(float)
+    gnn = rng.beta(1.0, 15.0, n)
+    logit = (
+        -3.4
+        + 0.7 * np.nan_to_num(dues)
+        + 2.0 * thin
+        + 1.5 * np.nan_to_num(util)
+        - 0.004 * months
+        + 0.9 * device_bad
+        + 6.0 * gnn
+        + np.select([income == "<3k", income == "3k-6k"], [0.8, 0.4], 0.0)
+    )
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame = pd.DataFrame(
+        {
+            "age_band": rng.choice(["18-24", "25-34"], n),
+            "credit_history_months": months,
+            "past_dues": dues,
+            "utilization": util,
+            "income_band": pd.array(income, dtype="string"),
+            "device_bad_1hop": device_bad,
+            "gnn_risk": gnn,
+        },
+        index=pd.Index([f"U{i:05d}" for i in range(n)], name="user_id"),
+    )
+    return frame, y
+
+
+@functools.cache
+def fitted() -> tuple[CreditScorecard, pd.DataFrame, np.ndarray]:
+    frame, y = toy_frame()
+    return CreditScorecard(catalog=CATALOG).fit(frame, y), frame, y
+
+
+def test_fit_returns_self_and_learned_state():
+    frame, y = toy_frame(3000, seed=1)
+    model = CreditScorecard(catalog=CATALOG)
+    assert model.fit(frame, y) is model
+    names = [v.name for v in model.variables_]
+    assert NO_CREDIT_HISTORY in names and "gnn_risk" in names
+    assert "age_band" not in names  # excluded by default
+    assert (model.coef_ <= 0).all()
+
+
+def test_scores_in_range_and_never_higher_for_higher_risk():
+    model, frame, _ = fitted()
+    risk = model.predict_proba(frame)[:, 1]
+    score = model.credit_score(frame)
+    assert score.dtype == np.int64
+    assert ((score >= 350) & (score <= 950)).all()
+    order = np.argsort(risk, kind="stable")
+    assert (np.diff(score[order]) <= 0).all()
+
+
+def test_probability_matches_optbinning_and_points_add_up_to_the_score():
+    model, frame, _ = fitted()
+    ours = model.predict_proba(frame)[:, 1]
+    theirs = model.scorecard_.predict_proba(model.prepare(frame))[:, 1]
+    np.testing.assert_allclose(ours, theirs, atol=1e-10)
+    total = model.points(frame).sum(axis=1).to_numpy()
+    np.testing.assert_allclose(total, model.scaling_.raw_score(ours), atol=1e-6)
+
+
+def test_ranks_the_toy_risk():
+    from sklearn.metrics import roc_auc_score
+
+    model, _, _ = fitted()
+    test, y = toy_frame(4000, seed=7)
+    assert roc_auc_score(y, model.predict_proba(test)[:, 1]) > 0.75
+
+
+def _bin_points(model: CreditScorecard, name: str) -> np.ndarray:
+    table = model.table()
+    rows = table[(table["Variable"] == name) & ~table["Bin"].isin(["Special", "Missing"])]
+    return rows["Points"].to_numpy()
+
+
+def test_bins_follow_the_business_trend():
+    model, _, _ = fitted()
+    # More past dues, more utilization, more bad device neighbours: fewer points.
+    for name in ("past_dues", "utilization", "device_bad_1hop", "gnn_risk"):
+        points = _bin_points(model, name)
+        assert len(points) >= 2, name
+        assert (np.diff(points) <= 1e-9).all(), name
+    # A longer credit history: more points.
+    assert (np.diff(_bin_points(model, "credit_history_months")) >= -1e-9).all()
+
+
+def test_thin_file_history_is_neutral_and_the_indicator_carries_it():
+    model, frame, _ = fitted()
+    points = model.points(frame)
+    thin = model.prepare(frame)[NO_CREDIT_HISTORY].to_numpy() == 1
+    neutral = (model.scaling_.offset - model.scaling_.factor * model.intercept_) / len(
+        model.variables_
+    )
+    for name in ("past_dues", "utilization", "credit_history_months"):
+        np.testing.assert_allclose(points.loc[thin, name], neutral)
+    assert model.coef_[NO_CREDIT_HISTORY] < 0
+    assert points.loc[thin, NO_CREDIT_HISTORY].max() < points.loc[~thin, NO_CREDIT_HISTORY].min()
+
+
+def test_save_and_load_give_the_same_scores(tmp_path):
+    model, frame, _ = fitted()
+    path = tmp_path / "model" / "scorecard.pkl"
+    model.save(path)
+    loaded = CreditScorecard.load(path)
+    np.testing.assert_array_equal(loaded.credit_score(frame), model.credit_score(frame))
+
+
+def test_load_errors_name_the_file(tmp_path):
+    with pytest.raises(ModelError, match="no scorecard model file"):
+        CreditScorecard.load(tmp_path / "absent.pkl")
+    garbage = tmp_path / "garbage.pkl"
+    garbage.write_bytes(b"not a pickle")
+    with pytest.raises(ModelError, match=r"garbage.pkl: cannot read"):
+        CreditScorecard.load(garbage)
+    other = tmp_path / "other.pkl"
+    other.write_bytes(pickle.dumps({"format": 99}))
+    with pytest.raises(ModelError, match="format 99, expected 1"):
+        CreditScorecard.load(other)
+
+
+def test_fit_errors():
+    frame, y = toy_frame(500)
+    with pytest.raises(ModelError, match="both classes"):
+        CreditScorecard(catalog=CATALOG).fit(frame, np.zeros(len(y)))
+    with pytest.raises(ModelError, match="y has 3 values for 500 rows"):
+        CreditScorecard(catalog=CATALOG).fit(frame, [0, 1, 0])
+    with pytest.raises(ModelError, match="X must be a DataFrame"):
+        CreditScorecard(catalog=CATALOG).fit(frame.to_numpy(), y)
+
+
+def test_scoring_frame_without_a_model_column_is_named():
+    model, frame, _ = fitted()
+    with pytest.raises(ModelError, match=r"lacks the model's columns \['device_bad_1hop'\]"):
+        model.credit_score(frame.drop(columns="device_bad_1hop"))
+
+
+users = st.fixed_dictionaries(
+    {
+        "credit_history_months": st.sampled_from([0.0, 3.0, 24.0, 120.0, 400.0]),
+        "past_dues": st.one_of(st.none(), st.integers(0, 8)),
+        "utilization": st.one_of(st.none(), st.floats(0.0, 1.5)),
+        "income_band": st.sampled_from(INCOMES),
+        "device_bad_1hop": st.integers(0, 6),
+        "gnn_risk": st.floats(0.0, 1.0),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(users, min_size=1, max_size=30))
+def test_any_users_get_a_score_in_range_monotone_in_risk_and_up_to_three_reasons(rows):
+    model, _, _ = fitted()
+    frame = pd.DataFrame(rows).astype({"past_dues": float, "utilization": float})
+    frame["income_band"] = frame["income_band"].astype("string")
+    frame.index = pd.Index([f"H{i}" for i in range(len(frame))], name="user_id")
+    result = score_users(model, frame)
+    scores = result.scores
+    assert len(scores) == len(frame)
+    assert scores["credit_score"].between(350, 950).all()
+    order = np.argsort(scores["risk_score"].to_numpy(), kind="stable")
+    assert (np.diff(scores["credit_score"].to_numpy()[order]) <= 0).all()
+
+    lost = result.reasons[["points_lost_1", "points_lost_2", "points_lost_3"]].to_numpy()
+    text = scores[["reason_1", "reason_2", "reason_3"]]
+    # Reasons fill from the front, most points lost first, and exist exactly where
+    # a factor loses points.
+    has = text.notna().to_numpy()
+    assert (has[:, 1:] <= has[:, :-1]).all()
+    assert (np.isnan(lost) == ~has).all()
+    assert (np.nan_to_num(np.diff(lost, axis=1), nan=-1.0) <= 1e-9).all()
+    from riskgraph.score import points_lost
+
+    all_lost = points_lost(model, model.points(frame), model.prepare(frame)).to_numpy()
+    losing = (all_lost > 1e-6).sum(axis=1)
+    assert (has.sum(axis=1) == np.minimum(losing, 3)).all()
