@@ -1,0 +1,145 @@
+"""Linked accounts: phone numbers, bank cards, e-wallets, and who shares them.
+
+Real people link their own phone (the one they registered with), a bank card or two
+and often a wallet. Synthetic identities of a ring draw on a small pool of SIM cards
+and bank cards; intermediaries link their own phone on some clients to receive the
+verification codes; a few households link the same card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from riskgraph.loaders.synthetic.cohort import DAY, RING, Cohort
+from riskgraph.loaders.synthetic.config import PopulationConfig
+from riskgraph.loaders.synthetic.sampling import group_starts, sorted_unique
+
+__all__ = ["Accounts", "draw_accounts"]
+
+CARD, PHONE, WALLET = range(3)
+
+_SECOND_PHONE_SHARE = 0.08
+# Bank cards per ordinary user: 0, 1, 2, 3 (assumption).
+_CARD_COUNT_SHARES = np.array([0.08, 0.72, 0.15, 0.05])
+_WALLET_SHARE = 0.45
+_RING_OWN_CARD_SHARE = 0.2
+_RING_WALLET_SHARE = 0.5
+_RING_SECOND_CARD_SHARE = 0.4
+_LINK_DAYS = 5.0
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """Accounts (``n_accounts``) and the ``user_accounts`` edges.
+
+    Attributes
+    ----------
+    user, account, linked_at : np.ndarray
+        ``int64`` ``(m,)``: one ``user_accounts`` row each (times in epoch seconds).
+    account_type : np.ndarray
+        ``int64`` ``(n_accounts,)``: index into
+        :data:`riskgraph.loaders.synthetic.identifiers.ACCOUNT_TYPES`.
+    """
+
+    user: np.ndarray
+    account: np.ndarray
+    linked_at: np.ndarray
+    account_type: np.ndarray
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.account_type)
+
+
+def draw_accounts(
+    cohort: Cohort, config: PopulationConfig, end: int, rng: np.random.Generator
+) -> Accounts:
+    """Draw every account and every user-account link.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        Roles, groups and registration times.
+    config : PopulationConfig
+        Sharing rates and ring pool sizes.
+    end : int
+        End of the window (epoch seconds): every time is before it.
+    rng : np.random.Generator
+        Source of randomness.
+    """
+    n = cohort.n
+    reg = cohort.registered
+    ring = cohort.role == RING
+    types: list[np.ndarray] = []
+    users: list[np.ndarray] = []
+    accounts: list[np.ndarray] = []
+    counter = [0]
+
+    def new_accounts(count: int, kind: int) -> np.ndarray:
+        """Indices of ``count`` new accounts of ``kind``."""
+        first = counter[0]
+        counter[0] += count
+        types.append(np.full(count, kind, dtype=np.int64))
+        return np.arange(first, first + count, dtype=np.int64)
+
+    def personal(owners: np.ndarray, kind: int) -> None:
+        """One new account of ``kind`` for each of ``owners``."""
+        users.append(owners)
+        accounts.append(new_accounts(len(owners), kind))
+
+    people = np.flatnonzero(~ring)
+    personal(people, PHONE)  # the phone they registered with
+    personal(people[rng.random(len(people)) < _SECOND_PHONE_SHARE], PHONE)
+    n_cards = rng.choice(len(_CARD_COUNT_SHARES), size=n, p=_CARD_COUNT_SHARES)
+    n_cards[ring] = rng.random(int(ring.sum())) < _RING_OWN_CARD_SHARE
+    personal(np.repeat(np.arange(n), n_cards), CARD)
+    wallet_p = np.where(ring, _RING_WALLET_SHARE, _WALLET_SHARE)
+    personal(np.flatnonzero(rng.random(n) < wallet_p), WALLET)
+
+    # Ring pools: one SIM per few members, one card per few members.
+    members = np.flatnonzero(ring)
+    ring_of = cohort.ring[members]
+    size = np.bincount(ring_of, minlength=cohort.n_rings)
+    for kind, per in ((PHONE, config.ring_members_per_phone), (CARD, config.ring_members_per_card)):
+        pool = np.maximum(1, -(-size // per))
+        first = counter[0]
+        new_accounts(int(pool.sum()), kind)
+        pool_start = first + group_starts(pool)
+        pick = pool_start[ring_of] + (rng.random(len(members)) * pool[ring_of]).astype(np.int64)
+        users.append(members)
+        accounts.append(pick)
+        if kind == CARD:
+            two = rng.random(len(members)) < _RING_SECOND_CARD_SHARE
+            other = pool_start[ring_of[two]] + (
+                rng.random(int(two.sum())) * pool[ring_of[two]]
+            ).astype(np.int64)
+            users.append(members[two])
+            accounts.append(other)
+
+    # Households sharing one card.
+    in_household = np.flatnonzero(cohort.household >= 0)
+    shares = rng.random(cohort.n_households) < config.household_card_share
+    card_of_household = np.full(cohort.n_households, -1, dtype=np.int64)
+    card_of_household[shares] = new_accounts(int(shares.sum()), CARD)
+    sharing = in_household[shares[cohort.household[in_household]]]
+    users.append(sharing)
+    accounts.append(card_of_household[cohort.household[sharing]])
+
+    # Intermediaries' own phones, linked on some of their clients.
+    agent_phone = new_accounts(cohort.n_agents, PHONE)
+    clients = np.flatnonzero(cohort.agent >= 0)
+    clients = clients[rng.random(len(clients)) < config.agent_phone_share]
+    users.append(clients)
+    accounts.append(agent_phone[cohort.agent[clients]])
+
+    user = np.concatenate(users)
+    account = np.concatenate(accounts)
+    # A second pick from a ring pool can repeat the first: keep one link per pair.
+    key = sorted_unique(user * counter[0] + account)
+    user, account = key // counter[0], key % counter[0]
+    # Linked at sign-up or within days of it (a card when first borrowing).
+    linked_at = reg[user] + rng.exponential(_LINK_DAYS * DAY, size=len(user)).astype(np.int64)
+    linked_at = np.minimum(linked_at, end - 1)
+    return Accounts(user, account, linked_at, np.concatenate(types))
