@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -97,3 +97,175 @@ def explain(
         typer.echo(json.dumps(explanation.to_dict(), indent=2, default=str))
     else:
         Console().print(render_explanation(explanation))
+
+
+# -- Neo4j: local server lifecycle and loading (riskgraph.graph.server / writer) --------------
+neo4j_app = typer.Typer(
+    name="neo4j",
+    help="Manage the local Neo4j 5.26 community server (127.0.0.1, auth on).",
+    no_args_is_help=True,
+)
+app.add_typer(neo4j_app)
+
+_HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        help="Instance directory (default: $RISKGRAPH_NEO4J_HOME, else the user data directory).",
+        show_default=False,
+    ),
+]
+
+
+def _server_settings(home: Path | None) -> Any:
+    from riskgraph.graph.server import ServerSettings
+
+    return ServerSettings.resolve(home)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+@neo4j_app.command("install")
+def neo4j_install(home: _HomeOption = None) -> None:
+    """Resolve Neo4j 5.26 from Maven Central into the instance directory (reuses it if there)."""
+    from riskgraph.errors import RiskGraphError
+    from riskgraph.graph.server import install
+
+    try:
+        report = install(_server_settings(home), echo=typer.echo)
+    except RiskGraphError as exc:
+        raise _fail(exc) from None
+    state = "reused" if report.reused else "installed"
+    typer.echo(
+        f"Neo4j {report.version} {state} in {report.home} ({report.jars} files in lib/, "
+        f"{report.seconds:.1f}s)"
+    )
+
+
+@neo4j_app.command("start")
+def neo4j_start(
+    home: _HomeOption = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for Bolt to answer.")
+    ] = 180.0,
+) -> None:
+    """Start the local server (if it is not running) and wait until it answers."""
+    from riskgraph.errors import RiskGraphError
+    from riskgraph.graph.server import start
+
+    try:
+        start(_server_settings(home), timeout=timeout, echo=typer.echo)
+    except RiskGraphError as exc:
+        raise _fail(exc) from None
+
+
+@neo4j_app.command("stop")
+def neo4j_stop(home: _HomeOption = None) -> None:
+    """Stop the local server (SIGTERM, then SIGKILL after 60 s)."""
+    from riskgraph.errors import RiskGraphError
+    from riskgraph.graph.server import stop
+
+    try:
+        stop(_server_settings(home), echo=typer.echo)
+    except RiskGraphError as exc:
+        raise _fail(exc) from None
+
+
+@neo4j_app.command("status")
+def neo4j_status(
+    home: _HomeOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print version, bolt_uri, browser_url, user, password_file as JSON."
+        ),
+    ] = False,
+) -> None:
+    """Version and addresses of the Neo4j server riskgraph uses; exit 1 when it is down."""
+    import json
+
+    from riskgraph.errors import RiskGraphError
+    from riskgraph.graph.connection import configured_status
+
+    try:
+        state = configured_status(home)
+    except RiskGraphError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(state.to_dict(), indent=2))
+    elif state.version is not None:
+        typer.echo(
+            f"Neo4j {state.version} {state.edition}: running"
+            + (f" (pid {state.pid})" if state.pid else "")
+        )
+        typer.echo(f"  Bolt      {state.bolt_uri}")
+        if state.browser_url:
+            typer.echo(f"  Browser   {state.browser_url}")
+        typer.echo(f"  User      {state.user}")
+        if state.password_file:
+            typer.echo(f"  Password  in {state.password_file}")
+        if state.home:
+            typer.echo(f"  Home      {state.home}")
+    else:
+        typer.echo(f"error: {state.error}", err=True)
+    if state.version is None:
+        raise typer.Exit(1)
+
+
+@app.command("load")
+def load(
+    input_dir: Annotated[
+        Path, typer.Option("--input", help="Input directory (CONTRACT.md: users.csv, ...).")
+    ],
+    rejects: Annotated[
+        Path, typer.Option("--rejects", help="Where rejected rows go, as <table>.csv.")
+    ] = Path("rejects"),
+    hmac_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--hmac-key-file",
+            help="File (mode 0600) with the pseudonymization key; default $RISKGRAPH_HMAC_KEY.",
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per transaction.")] = 10_000,
+) -> None:
+    """Validate the input and upsert it into Neo4j (no scoring)."""
+    import sys
+
+    from riskgraph.config import find_config_file, read_config_file, resolve_hmac_key
+    from riskgraph.errors import RiskGraphError
+    from riskgraph.graph.connection import open_driver, resolve_connection
+    from riskgraph.graph.writer import write_graph
+    from riskgraph.loaders import load_input
+
+    try:
+        key = resolve_hmac_key(hmac_key_file, read_config_file(find_config_file(None)))
+        # Reach the server before reading the input: a load that cannot be written is
+        # better refused at once than after minutes of validation.
+        conn = resolve_connection()
+        with open_driver(conn) as driver:
+            result = load_input(input_dir, hmac_key=key, rejects_dir=rejects)
+            report = write_graph(
+                driver,
+                result.tables,
+                database=conn.database,
+                batch_size=batch_size,
+                progress=sys.stderr.isatty(),
+            )
+    except RiskGraphError as exc:
+        raise _fail(exc) from None
+    for table, counts in result.counts.items():
+        typer.echo(
+            f"{table:14s} {counts['rows']:>10,} rows  {counts['loaded']:>10,} loaded  "
+            f"{counts['rejected']:>8,} rejected"
+        )
+    if result.rejected_total:
+        typer.echo(f"rejected rows with line and reason: {rejects}/")
+    typer.echo(
+        f"upserted {sum(report.nodes.values()):,} nodes "
+        f"({sum(report.created.values()):,} new) and {report.relationships_total:,} "
+        f"relationships into {conn.uri} in {report.seconds:.1f}s"
+    )

@@ -1,0 +1,341 @@
+"""Every Cypher query of riskgraph, as named constants with ``$parameters``.
+
+Values always travel as parameters, never by string formatting. Labels, relationship
+types and property keys are fixed words of the graph model (docs/neo4j.md), written
+out here; the few helpers below only splice those fixed words into query text when
+this module is imported.
+
+Conventions of the batched writes: a batch is a set of equally long parameter lists
+(columns), and ``UNWIND range(0, size($key) - 1) AS i`` walks its rows, so that the
+client sends a few lists instead of one map per row. A timestamp column ``t`` travels
+as two lists, ``$t_s`` (whole seconds since the epoch, floor) and ``$t_ns`` (the
+nanoseconds within that second), both null for a missing value, and is stored as a
+``DateTime`` in UTC. Reads return one record of parallel lists per query (``collect``)
+with nulls replaced by sentinels (``collect`` drops nulls), because one record per row
+costs the Python driver far more than long lists do.
+
+Internal node ids (``id(n)``) are used only within one write or one read: the writer
+learns them from its own node upserts and matches relationship endpoints by them
+(cheaper than a second index seek per endpoint), and the reader uses them to join
+relationships to nodes. They are never stored or returned to callers.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AWAIT_INDEXES",
+    "CONSTRAINTS",
+    "COUNT_NODES_BY_LABEL",
+    "COUNT_RELATIONSHIPS_BY_TYPE",
+    "CREATE_FROM_DEVICE",
+    "CREATE_KNOWS",
+    "CREATE_OWNS",
+    "CREATE_SUBMITTED",
+    "CREATE_TO",
+    "CREATE_USES",
+    "DELETE_ALL",
+    "DELETE_STALE_FROM_DEVICE",
+    "DELETE_STALE_SUBMITTED",
+    "DELETE_STALE_TO",
+    "DUMP_NODES",
+    "DUMP_RELATIONSHIPS",
+    "IS_TEST_DATABASE",
+    "MARK_TEST_DATABASE",
+    "MERGE_FROM_DEVICE",
+    "MERGE_KNOWS",
+    "MERGE_OWNS",
+    "MERGE_SUBMITTED",
+    "MERGE_TO",
+    "MERGE_USES",
+    "READ_ACCOUNTS",
+    "READ_APPLICATIONS",
+    "READ_DEVICES",
+    "READ_FROM_DEVICE",
+    "READ_KNOWS",
+    "READ_META",
+    "READ_OWNS",
+    "READ_PLATFORMS",
+    "READ_SUBMITTED",
+    "READ_TO",
+    "READ_USERS",
+    "READ_USER_NUMBER_ATTRIBUTE",
+    "READ_USER_TEXT_ATTRIBUTE",
+    "READ_USES",
+    "SERVER_COMPONENTS",
+    "UPSERT_ACCOUNTS",
+    "UPSERT_APPLICATIONS",
+    "UPSERT_DEVICES",
+    "UPSERT_PLATFORMS",
+    "UPSERT_USERS",
+    "WRITE_META",
+]
+
+
+def _datetime(column: str) -> str:
+    """``DateTime`` (UTC) from the parameter lists ``$<column>_s`` and ``$<column>_ns``."""
+    s, ns = f"${column}_s[i]", f"${column}_ns[i]"
+    return f"CASE WHEN {s} IS NULL THEN null ELSE datetime.fromepoch({s}, {ns}) END"
+
+
+def _ticks(prop: str) -> str:
+    """Ticks since the epoch (``$ticks_per_milli`` a millisecond) of a ``DateTime``, or ``$nat``.
+
+    ``epochMillis`` rounds down, as needed; ``epochSeconds`` rounds towards zero, which
+    is a second off for instants before 1970 with a fraction of a second.
+    """
+    return (
+        f"coalesce({prop}.epochMillis * $ticks_per_milli "
+        f"+ ({prop}.nanosecond % 1000000) / $ns_per_tick, $nat)"
+    )
+
+
+# -- server ------------------------------------------------------------------------------
+SERVER_COMPONENTS = "CALL dbms.components() YIELD name, versions, edition"
+
+# -- schema ------------------------------------------------------------------------------
+#: A uniqueness constraint (and so an index) on every id of the graph model, on the ids
+#: the pipeline writes back (Ring), and on the metadata node's name.
+CONSTRAINTS = (
+    "CREATE CONSTRAINT riskgraph_user_id IF NOT EXISTS FOR (n:User) REQUIRE n.user_id IS UNIQUE",
+    "CREATE CONSTRAINT riskgraph_device_id IF NOT EXISTS "
+    "FOR (n:Device) REQUIRE n.device_id IS UNIQUE",
+    "CREATE CONSTRAINT riskgraph_account_id IF NOT EXISTS "
+    "FOR (n:Account) REQUIRE n.account_id IS UNIQUE",
+    "CREATE CONSTRAINT riskgraph_platform_id IF NOT EXISTS "
+    "FOR (n:Platform) REQUIRE n.platform_id IS UNIQUE",
+    "CREATE CONSTRAINT riskgraph_application_id IF NOT EXISTS "
+    "FOR (n:Application) REQUIRE n.application_id IS UNIQUE",
+    "CREATE CONSTRAINT riskgraph_ring_id IF NOT EXISTS FOR (n:Ring) REQUIRE n.ring_id IS UNIQUE",
+    "CREATE CONSTRAINT riskgraph_meta_name IF NOT EXISTS "
+    "FOR (n:RiskgraphMeta) REQUIRE n.name IS UNIQUE",
+)
+AWAIT_INDEXES = "CALL db.awaitIndexes($timeout_seconds)"
+
+# -- metadata: which User properties are input attributes, in which order, of which kind --
+READ_META = (
+    "OPTIONAL MATCH (m:RiskgraphMeta {name: $name}) RETURN m.columns AS columns, m.kinds AS kinds"
+)
+WRITE_META = "MERGE (m:RiskgraphMeta {name: $name}) SET m.columns = $columns, m.kinds = $kinds"
+
+# -- node upserts: each returns the rows' internal ids and whether the node is new --------
+UPSERT_USERS = f"""
+UNWIND range(0, size($user_id) - 1) AS i
+OPTIONAL MATCH (old:User {{user_id: $user_id[i]}})
+WITH i, old IS NULL AS created
+MERGE (n:User {{user_id: $user_id[i]}})
+SET n += $attributes[i],
+    n.registered_at = {_datetime("registered_at")},
+    n.label = $label[i],
+    n.label_at = {_datetime("label_at")}
+RETURN collect(i) AS row, collect(id(n)) AS node_id, collect(created) AS created
+"""
+UPSERT_DEVICES = """
+UNWIND range(0, size($device_id) - 1) AS i
+OPTIONAL MATCH (old:Device {device_id: $device_id[i]})
+WITH i, old IS NULL AS created
+MERGE (n:Device {device_id: $device_id[i]})
+RETURN collect(i) AS row, collect(id(n)) AS node_id, collect(created) AS created
+"""
+UPSERT_ACCOUNTS = """
+UNWIND range(0, size($account_id) - 1) AS i
+OPTIONAL MATCH (old:Account {account_id: $account_id[i]})
+WITH i, old IS NULL AS created
+MERGE (n:Account {account_id: $account_id[i]})
+SET n.account_type = $account_type[i]
+RETURN collect(i) AS row, collect(id(n)) AS node_id, collect(created) AS created
+"""
+UPSERT_PLATFORMS = """
+UNWIND range(0, size($platform_id) - 1) AS i
+OPTIONAL MATCH (old:Platform {platform_id: $platform_id[i]})
+WITH i, old IS NULL AS created
+MERGE (n:Platform {platform_id: $platform_id[i]})
+RETURN collect(i) AS row, collect(id(n)) AS node_id, collect(created) AS created
+"""
+UPSERT_APPLICATIONS = f"""
+UNWIND range(0, size($application_id) - 1) AS i
+OPTIONAL MATCH (old:Application {{application_id: $application_id[i]}})
+WITH i, old IS NULL AS created
+MERGE (n:Application {{application_id: $application_id[i]}})
+SET n.applied_at = {_datetime("applied_at")},
+    n.amount = $amount[i],
+    n.status = $status[i]
+RETURN collect(i) AS row, collect(id(n)) AS node_id, collect(created) AS created
+"""
+
+# -- relationship writes ------------------------------------------------------------------
+# CREATE_* for rows with at least one endpoint created by this load (the relationship
+# cannot exist yet), MERGE_* for the rest. $src and $dst are internal node ids.
+_ENDPOINTS = """
+UNWIND range(0, size($src) - 1) AS i
+MATCH (a:{a}) WHERE id(a) = $src[i]
+MATCH (b:{b}) WHERE id(b) = $dst[i]
+"""
+
+
+def _endpoints(a: str, b: str) -> str:
+    return _ENDPOINTS.format(a=a, b=b)
+
+
+_USES_SET = f"SET r.first_seen = {_datetime('first_seen')}, r.last_seen = {_datetime('last_seen')}"
+CREATE_USES = _endpoints("User", "Device") + "CREATE (a)-[r:USES]->(b)\n" + _USES_SET
+MERGE_USES = _endpoints("User", "Device") + "MERGE (a)-[r:USES]->(b)\n" + _USES_SET
+
+_OWNS_SET = f"SET r.linked_at = {_datetime('linked_at')}"
+CREATE_OWNS = _endpoints("User", "Account") + "CREATE (a)-[r:OWNS]->(b)\n" + _OWNS_SET
+MERGE_OWNS = _endpoints("User", "Account") + "MERGE (a)-[r:OWNS]->(b)\n" + _OWNS_SET
+
+CREATE_KNOWS = (
+    _endpoints("User", "User")
+    + "CREATE (a)-[r:KNOWS]->(b)\n"
+    + f"SET r.tie_type = $tie_type[i], r.created_at = {_datetime('created_at')}, "
+    "r.weight = $weight[i]"
+)
+# A social tie is keyed by (src, dst, tie_type) and tie_type may be null, which MERGE
+# cannot match on: find the tie by hand and create it only when it is absent.
+MERGE_KNOWS = (
+    _endpoints("User", "User")
+    + """OPTIONAL MATCH (a)-[old:KNOWS]->(b)
+WHERE old.tie_type = $tie_type[i] OR (old.tie_type IS NULL AND $tie_type[i] IS NULL)
+WITH a, b, i, head(collect(old)) AS old
+FOREACH (_ IN CASE WHEN old IS NULL THEN [1] ELSE [] END |
+  CREATE (a)-[:KNOWS {tie_type: $tie_type[i], created_at: """
+    + _datetime("created_at")
+    + """, weight: $weight[i]}]->(b))
+SET old.created_at = """
+    + _datetime("created_at")
+    + ", old.weight = $weight[i]"
+)
+
+CREATE_SUBMITTED = _endpoints("User", "Application") + "CREATE (a)-[:SUBMITTED]->(b)"
+MERGE_SUBMITTED = _endpoints("User", "Application") + "MERGE (a)-[:SUBMITTED]->(b)"
+CREATE_TO = _endpoints("Application", "Platform") + "CREATE (a)-[:TO]->(b)"
+MERGE_TO = _endpoints("Application", "Platform") + "MERGE (a)-[:TO]->(b)"
+CREATE_FROM_DEVICE = _endpoints("Application", "Device") + "CREATE (a)-[:FROM_DEVICE]->(b)"
+MERGE_FROM_DEVICE = _endpoints("Application", "Device") + "MERGE (a)-[:FROM_DEVICE]->(b)"
+
+# An application has one user, one platform and at most one device; reloading it with
+# other ones replaces them (run before the MERGE_* above, for applications that existed).
+DELETE_STALE_SUBMITTED = """
+UNWIND range(0, size($src) - 1) AS i
+MATCH (u:User)-[r:SUBMITTED]->(a:Application)
+WHERE id(a) = $dst[i] AND id(u) <> $src[i]
+DELETE r
+"""
+DELETE_STALE_TO = """
+UNWIND range(0, size($src) - 1) AS i
+MATCH (a:Application)-[r:TO]->(p:Platform)
+WHERE id(a) = $src[i] AND id(p) <> $dst[i]
+DELETE r
+"""
+DELETE_STALE_FROM_DEVICE = """
+UNWIND range(0, size($src) - 1) AS i
+MATCH (a:Application)-[r:FROM_DEVICE]->(d:Device)
+WHERE id(a) = $src[i] AND ($dst[i] IS NULL OR id(d) <> $dst[i])
+DELETE r
+"""
+
+# -- reads: one record of parallel lists per query ----------------------------------------
+READ_USERS = f"""
+MATCH (n:User)
+RETURN collect(id(n)) AS node_id,
+       collect(coalesce(n.user_id, '')) AS user_id,
+       collect({_ticks("n.registered_at")}) AS registered_at,
+       collect(coalesce(n.label, -1)) AS label,
+       collect({_ticks("n.label_at")}) AS label_at
+"""
+READ_USER_NUMBER_ATTRIBUTE = """
+MATCH (n:User)
+RETURN collect(id(n)) AS node_id, collect(coalesce(n[$key], $nan)) AS value
+"""
+READ_USER_TEXT_ATTRIBUTE = """
+MATCH (n:User)
+RETURN collect(id(n)) AS node_id, collect(coalesce(n[$key], '')) AS value,
+       collect(n[$key] IS NULL) AS missing
+"""
+READ_DEVICES = """
+MATCH (n:Device)
+RETURN collect(id(n)) AS node_id, collect(coalesce(n.device_id, '')) AS device_id
+"""
+READ_ACCOUNTS = """
+MATCH (n:Account)
+RETURN collect(id(n)) AS node_id, collect(coalesce(n.account_id, '')) AS account_id,
+       collect(coalesce(n.account_type, '')) AS account_type,
+       collect(n.account_type IS NULL) AS account_type_missing
+"""
+READ_PLATFORMS = """
+MATCH (n:Platform)
+RETURN collect(id(n)) AS node_id, collect(coalesce(n.platform_id, '')) AS platform_id
+"""
+READ_APPLICATIONS = f"""
+MATCH (n:Application)
+RETURN collect(id(n)) AS node_id,
+       collect(coalesce(n.application_id, '')) AS application_id,
+       collect({_ticks("n.applied_at")}) AS applied_at,
+       collect(coalesce(n.amount, $nan)) AS amount,
+       collect(coalesce(n.status, '')) AS status,
+       collect(n.status IS NULL) AS status_missing
+"""
+# Relationships are read by type (a relationship type scan, three times faster here than
+# expanding from labelled nodes); the reader checks that every endpoint is a node of the
+# expected label.
+READ_USES = f"""
+MATCH ()-[r:USES]->()
+RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst,
+       collect({_ticks("r.first_seen")}) AS first_seen,
+       collect({_ticks("r.last_seen")}) AS last_seen
+"""
+READ_OWNS = f"""
+MATCH ()-[r:OWNS]->()
+RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst,
+       collect({_ticks("r.linked_at")}) AS linked_at
+"""
+READ_KNOWS = f"""
+MATCH ()-[r:KNOWS]->()
+RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst,
+       collect(coalesce(r.tie_type, '')) AS tie_type,
+       collect(r.tie_type IS NULL) AS tie_type_missing,
+       collect({_ticks("r.created_at")}) AS created_at,
+       collect(coalesce(r.weight, $nan)) AS weight
+"""
+READ_SUBMITTED = """
+MATCH ()-[r:SUBMITTED]->()
+RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst
+"""
+READ_TO = """
+MATCH ()-[r:TO]->()
+RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst
+"""
+READ_FROM_DEVICE = """
+MATCH ()-[r:FROM_DEVICE]->()
+RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst
+"""
+
+# -- housekeeping (tests, benchmarks) ------------------------------------------------------
+COUNT_NODES_BY_LABEL = """
+MATCH (n)
+UNWIND labels(n) AS label
+RETURN label, count(*) AS count ORDER BY label
+"""
+COUNT_RELATIONSHIPS_BY_TYPE = """
+MATCH ()-[r]->()
+RETURN type(r) AS type, count(*) AS count ORDER BY type
+"""
+#: Deletes every node and relationship in batches (run in an auto-commit transaction).
+DELETE_ALL = """
+MATCH (n)
+CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF $batch_size ROWS
+"""
+#: Every node with its labels and properties (tests compare whole small graphs).
+DUMP_NODES = "MATCH (n) RETURN labels(n) AS labels, properties(n) AS properties"
+#: Every relationship with its type, properties and its endpoints' properties.
+DUMP_RELATIONSHIPS = """
+MATCH (a)-[r]->(b)
+RETURN type(r) AS type, properties(r) AS properties,
+       properties(a) AS start, properties(b) AS end
+"""
+#: Marks a database as one the test suite may wipe (tests/conftest.py).
+MARK_TEST_DATABASE = "MERGE (:RiskgraphTestMarker {name: 'riskgraph tests may wipe this database'})"
+IS_TEST_DATABASE = """
+RETURN EXISTS { MATCH (m:RiskgraphTestMarker) } AS marked,
+       COUNT { MATCH (n) WHERE NOT n:RiskgraphTestMarker } AS nodes
+"""

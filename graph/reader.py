@@ -1,0 +1,297 @@
+"""Read the whole graph back from Neo4j into :class:`GraphTables`.
+
+The inverse of :func:`riskgraph.graph.write_graph`: tables read back after a load
+``.equals()`` the tables loaded (same columns, dtypes, canonical order and values), and
+after several loads they hold the union of everything loaded. Only the input
+attributes listed on the ``RiskgraphMeta`` node come back on ``users``; properties the
+pipeline writes back (scores, features, rings, risk links) are not part of GraphTables.
+
+All queries run in one read transaction. Each returns one record of parallel lists,
+which the driver decodes far faster than one record per row; the lists are turned into
+typed columns with numpy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import neo4j
+import numpy as np
+import pandas as pd
+
+from riskgraph.errors import Neo4jError
+from riskgraph.graph import cypher
+from riskgraph.graph.writer import ATTRIBUTE_PREFIX, META_USER_ATTRIBUTES, NUMBER, TEXT
+from riskgraph.loaders.tables import (
+    NO_INDEX,
+    TABLE_COLUMNS,
+    TIMESTAMP,
+    GraphTables,
+    canonical_order,
+)
+
+__all__ = ["read_graph"]
+
+_NAT = np.iinfo(np.int64).min
+_UNIT = pd.api.types.pandas_dtype(TIMESTAMP).unit
+# Timestamps travel as integer ticks of the GraphTables unit (ms, us or ns).
+_TICKS_PER_MILLI = {"ms": 1, "us": 1_000, "ns": 1_000_000}[_UNIT]
+
+
+def read_graph(driver: neo4j.Driver, *, database: str = "neo4j") -> GraphTables:
+    """Read every node and relationship of the graph model into :class:`GraphTables`.
+
+    Parameters
+    ----------
+    driver : neo4j.Driver
+    database : str
+
+    Returns
+    -------
+    GraphTables
+        Validated; nodes sorted by id, edges by their keys; ``users`` carries the input
+        attribute columns recorded by the writer, numbers as float64 and text as string.
+
+    Raises
+    ------
+    Neo4jError
+        When the stored graph breaks the model (a node without its id, an application
+        without exactly one user and platform, a relationship to an unexpected node),
+        naming the node, or when the server fails.
+
+    Examples
+    --------
+    >>> with open_driver() as driver:              # doctest: +SKIP
+    ...     tables = read_graph(driver)
+    """
+    try:
+        with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
+            return session.execute_read(_read_all)
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
+        raise Neo4jError(f"reading the graph from database {database!r} failed: {exc}") from exc
+
+
+def _read_all(tx: neo4j.ManagedTransaction) -> GraphTables:
+    def fetch(query: str, **params: Any) -> neo4j.Record:
+        params = {
+            "nat": _NAT,
+            "nan": float("nan"),
+            "ticks_per_milli": _TICKS_PER_MILLI,
+            "ns_per_tick": 1_000_000 // _TICKS_PER_MILLI,
+            **params,
+        }
+        record = tx.run(query, params).single(strict=True)
+        return record
+
+    meta = fetch(cypher.READ_META, name=META_USER_ATTRIBUTES)
+    columns = list(meta["columns"] or [])
+    kinds = list(meta["kinds"] or [])
+
+    # -- nodes ------------------------------------------------------------------------
+    rec = fetch(cypher.READ_USERS)
+    user_nodes = np.asarray(rec["node_id"], dtype=np.int64)
+    users: dict[str, Any] = {
+        "user_id": _ids(rec["user_id"], "User", "user_id"),
+        "registered_at": _timestamps(rec["registered_at"]),
+        "label": _labels(rec["label"]),
+        "label_at": _timestamps(rec["label_at"]),
+    }
+    for column, kind in zip(columns, kinds, strict=True):
+        key = f"{ATTRIBUTE_PREFIX}{column}"
+        if kind == NUMBER:
+            rec = fetch(cypher.READ_USER_NUMBER_ATTRIBUTE, key=key)
+            values = np.asarray(rec["value"], dtype=np.float64)
+            users[column] = pd.Series(_align(values, rec["node_id"], user_nodes), dtype="float64")
+        elif kind == TEXT:
+            rec = fetch(cypher.READ_USER_TEXT_ATTRIBUTE, key=key)
+            values = _strings(rec["value"], rec["missing"])
+            users[column] = pd.Series(_align(values, rec["node_id"], user_nodes), dtype="string")
+        else:
+            raise Neo4jError(f"RiskgraphMeta: attribute {column!r} has unknown kind {kind!r}")
+    users_frame, user_order = _sorted_nodes("users", users, user_nodes)
+
+    rec = fetch(cypher.READ_DEVICES)
+    devices, device_order = _sorted_nodes(
+        "devices",
+        {"device_id": _ids(rec["device_id"], "Device", "device_id")},
+        np.asarray(rec["node_id"], dtype=np.int64),
+    )
+    rec = fetch(cypher.READ_ACCOUNTS)
+    accounts, account_order = _sorted_nodes(
+        "accounts",
+        {
+            "account_id": _ids(rec["account_id"], "Account", "account_id"),
+            "account_type": _strings(rec["account_type"], rec["account_type_missing"]),
+        },
+        np.asarray(rec["node_id"], dtype=np.int64),
+    )
+    rec = fetch(cypher.READ_PLATFORMS)
+    platforms, platform_order = _sorted_nodes(
+        "platforms",
+        {"platform_id": _ids(rec["platform_id"], "Platform", "platform_id")},
+        np.asarray(rec["node_id"], dtype=np.int64),
+    )
+    rec = fetch(cypher.READ_APPLICATIONS)
+    app_frame, app_order = _sorted_nodes(
+        "applications",
+        {
+            "application_id": _ids(rec["application_id"], "Application", "application_id"),
+            "applied_at": _timestamps(rec["applied_at"]),
+            "amount": np.asarray(rec["amount"], dtype=np.float64),
+            "status": _strings(rec["status"], rec["status_missing"]),
+        },
+        np.asarray(rec["node_id"], dtype=np.int64),
+    )
+
+    # -- relationships --------------------------------------------------------------------
+    def ends(
+        record: neo4j.Record, rel: str, src_order: pd.Index, dst_order: pd.Index
+    ) -> tuple[np.ndarray, np.ndarray]:
+        src = _positions(record["src"], src_order, rel, "start")
+        dst = _positions(record["dst"], dst_order, rel, "end")
+        return src, dst
+
+    n_apps = len(app_frame)
+    rec = fetch(cypher.READ_SUBMITTED)
+    sub_user, sub_app = ends(rec, "SUBMITTED", user_order, app_order)
+    rec = fetch(cypher.READ_TO)
+    to_app, to_platform = ends(rec, "TO", app_order, platform_order)
+    rec = fetch(cypher.READ_FROM_DEVICE)
+    fd_app, fd_device = ends(rec, "FROM_DEVICE", app_order, device_order)
+    ids = app_frame["application_id"]
+    _exactly(np.bincount(sub_app, minlength=n_apps), 1, 1, ids, "SUBMITTED (its user)")
+    _exactly(np.bincount(to_app, minlength=n_apps), 1, 1, ids, "TO (its platform)")
+    _exactly(np.bincount(fd_app, minlength=n_apps), 0, 1, ids, "FROM_DEVICE")
+    user_idx = np.empty(n_apps, dtype=np.int64)
+    user_idx[sub_app] = sub_user
+    platform_idx = np.empty(n_apps, dtype=np.int64)
+    platform_idx[to_app] = to_platform
+    device_idx = np.full(n_apps, NO_INDEX, dtype=np.int64)
+    device_idx[fd_app] = fd_device
+    applications = pd.DataFrame(
+        {
+            "application_id": app_frame["application_id"],
+            "user_idx": user_idx,
+            "platform_idx": platform_idx,
+            "device_idx": device_idx,
+            "applied_at": app_frame["applied_at"],
+            "amount": app_frame["amount"],
+            "status": app_frame["status"],
+        }
+    )
+
+    rec = fetch(cypher.READ_USES)
+    src, dst = ends(rec, "USES", user_order, device_order)
+    user_devices = _edge_table(
+        "user_devices",
+        {
+            "user_idx": src,
+            "device_idx": dst,
+            "first_seen": _timestamps(rec["first_seen"]),
+            "last_seen": _timestamps(rec["last_seen"]),
+        },
+    )
+    rec = fetch(cypher.READ_OWNS)
+    src, dst = ends(rec, "OWNS", user_order, account_order)
+    user_accounts = _edge_table(
+        "user_accounts",
+        {"user_idx": src, "account_idx": dst, "linked_at": _timestamps(rec["linked_at"])},
+    )
+    rec = fetch(cypher.READ_KNOWS)
+    src, dst = ends(rec, "KNOWS", user_order, user_order)
+    social = _edge_table(
+        "social",
+        {
+            "src_idx": src,
+            "dst_idx": dst,
+            "tie_type": _strings(rec["tie_type"], rec["tie_type_missing"]),
+            "created_at": _timestamps(rec["created_at"]),
+            "weight": np.asarray(rec["weight"], dtype=np.float64),
+        },
+    )
+    return GraphTables(
+        users=users_frame,
+        devices=devices,
+        accounts=accounts,
+        platforms=platforms,
+        applications=_typed("applications", applications),
+        user_devices=user_devices,
+        user_accounts=user_accounts,
+        social=social,
+    ).validate()
+
+
+# -- columns ------------------------------------------------------------------------------
+def _ids(values: list[str], label: str, key: str) -> pd.Series:
+    ids = pd.Series(values, dtype="string")
+    if (ids == "").any():
+        raise Neo4jError(f"a {label} node has no {key} property; it is not part of the model")
+    return ids
+
+
+def _strings(values: list[str], missing: list[bool]) -> pd.Series:
+    series = pd.Series(values, dtype="string")
+    series[np.asarray(missing, dtype=bool)] = pd.NA
+    return series
+
+
+def _labels(values: list[int]) -> pd.Series:
+    labels = np.asarray(values, dtype=np.int64)
+    return pd.Series(pd.array(labels, dtype="Int8")).mask(labels == -1)
+
+
+def _timestamps(ticks: list[int]) -> pd.Series:
+    raw = np.asarray(ticks, dtype=np.int64).view(f"datetime64[{_UNIT}]")  # the sentinel is NaT
+    return pd.Series(raw).dt.tz_localize("UTC").astype(TIMESTAMP)
+
+
+def _align(values: Any, node_ids: list[int], order: np.ndarray) -> Any:
+    """``values`` (one per node of ``node_ids``) reordered to follow ``order``."""
+    where = pd.Index(np.asarray(node_ids, dtype=np.int64)).get_indexer(order)
+    if (where < 0).any():
+        raise Neo4jError("User nodes changed during the read; read the graph again")
+    return values[where] if isinstance(values, np.ndarray) else values.iloc[where].to_numpy()
+
+
+def _sorted_nodes(
+    name: str, columns: dict[str, Any], node_ids: np.ndarray
+) -> tuple[pd.DataFrame, pd.Index]:
+    """The node table in canonical order, and its internal node ids in that order."""
+    frame = pd.DataFrame(columns)  # every Series here has a RangeIndex: rows line up
+    frame["__node_id"] = node_ids
+    frame = canonical_order(name, _typed(name, frame))
+    order = pd.Index(frame.pop("__node_id").to_numpy())
+    return frame, order
+
+
+def _typed(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    dtypes = TABLE_COLUMNS[name]
+    for column, dtype in dtypes.items():
+        if column in frame.columns and str(frame[column].dtype) != dtype:
+            frame[column] = frame[column].astype(dtype)
+    return frame.reset_index(drop=True)
+
+
+def _edge_table(name: str, columns: dict[str, Any]) -> pd.DataFrame:
+    frame = pd.DataFrame(columns)
+    return canonical_order(name, _typed(name, frame))
+
+
+def _positions(node_ids: list[int], order: pd.Index, rel: str, side: str) -> np.ndarray:
+    where = order.get_indexer(np.asarray(node_ids, dtype=np.int64))
+    if (where < 0).any():
+        raise Neo4jError(
+            f"a {rel} relationship has a {side} node outside the graph model "
+            "(or the graph changed during the read; read it again)"
+        )
+    return where.astype(np.int64)
+
+
+def _exactly(counts: np.ndarray, low: int, high: int, ids: pd.Series, what: str) -> None:
+    bad = (counts < low) | (counts > high)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise Neo4jError(
+            f"Application {ids.iloc[first]!r} has {counts[first]} {what} relationships; "
+            f"expected {low if low == high else f'{low} to {high}'}"
+        )

@@ -1,0 +1,109 @@
+"""Shared fixtures: a real Neo4j server for the tests marked ``neo4j``.
+
+Which server:
+
+* ``RISKGRAPH_TEST_NEO4J_URI`` (with ``RISKGRAPH_TEST_NEO4J_USER``, default ``neo4j``,
+  and ``RISKGRAPH_TEST_NEO4J_PASSWORD``) when set;
+* otherwise the local instance of ``riskgraph neo4j`` (``RISKGRAPH_NEO4J_HOME`` and
+  ``RISKGRAPH_NEO4J_BOLT_PORT`` / ``_HTTP_PORT`` choose which): installed and started
+  for the session if it is not running, and stopped at the end only if it was started
+  here.
+
+``neo4j_db`` wipes the database before each test. It refuses to wipe a database that
+holds data the tests did not write (no ``RiskgraphTestMarker`` node), and it never
+wipes the server named by ``RISKGRAPH_NEO4J_URI`` unless that is also the test URI.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import neo4j
+import pytest
+
+from riskgraph.graph import cypher, server
+from riskgraph.graph.connection import ENV_URI, ConnectionSettings, open_driver
+
+ENV_TEST_URI = "RISKGRAPH_TEST_NEO4J_URI"
+ENV_TEST_USER = "RISKGRAPH_TEST_NEO4J_USER"
+ENV_TEST_PASSWORD = "RISKGRAPH_TEST_NEO4J_PASSWORD"
+
+
+@pytest.fixture(scope="session")
+def local_neo4j() -> Iterator[server.ServerSettings]:
+    """The local instance, running; started (and later stopped) here if it was not."""
+    settings = server.ServerSettings.resolve()
+    started_here = False
+    if server.running_pid(settings) is None:
+        server.install(settings)
+        server.start(settings)
+        started_here = True
+    try:
+        yield server.running_settings(settings)
+    finally:
+        if started_here:
+            server.stop(settings)
+
+
+@pytest.fixture(scope="session")
+def neo4j_connection(request: pytest.FixtureRequest) -> ConnectionSettings:
+    """Connection settings of the test server (see the module docstring)."""
+    uri = os.environ.get(ENV_TEST_URI)
+    if uri:
+        return ConnectionSettings(
+            uri=uri,
+            user=os.environ.get(ENV_TEST_USER) or server.USER,
+            password=os.environ.get(ENV_TEST_PASSWORD, ""),
+            source=f"environment variable {ENV_TEST_URI}",
+        )
+    settings: server.ServerSettings = request.getfixturevalue("local_neo4j")
+    conn = ConnectionSettings(
+        uri=settings.bolt_uri,
+        user=server.USER,
+        password=server.read_password(settings),
+        source=f"local instance {settings.home}",
+    )
+    production = os.environ.get(ENV_URI)
+    if production and _address(production) == _address(conn.uri):
+        pytest.fail(
+            f"{ENV_URI}={production} names the local test instance {settings.home}; the "
+            f"tests wipe it. Set {ENV_TEST_URI} to that server to allow it, or use another "
+            "instance (RISKGRAPH_NEO4J_HOME and ports).",
+            pytrace=False,
+        )
+    return conn
+
+
+@pytest.fixture(scope="session")
+def neo4j_driver(neo4j_connection: ConnectionSettings) -> Iterator[neo4j.Driver]:
+    """A driver to the test server (the database is not wiped: see ``neo4j_db``)."""
+    with open_driver(neo4j_connection) as driver:
+        yield driver
+
+
+@pytest.fixture
+def neo4j_db(neo4j_driver: neo4j.Driver, neo4j_connection: ConnectionSettings) -> neo4j.Driver:
+    """A driver to an empty test database (wiped before the test)."""
+    database = neo4j_connection.database
+    records, _, _ = neo4j_driver.execute_query(cypher.IS_TEST_DATABASE, database_=database)
+    if records[0]["nodes"] and not records[0]["marked"]:
+        pytest.fail(
+            f"database {database!r} at {neo4j_connection.uri} ({neo4j_connection.source}) "
+            f"holds {records[0]['nodes']} nodes the tests did not write; the tests wipe it. "
+            f"Point {ENV_TEST_URI} or RISKGRAPH_NEO4J_HOME at a scratch server, or empty it.",
+            pytrace=False,
+        )
+    with neo4j_driver.session(database=database) as session:
+        session.run(cypher.DELETE_ALL, batch_size=10_000).consume()
+    neo4j_driver.execute_query(cypher.MARK_TEST_DATABASE, database_=database)
+    return neo4j_driver
+
+
+def _address(uri: str) -> tuple[str, int]:
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if host in ("localhost", "::1"):
+        host = "127.0.0.1"
+    return host, parts.port or 7687
