@@ -36,8 +36,12 @@ from riskgraph.loaders.synthetic.labels import draw_labels
 from riskgraph.loaders.synthetic.outcomes import draw_outcomes
 from riskgraph.loaders.synthetic.social import TIE_TYPES, draw_social
 from riskgraph.loaders.synthetic.write import write_population
+from riskgraph.loaders.tables import TIMESTAMP
 
 __all__ = ["DEFAULT_END", "SyntheticPopulation", "generate_population"]
+
+# The time unit of GraphTables timestamps, e.g. "us" in "datetime64[us, UTC]".
+_UNIT = TIMESTAMP.split("[")[1].split(",")[0]
 
 #: Default end of the window. Fixed (not today) so that a seed always gives the same files.
 DEFAULT_END = "2026-06-30"
@@ -300,9 +304,9 @@ def _codes(names: tuple[str, ...], codes: np.ndarray) -> pd.Series:
 
 
 def _timestamps(seconds: np.ndarray) -> pd.Series:
-    """Epoch seconds as UTC timestamps; negative means missing (``NaT``)."""
+    """Epoch seconds as UTC timestamps (the ``GraphTables`` dtype); negative = ``NaT``."""
     values = np.where(seconds >= 0, seconds, np.iinfo(np.int64).min)
-    stamps = values.astype("datetime64[s]").astype("datetime64[ns]")
+    stamps = values.astype("datetime64[s]").astype(f"datetime64[{_UNIT}]")
     return pd.Series(pd.DatetimeIndex(stamps).tz_localize("UTC"))
 
 
