@@ -358,11 +358,11 @@ _RING_SPECS = [
     _spec(
         "ring_application_burst_share",
         "rings",
-        "Largest share of the ring's applications (before as_of) filed within any "
-        "RingConfig.burst_days (7) days; NaN when in no ring or the ring filed fewer "
-        "than two applications.",
-        "{value:.0%} of the applications of the group linked to this account were filed "
-        "within the same week",
+        "Largest share of the ring's applicants (members who applied before as_of) "
+        "whose first application falls within any RingConfig.burst_days (7) days; NaN "
+        "when in no ring or fewer than two members applied.",
+        "{value:.0%} of the accounts linked to this one started applying for credit in "
+        "the same week",
         "increasing",
     ),
     _spec(
@@ -376,11 +376,13 @@ _RING_SPECS = [
     _spec(
         "ring_flag",
         "rings",
-        "The ring looks organised rather than like a household: at least "
-        "RingConfig.flag_min_size (3) members of whom at least flag_min_burst_share "
-        "(75%) registered within burst_days (7), or at least flag_large_size (8) "
-        "members. False when in no ring.",
-        "belongs to a group of accounts registered together on shared phones, devices or cards",
+        "The ring looks organised rather than like a household or an intermediary's "
+        "clients: at least RingConfig.flag_min_size (3) members, and at least "
+        "flag_min_burst_share (75%) of them registered within burst_days (7) of each "
+        "other, or at least 75% of its applicants (at least 3) filed their first "
+        "application within 7 days of each other. False when in no ring.",
+        "belongs to a group of accounts on shared phones, devices or cards that "
+        "registered or applied for credit together",
         "increasing",
         kind="flag",
         dtype="bool",

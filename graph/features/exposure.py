@@ -32,6 +32,7 @@ from riskgraph.graph.features.adjacency import (
     GraphSnapshot,
     binary,
     co_user_matrix,
+    identifier_degrees,
 )
 from riskgraph.graph.features.pagerank import personalized_pagerank
 
@@ -73,15 +74,16 @@ class ExposureConfig:
     ppr_folds : int, default 4
         Number of hash folds of the own-label exclusion (module docstring): each user's
         score is seeded on the bad users of the other ``ppr_folds - 1`` folds.
-    ppr_tol : float, default 1e-9
-        Convergence tolerance, relative to the seed mass.
+    ppr_tol : float, default 1e-6
+        Convergence tolerance: every column's L1 change in a round below this share
+        of its seed mass.
     ppr_max_iter : int, default 300
     """
 
     max_sharing: int = 50
     ppr_damping: float = 0.85
     ppr_folds: int = 4
-    ppr_tol: float = 1e-9
+    ppr_tol: float = 1e-6
     ppr_max_iter: int = 300
 
     def validate(self) -> ExposureConfig:
@@ -188,8 +190,9 @@ def ppr_exposure(
 ) -> np.ndarray:
     """Personalized PageRank from the known-bad users, own label excluded by folds.
 
-    The graph: users, devices and accounts as nodes; an edge per user-device (used or
-    applied from) and user-account link, and per social tie; unweighted, undirected.
+    The graph: users, and the devices and accounts at least two users share, as nodes;
+    an edge per user-device (used or applied from) and user-account link, and per social
+    tie; unweighted, undirected.
 
     Returns
     -------
@@ -199,6 +202,9 @@ def ppr_exposure(
     """
     n = snapshot.n_users
     incidence = snapshot.identifiers()
+    # An identifier only one user has links nobody: leaving it out changes no path
+    # between users and keeps the graph (and every round) small.
+    incidence = incidence[:, np.flatnonzero(identifier_degrees(incidence) >= 2)]
     m = incidence.shape[1]
     adjacency = sp.block_array([[snapshot.social, incidence], [incidence.T, None]], format="csr")
     fold = label_folds(user_ids, config.ppr_folds)

@@ -56,6 +56,7 @@ RING_COLUMNS = (
     "bad_rate",
     "platforms",
     "applications",
+    "applicants",
     "registration_span_days",
     "registration_burst_share",
     "application_burst_share",
@@ -80,23 +81,24 @@ class RingConfig:
         card among a handful of identities; 20 leaves room for that while keeping
         internet-cafe PCs (hundreds of users) out.
     burst_days : float, default 7
-        Window of the burst shares: the largest share of a ring's registrations
-        (applications) that fall within any ``burst_days`` days.
+        Window of the burst shares: the largest share of a ring's members registered
+        (of its applicants, filing their first application) within any ``burst_days``.
     flag_min_size : int, default 3
         Smallest ring that can be flagged. Pairs are mostly couples sharing a card.
     flag_min_burst_share : float, default 0.75
-        A ring of at least ``flag_min_size`` is flagged when at least this share of
-        its members registered within ``burst_days`` of each other ...
-    flag_large_size : int, default 8
-        ... or, whatever its registrations, when it has at least this many members
-        (far more than a household).
+        A ring of at least ``flag_min_size`` members is flagged when at least this share
+        of its members registered within ``burst_days`` of each other, or at least this
+        share of its applicants (and at least ``flag_min_size`` of them) filed their
+        first application within ``burst_days``: organised rings create their
+        identities together and cash out together; households register years apart
+        and start borrowing independently, and an intermediary recruits clients over
+        weeks (the intermediary signal is ``app_device_co_applicants``, not this flag).
     """
 
     max_sharing: int = 20
     burst_days: float = 7.0
     flag_min_size: int = 3
     flag_min_burst_share: float = 0.75
-    flag_large_size: int = 8
 
     def validate(self) -> RingConfig:
         """Check every setting; return ``self``.
@@ -217,11 +219,19 @@ def shared_identifier_rings(
     registered_s = snapshot.registered_us[members] // 1_000_000
     window = max(1, round(config.burst_days * _SECONDS_PER_DAY))
     reg_burst = densest_window(member_ring, registered_s, window, n_rings) / np.maximum(size, 1)
+    # Applications are sorted by user then time: each applicant's first is where its
+    # user id first appears. Counting first applications, not all of them, keeps one
+    # multi-borrower in a household from looking like a ring applying together.
+    applicant_users, first_app = np.unique(snapshot.app_user, return_index=True)
+    applicant_ring = ring[applicant_users]
+    in_a_ring = applicant_ring >= 0
+    applicant_ring = applicant_ring[in_a_ring]
+    applicants = np.bincount(applicant_ring, minlength=n_rings)
     app_burst_count = densest_window(
-        app_ring[has_ring], snapshot.app_time_us[has_ring] // 1_000_000, window, n_rings
+        applicant_ring, snapshot.app_time_us[first_app[in_a_ring]] // 1_000_000, window, n_rings
     )
     with np.errstate(invalid="ignore", divide="ignore"):
-        app_burst = np.where(applications >= 2, app_burst_count / applications, np.nan)
+        app_burst = np.where(applicants >= 2, app_burst_count / applicants, np.nan)
     first_reg = _group_reduce(np.minimum, member_ring, snapshot.registered_us[members], n_rings)
     last_reg = _group_reduce(np.maximum, member_ring, snapshot.registered_us[members], n_rings)
     span_days = (last_reg - first_reg) / MICROS_PER_DAY
@@ -231,8 +241,12 @@ def shared_identifier_rings(
     ident_ring[linking_idx] = component_to_ring[component[n + linking_idx]]
     shared_identifiers = np.bincount(ident_ring[ident_ring >= 0], minlength=n_rings)
 
+    with np.errstate(invalid="ignore"):
+        app_bunched = (app_burst >= config.flag_min_burst_share) & (
+            applicants >= config.flag_min_size
+        )
     flagged = (size >= config.flag_min_size) & (
-        (reg_burst >= config.flag_min_burst_share) | (size >= config.flag_large_size)
+        (reg_burst >= config.flag_min_burst_share) | app_bunched
     )
 
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -245,6 +259,7 @@ def shared_identifier_rings(
                 "bad_rate": np.where(known_count > 0, bad_count / known_count, np.nan),
                 "platforms": platforms.astype(np.int64),
                 "applications": applications.astype(np.int64),
+                "applicants": applicants.astype(np.int64),
                 "registration_span_days": span_days,
                 "registration_burst_share": reg_burst,
                 "application_burst_share": app_burst,

@@ -120,21 +120,30 @@ def test_personalized_pagerank_rejects_a_damping_of_one():
         personalized_pagerank(a, np.ones(2), damping=1.0)
 
 
-def test_ppr_feature_is_seeded_on_the_other_folds_bad_users(town):
+def test_ppr_feature_is_seeded_on_the_other_folds_bad_users(make_tables, town_frames):
     """Rebuild the PageRank graph in networkx and run one personalization per fold."""
-    config = ExposureConfig(ppr_folds=2)
-    labels = visible_labels(town.users, AS_OF)
-    snapshot = graph_snapshot(town, int(to_micros(pd.DatetimeIndex([AS_OF]))[0]))
+    frames = town_frames()
+    frames["user_devices"].append(["r1", "dOwn", ""])  # a phone nobody else uses: no node
+    tables = make_tables(frames)
+    config = ExposureConfig(ppr_folds=2, ppr_tol=1e-12)
+    labels = visible_labels(tables.users, AS_OF)
+    snapshot = graph_snapshot(tables, int(to_micros(pd.DatetimeIndex([AS_OF]))[0]))
     labels[~snapshot.active] = np.nan
-    user_ids = town.users["user_id"]
+    user_ids = tables.users["user_id"]
     got = ppr_exposure(snapshot, user_ids, labels, config)
 
     g = nx.Graph()
     g.add_nodes_from(user_ids)
-    for matrix, prefix in ((snapshot.identifiers(), "id"), (snapshot.social, None)):
+    identifiers = snapshot.identifiers()
+    shared = np.bincount(identifiers.indices, minlength=identifiers.shape[1]) >= 2
+    for matrix, prefix in ((identifiers, "id"), (snapshot.social, None)):
         coo = matrix.tocoo()
         for u, j in zip(coo.row, coo.col, strict=True):
-            g.add_edge(user_ids.iloc[u], f"{prefix}{j}" if prefix else user_ids.iloc[j])
+            if prefix is None:
+                g.add_edge(user_ids.iloc[u], user_ids.iloc[j])
+            elif shared[j]:
+                g.add_edge(user_ids.iloc[u], f"{prefix}{j}")
+    assert not any(str(node).startswith("id") and g.degree[node] < 2 for node in g.nodes)
     fold = label_folds(user_ids, 2)
     bad = labels == 1.0
     assert len(set(fold[bad])) == 2, "test graph should have bad users in both folds"

@@ -68,8 +68,34 @@ def test_ring_flag_separates_burst_rings_from_households_and_cafes(town):
     assert not f.loc["h1", "ring_flag"]  # a couple, registered 3 years apart
     assert not f.loc["c1", "ring_flag"]  # 4 cafe users registered months apart
     assert not f.loc["z1", "ring_flag"]
-    large = FeatureConfig(rings=RingConfig(flag_large_size=4))
-    assert by_user(town, config=large).loc["c1", "ring_flag"]  # size 4 now suffices
+    loose = FeatureConfig(rings=RingConfig(flag_min_burst_share=0.25))
+    assert by_user(town, config=loose).loc["c1", "ring_flag"]  # 1 of 4 in a week suffices
+
+
+def test_ring_flag_also_catches_rings_that_apply_together(make_tables, town_frames):
+    frames = town_frames()
+    cafe = [["ca1", "c1", "p1", "2024-05-20"], ["ca2", "c2", "p2", "2024-05-21"]]
+    frames["applications"] += [[*row, "", ""] for row in cafe]
+    f = by_user(make_tables(frames))
+    assert not f.loc["c1", "ring_flag"]  # two applications: too few to call a burst
+    frames["applications"].append(["ca3", "c3", "p1", "2024-05-25", "", ""])
+    f = by_user(make_tables(frames))
+    assert f.loc["c1", "ring_flag"] and f.loc["c1", "ring_application_burst_share"] == 1.0
+
+
+def test_one_multi_borrower_does_not_make_a_household_a_ring(make_tables, town_frames):
+    frames = town_frames()
+    frames["users"].append(["h3", "2015-01-01", "", ""])
+    frames["user_devices"].append(["h3", "dT", ""])
+    frames["applications"] += [
+        [f"hb{i}", "h1", f"p{i}", f"2024-05-2{i}", "100", "dT"] for i in range(1, 6)
+    ]
+    f = by_user(make_tables(frames))
+    assert f.loc["h3", "ring_size"] == 3
+    # 5 of the household's 6 applications fall in one week, but all are h1's: a single
+    # applicant is no burst of applicants.
+    assert np.isnan(f.loc["h3", "ring_application_burst_share"])
+    assert not f.loc["h3", "ring_flag"]
 
 
 def test_identifiers_above_max_sharing_are_hubs_not_ring_links(town):
