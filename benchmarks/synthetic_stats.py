@@ -294,9 +294,9 @@ def plot(pop: SyntheticPopulation) -> list[Path]:
     ax = axes[1]
     lab = users.merge(truth, on="user_id").dropna(subset=["label_at"])
     lag = (lab.label_at - lab.first_applied_at).dt.total_seconds() / 86400
-    bins = np.arange(30, 181, 5)
+    lag_bins = np.arange(30, 181, 5)
     for value, name in ((0, "good"), (1, "bad")):
-        ax.hist(lag[lab.label == value], bins=bins, density=True, alpha=0.6, label=name)
+        ax.hist(lag[lab.label == value], bins=lag_bins, density=True, alpha=0.6, label=name)
     ax.set_xlabel("days from first application to label")
     ax.set_ylabel("density")
     ax.set_title("Label lag")
