@@ -22,6 +22,8 @@ from riskgraph.errors import ModelError
 
 __all__ = ["SignConstrainedLogisticRegression"]
 
+_SIGNS = ("negative", "positive", "free")
+
 
 class SignConstrainedLogisticRegression(ClassifierMixin, BaseEstimator):
     """Binary logistic regression with L2 penalty and sign-bounded coefficients.
@@ -34,7 +36,9 @@ class SignConstrainedLogisticRegression(ClassifierMixin, BaseEstimator):
     sign : {"negative", "positive", "free"}, default "negative"
         Allowed sign of every coefficient (``"negative"`` means ``<= 0``).
     C : float, default 1.0
-        Inverse L2 regularization strength (as in scikit-learn).
+        Inverse L2 regularization strength (as in scikit-learn: the penalty is
+        ``||coef||^2 / (2 C)`` against the *summed* log loss, so it weighs less as
+        the data grow).
     max_iter : int, default 500
     tol : float, default 1e-8
         Gradient tolerance of L-BFGS-B.
@@ -53,7 +57,7 @@ class SignConstrainedLogisticRegression(ClassifierMixin, BaseEstimator):
     --------
     >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
     >>> y = np.array([0, 0, 1, 1])
-    >>> m = SignConstrainedLogisticRegression(sign="negative").fit(X, y)
+    >>> m = SignConstrainedLogisticRegression(sign="negative", C=1.0).fit(X, y)
     >>> float(m.coef_[0, 0])  # the data want a positive slope; the bound holds it at 0
     0.0
     """
@@ -78,21 +82,32 @@ class SignConstrainedLogisticRegression(ClassifierMixin, BaseEstimator):
         ModelError
             When the optimiser fails.
         """
-        if self.sign not in ("negative", "positive", "free"):
-            raise ValueError(f"sign = {self.sign!r}; allowed: 'negative', 'positive', 'free'")
-        if not self.C > 0:
-            raise ValueError(f"C = {self.C!r}; expected > 0")
+        if self.sign not in _SIGNS:
+            raise ValueError(f"sign = {self.sign!r}; allowed: {', '.join(map(repr, _SIGNS))}")
+        if isinstance(self.C, str) or not self.C > 0:
+            raise ValueError(f"C = {self.C!r}; expected a number > 0")
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
         labels = np.unique(y)
         if not np.array_equal(labels, [0.0, 1.0]):
             raise ValueError(f"y must hold both classes 0 and 1; got values {labels.tolist()}")
-        n, p = X.shape
-        w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+        coef, intercept, n_iter = self._solve(X, y, w, float(self.C))
+        self.coef_ = coef.reshape(1, -1)
+        self.intercept_ = np.array([intercept])
+        self.classes_ = np.array([0, 1])
+        self.n_iter_ = n_iter
+        return self
+
+    def _solve(
+        self, X: np.ndarray, y: np.ndarray, w: np.ndarray, C: float
+    ) -> tuple[np.ndarray, float, int]:
+        """``(coef (p,), intercept, iterations)`` at one ``C``."""
+        p = X.shape[1]
         total = w.sum()
         # Scale the loss to a mean so that tol means the same at any n; the penalty
         # is scaled alike, keeping the optimum of the sum above.
-        penalty = 1.0 / (2.0 * self.C * total)
+        penalty = 1.0 / (2.0 * C * total)
         sign = 2.0 * y - 1.0
 
         def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -120,11 +135,7 @@ class SignConstrainedLogisticRegression(ClassifierMixin, BaseEstimator):
         )
         if not np.all(np.isfinite(result.x)):
             raise ModelError(f"logistic regression did not converge: {result.message}")
-        self.coef_ = result.x[:p].reshape(1, p)
-        self.intercept_ = result.x[p : p + 1].copy()
-        self.classes_ = np.array([0, 1])
-        self.n_iter_ = int(result.nit)
-        return self
+        return result.x[:p].copy(), float(result.x[p]), int(result.nit)
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Log-odds of class 1, ``(n,)``."""

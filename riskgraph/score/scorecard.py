@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from scipy.special import log_expit
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from riskgraph.errors import ModelError
@@ -60,12 +61,22 @@ class BinningSettings:
         minimum would merge away.
     max_n_bins : int
         Most bins per variable (a readable scorecard).
+    max_pvalue : float or None
+        Neighbouring bins must differ in bad rate at this significance (optbinning's
+        Z-test); None for no test.
+    min_bin_n_event, min_bin_n_nonevent : int
+        Fewest bad and good users in a bin. Without them a noise variable gets a
+        tiny bin with no bad user at all and an extreme weight of evidence, and
+        every other user "loses points" on it in the reason codes.
     """
 
     max_n_prebins: int = 20
     min_prebin_size: float = 0.005
     min_bin_size: float = 0.005
     max_n_bins: int = 6
+    max_pvalue: float | None = 0.05
+    min_bin_n_event: int = 10
+    min_bin_n_nonevent: int = 10
 
 
 def default_catalog() -> Mapping[str, CatalogEntry]:
@@ -92,8 +103,22 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         report audits, and a reason such as "age group 18-24" is nothing an applicant
         can act on, so they are left out by default.
     binning : BinningSettings, optional
-    C : float, default 1.0
-        Inverse L2 strength of the logistic regression.
+    C : float or "auto", default "auto"
+        Inverse L2 strength of the logistic regression
+        (:class:`SignConstrainedLogisticRegression`). ``"auto"`` picks it from
+        ``Cs`` by stratified ``cv``-fold cross-validated log loss, re-binning inside
+        every fold: weights of evidence computed on the validation fold's own labels
+        would favour the least regularised model. A scorecard of dozens of
+        correlated graph features fit on a few thousand labelled users needs far
+        more shrinkage than one fit on a million.
+    Cs : tuple of float
+        Candidates for ``C="auto"``.
+    cv : int, default 5
+    max_cv_rows : int, default 100_000
+        ``C="auto"`` cross-validates on a random subset of at most this many rows
+        (the final fit uses them all).
+    random_state : int, default 0
+        Seeds the folds and the subset.
 
     Attributes
     ----------
@@ -107,6 +132,10 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         Per variable, the most points any of its bins gives.
     coef_ : pd.Series
         Logistic regression coefficient per variable (<= 0 on WoE).
+    C_ : float
+        The regularization used (chosen when ``C="auto"``).
+    cv_log_loss_ : dict[float, float]
+        Mean validation log loss per candidate ``C`` (empty unless ``C="auto"``).
     n_train_, bad_rate_train_ : int, float
 
     Examples
@@ -128,7 +157,11 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         catalog: Mapping[str, CatalogEntry] | None = None,
         exclude: tuple[str, ...] = ("age_band", "region"),
         binning: BinningSettings | None = None,
-        C: float = 1.0,
+        C: float | str = "auto",
+        Cs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
+        cv: int = 5,
+        max_cv_rows: int = 100_000,
+        random_state: int = 0,
     ) -> None:
         self.scaling = scaling
         self.thin_file = thin_file
@@ -136,6 +169,10 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         self.exclude = exclude
         self.binning = binning
         self.C = C
+        self.Cs = Cs
+        self.cv = cv
+        self.max_cv_rows = max_cv_rows
+        self.random_state = random_state
 
     # -- fitting ---------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any) -> CreditScorecard:
@@ -188,11 +225,16 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
             for v in variables
         ]
 
-        fit_params = {
-            v.name: {"monotonic_trend": v.monotonic_trend}
+        fit_params: dict[str, dict[str, Any]] = {
+            v.name: {
+                "min_bin_n_event": settings.min_bin_n_event,
+                "min_bin_n_nonevent": settings.min_bin_n_nonevent,
+            }
             for v in variables
-            if v.monotonic_trend is not None
         }
+        for v in variables:
+            if v.monotonic_trend is not None:
+                fit_params[v.name]["monotonic_trend"] = v.monotonic_trend
         # Empirical WoE for missing values (missing is informative: no ring, no
         # stated income), except for credit-history attributes of thin files, which
         # the no_credit_history indicator accounts for (see thin_file.py), and for
@@ -208,12 +250,23 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
             min_prebin_size=settings.min_prebin_size,
             min_bin_size=settings.min_bin_size,
             max_n_bins=settings.max_n_bins,
+            max_pvalue=settings.max_pvalue,
             binning_fit_params=fit_params,
             binning_transform_params=transform_params,
         )
+        self.cv_log_loss_: dict[float, float] = {}
+        if isinstance(self.C, str):
+            if self.C != "auto":
+                raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
+            self.cv_log_loss_ = self._cross_validate(process, frame, target)
+            C = min(self.cv_log_loss_, key=self.cv_log_loss_.__getitem__)
+        else:
+            if not self.C > 0:
+                raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
+            C = float(self.C)
         scorecard = Scorecard(
             binning_process=process,
-            estimator=SignConstrainedLogisticRegression(sign="negative", C=self.C),
+            estimator=SignConstrainedLogisticRegression(sign="negative", C=C),
             scaling_method="pdo_odds",
             scaling_method_params=scaling.optbinning_params(),
             rounding=False,
@@ -241,11 +294,52 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         self.bin_points_ = bin_points
         self.best_points_ = pd.Series({n: float(p.max()) for n, p in bin_points.items()})
         self.coef_ = pd.Series(scorecard.estimator_.coef_[0], index=names)
+        self.C_ = C
         self.intercept_ = float(scorecard.estimator_.intercept_[0])
         self.classes_ = np.array([0, 1])
         self.n_train_ = len(target)
         self.bad_rate_train_ = float(target.mean())
         return self
+
+    def _cross_validate(
+        self, process: BinningProcess, frame: pd.DataFrame, target: np.ndarray
+    ) -> dict[float, float]:
+        """Mean validation log loss of each candidate ``C``, binning refit per fold."""
+        if not self.Cs or min(self.Cs) <= 0 or self.cv < 2:
+            raise ModelError(
+                f"CreditScorecard: Cs = {self.Cs!r}, cv = {self.cv!r}; expected positive "
+                "candidates and cv >= 2"
+            )
+        rng = np.random.default_rng(self.random_state)
+        rows = np.arange(len(target))
+        if len(rows) > self.max_cv_rows:
+            rows = np.sort(rng.choice(rows, self.max_cv_rows, replace=False))
+        # Stratified folds: bad and good users dealt round-robin in random order.
+        fold = np.empty(len(rows), dtype=np.int64)
+        for cls in (0, 1):
+            members = rng.permutation(np.flatnonzero(target[rows] == cls))
+            fold[members] = np.arange(len(members)) % self.cv
+        loss = dict.fromkeys((float(c) for c in self.Cs), 0.0)
+        for k in range(self.cv):
+            train, test = rows[fold != k], rows[fold == k]
+            if len(np.unique(target[train])) < 2:
+                raise ModelError(
+                    f"CreditScorecard: a cross-validation fold has no bad user; use a fixed "
+                    f"C or fewer folds (cv = {self.cv})"
+                )
+            fold_process = clone(process)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", module=r"optbinning(\.|$)")
+                fold_process.fit(frame.iloc[train], target[train])
+                woe_train = fold_process.transform(frame.iloc[train], metric="woe").to_numpy()
+                woe_test = fold_process.transform(frame.iloc[test], metric="woe").to_numpy()
+            sign = 2.0 * target[test] - 1.0
+            for C in loss:
+                lr = SignConstrainedLogisticRegression(sign="negative", C=C)
+                lr.fit(woe_train, target[train])
+                z = woe_test @ lr.coef_[0] + lr.intercept_[0]
+                loss[C] -= float(log_expit(sign * z).sum()) / len(rows)
+        return loss
 
     # -- applying --------------------------------------------------------------
     def prepare(self, X: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,7 @@ of ``scores.parquet`` (CONTRACT.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from riskgraph.score.reasons import top_reasons
 from riskgraph.score.scorecard import CreditScorecard, default_catalog
 from riskgraph.score.variables import GNN_RISK, CatalogEntry
 
-__all__ = ["SCORE_COLUMNS", "ScoreResult", "build_score_frame", "score_users"]
+__all__ = ["SCORE_COLUMNS", "ScoreResult", "average_points", "build_score_frame", "score_users"]
 
 #: Columns of scores.parquet, in order (CONTRACT.md).
 SCORE_COLUMNS = (
@@ -152,6 +152,8 @@ def score_users(
     features: pd.DataFrame | None = None,
     policy: DecisionPolicy | None = None,
     n_reasons: int = 3,
+    views: Sequence[pd.DataFrame] | None = None,
+    view_weights: np.ndarray | None = None,
 ) -> ScoreResult:
     """Risk score, credit score, reasons and decision for every user of ``frame``.
 
@@ -169,6 +171,15 @@ def score_users(
     policy : DecisionPolicy, optional
     n_reasons : int, default 3
         Reasons kept in ``ScoreResult.reasons`` (scores.parquet holds three).
+    views, view_weights : optional
+        The training protocol's label views (:mod:`riskgraph.gnn.protocol`):
+        ``views[k]`` is the score frame built from view ``k``'s graph features
+        (same index and columns as ``frame``), ``view_weights`` ``(n, K)`` how each
+        user averages them (``LabelFolds.view_weights()``). Each user's points are
+        then the weighted average of its points under the views, so its score sees
+        the same share of the known labels as the scorecard's training users did;
+        ``frame`` (built from the features with every visible label) still gives
+        the values the reason sentences quote.
 
     Returns
     -------
@@ -177,12 +188,16 @@ def score_users(
     Raises
     ------
     ModelError
-        When ``frame`` lacks a model column or ``features`` lacks a user.
+        When ``frame`` lacks a model column, ``features`` lacks a user, or the
+        views do not match ``frame``.
     """
     policy = (policy or DecisionPolicy()).validate()
     user_ids = pd.Index(frame.index.astype("string"), name="user_id")
     prepared = model.prepare(frame)
-    points = model._points(prepared)
+    if views is None:
+        points = model._points(prepared)
+    else:
+        points = average_points(model, views, view_weights, frame.index)
     risk = model.risk_from_points(points)
     credit = model.scaling_.credit_score(risk)
     reasons = top_reasons(model, prepared, points, max(n_reasons, 3))
@@ -227,6 +242,57 @@ def score_users(
         reasons=detail,
         flags=flags[["user_id", "ring_member", "intermediary_client", "multi_borrowing"]],
     )
+
+
+def average_points(
+    model: CreditScorecard,
+    views: Sequence[pd.DataFrame],
+    weights: np.ndarray | None,
+    index: pd.Index,
+) -> pd.DataFrame:
+    """Weighted average over label views of each user's points per variable.
+
+    Parameters
+    ----------
+    model : CreditScorecard
+    views : sequence of pd.DataFrame
+        ``K`` score frames, each ``(n, p)`` with index ``index``.
+    weights : np.ndarray
+        ``(n, K)``, rows summing to 1; a user is scored only on views it weighs.
+    index : pd.Index
+        ``(n,)`` the users, in output order.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``(n, n_variables)``.
+
+    Raises
+    ------
+    ModelError
+        When the shapes or indices disagree.
+    """
+    if weights is None:
+        raise ModelError("score_users: views given without view_weights")
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(index), len(views)):
+        raise ModelError(
+            f"view_weights has shape {w.shape}; expected ({len(index)}, {len(views)}): "
+            "one row per user, one column per view"
+        )
+    if not np.allclose(w.sum(axis=1), 1.0):
+        raise ModelError("view_weights: every row must sum to 1")
+    names = [v.name for v in model.variables_]
+    total = np.zeros((len(index), len(names)))
+    for k, view in enumerate(views):
+        if not view.index.equals(index):
+            raise ModelError(f"view {k}: its users (index) differ from the score frame's")
+        rows = np.flatnonzero(w[:, k] > 0)
+        if len(rows) == 0:
+            continue
+        points = model._points(model.prepare(view.iloc[rows]))
+        total[rows] += w[rows, k, None] * points[names].to_numpy()
+    return pd.DataFrame(total, index=index, columns=names)
 
 
 def _flags(

@@ -78,12 +78,12 @@ def toy_frame(n: int = 6000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
 @functools.cache
 def fitted() -> tuple[CreditScorecard, pd.DataFrame, np.ndarray]:
     frame, y = toy_frame()
-    return CreditScorecard(catalog=CATALOG).fit(frame, y), frame, y
+    return CreditScorecard(catalog=CATALOG, C=1.0).fit(frame, y), frame, y
 
 
 def test_fit_returns_self_and_learned_state():
     frame, y = toy_frame(3000, seed=1)
-    model = CreditScorecard(catalog=CATALOG)
+    model = CreditScorecard(catalog=CATALOG, C=1.0)
     assert model.fit(frame, y) is model
     names = [v.name for v in model.variables_]
     assert NO_CREDIT_HISTORY in names and "gnn_risk" in names
@@ -224,3 +224,14 @@ def test_any_users_get_a_score_in_range_monotone_in_risk_and_up_to_three_reasons
     all_lost = points_lost(model, model.points(frame), model.prepare(frame)).to_numpy()
     losing = (all_lost > 1e-6).sum(axis=1)
     assert (has.sum(axis=1) == np.minimum(losing, 3)).all()
+
+
+def test_auto_regularization_is_chosen_by_cross_validation():
+    model = CreditScorecard(catalog=CATALOG, cv=3).fit(*toy_frame(3000, seed=4))
+    assert set(model.cv_log_loss_) == {0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0}
+    best = min(model.cv_log_loss_, key=model.cv_log_loss_.get)
+    assert model.C_ == best
+    fixed = CreditScorecard(catalog=CATALOG, C=0.5).fit(*toy_frame(2000, seed=2))
+    assert fixed.C_ == 0.5 and fixed.cv_log_loss_ == {}
+    with pytest.raises(ModelError, match="C = 'best'; expected a number > 0 or 'auto'"):
+        CreditScorecard(catalog=CATALOG, C="best").fit(*toy_frame(500))

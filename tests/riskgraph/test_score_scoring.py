@@ -68,7 +68,7 @@ def setup() -> tuple[CreditScorecard, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     frame = build_score_frame(users, features, gnn, catalog=CATALOG)
     logit = -3.0 + 0.7 * users["past_dues"].to_numpy() + 0.9 * features["device_bad_1hop"] + 5 * gnn
     y = (rng.random(len(users)) < 1 / (1 + np.exp(-logit))).astype(int)
-    model = CreditScorecard(catalog=CATALOG).fit(frame, y)
+    model = CreditScorecard(catalog=CATALOG, C=1.0).fit(frame, y)
     return model, users, features, frame
 
 
@@ -131,3 +131,32 @@ def test_a_household_component_is_not_a_ring():
     household["ring_flag"] = False
     scores = score_users(model, frame, household).scores
     assert scores["ring_id"].isna().all()
+
+
+def test_views_average_points_by_weight():
+    model, _, features, frame = setup()
+    worse = frame.copy()
+    worse["device_bad_1hop"] = 9.0
+    n = len(frame)
+    # First half: only view 0 (itself); second half: half and half.
+    weights = np.zeros((n, 2))
+    weights[: n // 2, 0] = 1.0
+    weights[n // 2 :] = 0.5
+    result = score_users(model, frame, features, views=[frame, worse], view_weights=weights)
+    direct = model.points(frame)
+    bad = model.points(worse)
+    expected = np.vstack(
+        [direct.to_numpy()[: n // 2], 0.5 * (direct.to_numpy() + bad.to_numpy())[n // 2 :]]
+    )
+    risk = model.risk_from_points(expected)
+    np.testing.assert_allclose(result.scores["risk_score"], risk)
+    # Reasons quote the frame's own values, not the views'.
+    assert not result.scores["reason_1"].str.contains("shares a device with 9 ").any()
+
+
+def test_view_weights_must_match():
+    model, _, features, frame = setup()
+    with pytest.raises(ModelError, match=r"view_weights has shape \(3, 1\); expected \(4000, 1\)"):
+        score_users(model, frame, features, views=[frame], view_weights=np.ones((3, 1)))
+    with pytest.raises(ModelError, match="without view_weights"):
+        score_users(model, frame, features, views=[frame])
