@@ -230,7 +230,7 @@ def test_auto_regularization_is_chosen_by_cross_validation():
     model = CreditScorecard(catalog=CATALOG, cv=3).fit(*toy_frame(3000, seed=4))
     assert set(model.cv_log_loss_) == {0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0}
     best = min(model.cv_log_loss_, key=model.cv_log_loss_.get)
-    assert model.C_ == best
+    assert best == model.C_
     fixed = CreditScorecard(catalog=CATALOG, C=0.5).fit(*toy_frame(2000, seed=2))
     assert fixed.C_ == 0.5 and fixed.cv_log_loss_ == {}
     with pytest.raises(ModelError, match="C = 'best'; expected a number > 0 or 'auto'"):
