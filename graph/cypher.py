@@ -27,6 +27,7 @@ __all__ = [
     "CONSTRAINTS",
     "COUNT_NODES_BY_LABEL",
     "COUNT_RELATIONSHIPS_BY_TYPE",
+    "COUNT_STALE_WRITE_BACK",
     "CREATE_FROM_DEVICE",
     "CREATE_KNOWS",
     "CREATE_OWNS",
@@ -35,14 +36,19 @@ __all__ = [
     "CREATE_USES",
     "DELETE_ALL",
     "DELETE_STALE_FROM_DEVICE",
+    "DELETE_STALE_MEMBERSHIPS",
+    "DELETE_STALE_RINGS",
     "DELETE_STALE_SUBMITTED",
     "DELETE_STALE_TO",
     "DUMP_NODES",
     "DUMP_RELATIONSHIPS",
     "IS_TEST_DATABASE",
+    "MARK_MEMBERSHIPS_STALE",
+    "MARK_RINGS_STALE",
     "MARK_TEST_DATABASE",
     "MERGE_FROM_DEVICE",
     "MERGE_KNOWS",
+    "MERGE_MEMBERSHIPS",
     "MERGE_OWNS",
     "MERGE_SUBMITTED",
     "MERGE_TO",
@@ -62,10 +68,12 @@ __all__ = [
     "READ_USER_TEXT_ATTRIBUTE",
     "READ_USES",
     "SERVER_COMPONENTS",
+    "SET_USER_FEATURES",
     "UPSERT_ACCOUNTS",
     "UPSERT_APPLICATIONS",
     "UPSERT_DEVICES",
     "UPSERT_PLATFORMS",
+    "UPSERT_RINGS",
     "UPSERT_USERS",
     "WRITE_META",
 ]
@@ -308,6 +316,88 @@ RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst
 READ_FROM_DEVICE = """
 MATCH ()-[r:FROM_DEVICE]->()
 RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst
+"""
+
+
+# -- write-back of the graph features (graph/writeback.py) --------------------------------
+# Features land on User nodes as properties named like the feature catalogue
+# (docs/features.md), rings as (:Ring)<-[:MEMBER_OF]-(:User). A rerun replaces both:
+# every Ring node and MEMBER_OF relationship is marked stale first, the current ones are
+# upserted with the mark removed, and whatever is still marked is deleted. Mark and sweep
+# run in auto-commit transactions (CALL ... IN TRANSACTIONS) so that any number fits.
+def _set_columns(var: str, names: tuple[str, ...]) -> str:
+    """``var.name = $name[i]`` for each of the fixed property names ``names``."""
+    for name in names:
+        if not name.isidentifier() or not name.islower():
+            raise ValueError(f"{name!r} is not a snake_case property name")
+    return ",\n    ".join(f"{var}.{name} = ${name}[i]" for name in names)
+
+
+def _feature_names() -> tuple[str, ...]:
+    from riskgraph.graph.features.catalog import FEATURE_CATALOG
+
+    return tuple(FEATURE_CATALOG)
+
+
+#: Every catalogue feature of a user; a null value removes the property.
+SET_USER_FEATURES = f"""
+UNWIND range(0, size($user_id) - 1) AS i
+MATCH (u:User {{user_id: $user_id[i]}})
+SET u.features_as_of = {_datetime("as_of")},
+    {_set_columns("u", _feature_names())}
+RETURN count(u) AS matched
+"""
+_RING_PROPERTIES = (
+    "size",
+    "known_count",
+    "bad_count",
+    "bad_rate",
+    "platforms",
+    "applications",
+    "applicants",
+    "registration_span_days",
+    "registration_burst_share",
+    "application_burst_share",
+    "shared_identifiers",
+    "flagged",
+)
+MARK_RINGS_STALE = """
+MATCH (r:Ring)
+CALL { WITH r SET r.stale = true } IN TRANSACTIONS OF $batch_size ROWS
+"""
+UPSERT_RINGS = f"""
+UNWIND range(0, size($ring_id) - 1) AS i
+MERGE (r:Ring {{ring_id: $ring_id[i]}})
+SET {_set_columns("r", _RING_PROPERTIES)},
+    r.first_registered_at = {_datetime("first_registered_at")},
+    r.last_registered_at = {_datetime("last_registered_at")},
+    r.as_of = {_datetime("as_of")}
+REMOVE r.stale
+RETURN count(r) AS written
+"""
+DELETE_STALE_RINGS = """
+MATCH (r:Ring) WHERE r.stale
+CALL { WITH r DETACH DELETE r } IN TRANSACTIONS OF $batch_size ROWS
+"""
+MARK_MEMBERSHIPS_STALE = """
+MATCH (:User)-[m:MEMBER_OF]->(:Ring)
+CALL { WITH m SET m.stale = true } IN TRANSACTIONS OF $batch_size ROWS
+"""
+MERGE_MEMBERSHIPS = """
+UNWIND range(0, size($user_id) - 1) AS i
+MATCH (u:User {user_id: $user_id[i]})
+MATCH (r:Ring {ring_id: $ring_id[i]})
+MERGE (u)-[m:MEMBER_OF]->(r)
+REMOVE m.stale
+RETURN count(m) AS written
+"""
+DELETE_STALE_MEMBERSHIPS = """
+MATCH (:User)-[m:MEMBER_OF]->(:Ring) WHERE m.stale
+CALL { WITH m DELETE m } IN TRANSACTIONS OF $batch_size ROWS
+"""
+COUNT_STALE_WRITE_BACK = """
+RETURN COUNT { MATCH (r:Ring) WHERE r.stale } AS rings,
+       COUNT { MATCH (:User)-[m:MEMBER_OF]->(:Ring) WHERE m.stale } AS memberships
 """
 
 # -- housekeeping (tests, benchmarks) ------------------------------------------------------

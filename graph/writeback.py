@@ -1,0 +1,253 @@
+"""Write the graph features back to Neo4j: features on ``User``, rings as ``Ring`` nodes.
+
+What an investigator sees in Neo4j Browser after a run::
+
+    (:User {user_id, ..., features_as_of, ring_id, ring_size, ..., multi_borrowing})
+    (:User)-[:MEMBER_OF]->(:Ring {ring_id, size, known_count, bad_count, bad_rate,
+                                  platforms, applications, applicants,
+                                  registration_span_days, registration_burst_share,
+                                  application_burst_share, shared_identifiers, flagged,
+                                  first_registered_at, last_registered_at, as_of})
+
+for example ``MATCH (r:Ring {flagged: true})<-[:MEMBER_OF]-(u) RETURN r, u``.
+
+Idempotent: a rerun replaces every feature property (a missing value, NaN or
+``<NA>``, removes the property), and rings and memberships of an earlier run that no
+longer exist are removed (mark, upsert, sweep: see :mod:`riskgraph.graph.cypher`). The
+same features written twice leave the same state. All Cypher lives in
+:mod:`riskgraph.graph.cypher`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import neo4j
+import numpy as np
+import pandas as pd
+from neo4j.exceptions import DriverError
+from neo4j.exceptions import Neo4jError as DriverNeo4jError
+
+from riskgraph.errors import Neo4jError
+from riskgraph.graph import cypher
+from riskgraph.graph.features.catalog import FEATURE_CATALOG
+from riskgraph.graph.features.compute import GraphFeatures
+from riskgraph.graph.features.rings import RING_COLUMNS
+from riskgraph.graph.schema import ensure_schema
+
+__all__ = ["WriteBackReport", "write_features"]
+
+_RING_TIMES = ("first_registered_at", "last_registered_at")
+
+
+@dataclass(frozen=True)
+class WriteBackReport:
+    """What :func:`write_features` wrote.
+
+    Attributes
+    ----------
+    users : int
+        Rows of ``GraphFeatures.features`` written.
+    users_matched : int
+        Of those, users found in Neo4j (a user absent from the graph gets nothing).
+    rings : int
+        ``Ring`` nodes upserted.
+    memberships : int
+        ``MEMBER_OF`` relationships upserted.
+    rings_removed, memberships_removed : int
+        Rings and memberships of an earlier run that no longer exist, deleted.
+    seconds : float
+    """
+
+    users: int
+    users_matched: int
+    rings: int
+    memberships: int
+    rings_removed: int
+    memberships_removed: int
+    seconds: float
+
+
+def write_features(
+    driver: neo4j.Driver,
+    features: GraphFeatures,
+    *,
+    database: str = "neo4j",
+    batch_size: int = 10_000,
+    workers: int = 2,
+) -> WriteBackReport:
+    """Write ``features`` onto ``User`` nodes and replace the ``Ring`` nodes.
+
+    Parameters
+    ----------
+    driver : neo4j.Driver
+    features : GraphFeatures
+        From :func:`riskgraph.graph.features.compute_graph_features`.
+    database : str
+    batch_size : int
+        Rows per transaction.
+    workers : int
+        User-feature transactions in flight at once (rings and memberships are written
+        one batch at a time: their transactions would lock the same Ring nodes).
+
+    Returns
+    -------
+    WriteBackReport
+
+    Raises
+    ------
+    Neo4jError
+        When the server fails a batch (naming the step and rows).
+    ValueError
+        On a ``batch_size`` or ``workers`` below 1.
+
+    Examples
+    --------
+    >>> gf = compute_graph_features(tables, as_of)  # doctest: +SKIP
+    >>> write_features(driver, gf).rings  # doctest: +SKIP
+    3661
+    """
+    if batch_size < 1 or workers < 1:
+        raise ValueError(f"batch_size={batch_size}, workers={workers}: both must be >= 1")
+    began = time.monotonic()
+    ensure_schema(driver, database=database)
+    f = features.features
+    as_of = _timestamp(pd.Series([features.as_of] * len(f), dtype="datetime64[us, UTC]"), "as_of")
+
+    user_params: dict[str, list[Any]] = {"user_id": f["user_id"].astype(str).tolist(), **as_of}
+    for name in FEATURE_CATALOG:
+        user_params[name] = _values(f[name])
+    matched = sum(
+        record["matched"]
+        for record in _run_batches(
+            driver, database, "user features", cypher.SET_USER_FEATURES, user_params,
+            batch_size, workers,
+        )
+    )  # fmt: skip
+
+    _auto_commit(driver, database, cypher.MARK_RINGS_STALE, batch_size)
+    _auto_commit(driver, database, cypher.MARK_MEMBERSHIPS_STALE, batch_size)
+    rings = features.rings
+    ring_params: dict[str, list[Any]] = {
+        "ring_id": rings["ring_id"].astype(str).tolist(),
+        **_timestamp(
+            pd.Series([features.as_of] * len(rings), dtype="datetime64[us, UTC]"), "as_of"
+        ),
+    }
+    for column in RING_COLUMNS:
+        if column == "ring_id":
+            continue
+        if column in _RING_TIMES:
+            ring_params.update(_timestamp(rings[column], column))
+        else:
+            ring_params[column] = _values(rings[column])
+    written_rings = sum(
+        r["written"]
+        for r in _run_batches(
+            driver, database, "rings", cypher.UPSERT_RINGS, ring_params, batch_size, 1
+        )
+    )
+    members = f.loc[f["ring_id"].notna(), ["user_id", "ring_id"]]
+    # Ordered by ring, so that one batch touches few Ring nodes.
+    members = members.sort_values(["ring_id", "user_id"])
+    written_members = sum(
+        r["written"]
+        for r in _run_batches(
+            driver,
+            database,
+            "ring memberships",
+            cypher.MERGE_MEMBERSHIPS,
+            {
+                "user_id": members["user_id"].astype(str).tolist(),
+                "ring_id": members["ring_id"].astype(str).tolist(),
+            },
+            batch_size,
+            1,
+        )
+    )
+    stale, _, _ = driver.execute_query(cypher.COUNT_STALE_WRITE_BACK, database_=database)
+    _auto_commit(driver, database, cypher.DELETE_STALE_MEMBERSHIPS, batch_size)
+    _auto_commit(driver, database, cypher.DELETE_STALE_RINGS, batch_size)
+    return WriteBackReport(
+        users=len(f),
+        users_matched=int(matched),
+        rings=int(written_rings),
+        memberships=int(written_members),
+        rings_removed=int(stale[0]["rings"]),
+        memberships_removed=int(stale[0]["memberships"]),
+        seconds=time.monotonic() - began,
+    )
+
+
+def _values(series: pd.Series) -> list[Any]:
+    """A column as Python scalars (bool, int, float, str), missing values as None."""
+    missing = series.isna().to_numpy()
+    dtype = str(series.dtype)
+    if dtype == "bool":
+        values: np.ndarray = series.to_numpy(dtype=bool)
+    elif dtype.startswith(("int", "Int")):
+        values = series.to_numpy(dtype=np.int64, na_value=0)
+    elif dtype.startswith("float"):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        values = series.astype(object).to_numpy()
+    if not missing.any():
+        return values.tolist()
+    out = values.astype(object)
+    out[missing] = None
+    return out.tolist()
+
+
+def _timestamp(series: pd.Series, name: str) -> dict[str, list[Any]]:
+    """``{name_s, name_ns}``: whole seconds (floor) and nanoseconds of a UTC column."""
+    ticks = series.dt.as_unit("ns").array.asi8
+    seconds, nanos = np.divmod(ticks, 1_000_000_000)
+    missing = series.isna().to_numpy()
+    s = seconds.astype(object)
+    ns = nanos.astype(object)
+    s[missing] = None
+    ns[missing] = None
+    return {f"{name}_s": s.tolist(), f"{name}_ns": ns.tolist()}
+
+
+def _run_batches(
+    driver: neo4j.Driver,
+    database: str,
+    what: str,
+    query: str,
+    params: Mapping[str, Sequence[Any]],
+    batch_size: int,
+    workers: int,
+) -> list[neo4j.Record]:
+    """Run ``query`` on consecutive batches of parallel lists; first record of each."""
+    size = len(next(iter(params.values())))
+
+    def one(start: int) -> neo4j.Record:
+        batch = {k: v[start : start + batch_size] for k, v in params.items()}
+        try:
+            records, _, _ = driver.execute_query(query, batch, database_=database)
+        except (DriverNeo4jError, DriverError) as exc:
+            end = min(start + batch_size, size)
+            raise Neo4jError(
+                f"writing {what} rows {start}-{end - 1} to database {database!r} failed: {exc}"
+            ) from exc
+        return records[0]
+
+    starts = range(0, size, batch_size)
+    if workers == 1 or len(starts) <= 1:
+        return [one(s) for s in starts]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, starts))
+
+
+def _auto_commit(driver: neo4j.Driver, database: str, query: str, batch_size: int) -> None:
+    """Run a ``CALL ... IN TRANSACTIONS`` statement (it needs an auto-commit transaction)."""
+    try:
+        with driver.session(database=database) as session:
+            session.run(query, batch_size=batch_size).consume()
+    except (DriverNeo4jError, DriverError) as exc:
+        raise Neo4jError(f"write-back step failed on database {database!r}: {exc}") from exc

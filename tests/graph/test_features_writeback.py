@@ -1,0 +1,108 @@
+"""Write-back of the graph features to a real Neo4j: User properties, Ring nodes, MEMBER_OF."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from riskgraph.graph import cypher
+from riskgraph.graph.features import FeatureConfig, RingConfig, compute_graph_features
+from riskgraph.graph.features.rings import ring_id_of
+from riskgraph.graph.writeback import write_features
+from riskgraph.graph.writer import write_graph
+
+pytestmark = pytest.mark.neo4j
+
+AS_OF = pd.Timestamp("2024-06-01", tz="UTC")
+
+
+def users(driver) -> dict[str, dict]:
+    records, _, _ = driver.execute_query(
+        "MATCH (u:User) RETURN u.user_id AS id, properties(u) AS p"
+    )
+    return {r["id"]: r["p"] for r in records}
+
+
+def rings(driver) -> dict[str, dict]:
+    records, _, _ = driver.execute_query(
+        "MATCH (r:Ring) RETURN r.ring_id AS id, properties(r) AS p"
+    )
+    return {r["id"]: r["p"] for r in records}
+
+
+def memberships(driver) -> set[tuple[str, str]]:
+    records, _, _ = driver.execute_query(
+        "MATCH (u:User)-[:MEMBER_OF]->(r:Ring) RETURN u.user_id AS u, r.ring_id AS r"
+    )
+    return {(r["u"], r["r"]) for r in records}
+
+
+def dump(driver) -> tuple[list, list]:
+    nodes, _, _ = driver.execute_query(cypher.DUMP_NODES)
+    rels, _, _ = driver.execute_query(cypher.DUMP_RELATIONSHIPS)
+    key = repr
+    return sorted((key(r.data()) for r in nodes)), sorted((key(r.data()) for r in rels))
+
+
+def test_features_rings_and_memberships_land_in_neo4j(neo4j_db, town):
+    write_graph(neo4j_db, town)
+    gf = compute_graph_features(town, AS_OF)
+    report = write_features(neo4j_db, gf, batch_size=5)
+    assert report.users == report.users_matched == 14
+    assert (report.rings, report.memberships) == (4, 13)
+    assert (report.rings_removed, report.memberships_removed) == (0, 0)
+
+    u = users(neo4j_db)
+    assert u["r1"]["ring_id"] == ring_id_of("r1") and u["r1"]["ring_size"] == 4
+    assert u["r1"]["ring_flag"] is True and u["a1"]["multi_borrowing"] is True
+    assert u["r1"]["ring_bad_rate"] == 0.5
+    assert "device_bad_share_1hop" not in u["r1"]  # NaN: no property
+    assert "ring_id" not in u["z1"] and u["z1"]["ring_size"] == 0
+    assert u["r1"]["features_as_of"].to_native() == AS_OF.to_pydatetime()
+
+    r = rings(neo4j_db)[ring_id_of("r1")]
+    assert (r["size"], r["bad_count"], r["platforms"], r["flagged"]) == (4, 1, 3, True)
+    assert (
+        r["first_registered_at"].to_native() == pd.Timestamp("2024-05-01", tz="UTC").to_pydatetime()
+    )
+    assert "stale" not in r
+    assert ("c2", ring_id_of("c1")) in memberships(neo4j_db)
+    assert ("z1", ring_id_of("r1")) not in memberships(neo4j_db)
+
+
+def test_writing_twice_leaves_the_same_state(neo4j_db, town):
+    write_graph(neo4j_db, town)
+    gf = compute_graph_features(town, AS_OF)
+    write_features(neo4j_db, gf)
+    first = dump(neo4j_db)
+    write_features(neo4j_db, gf, batch_size=3, workers=1)
+    assert dump(neo4j_db) == first
+
+
+def test_a_rerun_removes_rings_and_memberships_that_no_longer_exist(neo4j_db, town):
+    write_graph(neo4j_db, town)
+    write_features(neo4j_db, compute_graph_features(town, AS_OF))
+    # With max_sharing 3 the cafe PC (4 users) is a hub: the cafe ring is gone.
+    hubs = compute_graph_features(
+        town, AS_OF, config=FeatureConfig(rings=RingConfig(max_sharing=3))
+    )
+    # And r4 leaves its ring, which stays (a hand edit of the features).
+    f = hubs.features.copy()
+    f.loc[f["user_id"] == "r4", "ring_id"] = pd.NA
+    report = write_features(neo4j_db, replace(hubs, features=f))
+    assert (report.rings_removed, report.memberships_removed) == (1, 5)
+    assert set(rings(neo4j_db)) == {ring_id_of("r1"), ring_id_of("h1"), ring_id_of("a1")}
+    members = memberships(neo4j_db)
+    assert not {m for m in members if m[0].startswith("c")}
+    assert ("r4", ring_id_of("r1")) not in members and ("r3", ring_id_of("r1")) in members
+    u = users(neo4j_db)
+    assert "ring_id" not in u["c1"] and u["c1"]["hub_identifiers"] == 1
+    stale, _, _ = neo4j_db.execute_query(cypher.COUNT_STALE_WRITE_BACK)
+    assert (stale[0]["rings"], stale[0]["memberships"]) == (0, 0)
+
+
+def test_batch_settings_are_checked(neo4j_db, town):
+    with pytest.raises(ValueError, match=r"batch_size=0, workers=1: both must be >= 1"):
+        write_features(neo4j_db, compute_graph_features(town, AS_OF), batch_size=0, workers=1)
