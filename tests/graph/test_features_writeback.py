@@ -42,8 +42,7 @@ def memberships(driver) -> set[tuple[str, str]]:
 def dump(driver) -> tuple[list, list]:
     nodes, _, _ = driver.execute_query(cypher.DUMP_NODES)
     rels, _, _ = driver.execute_query(cypher.DUMP_RELATIONSHIPS)
-    key = repr
-    return sorted((key(r.data()) for r in nodes)), sorted((key(r.data()) for r in rels))
+    return sorted(repr(r.data()) for r in nodes), sorted(repr(r.data()) for r in rels)
 
 
 def test_features_rings_and_memberships_land_in_neo4j(neo4j_db, town):
