@@ -102,6 +102,11 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         Columns never used as inputs. Age and region are the groups the fairness
         report audits, and a reason such as "age group 18-24" is nothing an applicant
         can act on, so they are left out by default.
+    directionless_features : bool, default False
+        Use graph features whose catalogue ``risk_direction`` is ``"none"`` (e.g.
+        the number of social contacts). Left out by default: a feature without a
+        risk direction has no business meaning to bin by, and "is a social contact
+        of 5 other users" is not a reason an applicant can act on.
     binning : BinningSettings, optional
     C : float or "auto", default "auto"
         Inverse L2 strength of the logistic regression
@@ -156,6 +161,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         thin_file: ThinFileRule | None = None,
         catalog: Mapping[str, CatalogEntry] | None = None,
         exclude: tuple[str, ...] = ("age_band", "region"),
+        directionless_features: bool = False,
         binning: BinningSettings | None = None,
         C: float | str = "auto",
         Cs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
@@ -167,6 +173,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         self.thin_file = thin_file
         self.catalog = catalog
         self.exclude = exclude
+        self.directionless_features = directionless_features
         self.binning = binning
         self.C = C
         self.Cs = Cs
@@ -204,7 +211,14 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
             raise ModelError(f"CreditScorecard.fit: X must be a DataFrame, got {type(X).__name__}")
         target = _check_target(y, len(X))
 
-        columns = [c for c in X.columns if c not in set(self.exclude)]
+        excluded = set(self.exclude)
+        if not self.directionless_features:
+            excluded |= {
+                name
+                for name, entry in catalog.items()
+                if str(getattr(entry, "risk_direction", "")) == "none"
+            }
+        columns = [c for c in X.columns if c not in excluded]
         frame = rule.apply(X[columns])
         # Columns with no value at all carry nothing to bin.
         frame = frame.loc[:, frame.notna().any(axis=0)]

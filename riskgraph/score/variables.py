@@ -131,7 +131,11 @@ _TRENDS = {"increasing": "ascending", "decreasing": "descending", "none": "auto_
 
 _FORMAT_SPEC = re.compile(r"\{value(?:![rsa])?(?::[^}]*)?\}")
 
-_GNN_REASON = "linked to high-risk users through shared devices, accounts or contacts"
+# The GNN's probability costs points for most users (few sit in its best bin), so the
+# sentence states the level rather than claiming "high-risk links" for everyone.
+_GNN_REASON = (
+    "network risk of {value:.1%} from the devices, accounts and contacts linked to this applicant"
+)
 _NO_HISTORY_REASON = "no credit history yet"
 
 

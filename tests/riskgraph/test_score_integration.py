@@ -35,8 +35,11 @@ def test_every_catalogue_feature_but_identifiers_is_a_model_input():
     assert features <= set(frame.columns)
     assert not identifiers & set(frame.columns)
     names = {v.name for v in model.variables_}
+    directionless = {n for n, s in FEATURE_CATALOG.items() if s.risk_direction == "none"}
+    assert directionless - identifiers  # e.g. social_users_1hop
+    assert not directionless & names
     # Columns without a single value (e.g. no ring in a small sample) are dropped.
-    assert {c for c in features if frame[c].notna().any()} <= names
+    assert {c for c in features - directionless if frame[c].notna().any()} <= names
     trends = {v.name: v.monotonic_trend for v in model.variables_}
     assert trends["device_bad_1hop"] == "ascending"
     assert trends["ring_registration_span_days"] == "descending"

@@ -91,6 +91,21 @@ def test_fit_returns_self_and_learned_state():
     assert (model.coef_ <= 0).all()
 
 
+def test_directionless_graph_features_are_left_out_unless_asked():
+    frame, y = toy_frame(3000, seed=1)
+    frame["social_users_1hop"] = np.random.default_rng(0).poisson(3.0, len(frame)).astype(float)
+    catalog = {
+        **CATALOG,
+        "social_users_1hop": Entry(
+            "social_users_1hop", "contacts", "has {value:.0f} contacts", "none"
+        ),
+    }
+    names = [v.name for v in CreditScorecard(catalog=catalog, C=1.0).fit(frame, y).variables_]
+    assert "social_users_1hop" not in names
+    model = CreditScorecard(catalog=catalog, C=1.0, directionless_features=True).fit(frame, y)
+    assert model.variable_specs["social_users_1hop"].monotonic_trend == "auto_asc_desc"
+
+
 def test_scores_in_range_and_never_higher_for_higher_risk():
     model, frame, _ = fitted()
     risk = model.predict_proba(frame)[:, 1]
