@@ -40,6 +40,7 @@ import platform
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -65,7 +66,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "feature_quality.json"
 CACHE = ROOT / "data" / "features"
 KEY = "feature-quality-key-0123456789"
 FOLDS = 5
-LGB_PARAMS = {
+LGB_PARAMS: dict[str, Any] = {
     "objective": "binary",
     "n_estimators": 300,
     "learning_rate": 0.03,
@@ -161,7 +162,7 @@ def fit_predict(
 
     model = lgb.LGBMClassifier(**LGB_PARAMS, random_state=seed)
     model.fit(numeric(train), y)
-    return model.predict_proba(numeric(test))[:, 1]
+    return np.asarray(model.predict_proba(numeric(test)))[:, 1]
 
 
 def metrics(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
@@ -171,7 +172,7 @@ def metrics(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
     }
 
 
-def single_feature_metrics(test: pd.DataFrame, y: np.ndarray) -> dict[str, dict[str, float]]:
+def single_feature_metrics(test: pd.DataFrame, y: np.ndarray) -> dict[str, dict[str, Any]]:
     out = {}
     for name in model_columns(None):
         spec = FEATURE_CATALOG[name]
@@ -261,13 +262,13 @@ def ring_membership(tables: GraphTables, truth: pd.DataFrame, end: pd.Timestamp)
     household = merged["household_id"].notna().to_numpy()
     public = merged["public_device_user"].astype(bool).to_numpy()
     role = merged["role"].astype(str).to_numpy()
-    out = {}
+    out: dict[str, Any] = {}
     for k in (5, 10, 20, 50):
         gf = compute_graph_features(
             tables, end, config=FeatureConfig(rings=RingConfig(max_sharing=k))
         )
         f = gf.features
-        rows = {}
+        rows: dict[str, Any] = {}
         for name, predicted in (
             ("in a ring", f["ring_id"].notna().to_numpy()),
             ("ring_flag", f["ring_flag"].to_numpy()),
