@@ -143,6 +143,14 @@ class FeatureProvider:
                 raise ProviderError(f"{path}: cannot be read ({exc})") from exc
         return self._manifest
 
+    def preload(self) -> FeatureProvider:
+        """Read and index every table now (a service calls this at start-up, so that
+        no request pays the first read); return ``self``."""
+        self._table(_FEATURES)
+        self._table(_SCORES)
+        self._association_table()
+        return self
+
     def refresh(self) -> bool:
         """Move to the run ``latest`` points at now; True when it changed."""
         before = self._run

@@ -76,6 +76,12 @@ def test_features_in_the_order_asked(root):
     assert fp.run_date == DAY
 
 
+def test_preload_reads_everything_once(root):
+    fp = FeatureProvider(root).preload()
+    (root / "latest" / "features.parquet").unlink()  # already in memory
+    assert fp.features(["U2"]).loc["U2", "device_bad_1hop"] == 1
+
+
 def test_scores_columns(root):
     got = FeatureProvider(root).scores(["U4"])
     assert got.loc["U4", "decision"] == "decline"
