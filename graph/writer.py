@@ -122,7 +122,7 @@ def write_graph(
     tables: GraphTables,
     *,
     database: str = "neo4j",
-    batch_size: int = 10_000,
+    batch_size: int = 5_000,
     workers: int = 2,
     progress: bool = False,
 ) -> WriteReport:
@@ -185,8 +185,14 @@ def _write(writer: _BatchWriter, tables: GraphTables, kinds: Mapping[str, str]) 
     node_ids: dict[str, np.ndarray] = {}
     created: dict[str, np.ndarray] = {}
 
-    def upsert(name: str, label: str, query: str, params: dict[str, list[Any]]) -> None:
-        node_ids[name], created[name] = writer.upsert_nodes(label, query, params)
+    def upsert(
+        name: str,
+        label: str,
+        key: str,
+        queries: tuple[str, str, str | None],
+        params: dict[str, list[Any]],
+    ) -> None:
+        node_ids[name], created[name] = writer.upsert_nodes(label, key, queries, params)
         report.nodes[label] = len(node_ids[name])
         report.created[label] = int(created[name].sum())
 
@@ -196,7 +202,8 @@ def _write(writer: _BatchWriter, tables: GraphTables, kinds: Mapping[str, str]) 
     upsert(
         "users",
         "User",
-        cypher.UPSERT_USERS,
+        "user_id",
+        (cypher.FIND_USERS, cypher.CREATE_USERS, cypher.UPDATE_USERS),
         {
             "user_id": _values(users["user_id"]),
             "attributes": attributes.to_dict("records") if kinds else [{}] * len(users),
@@ -208,13 +215,15 @@ def _write(writer: _BatchWriter, tables: GraphTables, kinds: Mapping[str, str]) 
     upsert(
         "devices",
         "Device",
-        cypher.UPSERT_DEVICES,
+        "device_id",
+        (cypher.FIND_DEVICES, cypher.CREATE_DEVICES, None),
         {"device_id": _values(tables.devices["device_id"])},
     )
     upsert(
         "accounts",
         "Account",
-        cypher.UPSERT_ACCOUNTS,
+        "account_id",
+        (cypher.FIND_ACCOUNTS, cypher.CREATE_ACCOUNTS, cypher.UPDATE_ACCOUNTS),
         {
             "account_id": _values(tables.accounts["account_id"]),
             "account_type": _values(tables.accounts["account_type"]),
@@ -223,13 +232,15 @@ def _write(writer: _BatchWriter, tables: GraphTables, kinds: Mapping[str, str]) 
     upsert(
         "platforms",
         "Platform",
-        cypher.UPSERT_PLATFORMS,
+        "platform_id",
+        (cypher.FIND_PLATFORMS, cypher.CREATE_PLATFORMS, None),
         {"platform_id": _values(tables.platforms["platform_id"])},
     )
     upsert(
         "applications",
         "Application",
-        cypher.UPSERT_APPLICATIONS,
+        "application_id",
+        (cypher.FIND_APPLICATIONS, cypher.CREATE_APPLICATIONS, cypher.UPDATE_APPLICATIONS),
         {
             "application_id": _values(apps["application_id"]),
             **_timestamp(apps["applied_at"], "applied_at"),
@@ -401,6 +412,15 @@ def _timestamp(series: pd.Series, name: str) -> dict[str, list[Any]]:
     return {f"{name}_s": _with_none(seconds, missing), f"{name}_ns": _with_none(nanos, missing)}
 
 
+def _take(values: list[Any], rows: np.ndarray) -> list[Any]:
+    """``[values[r] for r in rows]``, done by numpy."""
+    if len(rows) == len(values) and (rows == np.arange(len(rows))).all():
+        return values
+    taken = np.empty(len(values), dtype=object)
+    taken[:] = values  # element by element: a list of dicts must stay a list of dicts
+    return taken[rows].tolist()
+
+
 # -- batches -------------------------------------------------------------------------------------
 class _BatchWriter:
     """Runs a query over batches of parallel parameter lists, ``workers`` at a time."""
@@ -465,19 +485,37 @@ class _BatchWriter:
             return list(pool.map(one, starts))
 
     def upsert_nodes(
-        self, label: str, query: str, params: Mapping[str, Sequence[Any]]
+        self,
+        label: str,
+        key: str,
+        queries: tuple[str, str, str | None],
+        params: Mapping[str, list[Any]],
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Upsert nodes; return their internal ids and whether each was created, per row."""
-        size = len(next(iter(params.values())))
+        """Create the missing nodes, update the others; return internal ids and "created"."""
+        find, create, update = queries
+        size = len(params[key])
         node_ids = np.full(size, -1, dtype=np.int64)
-        created = np.zeros(size, dtype=bool)
-        for start, record in self.run_batches(label, query, params):
-            assert record is not None  # the query always returns one record
-            rows = np.asarray(record["row"], dtype=np.int64) + start
-            node_ids[rows] = record["node_id"]
-            created[rows] = record["created"]
+        for start, record in self.run_batches(label, find, {"key": params[key]}, count=False):
+            assert record is not None  # an aggregation always returns one record
+            node_ids[np.asarray(record["row"], dtype=np.int64) + start] = record["node_id"]
+        created = node_ids < 0
+        new_rows = np.flatnonzero(created)
+        if len(new_rows):
+            subset = {k: _take(v, new_rows) for k, v in params.items()}
+            for start, record in self.run_batches(label, create, subset):
+                assert record is not None
+                rows = new_rows[np.asarray(record["row"], dtype=np.int64) + start]
+                node_ids[rows] = record["node_id"]
+        old_rows = np.flatnonzero(~created)
+        if len(old_rows):
+            if update is None:  # nothing to set beyond the id
+                self._advance(len(old_rows), label)
+            else:
+                subset = {k: _take(v, old_rows) for k, v in params.items() if k != key}
+                subset["node_id"] = node_ids[old_rows].tolist()
+                self.run_batches(label, update, subset)
         if (node_ids < 0).any():
-            raise Neo4jError(f"upserting {label} nodes returned no id for some rows")
+            raise Neo4jError(f"creating {label} nodes returned no id for some rows")
         return node_ids, created
 
     def write_relationships(
@@ -504,5 +542,5 @@ class _BatchWriter:
                 "dst": dst[rows].tolist(),
             }
             for name, values in props.items():
-                params[name] = np.asarray(values, dtype=object)[rows].tolist()
+                params[name] = _take(values, rows)
             self.run_batches(rel_type, query, params)

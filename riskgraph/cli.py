@@ -230,7 +230,7 @@ def load(
             help="File (mode 0600) with the pseudonymization key; default $RISKGRAPH_HMAC_KEY.",
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per transaction.")] = 10_000,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per transaction.")] = 5_000,
 ) -> None:
     """Validate the input and upsert it into Neo4j (no scoring)."""
     import sys
