@@ -35,11 +35,13 @@ __all__ = [
     "CREATE_KNOWS",
     "CREATE_OWNS",
     "CREATE_PLATFORMS",
+    "CREATE_RISK_LINKS",
     "CREATE_SUBMITTED",
     "CREATE_TO",
     "CREATE_USERS",
     "CREATE_USES",
     "DELETE_ALL",
+    "DELETE_RISK_LINKS",
     "DELETE_STALE_FROM_DEVICE",
     "DELETE_STALE_MEMBERSHIPS",
     "DELETE_STALE_RINGS",
@@ -79,6 +81,7 @@ __all__ = [
     "READ_USES",
     "SERVER_COMPONENTS",
     "SET_USER_FEATURES",
+    "SET_USER_SCORES",
     "UPDATE_ACCOUNTS",
     "UPDATE_APPLICATIONS",
     "UPDATE_USERS",
@@ -128,10 +131,10 @@ CONSTRAINTS = (
 AWAIT_INDEXES = "CALL db.awaitIndexes($timeout_seconds)"
 
 # -- metadata: which User properties are input attributes, in which order, of which kind --
-READ_META = "OPTIONAL MATCH (m:RiskgraphMeta {name: $name}) RETURN m.columns AS columns, m.kinds AS kinds"
-WRITE_META = (
-    "MERGE (m:RiskgraphMeta {name: $name}) SET m.columns = $columns, m.kinds = $kinds"
+READ_META = (
+    "OPTIONAL MATCH (m:RiskgraphMeta {name: $name}) RETURN m.columns AS columns, m.kinds AS kinds"
 )
+WRITE_META = "MERGE (m:RiskgraphMeta {name: $name}) SET m.columns = $columns, m.kinds = $kinds"
 
 # -- node upserts ------------------------------------------------------------------------
 # Three steps per label: FIND_* (read only) returns the internal ids of the rows whose
@@ -226,12 +229,8 @@ CREATE_SUBMITTED = _endpoints("User", "Application") + "CREATE (a)-[:SUBMITTED]-
 MERGE_SUBMITTED = _endpoints("User", "Application") + "MERGE (a)-[:SUBMITTED]->(b)"
 CREATE_TO = _endpoints("Application", "Platform") + "CREATE (a)-[:TO]->(b)"
 MERGE_TO = _endpoints("Application", "Platform") + "MERGE (a)-[:TO]->(b)"
-CREATE_FROM_DEVICE = (
-    _endpoints("Application", "Device") + "CREATE (a)-[:FROM_DEVICE]->(b)"
-)
-MERGE_FROM_DEVICE = (
-    _endpoints("Application", "Device") + "MERGE (a)-[:FROM_DEVICE]->(b)"
-)
+CREATE_FROM_DEVICE = _endpoints("Application", "Device") + "CREATE (a)-[:FROM_DEVICE]->(b)"
+MERGE_FROM_DEVICE = _endpoints("Application", "Device") + "MERGE (a)-[:FROM_DEVICE]->(b)"
 
 # An application has one user, one platform and at most one device; reloading it with
 # other ones replaces them (run before the MERGE_* above, for applications that existed).
@@ -412,6 +411,44 @@ RETURN COUNT { MATCH (r:Ring) WHERE r.stale } AS rings,
        COUNT { MATCH (:User)-[m:MEMBER_OF]->(:Ring) WHERE m.stale } AS memberships
 """
 
+# -- write-back of tonight's scores and risky links (graph/writeback.py) -------------------
+# Scores land on User nodes; the decision also becomes one of the labels RiskLow,
+# RiskMedium or RiskHigh, so that Neo4j Browser colours users by risk (the style file in
+# graph/browser/). A user's RISK_LINKs are replaced: deleted, then created anew.
+_SCORE_PROPERTIES = (
+    "risk_score",
+    "credit_score",
+    "gnn_risk",
+    "decision",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+)
+SET_USER_SCORES = f"""
+UNWIND range(0, size($user_id) - 1) AS i
+MATCH (u:User {{user_id: $user_id[i]}})
+REMOVE u:RiskLow:RiskMedium:RiskHigh
+SET {_set_columns("u", _SCORE_PROPERTIES)},
+    u.scored_at = {_datetime("as_of")},
+    u:$($risk_label[i])
+RETURN count(u) AS matched
+"""
+DELETE_RISK_LINKS = """
+UNWIND $user_id AS id
+MATCH (:User {user_id: id})-[l:RISK_LINK]->(:User)
+DELETE l
+RETURN count(l) AS deleted
+"""
+CREATE_RISK_LINKS = f"""
+UNWIND range(0, size($user_id) - 1) AS i
+MATCH (u:User {{user_id: $user_id[i]}})
+MATCH (o:User {{user_id: $other_user_id[i]}})
+CREATE (u)-[l:RISK_LINK]->(o)
+SET {_set_columns("l", ("score", "via_type", "via_id"))},
+    l.as_of = {_datetime("as_of")}
+RETURN count(l) AS written
+"""
+
 # -- housekeeping (tests, benchmarks) ------------------------------------------------------
 COUNT_NODES_BY_LABEL = """
 MATCH (n)
@@ -436,9 +473,7 @@ RETURN type(r) AS type, properties(r) AS properties,
        properties(a) AS start, properties(b) AS end
 """
 #: Marks a database as one the test suite may wipe (tests/conftest.py).
-MARK_TEST_DATABASE = (
-    "MERGE (:RiskgraphTestMarker {name: 'riskgraph tests may wipe this database'})"
-)
+MARK_TEST_DATABASE = "MERGE (:RiskgraphTestMarker {name: 'riskgraph tests may wipe this database'})"
 IS_TEST_DATABASE = """
 RETURN EXISTS { MATCH (m:RiskgraphTestMarker) } AS marked,
        COUNT { MATCH (n) WHERE NOT n:RiskgraphTestMarker } AS nodes

@@ -39,9 +39,12 @@ from riskgraph.graph.features.compute import GraphFeatures
 from riskgraph.graph.features.rings import RING_COLUMNS
 from riskgraph.graph.schema import ensure_schema
 
-__all__ = ["WriteBackReport", "write_features"]
+__all__ = ["RISK_LABELS", "ScoreWriteReport", "WriteBackReport", "write_features", "write_scores"]
 
 _RING_TIMES = ("first_registered_at", "last_registered_at")
+
+#: The label each decision gives a User node (Neo4j Browser colours by it).
+RISK_LABELS = {"approve": "RiskLow", "review": "RiskMedium", "decline": "RiskHigh"}
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,103 @@ def write_features(
         memberships=int(written_members),
         rings_removed=int(stale[0]["rings"]),
         memberships_removed=int(stale[0]["memberships"]),
+        seconds=time.monotonic() - began,
+    )
+
+
+@dataclass(frozen=True)
+class ScoreWriteReport:
+    """What :func:`write_scores` wrote: users matched, risky links replaced."""
+
+    users_matched: int
+    links_deleted: int
+    links_written: int
+    seconds: float
+
+
+def write_scores(
+    driver: neo4j.Driver,
+    scores: pd.DataFrame,
+    associations: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    database: str = "neo4j",
+    batch_size: int = 10_000,
+    workers: int = 2,
+) -> ScoreWriteReport:
+    """Write tonight's scores onto ``User`` nodes and replace their ``RISK_LINK``s.
+
+    Parameters
+    ----------
+    scores : pd.DataFrame
+        scores.parquet rows (``user_id``, ``risk_score``, ``credit_score``,
+        ``gnn_risk``, ``decision``, ``reason_1..3``).
+    associations : pd.DataFrame
+        associations.parquet rows (``user_id``, ``other_user_id``, ``via_type``,
+        ``via_id``, ``score``).
+    as_of : Timestamp
+        The run's cut-off, stored as ``scored_at`` / ``as_of``.
+
+    Notes
+    -----
+    Idempotent: every scored user's outgoing risky links are deleted before tonight's
+    are created, and properties are overwritten; a missing reason removes the property.
+    The decision also sets one of the labels :data:`RISK_LABELS`.
+    """
+    if batch_size < 1 or workers < 1:
+        raise ValueError(f"batch_size={batch_size}, workers={workers}: both must be >= 1")
+    unknown = sorted(set(scores["decision"].dropna()) - set(RISK_LABELS))
+    if unknown:
+        raise ValueError(f"decision values {unknown}: expected {sorted(RISK_LABELS)}")
+    began = time.monotonic()
+    ensure_schema(driver, database=database)
+    params: dict[str, list[Any]] = {
+        "user_id": scores["user_id"].astype(str).tolist(),
+        "risk_label": scores["decision"].map(RISK_LABELS).tolist(),
+        **_timestamp(pd.Series([as_of] * len(scores), dtype="datetime64[us, UTC]"), "as_of"),
+    }
+    for column in (
+        "risk_score",
+        "credit_score",
+        "gnn_risk",
+        "decision",
+        "reason_1",
+        "reason_2",
+        "reason_3",
+    ):
+        params[column] = _values(scores[column])
+    matched = sum(
+        r["matched"]
+        for r in _run_batches(
+            driver, database, "user scores", cypher.SET_USER_SCORES, params, batch_size, workers
+        )
+    )
+    deleted = sum(
+        r["deleted"]
+        for r in _run_batches(
+            driver, database, "old risky links", cypher.DELETE_RISK_LINKS,
+            {"user_id": params["user_id"]}, batch_size, workers,
+        )
+    )  # fmt: skip
+    links: dict[str, list[Any]] = {
+        column: _values(associations[column])
+        for column in ("user_id", "other_user_id", "via_type", "via_id", "score")
+    }
+    links.update(
+        _timestamp(pd.Series([as_of] * len(associations), dtype="datetime64[us, UTC]"), "as_of")
+    )
+    # One worker: links of different users may share end nodes, and parallel creates
+    # would wait on each other's locks.
+    written = sum(
+        r["written"]
+        for r in _run_batches(
+            driver, database, "risky links", cypher.CREATE_RISK_LINKS, links, batch_size, 1
+        )
+    )
+    return ScoreWriteReport(
+        users_matched=int(matched),
+        links_deleted=int(deleted),
+        links_written=int(written),
         seconds=time.monotonic() - began,
     )
 
