@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -269,3 +271,159 @@ def load(
         f"({sum(report.created.values()):,} new) and {report.relationships_total:,} "
         f"relationships into {conn.uri} in {report.seconds:.1f}s"
     )
+
+
+# -- the nightly job and the demo (riskgraph.pipeline, riskgraph.demo) -----------------------
+#: Exit codes a scheduler can act on (sysexits.h): fix the input, fix the configuration,
+#: retry later (Neo4j down, another run in progress), or look at the logs.
+EXIT_DATA_ERROR = 65
+EXIT_SOFTWARE = 70
+EXIT_TEMPFAIL = 75
+EXIT_CONFIG = 78
+
+
+def _exit_code(exc: Exception) -> int:
+    from riskgraph.errors import (
+        ConfigError,
+        InputError,
+        Neo4jUnavailableError,
+        RunLockedError,
+    )
+
+    if isinstance(exc, InputError):
+        return EXIT_DATA_ERROR
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG
+    if isinstance(exc, (Neo4jUnavailableError, RunLockedError)):
+        return EXIT_TEMPFAIL
+    return EXIT_SOFTWARE
+
+
+def _logging(verbose: bool) -> None:
+    import logging
+
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        datefmt="%H:%M:%S",
+        handlers=[RichHandler(show_path=False, rich_tracebacks=False)],
+    )
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Any]:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=False
+    ) as progress:
+        yield progress
+
+
+@app.command()
+def nightly(
+    input_dir: Annotated[Path, typer.Option("--input", help="Input directory (CONTRACT.md).")],
+    out: Annotated[Path, typer.Option("--out", help="Output root: runs/<date>/ and latest.")],
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date", help="Run date YYYY-MM-DD (sees events before it) [default: today]."
+        ),
+    ] = None,
+    no_neo4j: Annotated[
+        bool, typer.Option("--no-neo4j", help="Score the input tables alone; write files only.")
+    ] = False,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Train new models even when saved ones exist.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rerun a date that already has a complete run.")
+    ] = False,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="TOML config file [default: ./riskgraph.toml].")
+    ] = None,
+    hmac_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--hmac-key-file",
+            help="File (mode 0600) with the pseudonymization key; default $RISKGRAPH_HMAC_KEY.",
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Warnings and errors only.")] = False,
+) -> None:
+    """The batch job: load, features, model, score, write back, publish OUT/runs/<date>/.
+
+    Exit codes: 0 done (or the date was already complete), 65 bad input, 78 bad
+    configuration, 75 retry later (Neo4j unreachable, another run in progress), 70 other.
+    """
+    import datetime as dt
+
+    from riskgraph.config import find_config_file, read_config_file, resolve_hmac_key
+    from riskgraph.errors import RiskGraphError
+    from riskgraph.pipeline import PipelineConfig, run_nightly
+
+    _logging(not quiet)
+    try:
+        try:
+            run_date = dt.date.fromisoformat(date) if date else None
+        except ValueError:
+            from riskgraph.errors import ConfigError
+
+            raise ConfigError(f"--date {date!r}: expected YYYY-MM-DD") from None
+        path = find_config_file(config_file)
+        key = resolve_hmac_key(hmac_key_file, read_config_file(path))
+        config = PipelineConfig.from_file(path)
+        with _progress() as progress:
+            result = run_nightly(
+                input_dir,
+                out,
+                hmac_key=key,
+                run_date=run_date,
+                use_neo4j=not no_neo4j,
+                retrain=retrain,
+                force=force,
+                config=config,
+                progress=progress if not quiet else None,
+            )
+    except RiskGraphError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(_exit_code(exc)) from None
+    if result.status == "already_complete":
+        typer.echo(f"{result.run_dir} is already complete: nothing to do (use --force to rerun)")
+        return
+    counts = result.manifest["counts"]
+    typer.echo(
+        f"published {result.run_dir}: {counts['scored_users']:,} users scored, "
+        f"{counts['associations']:,} risky links, {counts['watchlist']:,} on the watchlist; "
+        f"decisions {result.manifest['decisions']}"
+    )
+
+
+@app.command()
+def demo(
+    users: Annotated[int, typer.Option("--users", help="Synthetic users.", min=100)] = 50_000,
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Where the input, truth and outputs go.")
+    ] = Path("riskgraph-demo"),
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Install and start Neo4j if needed, generate a population, run the nightly job."""
+    from rich.console import Console
+
+    from riskgraph.demo import run_demo, summary_renderables
+    from riskgraph.errors import RiskGraphError
+
+    _logging(False)
+    console = Console()
+    try:
+        with _progress() as progress:
+            result = run_demo(
+                workdir, users=users, seed=seed, echo=console.print, progress=progress
+            )
+    except RiskGraphError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(_exit_code(exc)) from None
+    for renderable in summary_renderables(result):
+        console.print(renderable)

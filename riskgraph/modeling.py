@@ -1,0 +1,245 @@
+"""The nightly job's models: the GNN and the scorecard, trained and saved together.
+
+Training follows the protocol of :mod:`riskgraph.gnn.protocol` (DESIGN.md, "Train
+the way you serve"): labels visible before the training date, split into K hash
+folds; every training user's label-derived inputs see only the other folds' labels;
+the latest labelled users form the validation window for early stopping and
+calibration; activity is measured up to each user's first application.
+
+Scoring tonight uses the same K label views (each user's prediction sees the same
+share of the known labels as the training users did) and measures activity as of
+tonight, so that a burst of applications after approval moves the score (the
+watchlist). The features an investigator reads (``features.parquet``) and the
+numbers the reason sentences quote are computed with every visible label.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from riskgraph.errors import ModelError
+from riskgraph.gnn.protocol import graph_feature_views, split_labels
+from riskgraph.gnn.train import GraphRiskModel
+from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph_features
+from riskgraph.loaders.tables import GraphTables
+from riskgraph.score import CreditScorecard, DecisionPolicy, build_score_frame, score_users
+from riskgraph.score.scoring import ScoreResult
+
+__all__ = ["ModelConfig", "RiskModels", "TonightScores"]
+
+_GNN_FILE = "gnn.pt"
+_SCORECARD_FILE = "scorecard.pkl"
+_RECORD_FILE = "model.json"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """How the models are trained (config file table ``[model]``).
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Seeds the folds, the GNN's weights and batch order.
+    n_folds : int, default 5
+        Label views K.
+    validation_fraction : float, default 0.2
+        Latest share of the labelled users kept for early stopping and calibration.
+    gnn_graph_features : bool, default False
+        Give the GNN the graph risk features as inputs as well as the graph.
+    scorecard_rows : {"labelled", "validation"}, default "labelled"
+        Which labelled users fit the scorecard: all of them, or only the GNN's
+        validation window, where ``gnn_risk`` is out of sample.
+    num_threads : int or None, default None
+        Torch threads while training and scoring (None: torch's default).
+    """
+
+    seed: int = 0
+    n_folds: int = 5
+    validation_fraction: float = 0.2
+    gnn_graph_features: bool = False
+    scorecard_rows: Literal["labelled", "validation"] = "labelled"
+    num_threads: int | None = None
+
+
+@dataclass(frozen=True)
+class TonightScores:
+    """What :meth:`RiskModels.score` returns."""
+
+    gnn_risk: np.ndarray
+    result: ScoreResult
+    gnn_logit: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+
+
+class RiskModels:
+    """The GNN (``gnn_risk``) and the credit scorecard on top of it.
+
+    Parameters
+    ----------
+    config : ModelConfig, optional
+    features : FeatureConfig, optional
+        Graph feature settings used for the models' inputs.
+
+    Attributes
+    ----------
+    gnn_ : GraphRiskModel
+    scorecard_ : CreditScorecard
+    record_ : dict
+        Training date, data fingerprint, label counts, validation metrics, settings.
+    """
+
+    def __init__(
+        self, config: ModelConfig | None = None, features: FeatureConfig | None = None
+    ) -> None:
+        self.config = config
+        self.features = features
+
+    def _compute(self) -> Any:
+        return functools.partial(compute_graph_features, config=self.features)
+
+    def fit(self, tables: GraphTables, as_of: pd.Timestamp) -> RiskModels:
+        """Train both models on the labels visible before ``as_of``.
+
+        Raises
+        ------
+        ModelError
+            When there are too few labelled users, or only one outcome.
+        """
+        cfg = self.config or ModelConfig()
+        folds = split_labels(
+            tables,
+            as_of,
+            n_folds=cfg.n_folds,
+            validation_fraction=cfg.validation_fraction,
+            seed=cfg.seed,
+        )
+        y = folds.labels[folds.labelled]
+        if len(y) < 50 or y.min() == y.max():
+            raise ModelError(
+                f"cannot train as of {as_of.date()}: {len(y)} labelled users "
+                f"({int(np.nansum(y))} bad) are visible; need at least 50 with both "
+                "outcomes (labels with label_at before the run date)"
+            )
+        views = graph_feature_views(tables, folds, compute=self._compute())
+        gnn_views = views if cfg.gnn_graph_features else None
+        gnn = GraphRiskModel(
+            seed=cfg.seed,
+            n_folds=cfg.n_folds,
+            validation_fraction=cfg.validation_fraction,
+            num_threads=cfg.num_threads,
+        ).fit(tables, as_of, folds=folds, feature_views=gnn_views)
+        gnn_train = gnn.predict_proba(tables, as_of, folds=folds, feature_views=gnn_views)[:, 1]
+        frame = build_score_frame(tables.users, views.own_fold(folds), gnn_train)
+        rows = folds.validation if cfg.scorecard_rows == "validation" else folds.labelled
+        scorecard = CreditScorecard().fit(frame[rows], folds.labels[rows].astype(int))
+        self.gnn_ = gnn
+        self.scorecard_ = scorecard
+        self.record_ = {
+            "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "as_of": as_of.isoformat(),
+            "data_fingerprint": _fingerprint(tables),
+            "labelled_users": int(folds.labelled.sum()),
+            "bad_users": int(np.nansum(folds.labels[folds.labelled])),
+            "scorecard_users": int(rows.sum()),
+            "gnn_validation_auc_roc": gnn.record_.validation_auc_roc,
+            "gnn_validation_auc_pr": gnn.record_.validation_auc_pr,
+            "gnn_validation_brier": gnn.record_.validation_brier,
+            "config": asdict(cfg),
+        }
+        return self
+
+    def score(
+        self,
+        tables: GraphTables,
+        as_of: pd.Timestamp,
+        features: GraphFeatures,
+        policy: DecisionPolicy | None = None,
+    ) -> TonightScores:
+        """Score every user of ``tables`` as of ``as_of``.
+
+        Parameters
+        ----------
+        features : GraphFeatures
+            Computed with every label visible tonight (what the reasons quote).
+        """
+        self._check_fitted()
+        cfg = self.config or ModelConfig()
+        tonight = pd.Series(pd.Timestamp(as_of), index=range(tables.num_users))
+        folds = self.gnn_.scoring_folds(tables, as_of, reference_time=tonight)
+        views = graph_feature_views(tables, folds, compute=self._compute(), as_of=as_of)
+        gnn_views = views if cfg.gnn_graph_features else None
+        gnn_risk = self.gnn_.predict_proba(tables, as_of, folds=folds, feature_views=gnn_views)[
+            :, 1
+        ]
+        users = tables.users
+        frames = [build_score_frame(users, frame, gnn_risk) for frame in views.frames]
+        full = build_score_frame(users, features.features, gnn_risk)
+        result = score_users(
+            self.scorecard_,
+            full,
+            features.features,
+            policy,
+            views=frames,
+            view_weights=folds.view_weights(),
+        )
+        return TonightScores(gnn_risk=gnn_risk, result=result)
+
+    # -- persistence -------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write both models and their record into ``directory``."""
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.gnn_.save(directory / _GNN_FILE)
+        self.scorecard_.save(directory / _SCORECARD_FILE)
+        (directory / _RECORD_FILE).write_text(json.dumps(self.record_, indent=2, default=str))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, features: FeatureConfig | None = None) -> RiskModels:
+        """Read models written by :meth:`save`.
+
+        Raises
+        ------
+        ModelError
+            When a file is missing or unreadable.
+        """
+        directory = Path(directory)
+        missing = [
+            f for f in (_GNN_FILE, _SCORECARD_FILE, _RECORD_FILE) if not (directory / f).is_file()
+        ]
+        if missing:
+            raise ModelError(f"{directory}: saved model incomplete, missing {missing}")
+        record = json.loads((directory / _RECORD_FILE).read_text())
+        config = ModelConfig(**record["config"])
+        models = cls(config, features)
+        models.gnn_ = GraphRiskModel.load(directory / _GNN_FILE)
+        models.scorecard_ = CreditScorecard.load(directory / _SCORECARD_FILE)
+        models.record_ = record
+        return models
+
+    @staticmethod
+    def exists(directory: str | Path) -> bool:
+        return (Path(directory) / _RECORD_FILE).is_file()
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "gnn_"):
+            raise ModelError("RiskModels is not fitted: call fit() or RiskModels.load()")
+
+
+def _fingerprint(tables: GraphTables) -> str:
+    """A short hash of what the models were trained on: sizes and the labels."""
+    digest = hashlib.sha256()
+    for name, table in tables.tables():
+        digest.update(f"{name}:{len(table)};".encode())
+    labels = tables.users[["user_id", "label", "label_at"]]
+    digest.update(pd.util.hash_pandas_object(labels, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,457 @@
+"""The nightly job: load, upsert, read back, features, model, score, publish.
+
+``run_nightly`` is what ``riskgraph nightly`` and ``riskgraph demo`` call::
+
+    load       validate the input tables (rejects go to the run's rejects/)
+    upsert     write them into Neo4j (idempotent MERGE batches)
+    read_back  read the whole accumulated graph back from Neo4j
+    features   graph risk features as of the run date, every visible label
+    model      reuse the saved models, or train them (first run, --retrain)
+    score      gnn_risk, credit score, reasons, decisions for tonight's users
+    links      risky links (high-risk associations) of the riskiest users
+    changes    the watchlist: score moves since the previous run
+    report     report.html and run.json
+    write_back scores, features, rings and risky links onto the graph
+    publish    rename the staging directory to runs/<date>, move latest
+
+Guarantees (DESIGN.md, "Idempotent, atomic runs"): the output root is locked for
+the run; nothing is written before Neo4j answers; every output goes to a staging
+directory that becomes ``runs/<date>`` in one rename, so a crash at any stage leaves
+no partial run and a rerun completes the date; a rerun of a completed date is a
+no-op unless forced; the same input twice leaves the same outputs and Neo4j state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskgraph import __version__
+from riskgraph.config import dataclass_from_mapping, read_config_file
+from riskgraph.errors import RunError
+from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph_features
+from riskgraph.loaders import GraphTables, load_input
+from riskgraph.modeling import ModelConfig, RiskModels
+from riskgraph.monitoring import WatchlistConfig, score_changes
+from riskgraph.report import ReportData, render_report
+from riskgraph.runs import RUN_MANIFEST, OutputRoot, write_json_atomic
+from riskgraph.score import DecisionPolicy, fairness_report
+
+__all__ = ["STAGES", "PipelineConfig", "RunResult", "run_nightly"]
+
+log = logging.getLogger("riskgraph.nightly")
+
+STAGES = (
+    "load",
+    "upsert",
+    "read_back",
+    "features",
+    "model",
+    "score",
+    "links",
+    "changes",
+    "report",
+    "write_back",
+    "publish",
+)
+
+#: Fault injection for the crash-safety tests: the run dies (like ``kill -9``) right
+#: after the named stage. Never set it in production.
+ENV_CRASH_AFTER = "RISKGRAPH_TEST_CRASH_AFTER"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every setting of the nightly job, one table of the config file per field."""
+
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    decisions: DecisionPolicy = field(default_factory=DecisionPolicy)
+    watchlist: WatchlistConfig = field(default_factory=WatchlistConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    @classmethod
+    def from_file(cls, path: Path | None) -> PipelineConfig:
+        """Read the config file (defaults where it is silent); see :mod:`riskgraph.config`."""
+        values = read_config_file(path)
+        values.pop("security", None)
+        config = dataclass_from_mapping(cls, values, str(path) if path else "defaults")
+        config.features.validate()
+        config.decisions.validate()
+        config.watchlist.validate()
+        return config
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a call of :func:`run_nightly` did.
+
+    Attributes
+    ----------
+    status : {"published", "already_complete"}
+    run_dir : Path
+        ``OUT/runs/<date>``.
+    manifest : dict
+        The content of run.json (empty when the date was already complete).
+    """
+
+    status: str
+    run_date: dt.date
+    run_dir: Path
+    manifest: dict[str, Any]
+
+
+class _Clock:
+    """Stage timings, log lines, and the crash hook between stages."""
+
+    def __init__(self, progress: Any | None) -> None:
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+        self.crash_after = os.environ.get(ENV_CRASH_AFTER)
+
+    @contextlib.contextmanager
+    def stage(self, name: str, what: str) -> Iterator[None]:
+        log.info("%s: %s", name, what)
+        task = self.progress.add_task(what, total=None) if self.progress else None
+        start = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - start, 3)
+        if task is not None:
+            self.progress.update(task, total=1, completed=1)
+        log.info("%s: done in %.1f s", name, self.timings[name])
+        if self.crash_after == name:
+            log.error("%s=%s: dying now, as a test asked", ENV_CRASH_AFTER, name)
+            os._exit(137)
+
+
+def run_nightly(
+    input_dir: str | Path,
+    out_root: str | Path,
+    *,
+    hmac_key: bytes,
+    run_date: dt.date | None = None,
+    use_neo4j: bool = True,
+    retrain: bool = False,
+    force: bool = False,
+    config: PipelineConfig | None = None,
+    connection: Any = None,
+    progress: Any = None,
+) -> RunResult:
+    """Run the nightly job for ``run_date`` and publish ``OUT/runs/<date>``.
+
+    Parameters
+    ----------
+    input_dir : path
+        The input tables (CONTRACT.md).
+    out_root : path
+        The output root ``OUT``.
+    hmac_key : bytes
+        Pseudonymization key (see :func:`riskgraph.config.resolve_hmac_key`).
+    run_date : date, optional
+        Default today (UTC). The run sees the events strictly before its midnight.
+    use_neo4j : bool, default True
+        Upsert into Neo4j, score the graph read back from it, write results back.
+        ``False`` scores the input tables alone and writes files only.
+    retrain : bool, default False
+        Train new models even when saved ones exist.
+    force : bool, default False
+        Rerun a date that already has a complete run (replacing it).
+    config : PipelineConfig, optional
+    connection : ConnectionSettings, optional
+        Default: :func:`riskgraph.graph.connection.resolve_connection`.
+    progress : rich.progress.Progress, optional
+        Stage progress display (the CLI passes one).
+
+    Raises
+    ------
+    Neo4jUnavailableError
+        Before anything is written, when Neo4j does not answer.
+    RunLockedError
+        When another run holds the output root.
+    InputError, ConfigError, ModelError
+    """
+    config = config or PipelineConfig()
+    run_date = run_date or dt.datetime.now(dt.UTC).date()
+    as_of = pd.Timestamp(run_date, tz="UTC")
+    out = OutputRoot(out_root)
+    if out.is_complete(run_date) and not force:
+        log.info("run %s is already complete in %s: nothing to do", run_date, out.root)
+        return RunResult("already_complete", run_date, out.run_dir(run_date), {})
+
+    driver = None
+    if use_neo4j:
+        from riskgraph.graph.connection import open_driver, resolve_connection
+
+        connection = connection or resolve_connection()
+        driver = open_driver(connection)  # raises before any output is written
+    try:
+        with out.lock():
+            if out.is_complete(run_date) and not force:
+                return RunResult("already_complete", run_date, out.run_dir(run_date), {})
+            staging = out.new_staging(run_date)
+            try:
+                manifest = _run(
+                    staging,
+                    out,
+                    Path(input_dir),
+                    run_date,
+                    as_of,
+                    hmac_key,
+                    config,
+                    driver,
+                    connection,
+                    retrain,
+                    _Clock(progress),
+                )
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            return RunResult("published", run_date, out.run_dir(run_date), manifest)
+    finally:
+        if driver is not None:
+            driver.close()
+
+
+def _run(
+    staging: Path,
+    out: OutputRoot,
+    input_dir: Path,
+    run_date: dt.date,
+    as_of: pd.Timestamp,
+    hmac_key: bytes,
+    config: PipelineConfig,
+    driver: Any,
+    connection: Any,
+    retrain: bool,
+    clock: _Clock,
+) -> dict[str, Any]:
+    database = getattr(connection, "database", "neo4j")
+    with clock.stage("load", f"validating {input_dir}"):
+        loaded = load_input(input_dir, hmac_key=hmac_key, rejects_dir=staging / "rejects")
+        tonight_ids = loaded.tables.users["user_id"]
+    if driver is not None:
+        from riskgraph.graph.reader import read_graph
+        from riskgraph.graph.writer import write_graph
+
+        with clock.stage("upsert", "upserting tonight's tables into Neo4j"):
+            write_graph(
+                driver, loaded.tables, database=database, progress=clock.progress is not None
+            )
+        with clock.stage("read_back", "reading the accumulated graph back from Neo4j"):
+            tables = read_graph(driver, database=database)
+    else:
+        tables = loaded.tables
+        clock.timings.update({"upsert": 0.0, "read_back": 0.0})
+
+    with clock.stage("features", f"graph risk features as of {as_of.date()}"):
+        features = compute_graph_features(tables, as_of, config=config.features)
+
+    with clock.stage("model", "loading or training the models"):
+        models, trained = _models(out, staging, tables, as_of, config, retrain)
+
+    with clock.stage("score", "scoring"):
+        scored = models.score(tables, as_of, features, config.decisions)
+        positions = pd.Index(tables.users["user_id"]).get_indexer(tonight_ids)
+        if (positions < 0).any():
+            raise RunError("score: some input users are missing from the graph read back")
+        scores = scored.result.scores.iloc[positions].reset_index(drop=True)
+        feature_rows = features.features.iloc[positions].reset_index(drop=True)
+        scores.to_parquet(staging / "scores.parquet", index=False)
+        feature_rows.to_parquet(staging / "features.parquet", index=False)
+
+    with clock.stage("links", "risky links of the riskiest users"):
+        associations = _risky_links(models, tables, as_of, scores, config)
+        associations.to_parquet(staging / "associations.parquet", index=False)
+
+    previous_dir = out.previous_run(run_date)
+    with clock.stage("changes", "watchlist: score moves since the previous run"):
+        previous_scores = pd.read_parquet(previous_dir / "scores.parquet") if previous_dir else None
+        changes = score_changes(
+            previous_scores if previous_scores is not None else scores.iloc[:0],
+            scores,
+            config.watchlist,
+        )
+        changes.to_parquet(staging / "changes.parquet", index=False)
+
+    with clock.stage("report", "report.html"):
+        labels_now = _labelled_since(tables, models, as_of, positions, scores)
+        fairness = fairness_report(
+            scores["decision"], _visible_label(tables, as_of)[positions], loaded.tables.users
+        )
+        report = ReportData(
+            run_date=run_date,
+            summary=_summary(loaded, tables, scores, features, trained),
+            timings=dict(clock.timings),
+            scores=scores,
+            features=feature_rows,
+            rings=features.rings,
+            labelled=labels_now,
+            quality_note=(
+                "Users whose label became known after the model's training date, "
+                "with tonight's risk score: an out-of-time check."
+            ),
+            model={k: v for k, v in models.record_.items() if k != "config"},
+            fairness=fairness.table,
+            fairness_gaps=fairness.largest_gaps(),
+            changes=changes,
+            previous_scores=previous_scores,
+            previous_features=(
+                pd.read_parquet(previous_dir / "features.parquet") if previous_dir else None
+            ),
+            previous_date=dt.date.fromisoformat(previous_dir.name) if previous_dir else None,
+        )
+        (staging / "report.html").write_text(render_report(report), encoding="utf-8")
+
+    if driver is not None:
+        from riskgraph.graph.writeback import write_features, write_scores
+
+        with clock.stage("write_back", "writing scores, rings and risky links to Neo4j"):
+            write_features(driver, features, database=database)
+            write_scores(driver, scores, associations, as_of, database=database)
+    else:
+        clock.timings["write_back"] = 0.0
+
+    with clock.stage("publish", f"publishing runs/{run_date}"):
+        manifest = {
+            "run_date": run_date.isoformat(),
+            "as_of": as_of.isoformat(),
+            "input": str(input_dir.resolve()),
+            "neo4j": driver is not None,
+            "counts": {
+                "input": loaded.counts,
+                "graph": {name: len(t) for name, t in tables.tables()},
+                "relationships": tables.num_edges,
+                "scored_users": len(scores),
+                "associations": len(associations),
+                "watchlist": len(changes),
+            },
+            "rejected": {name: c["rejected"] for name, c in loaded.counts.items()},
+            "timings_seconds": dict(clock.timings),
+            "model": {**models.record_, "trained_tonight": trained},
+            "metrics": _quality_metrics(labels_now),
+            "decisions": scores["decision"].value_counts().to_dict(),
+            "fairness": fairness.summary,
+            "versions": _versions(),
+        }
+        write_json_atomic(staging / RUN_MANIFEST, manifest)
+        if trained:
+            _promote_model(out, staging)
+        out.publish(staging, run_date)
+    return manifest
+
+
+def _models(
+    out: OutputRoot,
+    staging: Path,
+    tables: GraphTables,
+    as_of: pd.Timestamp,
+    config: PipelineConfig,
+    retrain: bool,
+) -> tuple[RiskModels, bool]:
+    """The saved models, or new ones trained tonight (saved in the staging dir until
+    the run is published)."""
+    if RiskModels.exists(out.model_dir) and not retrain:
+        log.info("model: reusing %s", out.model_dir)
+        return RiskModels.load(out.model_dir, config.features), False
+    log.info("model: training on the labels visible before %s", as_of.date())
+    models = RiskModels(config.model, config.features).fit(tables, as_of)
+    models.save(staging / "model")
+    return models, True
+
+
+def _promote_model(out: OutputRoot, staging: Path) -> None:
+    """Replace ``OUT/model`` with the model trained tonight (two renames)."""
+    new = staging / "model"
+    old = out.root / f".model-old-{os.getpid()}"
+    if out.model_dir.exists():
+        os.replace(out.model_dir, old)
+    os.replace(new, out.model_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _risky_links(
+    models: RiskModels,
+    tables: GraphTables,
+    as_of: pd.Timestamp,
+    scores: pd.DataFrame,
+    config: PipelineConfig,
+) -> pd.DataFrame:
+    from riskgraph.gnn.explain import risky_links
+
+    return risky_links(models.gnn_, tables, as_of, scores)
+
+
+def _visible_label(tables: GraphTables, as_of: pd.Timestamp) -> np.ndarray:
+    from riskgraph.graph.features import visible_labels
+
+    return visible_labels(tables.users, as_of)
+
+
+def _labelled_since(
+    tables: GraphTables,
+    models: RiskModels,
+    as_of: pd.Timestamp,
+    positions: np.ndarray,
+    scores: pd.DataFrame,
+) -> pd.DataFrame:
+    """Tonight's users whose label arrived after the models' training date."""
+    trained_as_of = pd.Timestamp(models.record_["as_of"])
+    users = tables.users.iloc[positions].reset_index(drop=True)
+    label_at = users["label_at"]
+    new = (label_at >= trained_as_of) & (label_at < as_of) & users["label"].notna()
+    mask = new.to_numpy(dtype=bool)
+    return pd.DataFrame(
+        {
+            "risk_score": scores["risk_score"].to_numpy()[mask],
+            "label": users["label"].to_numpy()[mask].astype(int),
+        }
+    )
+
+
+def _quality_metrics(labelled: pd.DataFrame) -> dict[str, Any]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y = labelled["label"].to_numpy()
+    out: dict[str, Any] = {"labelled_since_training": len(y)}
+    if len(y) and 0 < y.sum() < len(y):
+        p = labelled["risk_score"].to_numpy()
+        out.update(auc_roc=float(roc_auc_score(y, p)), auc_pr=float(average_precision_score(y, p)))
+    return out
+
+
+def _summary(
+    loaded: Any, tables: GraphTables, scores: pd.DataFrame, features: GraphFeatures, trained: bool
+) -> dict[str, Any]:
+    return {
+        "users scored": len(scores),
+        "users in the graph": tables.num_users,
+        "relationships in the graph": tables.num_edges,
+        "rejected rows": {n: c["rejected"] for n, c in loaded.counts.items() if c["rejected"]},
+        "rings": len(features.rings),
+        "multi-borrowers": int(scores["multi_borrowing"].sum()),
+        "models": "trained tonight" if trained else "reused",
+    }
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+    import torch
+    import torch_geometric
+
+    return {
+        "riskgraph": __version__,
+        "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
+        "pandas": pd.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
