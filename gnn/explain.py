@@ -1,0 +1,386 @@
+"""Risky links: which associations drive a user's GNN risk, and through what.
+
+For every user above a risk threshold, :func:`risky_links` lists the other users
+whose inputs raise that user's score, with the identifier or tie that links them
+(CONTRACT.md, ``associations.parquet``: ``user_id``, ``other_user_id``,
+``via_type`` in ``device``, ``account``, ``social``, ``application_device``,
+``via_id``, ``score``), plus ``evidence``, a path check against known-bad users.
+
+Attribution method
+------------------
+Every neighbour-dependent input of the propagation model is a weighted sum over
+links: ``mean_r(x)[u] = sum_i M_r[u, i] * sum_{v shares i, v != u} x[v]``, likewise
+the known-bad counts and the co-user counts (one per link), and the 2-hop inputs
+are sums over first-hop neighbours ``v`` of ``v``'s own first-hop means. The contribution of the link ``(u, v, via i)`` is
+gradient times input: the gradient of ``u``'s logit with respect to each such input
+column (autograd through the network), times the part of that column that the link
+carries (baseline: the link absent, i.e. 0). This decomposes the first-order change
+of ``u``'s logit exactly over its links; 2-hop influence is credited to the
+first-hop link it travels through. What the boosted encoder reads (with the default
+``booster_inputs="own"``: the user's own attributes and applications) is the user's
+own and is not split into links; with ``booster_inputs="graph"`` (or graph features)
+part of the neighbours' influence passes through the trees and is not attributed. Scores are in log-odds, averaged over the label
+views the prediction averages; a positive score raises the risk.
+
+Identifiers shared by more than ``max_sharing`` users (public devices) are left
+out: they carry almost no weight and would list thousands of strangers.
+
+Cross-check: ``evidence`` is ``"known_bad"`` when the other user has a known bad
+label (visible to the model), ``"bad_within_2"`` when the other user shares an
+identifier or tie with a known-bad user other than the scored user, else ``""``.
+:func:`evidence_agreement` measures how much more often the top links carry such
+evidence than links at random.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from riskgraph.errors import ModelError
+from riskgraph.gnn.blocks import label_channels
+from riskgraph.gnn.propagation import RELATIONS, UserGraph
+from riskgraph.gnn.protocol import FeatureViews
+from riskgraph.gnn.runners import SignRunner
+from riskgraph.gnn.train import GraphRiskModel
+from riskgraph.loaders.tables import GraphTables
+
+__all__ = ["ASSOCIATION_COLUMNS", "evidence_agreement", "risky_links"]
+
+#: Columns of ``associations.parquet`` (CONTRACT.md), then the path evidence.
+ASSOCIATION_COLUMNS = ["user_id", "other_user_id", "via_type", "via_id", "score", "evidence"]
+
+
+def _column_offsets(runner: SignRunner) -> dict[str, int]:
+    """Start column of each block in the model input."""
+    offsets, pos = {}, 0
+    for name, width in runner.inputs.static_blocks:
+        offsets[name] = pos
+        pos += width
+    offsets["labels"] = pos
+    pos += 4 * len(RELATIONS) + 4
+    if runner.scorer is not None:
+        offsets["score"] = pos
+    return offsets
+
+
+def _triples(
+    graph: UserGraph, relation: str, users: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Links of ``users`` via ``relation``: (row in users, identifier, other user,
+    mean weight, count weight); hub identifiers left out."""
+    if relation == "social":
+        a = graph.social[users].tocoo()
+        deg = np.asarray(graph.social.sum(axis=1)).ravel()
+        w = 1.0 / np.maximum(deg[users[a.row]], 1.0)
+        return a.row, np.full(len(a.row), -1), a.col, w, np.ones(len(a.row))
+    mean_w, count_w = graph.link_weights(relation)
+    b = graph.incidence[relation]
+    users_per_id = np.asarray(b.sum(axis=0)).ravel()
+    m = mean_w[users].tocoo()
+    c = np.asarray(count_w[users][m.row, m.col]).ravel()
+    keep = (users_per_id[m.col] <= graph.max_sharing) & (m.data > 0)
+    row, ident, w, c = m.row[keep], m.col[keep], m.data[keep], c[keep]
+    bt = b.T.tocsr()
+    counts = np.diff(bt.indptr)[ident]
+    starts = np.repeat(bt.indptr[ident], counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    other = bt.indices[starts + within]
+    row, ident = np.repeat(row, counts), np.repeat(ident, counts)
+    w, c = np.repeat(w, counts), np.repeat(c, counts)
+    keep = other != users[row]
+    return row[keep], ident[keep], other[keep], w[keep], c[keep]
+
+
+def _gradients(runner: SignRunner, v: int, users: np.ndarray) -> np.ndarray:
+    """d logit / d input of ``users`` under view ``v``: float64 ``(len(users), width)``."""
+    net = runner.model.net_
+    net.eval()
+    x = torch.from_numpy(runner.view_inputs(v, users)).requires_grad_(True)
+    logits = net(x, torch.from_numpy(runner.inputs.x_cat[users]))
+    logits.sum().backward()
+    assert x.grad is not None
+    return x.grad.double().numpy()
+
+
+def _view_contributions(
+    runner: SignRunner, v: int, users: np.ndarray, links: dict[str, tuple[np.ndarray, ...]]
+) -> dict[str, np.ndarray]:
+    """Per relation, the contribution of each link of ``users`` under view ``v``."""
+    g = _gradients(runner, v, users)
+    inputs = runner.inputs
+    graph = inputs.graph
+    off = _column_offsets(runner)
+    a = inputs.own.shape[1]
+    own, first = inputs.own.astype(np.float64), inputs.first_hop.astype(np.float64)
+    lab = label_channels(runner.folds.view(v)).astype(np.float64)
+    lab_first = graph.mean("identifier", lab).astype(np.float64)
+    score = score_first = None
+    if runner.scorer is not None:
+        score = runner.scorer(v).astype(np.float64).reshape(-1, 1)
+        score_first = graph.mean("identifier", score).astype(np.float64)
+    view_block = runner.view_block(v)
+    out = {}
+    for r_i, r in enumerate(RELATIONS):
+        row, _, other, w, c = links[r]
+        contrib = np.zeros(len(row))
+        if len(row) == 0:
+            out[r] = contrib
+            continue
+        # first hop: attributes, label means, label counts (log1p), score means
+        gs = g[row]
+        s = off[f"mean:{r}"]
+        contrib += w * np.einsum("ij,ij->i", gs[:, s : s + a], own[other])
+        s = off["labels"] + 4 * r_i
+        contrib += w * np.einsum("ij,ij->i", gs[:, s : s + 2], lab[other])
+        # d log1p(n)/dn = 1 / (1 + n), n the current count of the scored user
+        n_now = np.expm1(view_block[users[row], 4 * r_i + 2 : 4 * r_i + 4].astype(np.float64))
+        contrib += c * np.einsum("ij,ij->i", gs[:, s + 2 : s + 4] / (1.0 + n_now), lab[other])
+        if score is not None:
+            s = off["score"] + 1 + r_i
+            contrib += w * gs[:, s] * score[other, 0]
+        # second hop through this link: identifier->identifier and social->identifier
+        hop = {"identifier": 0, "social": 1}.get(r)
+        if hop is not None:
+            s = off["hop2"] + hop * a
+            contrib += w * np.einsum("ij,ij->i", gs[:, s : s + a], first[other])
+            s = off["labels"] + 4 * len(RELATIONS) + 2 * hop
+            contrib += w * np.einsum("ij,ij->i", gs[:, s : s + 2], lab_first[other])
+            if score_first is not None:
+                s = off["score"] + 1 + len(RELATIONS) + hop
+                contrib += w * gs[:, s] * score_first[other, 0]
+        # identifier sharing: each link adds one co-user (or tie) to a log1p count
+        s = off["identifiers"] + (3 * _SHARING.index(r) + 1 if r in _SHARING else 3 * len(_SHARING))
+        count_now = np.expm1(inputs.static[users[row], s].astype(np.float64))
+        contrib += gs[:, s] / (1.0 + count_now)
+        out[r] = contrib
+    return out
+
+
+# Relations of the ``identifiers`` block, three columns each (ids, co-users, largest
+# sharing), then the social degree (see UserGraph.structure).
+_SHARING = ("device", "account", "application_device", "identifier")
+
+
+def risky_links(
+    model: GraphRiskModel,
+    tables: GraphTables,
+    as_of: Any,
+    *,
+    users: Sequence[str] | None = None,
+    risk: np.ndarray | None = None,
+    threshold: float = 0.5,
+    top_k: int = 5,
+    min_score: float | None = 0.0,
+    labels: Any = None,
+    feature_views: FeatureViews | None = None,
+) -> pd.DataFrame:
+    """The associations that drive each high-risk user's GNN score.
+
+    Parameters
+    ----------
+    model : GraphRiskModel
+        Fitted, ``architecture="sign"``.
+    tables : GraphTables
+    as_of : timestamp
+    users : sequence of str, optional
+        Explain these users; default: every user whose risk is at least ``threshold``.
+    risk : np.ndarray, optional
+        float ``(n_users,)`` calibrated risk already computed (default: predicted).
+    threshold : float, default 0.5
+    top_k : int, default 5
+        Links kept per user (the largest scores).
+    min_score : float or None, default 0.0
+        Keep links scoring above it (None: every link, e.g. for
+        :func:`evidence_agreement`).
+    labels, feature_views
+        As for :meth:`GraphRiskModel.predict_proba`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`ASSOCIATION_COLUMNS`; one row per (user, other user, identifier),
+        sorted by user then score descending.
+    """
+    if model.architecture != "sign":
+        raise ModelError(
+            f"risky links need a 'sign' model (exact link attributions); got {model.architecture!r}"
+        )
+    if top_k < 1:
+        raise ModelError(f"top_k = {top_k!r}: expected >= 1")
+    runner = model.prepare(tables, as_of, labels=labels, feature_views=feature_views)
+    assert isinstance(runner, SignRunner)
+    ids = tables.users["user_id"].astype(str).to_numpy()
+    if users is not None:
+        pos = pd.Index(ids).get_indexer(pd.Index([str(u) for u in users]))
+        if (pos < 0).any():
+            missing = np.asarray(users, dtype=object)[pos < 0]
+            raise ModelError(f"risky_links: unknown user ids, e.g. {missing[0]!r}")
+        selected = pos.astype(np.int64)
+    else:
+        if risk is None:
+            from riskgraph.gnn.inference import average_views
+
+            risk, _ = average_views(
+                runner.view_logits, runner.folds.view_weights(), model.calibrate
+            )
+        selected = np.flatnonzero(np.asarray(risk) >= threshold)
+    if len(selected) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _DTYPES.items()})
+    graph = runner.inputs.graph
+    links = {r: _triples(graph, r, selected) for r in RELATIONS}
+    weights = runner.folds.view_weights()[selected]
+    total = {r: np.zeros(len(links[r][0])) for r in RELATIONS}
+    with torch.enable_grad():
+        for v in np.flatnonzero(weights.sum(axis=0) > 0):
+            contrib = _view_contributions(runner, int(v), selected, links)
+            for r in RELATIONS:
+                row = links[r][0]
+                total[r] += weights[row, v] * contrib[r]
+    frame = _assemble(tables, graph, selected, links, total)
+    if min_score is not None:
+        frame = frame[frame["score"] > min_score]
+    frame = (
+        frame.sort_values(["user_id", "score"], ascending=[True, False], kind="stable")
+        .groupby("user_id", sort=False)
+        .head(top_k)
+        .reset_index(drop=True)
+    )
+    frame["evidence"] = _evidence(graph, runner.folds.labels, tables, frame)
+    return frame[ASSOCIATION_COLUMNS].astype(_DTYPES)
+
+
+_DTYPES = {
+    "user_id": "string",
+    "other_user_id": "string",
+    "via_type": "string",
+    "via_id": "string",
+    "score": "float64",
+    "evidence": "string",
+}
+
+
+def _assemble(
+    tables: GraphTables,
+    graph: UserGraph,
+    selected: np.ndarray,
+    links: dict[str, tuple[np.ndarray, ...]],
+    total: dict[str, np.ndarray],
+) -> pd.DataFrame:
+    """One row per (user, other, via_type, via_id), summing the relations' shares."""
+    ids = tables.users["user_id"].astype(str).to_numpy()
+    devices = tables.devices["device_id"].astype(str).to_numpy()
+    accounts = tables.accounts["account_id"].astype(str).to_numpy()
+    n_dev = len(devices)
+    device_inc = graph.incidence["device"]
+    parts = []
+    for r in RELATIONS:
+        row, ident, other, _, _ = links[r]
+        if len(row) == 0:
+            continue
+        u = selected[row]
+        if r == "social":
+            via_type = np.full(len(row), "social", dtype=object)
+            via_id = _tie_types(tables, u, other)
+        elif r == "account":
+            via_type = np.full(len(row), "account", dtype=object)
+            via_id = accounts[ident]
+        elif r in ("device", "application_device"):
+            via_type = np.full(len(row), r, dtype=object)
+            via_id = devices[ident]
+        else:  # the union of identifiers: credit the kind of link it is
+            is_dev = ident < n_dev
+            dev = np.where(is_dev, ident, 0)
+            both_used = (
+                is_dev
+                & (np.asarray(device_inc[u, dev]).ravel() > 0)
+                & (np.asarray(device_inc[other, dev]).ravel() > 0)
+            )
+            via_type = np.where(
+                is_dev, np.where(both_used, "device", "application_device"), "account"
+            ).astype(object)
+            via_id = np.empty(len(ident), dtype=object)
+            via_id[is_dev] = devices[ident[is_dev]]
+            via_id[~is_dev] = accounts[ident[~is_dev] - n_dev]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "user_id": ids[u],
+                    "other_user_id": ids[other],
+                    "via_type": via_type,
+                    "via_id": via_id,
+                    "score": total[r],
+                }
+            )
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.groupby(
+        ["user_id", "other_user_id", "via_type", "via_id"], as_index=False, sort=False
+    )["score"].sum()
+
+
+def _tie_types(tables: GraphTables, u: np.ndarray, other: np.ndarray) -> np.ndarray:
+    so = tables.social
+    key = pd.MultiIndex.from_arrays(
+        [
+            np.concatenate([so["src_idx"].to_numpy(), so["dst_idx"].to_numpy()]),
+            np.concatenate([so["dst_idx"].to_numpy(), so["src_idx"].to_numpy()]),
+        ]
+    )
+    tie = np.concatenate([so["tie_type"].to_numpy(dtype=object, na_value="tie")] * 2)
+    lookup = pd.Series(tie, index=key)
+    lookup = lookup[~lookup.index.duplicated()]
+    pos = lookup.index.get_indexer(pd.MultiIndex.from_arrays([u, other]))
+    return np.where(pos >= 0, lookup.to_numpy()[np.maximum(pos, 0)], "tie")
+
+
+def _neighbours(graph: UserGraph) -> sp.csr_matrix:
+    """Binary user-user adjacency over any shared non-hub identifier or social tie."""
+    b = graph.incidence["identifier"]
+    users_per_id = np.asarray(b.sum(axis=0)).ravel()
+    b = b @ sp.diags((users_per_id <= graph.max_sharing).astype(np.float32))
+    adj = (b @ b.T + graph.social).tocsr()
+    adj.setdiag(0)
+    adj.eliminate_zeros()
+    adj.data[:] = 1.0
+    return adj
+
+
+def _evidence(
+    graph: UserGraph, labels: np.ndarray, tables: GraphTables, frame: pd.DataFrame
+) -> np.ndarray:
+    if frame.empty:
+        return np.empty(0, dtype=object)
+    index = pd.Index(tables.users["user_id"].astype(str).to_numpy())
+    u = index.get_indexer(frame["user_id"].astype(str))
+    v = index.get_indexer(frame["other_user_id"].astype(str))
+    bad = (labels == 1.0).astype(np.float32)
+    adj = _neighbours(graph)
+    # known-bad neighbours of v other than u itself
+    n_bad = np.asarray(adj[v] @ bad).ravel() - bad[u] * np.asarray(adj[v, u]).ravel()
+    return np.where(bad[v] > 0, "known_bad", np.where(n_bad > 0, "bad_within_2", "")).astype(object)
+
+
+def evidence_agreement(links: pd.DataFrame, all_links: pd.DataFrame) -> dict[str, float]:
+    """Share of links with path evidence among the top links and among all links.
+
+    Parameters
+    ----------
+    links : DataFrame
+        :func:`risky_links` output (the top links).
+    all_links : DataFrame
+        The same users' links with ``top_k`` large enough to keep them all.
+
+    Returns
+    -------
+    dict
+        ``top_share``, ``all_share`` and their ratio ``lift``.
+    """
+    top = float((links["evidence"] != "").mean()) if len(links) else float("nan")
+    base = float((all_links["evidence"] != "").mean()) if len(all_links) else float("nan")
+    return {"top_share": top, "all_share": base, "lift": top / base if base else float("nan")}

@@ -1,0 +1,416 @@
+"""The training protocol: which labels each user's inputs may see (DESIGN.md, "Train
+the way you serve").
+
+A model that uses neighbours' labels as inputs (the GNN's label channel, the graph
+features' exposure and ring bad rates) must see, for the users it trains on, inputs
+distributed like those of the users it scores tonight. Leave-one-out is not enough
+(dropping a bad user's own label lowers its neighbourhood's bad rate, so the model
+learns the signal backwards), and neither is masking labels by the training date
+alone: a training user's ring-mates were mostly labelled *after* that user applied,
+so as of the training date its neighbourhood is full of known-bad users, while a new
+applicant's ring tonight has no labels yet. (On the synthetic population 5.5% of the
+training users had a known-bad ring-mate as of ``D`` against 0.2% of the users who
+applied after ``D``; LightGBM trained that way lost a third of its AUC-PR.)
+The protocol here:
+
+1. **Visible labels** as of ``D``: ``label_at < D`` only; the rest is unknown.
+2. **Folds**: every user gets a fold ``0..K-1`` from a keyed hash of its ``user_id``
+   (stable across nights: a user never changes fold as the population grows).
+3. **Point in time**: the labelled users are cut into ``B`` buckets by reference
+   time (their first application); a user in bucket ``b`` sees only labels dated
+   before the start of its bucket - what was known when it applied, at most one
+   bucket stale.
+4. **Views**: view ``(k, b)`` is the visible labels with fold ``k`` hidden and those
+   dated at or after bucket ``b``'s start hidden. A labelled user in fold ``k`` and
+   bucket ``b`` is trained on view ``(k, b)`` - its own label and its fold-mates'
+   are hidden, every other fold's known at its time are seen: the *out-of-fold*,
+   point-in-time labels.
+5. **Same density at scoring**: scoring folds have one bucket (every label known
+   tonight); tonight's users are scored on every fold's view and the predictions
+   averaged, so each sees ``(K-1)/K`` of the known labels, as in training; a
+   labelled user is scored on its own fold's view.
+6. **Time-based validation**: the labelled users whose reference time is latest form
+   the validation window for early stopping and calibration; they are never
+   training targets.
+7. **Reference time**: activity is measured up to each user's own first application
+   (plus a day), or ``D`` for users who have not applied: old users and new
+   applicants are measured alike.
+
+:func:`split_labels` makes the folds, :func:`graph_feature_views` the graph
+features of every view, and :meth:`riskgraph.gnn.train.GraphRiskModel.fit` trains on
+them; :func:`riskgraph.gnn.train.fit_graph_risk_model` runs the whole protocol (the
+nightly job calls it for ``--retrain``, the quality benchmark uses it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskgraph.errors import ModelError
+from riskgraph.gnn.hetero import as_utc, to_epoch_seconds
+from riskgraph.loaders.tables import GraphTables
+
+__all__ = [
+    "FeatureViews",
+    "LabelFolds",
+    "assign_folds",
+    "graph_feature_views",
+    "reference_times",
+    "split_labels",
+    "visible_labels",
+]
+
+#: ``compute(tables, as_of, labels=..., reference_time=...) -> DataFrame``
+FeatureFunction = Callable[..., pd.DataFrame]
+
+
+def visible_labels(users: pd.DataFrame, as_of: Any) -> np.ndarray:
+    """Labels known strictly before ``as_of``: float64 ``(n,)``, 1 bad, 0 good, NaN unknown.
+
+    Same rule as :func:`riskgraph.graph.features.visible_labels` (a label with no
+    ``label_at`` is unknown).
+    """
+    as_of = as_utc(as_of)
+    label = users["label"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    seen = (users["label_at"] < as_of).fillna(False).to_numpy(dtype=bool)
+    return np.where(seen, label, np.nan)
+
+
+def assign_folds(user_ids: pd.Series, n_folds: int, seed: int = 0) -> np.ndarray:
+    """Fold ``0..n_folds-1`` of every user, from a keyed hash of its id.
+
+    Examples
+    --------
+    >>> f = assign_folds(pd.Series(["a", "b", "c"]), 5)
+    >>> bool(((f >= 0) & (f < 5)).all()), assign_folds(pd.Series(["b"]), 5)[0] == f[1]
+    (True, True)
+    """
+    if n_folds < 2:
+        raise ModelError(f"n_folds = {n_folds!r}: expected >= 2")
+    # hash_array takes a 16-character key: "rgfold" + the seed in ten digits.
+    key = f"rgfold{seed % 10**10:010d}"
+    hashed = pd.util.hash_array(user_ids.astype(str).to_numpy(dtype=object), hash_key=key)
+    return (hashed % np.uint64(n_folds)).astype(np.int64)
+
+
+def reference_times(tables: GraphTables, as_of: Any, lag: str = "1D") -> pd.Series:
+    """Each user's reference instant: first application before ``as_of`` plus ``lag``,
+    capped at ``as_of``; ``as_of`` for users who have not applied.
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64[us, UTC]``, one per user in ``tables.users`` order.
+    """
+    as_of = as_utc(as_of)
+    apps = tables.applications
+    before = apps.loc[apps["applied_at"] < as_of, ["user_idx", "applied_at"]]
+    first = before.groupby("user_idx")["applied_at"].min()
+    out = pd.Series(as_of, index=pd.RangeIndex(tables.num_users), dtype="datetime64[us, UTC]")
+    ref = (first + pd.Timedelta(lag)).clip(upper=as_of)
+    out.loc[ref.index.to_numpy()] = ref.to_numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class LabelFolds:
+    """Visible labels as of a date, split into folds, time buckets and a validation window.
+
+    Views are numbered ``v = b * n_folds + k`` for fold ``k`` and bucket ``b``.
+
+    Attributes
+    ----------
+    as_of : pandas.Timestamp
+    labels : np.ndarray
+        float64 ``(n_users,)``: visible labels (NaN = unknown).
+    label_at : np.ndarray
+        int64 ``(n_users,)``: epoch seconds when each visible label became known.
+    fold : np.ndarray
+        int64 ``(n_users,)``: every user's fold (hash of its id).
+    bucket : np.ndarray
+        int64 ``(n_users,)``: every user's time bucket.
+    cutoffs : list[pandas.Timestamp]
+        Per bucket, the instant before which its labels were known.
+    validation : np.ndarray
+        bool ``(n_users,)``: labelled users of the latest window.
+    reference_time : pandas.Series
+        ``datetime64[us, UTC]`` per user.
+    n_folds : int
+    seed : int
+    """
+
+    as_of: pd.Timestamp
+    labels: np.ndarray
+    label_at: np.ndarray
+    fold: np.ndarray
+    bucket: np.ndarray
+    cutoffs: list[pd.Timestamp]
+    validation: np.ndarray
+    reference_time: pd.Series
+    n_folds: int
+    seed: int
+
+    @property
+    def labelled(self) -> np.ndarray:
+        """bool ``(n_users,)``: a label is visible."""
+        return ~np.isnan(self.labels)
+
+    @property
+    def train(self) -> np.ndarray:
+        """bool ``(n_users,)``: labelled and not in the validation window."""
+        return self.labelled & ~self.validation
+
+    @property
+    def n_buckets(self) -> int:
+        return len(self.cutoffs)
+
+    @property
+    def n_views(self) -> int:
+        return self.n_folds * self.n_buckets
+
+    def view_fold(self, v: int) -> int:
+        """The fold whose labels view ``v`` hides."""
+        return v % self.n_folds
+
+    def view(self, v: int) -> np.ndarray:
+        """The labels view ``v`` shows (float64 ``(n_users,)``, NaN = hidden)."""
+        if not 0 <= v < self.n_views:
+            raise ModelError(f"label view {v!r} out of range [0, {self.n_views})")
+        k, b = v % self.n_folds, v // self.n_folds
+        cutoff = int(to_epoch_seconds(pd.Series([self.cutoffs[b]]))[0])
+        out = self.labels.copy()
+        out[(self.fold == k) | (self.label_at >= cutoff)] = np.nan
+        return out
+
+    def views(self) -> Iterator[np.ndarray]:
+        """Every view, in order."""
+        for v in range(self.n_views):
+            yield self.view(v)
+
+    def own_view(self) -> np.ndarray:
+        """int64 ``(n_users,)``: the view of every user's own fold and bucket."""
+        return self.bucket * self.n_folds + self.fold
+
+    def view_weights(self) -> np.ndarray:
+        """float32 ``(n_users, n_views)``: how each user's prediction averages the views.
+
+        A labelled user takes its own view (the one it was trained on); every other
+        user averages the ``K`` fold views of its bucket, so each prediction sees the
+        same share of the known labels as training did.
+        """
+        n = len(self.labels)
+        w = np.zeros((n, self.n_views), dtype=np.float32)
+        rows = np.arange(n)
+        for k in range(self.n_folds):
+            w[rows, self.bucket * self.n_folds + k] = 1.0 / self.n_folds
+        lab = np.flatnonzero(self.labelled)
+        w[lab] = 0.0
+        w[lab, self.own_view()[lab]] = 1.0
+        return w
+
+    def fingerprint(self) -> str:
+        """A short digest of folds, buckets and labels (checks feature views match)."""
+        parts = [
+            self.fold.astype(np.float64),
+            self.bucket.astype(np.float64),
+            np.nan_to_num(self.labels, nan=-1.0),
+            to_epoch_seconds(pd.Series(self.cutoffs, dtype="datetime64[us, UTC]")).astype(
+                np.float64
+            ),
+        ]
+        h = pd.util.hash_array(np.concatenate(parts))
+        return f"{int(h.sum(dtype=np.uint64)):016x}-{self.n_views}-{len(self.labels)}"
+
+
+def split_labels(
+    tables: GraphTables,
+    as_of: Any,
+    *,
+    n_folds: int = 5,
+    validation_fraction: float = 0.2,
+    seed: int = 0,
+    labels: Any = None,
+    reference_time: pd.Series | None = None,
+    validation: np.ndarray | None = None,
+    time_buckets: int = 1,
+) -> LabelFolds:
+    """Visible labels as of ``as_of``: folds, time buckets and the validation window.
+
+    Parameters
+    ----------
+    tables : GraphTables
+    as_of : timestamp
+        Labels with ``label_at >= as_of`` are hidden, whatever ``labels`` says.
+    n_folds : int, default 5
+    validation_fraction : float, default 0.2
+        Share of the labelled users, latest reference times first, held out for early
+        stopping and calibration (0 for none).
+    seed : int, default 0
+        Keys the fold hash.
+    labels : array-like, optional
+        ``(n_users,)`` labels to use instead of the users table's (still masked by
+        ``label_at``); e.g. the labels visible at an earlier date.
+    reference_time : pandas.Series, optional
+        Default :func:`reference_times`.
+    validation : np.ndarray, optional
+        bool ``(n_users,)``: an explicit validation set (labelled users only) instead
+        of the time window, for data without timestamps (e.g. a stratified split).
+    time_buckets : int, default 1
+        Point-in-time buckets of the labelled users' reference times (quantiles):
+        1 for scoring (every label known as of ``as_of``); several for training.
+
+    Returns
+    -------
+    LabelFolds
+    """
+    as_of = as_utc(as_of)
+    if not 0.0 <= validation_fraction < 1.0:
+        raise ModelError(f"validation_fraction = {validation_fraction!r}: expected in [0, 1)")
+    users = tables.users
+    visible = visible_labels(users, as_of)
+    if labels is not None:
+        given = np.asarray(labels, dtype=np.float64)
+        if given.shape != visible.shape:
+            raise ModelError(
+                f"labels has shape {given.shape}; expected ({len(users)},), one per user"
+            )
+        # Only labels that are also visible as of as_of may pass (no future label).
+        visible = np.where(np.isnan(visible), np.nan, given)
+    bad = np.flatnonzero(~(np.isnan(visible) | (visible == 0.0) | (visible == 1.0)))
+    if len(bad):
+        raise ModelError(
+            f"labels[{bad[0]}] = {float(visible[bad[0]])!r} (user {users['user_id'].iloc[bad[0]]!r}): "
+            "expected 1, 0 or NaN"
+        )
+    ref = reference_times(tables, as_of) if reference_time is None else reference_time
+    if len(ref) != len(users):
+        raise ModelError(f"reference_time has {len(ref)} rows, expected {len(users)}")
+    ref = pd.Series(pd.to_datetime(ref, utc=True).to_numpy(), dtype="datetime64[us, UTC]")
+    labelled = ~np.isnan(visible)
+    if validation is not None:
+        validation = np.asarray(validation, dtype=bool)
+        if validation.shape != labelled.shape:
+            raise ModelError(f"validation has shape {validation.shape}; expected ({len(users)},)")
+        validation = validation & labelled
+        n_val = 0
+    else:
+        validation = np.zeros(len(users), dtype=bool)
+        n_val = round(validation_fraction * int(labelled.sum()))
+    if n_val:
+        idx = np.flatnonzero(labelled)
+        # Latest reference times first; ties broken by user id so the split is stable.
+        order = np.lexsort((users["user_id"].to_numpy()[idx].astype(str), ref.to_numpy()[idx]))
+        validation[idx[order[-n_val:]]] = True
+    if time_buckets < 1:
+        raise ModelError(f"time_buckets = {time_buckets!r}: expected >= 1")
+    ref_s = to_epoch_seconds(ref)
+    as_of_s = int(to_epoch_seconds(pd.Series([as_of]))[0])
+    cutoffs = [as_of]
+    bucket = np.zeros(len(users), dtype=np.int64)
+    if time_buckets > 1 and labelled.any():
+        # Bucket edges at quantiles of the labelled users' reference times; a
+        # bucket's labels are those known before its first edge.
+        edges = np.unique(
+            np.quantile(ref_s[labelled], np.arange(time_buckets) / time_buckets).astype(np.int64)
+        )
+        edges = edges[edges < as_of_s]
+        if len(edges):
+            bucket = np.clip(np.searchsorted(edges, ref_s, side="right") - 1, 0, None)
+            cutoffs = [pd.Timestamp(int(e), unit="s", tz="UTC") for e in edges]
+    label_at = to_epoch_seconds(users["label_at"])
+    label_at[~labelled] = np.iinfo(np.int64).max
+    return LabelFolds(
+        as_of=as_of,
+        labels=visible,
+        label_at=label_at,
+        fold=assign_folds(users["user_id"], n_folds, seed),
+        bucket=bucket.astype(np.int64),
+        cutoffs=cutoffs,
+        validation=validation,
+        reference_time=ref,
+        n_folds=n_folds,
+        seed=seed,
+    )
+
+
+@dataclass(frozen=True)
+class FeatureViews:
+    """Graph features computed once per label view (see module notes).
+
+    Attributes
+    ----------
+    frames : list[pandas.DataFrame]
+        ``frames[v]``: features computed on view ``v``'s labels, one row per user.
+    fingerprint : str
+        :meth:`LabelFolds.fingerprint` of the folds they were computed with.
+    """
+
+    frames: list[pd.DataFrame]
+    fingerprint: str
+
+    def own_view(self, folds: LabelFolds) -> pd.DataFrame:
+        """Each user's row from its own view (what a model trains on)."""
+        self.check(folds)
+        own = folds.own_view()
+        out = self.frames[0].copy()
+        for v in range(1, folds.n_views):
+            rows = own == v
+            if rows.any():
+                out.loc[rows] = self.frames[v].loc[rows].to_numpy()
+        return out
+
+    def check(self, folds: LabelFolds) -> None:
+        """Raise :class:`ModelError` unless these views were computed for ``folds``."""
+        if self.fingerprint != folds.fingerprint() or len(self.frames) != folds.n_views:
+            raise ModelError(
+                "graph feature views were computed for other folds or labels "
+                f"({self.fingerprint}) than the model's ({folds.fingerprint()}); "
+                "recompute them with graph_feature_views(tables, folds)"
+            )
+
+
+def graph_feature_views(
+    tables: GraphTables,
+    folds: LabelFolds,
+    compute: FeatureFunction | None = None,
+    as_of: Any = None,
+) -> FeatureViews:
+    """Compute the graph features once per label view of ``folds``.
+
+    Parameters
+    ----------
+    tables : GraphTables
+    folds : LabelFolds
+    compute : callable, optional
+        ``compute(tables, as_of, labels=..., reference_time=...)`` returning a
+        DataFrame (or an object with a ``.features`` DataFrame); default
+        :func:`riskgraph.graph.features.compute_graph_features`.
+    as_of : timestamp, optional
+        Structure snapshot date (default ``folds.as_of``).
+
+    Returns
+    -------
+    FeatureViews
+
+    Notes
+    -----
+    ``folds.n_views`` calls of ``compute``: ``K`` for scoring folds, ``K * B`` for
+    point-in-time training folds.
+    """
+    if compute is None:
+        from riskgraph.graph.features import compute_graph_features
+
+        compute = compute_graph_features
+    when = folds.as_of if as_of is None else as_utc(as_of)
+    ref = folds.reference_time.clip(upper=when)
+    frames = []
+    for view in folds.views():
+        out = compute(tables, when, labels=view, reference_time=ref)
+        frame = getattr(out, "features", out)
+        frames.append(frame.reset_index(drop=True))
+    return FeatureViews(frames=frames, fingerprint=folds.fingerprint())

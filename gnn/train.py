@@ -1,0 +1,660 @@
+"""``GraphRiskModel``: the GNN risk model as a scikit-learn style estimator.
+
+``fit`` follows the training protocol of :mod:`riskgraph.gnn.protocol` (visible
+labels as of ``D``, out-of-fold label views, time-based validation window), trains
+with a class-weighted loss (bad rates of 1-10%), stops early on the validation
+window's average precision, and calibrates the scores on that window (Platt scaling
+by default; isotonic optional). ``predict_proba`` averages the calibrated
+probability over the label views each user may see. ``save`` writes one file
+holding the weights, the fitted input encodings, the calibration and a record of
+the training date and data; ``load`` reads it back with ``torch.load(...,
+weights_only=True)`` (no pickled code).
+
+Examples
+--------
+>>> model = GraphRiskModel(max_epochs=5).fit(tables, "2024-06-01")  # doctest: +SKIP
+>>> model.predict_proba(tables, "2024-07-01")[:, 1]                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from torch_geometric.data import HeteroData
+
+from riskgraph.errors import ModelError
+from riskgraph.gnn.boost import ViewBoosters, booster_inputs
+from riskgraph.gnn.hetero import HeteroGraphBuilder, as_utc
+from riskgraph.gnn.inference import average_views
+from riskgraph.gnn.protocol import FeatureViews, LabelFolds, split_labels
+from riskgraph.gnn.runners import MessagePassingRunner, Scorer, SignRunner, make_net
+from riskgraph.loaders.tables import GraphTables
+
+__all__ = ["ARCHITECTURES", "GraphRiskModel", "TrainingRecord"]
+
+ARCHITECTURES = ("sign", "sage", "rgcn", "hgt")
+MODEL_FORMAT = "riskgraph-gnn/1"
+
+
+@dataclass
+class TrainingRecord:
+    """What a model was trained on, when, and how well it did on its validation window."""
+
+    trained_at: str
+    as_of: str
+    architecture: str
+    n_users: int
+    n_train: int
+    n_validation: int
+    train_bad_rate: float
+    validation_bad_rate: float
+    data_fingerprint: str
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+    validation_auc_roc: float = float("nan")
+    validation_auc_pr: float = float("nan")
+    validation_brier: float = float("nan")
+    feature_columns: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def _data_fingerprint(tables: GraphTables, folds: LabelFolds) -> str:
+    h = hashlib.sha256()
+    h.update(pd.util.hash_pandas_object(tables.users["user_id"], index=False).to_numpy().tobytes())
+    h.update(np.nan_to_num(folds.labels, nan=-1.0).astype(np.int8).tobytes())
+    h.update(str(tables.num_edges).encode())
+    return h.hexdigest()[:16]
+
+
+def _metrics(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    if len(np.unique(y)) < 2:
+        return float("nan"), float("nan")
+    return float(roc_auc_score(y, p)), float(average_precision_score(y, p))
+
+
+class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
+    """Heterogeneous GNN estimating each user's probability of going bad.
+
+    Parameters
+    ----------
+    architecture : {"sign", "sage", "rgcn", "hgt"}, default "sign"
+        ``"sign"``: MLP over precomputed relation-wise propagations (the default,
+        chosen by measurement, docs/model.md); the others: message passing on
+        sampled subgraphs (:class:`~riskgraph.gnn.models.HeteroMessagePassingNet`).
+    hidden : int, default 64
+    dropout : float, default 0.2
+    learning_rate : float, default 3e-3
+    weight_decay : float, default 1e-4
+    batch_size : int, default 1024
+    max_epochs : int, default 40
+    patience : int, default 5
+        Stop after this many epochs without a better validation average precision.
+    n_folds : int, default 5
+        Out-of-fold label views (:mod:`riskgraph.gnn.protocol`).
+    time_buckets : int, default 6
+        Point-in-time buckets of the training users: each sees only the labels
+        known when its bucket began (:mod:`riskgraph.gnn.protocol`).
+    validation_fraction : float, default 0.2
+        Latest share of the labelled users held out for early stopping and
+        calibration.
+    fanout : tuple of int, default (10, 5)
+        Neighbours per hop for the message-passing architectures.
+    max_sharing : int, default 50
+        Identifiers shared by more users are hubs (left out of label counts).
+    pos_weight : {"sqrt", "balanced", "none"}, default "sqrt"
+        Weight of the bad class in the loss: ``sqrt(n_good / n_bad)``,
+        ``n_good / n_bad`` or 1. Calibration undoes the shift it causes.
+    calibration : {"platt", "isotonic"}, default "platt"
+    booster : bool, default True
+        Give the GNN a boosted-tree score of each user's own attributes (and graph
+        features), one booster per label view (:mod:`riskgraph.gnn.boost`), as an
+        input it also propagates to the neighbours.
+    booster_inputs : {"own", "graph"}, default "own"
+        What the boosters read besides the attributes (and graph features):
+        ``"own"`` the user's own application activity only, so that every
+        neighbour's influence flows through the network, where
+        :mod:`riskgraph.gnn.explain` attributes it to links; ``"graph"`` every
+        label-free propagated block too (neighbours' attributes, identifier
+        sharing), which the explanations cannot split by link.
+    seed : int, default 0
+        Seeds the weights, the batch order, the sampler and the folds.
+    num_threads : int or None, default None
+        ``torch.set_num_threads`` during fit and predict (None: leave as is).
+
+    Attributes
+    ----------
+    builder_ : HeteroGraphBuilder
+    boosters_ : ViewBoosters or None
+    net_ : torch.nn.Module
+    calibrator_ : dict
+    record_ : TrainingRecord
+    history_ : list[dict]
+        Per epoch: training loss, validation average precision and AUC.
+    """
+
+    def __init__(
+        self,
+        architecture: str = "sign",
+        hidden: int = 64,
+        dropout: float = 0.2,
+        learning_rate: float = 3e-3,
+        weight_decay: float = 1e-4,
+        batch_size: int = 1024,
+        max_epochs: int = 40,
+        patience: int = 5,
+        n_folds: int = 5,
+        time_buckets: int = 6,
+        validation_fraction: float = 0.2,
+        fanout: tuple[int, ...] = (10, 5),
+        max_sharing: int = 50,
+        pos_weight: str = "sqrt",
+        calibration: str = "platt",
+        booster: bool = True,
+        booster_inputs: str = "own",
+        seed: int = 0,
+        num_threads: int | None = None,
+    ) -> None:
+        self.architecture = architecture
+        self.hidden = hidden
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.n_folds = n_folds
+        self.time_buckets = time_buckets
+        self.validation_fraction = validation_fraction
+        self.fanout = fanout
+        self.max_sharing = max_sharing
+        self.pos_weight = pos_weight
+        self.calibration = calibration
+        self.booster = booster
+        self.booster_inputs = booster_inputs
+        self.seed = seed
+        self.num_threads = num_threads
+
+    # -- validation ----------------------------------------------------------------
+    def _check_params(self) -> None:
+        allowed = {
+            "architecture": ARCHITECTURES,
+            "pos_weight": ("sqrt", "balanced", "none"),
+            "calibration": ("platt", "isotonic"),
+            "booster_inputs": ("own", "graph"),
+        }
+        for name, values in allowed.items():
+            if getattr(self, name) not in values:
+                raise ModelError(
+                    f"GraphRiskModel.{name} = {getattr(self, name)!r}: expected one of {values}"
+                )
+        for name in ("hidden", "batch_size", "max_epochs", "patience", "max_sharing",
+                     "n_folds", "time_buckets"):  # fmt: skip
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ModelError(f"GraphRiskModel.{name} = {value!r}: expected an integer >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ModelError(f"GraphRiskModel.dropout = {self.dropout!r}: expected in [0, 1)")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ModelError(
+                f"GraphRiskModel.validation_fraction = {self.validation_fraction!r}: expected "
+                "in (0, 1) (early stopping and calibration need a validation window)"
+            )
+        if not self.fanout or any(int(k) == 0 for k in self.fanout):
+            raise ModelError(f"GraphRiskModel.fanout = {self.fanout!r}: expected non-zero ints")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "net_"):
+            raise ModelError("GraphRiskModel is not fitted: call fit() or GraphRiskModel.load()")
+
+    # -- fitting -------------------------------------------------------------------
+    def fit(
+        self,
+        tables: GraphTables,
+        as_of: Any,
+        *,
+        labels: Any = None,
+        reference_time: pd.Series | None = None,
+        feature_views: FeatureViews | None = None,
+        folds: LabelFolds | None = None,
+    ) -> GraphRiskModel:
+        """Train on the labels visible as of ``as_of``.
+
+        Parameters
+        ----------
+        tables : GraphTables
+        as_of : timestamp
+            Snapshot date ``D``: only edges, applications and labels dated before it.
+        labels : array-like, optional
+            Labels to use instead of the table's (still hidden when dated >= ``D``).
+        reference_time : pandas.Series, optional
+            Per-user reference instant (default: first application + 1 day).
+        feature_views : FeatureViews, optional
+            Graph features per label view (:func:`~riskgraph.gnn.protocol.graph_feature_views`
+            on the same ``folds``); without them the GNN uses the graph alone.
+        folds : LabelFolds, optional
+            Precomputed :func:`~riskgraph.gnn.protocol.split_labels` of these
+            ``tables`` and ``as_of`` with this model's ``n_folds`` and ``seed``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        clock = time.perf_counter()
+        as_of = as_utc(as_of)
+        with _Threads(self.num_threads):
+            torch.manual_seed(self.seed)
+            if folds is None:
+                folds = split_labels(
+                    tables,
+                    as_of,
+                    n_folds=self.n_folds,
+                    validation_fraction=self.validation_fraction,
+                    seed=self.seed,
+                    labels=labels,
+                    reference_time=reference_time,
+                    time_buckets=self.time_buckets,
+                )
+            elif folds.n_folds != self.n_folds or folds.as_of != as_of:
+                raise ModelError(
+                    f"folds were split for n_folds={folds.n_folds}, as_of={folds.as_of}; "
+                    f"the model has n_folds={self.n_folds}, fit as_of={as_of}"
+                )
+            if feature_views is not None:
+                feature_views.check(folds)
+            train = folds.train
+            val = folds.validation
+            y = folds.labels
+            if train.sum() == 0 or len(np.unique(y[train])) < 2:
+                raise ModelError(
+                    f"fit as of {as_of.date()}: the training users need both bad and good "
+                    f"labels (got {int(train.sum())} labelled, "
+                    f"{int(np.nansum(y[train]))} bad)"
+                )
+            if val.sum() == 0 or len(np.unique(y[val])) < 2:
+                raise ModelError(
+                    f"fit as of {as_of.date()}: the validation window ({int(val.sum())} users) "
+                    "needs both bad and good labels; raise validation_fraction or wait for labels"
+                )
+            self.__dict__.pop("net_config_", None)  # a refit may change the input widths
+            fit_frame = None if feature_views is None else feature_views.own_view(folds)
+            self.builder_ = HeteroGraphBuilder().fit(tables, fit_frame, as_of=as_of)
+            data = self.builder_.transform(tables, as_of=as_of)
+            self.boosters_: ViewBoosters | None = None
+            runner = self._runner(tables, data, folds, feature_views)
+            if self.booster:
+                x_own = self._booster_inputs(tables, fit_frame, runner.booster_extra)
+                n_num = len(self.builder_.attribute_columns_)
+                self.boosters_ = ViewBoosters(
+                    n_num, len(self.builder_.categorical_), seed=self.seed
+                ).fit(x_own, folds, tables.users["user_id"])
+            runner.attach_scorer(self._scorer(tables, feature_views, folds, runner.booster_extra))
+            self.net_ = runner.new_net()
+            self.history_: list[dict[str, float]] = []
+            best_state, best_ap, best_epoch, stale = None, -1.0, 0, 0
+            rng = np.random.default_rng(self.seed)
+            n_pos = float(np.nansum(y[train]))
+            n_neg = float(train.sum() - n_pos)
+            weight = {"sqrt": np.sqrt(n_neg / n_pos), "balanced": n_neg / n_pos, "none": 1.0}
+            loss_fn = torch.nn.BCEWithLogitsLoss(
+                pos_weight=torch.tensor(float(weight[self.pos_weight]))
+            )
+            optimizer = torch.optim.AdamW(
+                self.net_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+            )
+            val_idx = np.flatnonzero(val)
+            epoch = 0
+            if self.boosters_ is not None and self.architecture == "sign":
+                # The untrained residual net is the booster itself: a candidate too.
+                _, best_ap = _metrics(y[val_idx], runner.own_logits(val_idx))
+                best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
+                self.history_.append({"epoch": 0, "loss": float("nan"), "val_auc_pr": best_ap})
+            for epoch in range(1, self.max_epochs + 1):
+                self.net_.train()
+                total, count = 0.0, 0
+                for logits, target in runner.train_batches(np.flatnonzero(train), rng):
+                    loss = loss_fn(logits, target)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    total += float(loss) * len(target)
+                    count += len(target)
+                z_val = runner.own_logits(val_idx)
+                auc, ap = _metrics(y[val_idx], z_val)
+                self.history_.append(
+                    {
+                        "epoch": epoch,
+                        "loss": total / max(count, 1),
+                        "val_auc_pr": ap,
+                        "val_auc_roc": auc,
+                    }
+                )
+                if ap > best_ap + 1e-5:
+                    best_ap, best_epoch, stale = ap, epoch, 0
+                    best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
+                else:
+                    stale += 1
+                    if stale >= self.patience:
+                        break
+            assert best_state is not None
+            self.net_.load_state_dict(best_state)
+            z_val = runner.own_logits(val_idx)
+            self.calibrator_ = _fit_calibrator(self.calibration, z_val, y[val_idx])
+            p_val = _calibrate(self.calibrator_, z_val)
+            auc, ap = _metrics(y[val_idx], p_val)
+            self.record_ = TrainingRecord(
+                trained_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                as_of=as_of.isoformat(),
+                architecture=self.architecture,
+                n_users=tables.num_users,
+                n_train=int(train.sum()),
+                n_validation=int(val.sum()),
+                train_bad_rate=float(np.nanmean(y[train])),
+                validation_bad_rate=float(np.nanmean(y[val])),
+                data_fingerprint=_data_fingerprint(tables, folds),
+                best_epoch=best_epoch,
+                epochs_run=epoch,
+                seconds=time.perf_counter() - clock,
+                validation_auc_roc=auc,
+                validation_auc_pr=ap,
+                validation_brier=float(brier_score_loss(y[val_idx], p_val)),
+                feature_columns=list(self.builder_.feature_columns_),
+                versions=_versions(),
+            )
+            self.validation_ = pd.DataFrame(
+                {"user_idx": val_idx, "label": y[val_idx], "logit": z_val, "proba": p_val}
+            )
+        return self
+
+    # -- prediction ------------------------------------------------------------------
+    def predict_proba(
+        self,
+        tables: GraphTables,
+        as_of: Any,
+        *,
+        labels: Any = None,
+        reference_time: pd.Series | None = None,
+        feature_views: FeatureViews | None = None,
+        folds: LabelFolds | None = None,
+    ) -> np.ndarray:
+        """Calibrated probabilities, ``(n_users, 2)``: column 1 is the probability of bad.
+
+        Parameters
+        ----------
+        tables : GraphTables
+        as_of : timestamp
+            Snapshot date; the label inputs see labels dated before it only.
+        labels : array-like, optional
+            Restrict the label inputs further (e.g. to the labels known at the
+            training date, to score a later time window without leakage).
+        reference_time : pandas.Series, optional
+        feature_views : FeatureViews, optional
+            Required when the model was trained with graph features; computed on the
+            same ``folds``.
+        folds : LabelFolds, optional
+            Default: :func:`~riskgraph.gnn.protocol.split_labels` with this model's
+            ``n_folds`` and ``seed`` and no validation window.
+        """
+        proba, _ = self._predict(tables, as_of, labels, reference_time, feature_views, folds)
+        return np.stack([1.0 - proba, proba], axis=1)
+
+    def decision_function(
+        self,
+        tables: GraphTables,
+        as_of: Any,
+        *,
+        labels: Any = None,
+        reference_time: pd.Series | None = None,
+        feature_views: FeatureViews | None = None,
+        folds: LabelFolds | None = None,
+    ) -> np.ndarray:
+        """Uncalibrated logits averaged over the label views, ``(n_users,)``."""
+        _, logit = self._predict(tables, as_of, labels, reference_time, feature_views, folds)
+        return logit
+
+    def _predict(
+        self,
+        tables: GraphTables,
+        as_of: Any,
+        labels: Any,
+        reference_time: pd.Series | None,
+        feature_views: FeatureViews | None,
+        folds: LabelFolds | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        with _Threads(self.num_threads):
+            runner = self.prepare(
+                tables,
+                as_of,
+                labels=labels,
+                reference_time=reference_time,
+                feature_views=feature_views,
+                folds=folds,
+            )
+            return average_views(
+                runner.view_logits,
+                runner.folds.view_weights(),
+                self.calibrate,
+                chunk_size=runner.chunk_size,
+            )
+
+    def calibrate(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of raw logits (float64, same shape)."""
+        self._check_fitted()
+        return _calibrate(self.calibrator_, np.asarray(logits, dtype=np.float64))
+
+    def prepare(
+        self,
+        tables: GraphTables,
+        as_of: Any,
+        *,
+        labels: Any = None,
+        reference_time: pd.Series | None = None,
+        feature_views: FeatureViews | None = None,
+        folds: LabelFolds | None = None,
+    ) -> SignRunner | MessagePassingRunner:
+        """The model's inputs for scoring ``tables`` as of ``as_of`` (see :mod:`.runners`).
+
+        Used by :meth:`predict_proba` and by :mod:`riskgraph.gnn.explain`; the
+        runner's ``folds`` are the scoring label views.
+        """
+        self._check_fitted()
+        as_of = as_utc(as_of)
+        if folds is None:
+            folds = self.scoring_folds(tables, as_of, labels, reference_time)
+        if self.builder_.feature_columns_ and feature_views is None:
+            raise ModelError(
+                "this model was trained with graph features: pass feature_views= "
+                "(graph_feature_views(tables, model.scoring_folds(tables, as_of)))"
+            )
+        if feature_views is not None:
+            feature_views.check(folds)
+        data = self.builder_.transform(tables, as_of=as_of)
+        runner = self._runner(tables, data, folds, feature_views)
+        runner.attach_scorer(self._scorer(tables, feature_views, folds, runner.booster_extra))
+        return runner
+
+    def scoring_folds(
+        self,
+        tables: GraphTables,
+        as_of: Any,
+        labels: Any = None,
+        reference_time: pd.Series | None = None,
+    ) -> LabelFolds:
+        """The label views a prediction as of ``as_of`` uses (compute feature views on these)."""
+        return split_labels(
+            tables,
+            as_of,
+            n_folds=self.n_folds,
+            validation_fraction=0.0,
+            seed=self.seed,
+            labels=labels,
+            reference_time=reference_time,
+        )
+
+    def _booster_inputs(
+        self, tables: GraphTables, frame: pd.DataFrame | None, extra: np.ndarray | None
+    ) -> np.ndarray:
+        attrs = tables.users[self.builder_.attribute_columns_].astype("float64")
+        _, x_cat = self.builder_.attribute_inputs(tables)
+        x = booster_inputs(attrs, x_cat, frame, self.builder_.feature_columns_)
+        return x if extra is None else np.concatenate([x, extra], axis=1)
+
+    def _scorer(
+        self,
+        tables: GraphTables,
+        feature_views: FeatureViews | None,
+        folds: LabelFolds,
+        extra: np.ndarray | None,
+    ) -> Scorer | None:
+        """Booster log-odds per label view (None without boosters).
+
+        ``extra``: label-free inputs appended to the booster inputs (the propagation
+        model's static blocks: neighbours' attributes, structure).
+        """
+        boosters = self.boosters_
+        if boosters is None:
+            return None
+        cache: dict[tuple[int, int], np.ndarray] = {}
+
+        def score(v: int) -> np.ndarray:
+            k = folds.view_fold(v)
+            # Without graph features a booster's inputs are the same in every view
+            # of its fold: score once per fold.
+            key = (k, -1 if feature_views is None else v)
+            if key not in cache:
+                frame = None if feature_views is None else feature_views.frames[v]
+                if feature_views is not None:
+                    cache.clear()  # one view at a time: they are large at scale
+                cache[key] = boosters.predict_logit(k, self._booster_inputs(tables, frame, extra))
+            return cache[key]
+
+        return score
+
+    def _runner(
+        self,
+        tables: GraphTables,
+        data: HeteroData,
+        folds: LabelFolds,
+        feature_views: FeatureViews | None,
+    ) -> SignRunner | MessagePassingRunner:
+        if self.architecture == "sign":
+            return SignRunner(self, tables, data, folds, feature_views)
+        return MessagePassingRunner(self, tables, data, folds, feature_views)
+
+    # -- persistence -------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to ``path`` (one file; parent folders are created)."""
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": MODEL_FORMAT,
+            "params": self.get_params(),
+            "builder": self.builder_.state_dict(),
+            "net_config": self.net_config_,
+            "state_dict": self.net_.state_dict(),
+            "calibrator": self.calibrator_,
+            "boosters": None if self.boosters_ is None else self.boosters_.state_dict(),
+            "record": asdict(self.record_),
+            "history": self.history_,
+        }
+        payload["params"]["fanout"] = list(self.fanout)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> GraphRiskModel:
+        """Read a model written by :meth:`save`.
+
+        Raises
+        ------
+        ModelError
+            When the file is missing, unreadable or not a riskgraph GNN model.
+        """
+        path = Path(path)
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError as exc:
+            raise ModelError(f"{path}: model file not found") from exc
+        except Exception as exc:  # corrupt file, or a pickle that is not plain data
+            raise ModelError(f"{path}: cannot read the model file ({exc})") from exc
+        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+            raise ModelError(f"{path}: not a riskgraph GNN model (expected format {MODEL_FORMAT})")
+        params = dict(payload["params"])
+        params["fanout"] = tuple(params["fanout"])
+        model = cls(**params)
+        model.builder_ = HeteroGraphBuilder.from_state_dict(payload["builder"])
+        model.net_config_ = payload["net_config"]
+        model.net_ = make_net(model.architecture, model.net_config_)
+        model.net_.load_state_dict(payload["state_dict"])
+        model.net_.eval()
+        model.calibrator_ = payload["calibrator"]
+        boosters = payload.get("boosters")
+        model.boosters_ = None if boosters is None else ViewBoosters.from_state_dict(boosters)
+        model.record_ = TrainingRecord(**payload["record"])
+        model.history_ = list(payload["history"])
+        return model
+
+
+# -- calibration ---------------------------------------------------------------------------
+def _fit_calibrator(kind: str, z: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    if kind == "platt":
+        lr = LogisticRegression(C=1e4, max_iter=1000).fit(z.reshape(-1, 1), y.astype(int))
+        return {"kind": "platt", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(z, y)
+    return {
+        "kind": "isotonic",
+        "x": [float(v) for v in iso.X_thresholds_],
+        "y": [float(v) for v in iso.y_thresholds_],
+    }
+
+
+def _calibrate(cal: dict[str, Any], z: np.ndarray) -> np.ndarray:
+    if cal["kind"] == "platt":
+        return 1.0 / (1.0 + np.exp(-(cal["a"] * z + cal["b"])))
+    return np.interp(z, np.asarray(cal["x"]), np.asarray(cal["y"]))
+
+
+# -- helpers ---------------------------------------------------------------------------------
+class _Threads:
+    """Context manager: torch intra-op threads set for the duration, then restored."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+        self.before = torch.get_num_threads()
+
+    def __enter__(self) -> None:
+        if self.n:
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.before)
+
+
+def _versions() -> dict[str, str]:
+    import torch_geometric
+
+    from riskgraph import __version__
+
+    return {
+        "riskgraph": __version__,
+        "torch": str(torch.__version__),
+        "torch_geometric": str(torch_geometric.__version__),
+        "python": platform.python_version(),
+    }

@@ -1,0 +1,139 @@
+"""The training protocol: visible labels, folds, point-in-time views, feature views."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskgraph.errors import ModelError
+from riskgraph.gnn.protocol import (
+    assign_folds,
+    graph_feature_views,
+    reference_times,
+    split_labels,
+    visible_labels,
+)
+from riskgraph.loaders import GraphTables
+
+from .conftest import random_tables
+
+
+def test_visible_labels_only_before_as_of(tiny: GraphTables) -> None:
+    # u1 bad known 03-01, u2 good known 03-05, u5 bad known 06-01
+    assert np.array_equal(
+        visible_labels(tiny.users, "2024-03-05"),
+        [1.0, np.nan, np.nan, np.nan, np.nan, np.nan],
+        equal_nan=True,
+    )
+    assert np.array_equal(
+        visible_labels(tiny.users, "2024-07-01"),
+        [1.0, 0.0, np.nan, np.nan, 1.0, np.nan],
+        equal_nan=True,
+    )
+
+
+def test_reference_time_is_first_application_plus_a_day_capped_at_as_of(tiny: GraphTables) -> None:
+    ref = reference_times(tiny, "2024-04-03 12:00")
+    # u1 applied 01-10, u4 01-12, u6 04-03 00:00 (+1 day capped), u3/u5 never
+    expected = ["2024-01-11", "2024-01-12", "2024-04-03 12:00", "2024-01-13",
+                "2024-04-03 12:00", "2024-04-03 12:00"]  # fmt: skip
+    assert ref.tolist() == [pd.Timestamp(e, tz="UTC") for e in expected]
+
+
+def test_folds_are_a_stable_hash_of_the_user_id() -> None:
+    ids = pd.Series([f"u{i}" for i in range(1000)])
+    folds = assign_folds(ids, 5, seed=0)
+    assert np.bincount(folds, minlength=5).min() > 150  # roughly balanced
+    # a user keeps its fold when the population grows or is reordered
+    more = pd.concat([ids.iloc[::-1], pd.Series(["new1", "new2"])], ignore_index=True)
+    assert np.array_equal(assign_folds(more, 5, seed=0)[:1000][::-1], folds)
+    assert not np.array_equal(assign_folds(ids, 5, seed=1), folds)
+    with pytest.raises(ModelError, match="n_folds = 1"):
+        assign_folds(ids, 1)
+
+
+def test_views_hide_the_fold_and_everything_after_the_bucket_start() -> None:
+    tables = random_tables(600, seed=2)
+    folds = split_labels(tables, "2024-06-01", n_folds=3, time_buckets=3, seed=0)
+    # users who never applied have reference time as_of: quantile edges may merge
+    assert folds.n_views == 3 * folds.n_buckets and 2 <= folds.n_buckets <= 3
+    cutoffs = np.array([c.value for c in folds.cutoffs])
+    assert (np.diff(cutoffs) > 0).all() and folds.cutoffs[-1] < folds.as_of
+    # every user's bucket began at or before its own reference time
+    starts = pd.Series([folds.cutoffs[b] for b in folds.bucket])
+    assert (starts <= folds.reference_time).all()
+    label_at = tables.users["label_at"]
+    for v in range(folds.n_views):
+        k, b = v % 3, v // 3
+        view = folds.view(v)
+        seen = ~np.isnan(view)
+        assert not (seen & (folds.fold == k)).any()
+        assert (label_at[seen] < folds.cutoffs[b]).all()
+        # nothing else is hidden
+        expected = folds.labelled & (folds.fold != k) & (label_at < folds.cutoffs[b]).to_numpy()
+        assert np.array_equal(seen, expected)
+    # a labelled user's own view hides its own label, and every label it could not know yet
+    own = folds.own_view()
+    for u in np.flatnonzero(folds.labelled)[:50]:
+        view = folds.view(int(own[u]))
+        assert np.isnan(view[u])
+        assert (label_at[~np.isnan(view)] < folds.reference_time[u]).all()
+
+
+def test_scoring_folds_see_every_known_label_but_their_fold() -> None:
+    tables = random_tables(300, seed=2)
+    folds = split_labels(tables, "2024-06-01", n_folds=4, validation_fraction=0.0)
+    assert folds.n_buckets == 1 and folds.cutoffs == [pd.Timestamp("2024-06-01", tz="UTC")]
+    w = folds.view_weights()
+    assert np.allclose(w.sum(axis=1), 1.0)
+    lab = folds.labelled
+    assert np.array_equal(w[lab].argmax(axis=1), folds.fold[lab])  # own fold only
+    assert np.allclose(w[~lab], 0.25)
+    assert not folds.validation.any()
+
+
+def test_validation_window_is_the_latest_labelled_users() -> None:
+    tables = random_tables(500, seed=4)
+    folds = split_labels(tables, "2024-06-01", validation_fraction=0.25)
+    ref = folds.reference_time.to_numpy()
+    assert folds.validation.sum() == round(0.25 * folds.labelled.sum())
+    assert ref[folds.validation].min() >= ref[folds.train].max()
+    assert not (folds.validation & folds.train).any()
+
+
+def test_passed_labels_cannot_unhide_a_future_label(tiny: GraphTables) -> None:
+    folds = split_labels(tiny, "2024-03-05", labels=[1, 0, 1, 1, 1, 0], n_folds=2)
+    # only u1's label is known before 03-05, whatever the caller passed
+    assert np.array_equal(folds.labels, [1.0] + [np.nan] * 5, equal_nan=True)
+    with pytest.raises(ModelError, match=r"labels\[0\] = 2.0 \(user 'u1'\)"):
+        split_labels(tiny, "2024-07-01", labels=[2, 0, 1, 1, 1, 0])
+    with pytest.raises(ModelError, match="shape"):
+        split_labels(tiny, "2024-07-01", labels=[1, 0])
+
+
+def test_feature_views_get_each_views_labels_and_are_checked() -> None:
+    tables = random_tables(200, seed=5)
+    folds = split_labels(tables, "2024-06-01", n_folds=3, time_buckets=2)
+    seen = []
+
+    def compute(t, as_of, labels, reference_time):
+        seen.append(labels.copy())
+        return pd.DataFrame(
+            {
+                "user_id": t.users["user_id"],
+                "n_known": np.full(t.num_users, np.sum(~np.isnan(labels)), dtype=float),
+            }
+        )
+
+    views = graph_feature_views(tables, folds, compute=compute)
+    assert len(views.frames) == folds.n_views == len(seen)
+    for v, labels in enumerate(seen):
+        assert np.array_equal(labels, folds.view(v), equal_nan=True)
+    own = views.own_view(folds)
+    counts = [float(np.sum(~np.isnan(folds.view(v)))) for v in range(folds.n_views)]
+    lab = np.flatnonzero(folds.labelled)
+    assert np.array_equal(own["n_known"].to_numpy()[lab], np.array(counts)[folds.own_view()[lab]])
+    other = split_labels(tables, "2024-06-01", n_folds=3, time_buckets=2, seed=9)
+    with pytest.raises(ModelError, match="computed for other folds"):
+        views.check(other)

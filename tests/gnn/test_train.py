@@ -1,0 +1,166 @@
+"""GraphRiskModel: determinism, leakage, persistence, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskgraph.errors import ModelError
+from riskgraph.gnn.inference import score_users
+from riskgraph.gnn.protocol import graph_feature_views, split_labels
+from riskgraph.gnn.runners import SignRunner
+from riskgraph.gnn.train import GraphRiskModel
+from riskgraph.loaders import GraphTables
+
+from .conftest import random_tables
+
+D = "2024-04-15"
+FAST = {"max_epochs": 3, "n_folds": 3, "time_buckets": 2, "hidden": 16, "batch_size": 128}
+
+
+@pytest.fixture(scope="module")
+def tables() -> GraphTables:
+    return random_tables(500, seed=11, bad_rate=0.12)
+
+
+def with_labels(tables: GraphTables, label: np.ndarray) -> GraphTables:
+    users = tables.users.copy()
+    users["label"] = pd.array(label, dtype="Int8")
+    return GraphTables(**{**dict(tables.tables()), "users": users})
+
+
+def test_training_is_deterministic_under_a_seed(tables: GraphTables) -> None:
+    a = GraphRiskModel(seed=3, **FAST).fit(tables, D).predict_proba(tables, D)
+    b = GraphRiskModel(seed=3, **FAST).fit(tables, D).predict_proba(tables, D)
+    c = GraphRiskModel(seed=4, **FAST).fit(tables, D).predict_proba(tables, D)
+    assert a.shape == (tables.num_users, 2)
+    np.testing.assert_allclose(a.sum(axis=1), 1.0)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("architecture", ["sage", "rgcn", "hgt"])
+def test_message_passing_architectures_train_and_are_deterministic(
+    tables: GraphTables, architecture: str
+) -> None:
+    params = {**FAST, "max_epochs": 1, "architecture": architecture, "fanout": (4, 2)}
+    a = GraphRiskModel(seed=1, **params).fit(tables, D).predict_proba(tables, D)[:, 1]
+    b = GraphRiskModel(seed=1, **params).fit(tables, D).predict_proba(tables, D)[:, 1]
+    assert np.array_equal(a, b)
+    assert ((a >= 0) & (a <= 1)).all()
+
+
+def test_no_label_from_after_d_or_of_a_test_user_reaches_training(tables: GraphTables) -> None:
+    """Leakage test: flip every label dated at or after D, and the labels of the test
+    users (hidden from training by ``labels=``) even where dated before D; the fitted
+    model, its graph features and its predictions must not change at all."""
+    users = tables.users
+    label = users["label"].to_numpy(dtype=float, na_value=np.nan)
+    after_d = (users["label_at"] >= pd.Timestamp(D, tz="UTC")).fillna(False).to_numpy()
+    assert after_d.sum() > 10 and (label[after_d] == 1).any()
+    rng = np.random.default_rng(0)
+    test_users = rng.random(len(label)) < 0.2
+    flipped = label.copy()
+    change = (after_d | test_users) & ~np.isnan(label)
+    flipped[change] = 1.0 - flipped[change]
+
+    def run(t: GraphTables) -> tuple[np.ndarray, pd.DataFrame]:
+        from riskgraph.graph.features import compute_graph_features
+
+        # every label of the table is passed, after-D ones included: the protocol hides them
+        raw = t.users["label"].to_numpy(dtype=float, na_value=np.nan)
+        train_labels = np.where(test_users, np.nan, raw)
+        folds = split_labels(t, D, labels=train_labels, n_folds=3, time_buckets=2)
+        views = graph_feature_views(t, folds, compute=compute_graph_features)
+        model = GraphRiskModel(**FAST).fit(t, D, folds=folds, feature_views=views)
+        score_folds = model.scoring_folds(t, D, labels=train_labels)
+        score_views = graph_feature_views(t, score_folds, compute=compute_graph_features)
+        proba = model.predict_proba(t, D, folds=score_folds, feature_views=score_views)
+        return proba[:, 1], views.own_view(folds)
+
+    p1, f1 = run(tables)
+    p2, f2 = run(with_labels(tables, flipped))
+    pd.testing.assert_frame_equal(f1, f2)
+    assert np.array_equal(p1, p2)
+    # ... and the test can fail: flipping labels the training may see changes the model
+    seen = np.flatnonzero(~test_users & ~after_d & ~np.isnan(label))[:20]
+    flipped2 = label.copy()
+    flipped2[seen] = 1.0 - flipped2[seen]
+    p3, f3 = run(with_labels(tables, flipped2))
+    assert not np.array_equal(p1, p3)
+    assert not f1.equals(f3)
+
+
+def test_a_training_users_own_label_never_reaches_its_own_inputs(tables: GraphTables) -> None:
+    label = tables.users["label"].to_numpy(dtype=float, na_value=np.nan)
+    model = GraphRiskModel(**FAST).fit(tables, D)
+    folds = split_labels(tables, D, n_folds=3, time_buckets=2)
+    u = int(np.flatnonzero(folds.train & (folds.labels == 1))[0])
+    flipped = label.copy()
+    flipped[u] = 0.0
+    other = with_labels(tables, flipped)
+
+    def own_inputs(t: GraphTables) -> np.ndarray:
+        m = GraphRiskModel(**FAST).fit(t, D)  # boosters retrained on this table
+        f = split_labels(t, D, n_folds=3, time_buckets=2)
+        runner = m._runner(t, m.builder_.transform(t, as_of=D), f, None)
+        assert isinstance(runner, SignRunner)
+        runner.attach_scorer(m._scorer(t, None, f, runner.booster_extra))
+        return runner._own_inputs()[u]
+
+    assert np.array_equal(own_inputs(tables), own_inputs(other))
+    assert model.record_.n_train == int(folds.train.sum())
+
+
+def test_save_and_load_round_trip(tables: GraphTables, tmp_path: Path) -> None:
+    model = GraphRiskModel(**FAST).fit(tables, D)
+    path = model.save(tmp_path / "models" / "gnn.pt")
+    loaded = GraphRiskModel.load(path)
+    assert np.array_equal(model.predict_proba(tables, D), loaded.predict_proba(tables, D))
+    rec = loaded.record_
+    assert rec.as_of.startswith("2024-04-15") and rec.n_users == tables.num_users
+    assert rec.trained_at and len(rec.data_fingerprint) == 16
+    assert 0.0 <= rec.validation_brier <= 1.0
+    assert loaded.get_params() == model.get_params()
+    frame = score_users(loaded, tables, D, users=["u00003", "u00001"])
+    assert frame["user_id"].tolist() == ["u00003", "u00001"]
+    with pytest.raises(ModelError, match="2 user ids not in the users table"):
+        score_users(loaded, tables, D, users=["nope", "u00001", "nope2"])
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match=r"junk\.pt: cannot read the model file"):
+        GraphRiskModel.load(tmp_path / "junk.pt")
+    with pytest.raises(ModelError, match=r"missing\.pt: model file not found"):
+        GraphRiskModel.load(tmp_path / "missing.pt")
+
+
+def test_calibration_is_measured_on_the_validation_window(tables: GraphTables) -> None:
+    model = GraphRiskModel(**FAST, calibration="isotonic").fit(tables, D)
+    val = model.validation_
+    assert len(val) == model.record_.n_validation
+    assert ((val["proba"] >= 0) & (val["proba"] <= 1)).all()
+    assert model.calibrate(np.array([-50.0, 50.0])).tolist() == [
+        min(model.calibrator_["y"]),
+        max(model.calibrator_["y"]),
+    ]
+
+
+def test_errors_name_the_parameter_and_the_problem(tables: GraphTables) -> None:
+    with pytest.raises(ModelError, match=r"architecture = 'gat': expected one of"):
+        GraphRiskModel(architecture="gat").fit(tables, D)
+    with pytest.raises(ModelError, match=r"dropout = 1\.5"):
+        GraphRiskModel(dropout=1.5).fit(tables, D)
+    with pytest.raises(ModelError, match="not fitted"):
+        GraphRiskModel().predict_proba(tables, D)
+    # before any label is known there is nothing to learn from
+    with pytest.raises(ModelError, match="need both bad and good labels"):
+        GraphRiskModel(**FAST).fit(tables, "2024-01-05")
+    model = GraphRiskModel(**FAST).fit(tables, D)
+    folds = model.scoring_folds(tables, D)
+    with pytest.raises(ModelError, match=r"risky links need a 'sign' model"):
+        from riskgraph.gnn.explain import risky_links
+
+        risky_links(GraphRiskModel(architecture="sage"), tables, D)
+    assert folds.n_buckets == 1
