@@ -49,6 +49,7 @@ from riskgraph.gnn.protocol import (
     FeatureViews,
     LabelFolds,
     graph_feature_views,
+    scoring_folds,
     split_labels,
     visible_labels,
 )
@@ -230,9 +231,7 @@ def run_seed(
         validation=task.validation,
         time_buckets=time_buckets,
     )
-    folds_score = split_labels(
-        tables, task.score_as_of, seed=seed, labels=task.fit_labels, validation_fraction=0.0
-    )
+    folds_score = scoring_folds(tables, task.score_as_of, seed=seed, labels=task.fit_labels)
     # Leakage guard: no test user's label and nothing dated at or after D is visible.
     assert np.isnan(folds_score.labels[task.test_idx]).all()
     assert np.isnan(folds_fit.labels[task.test_idx]).all()

@@ -61,6 +61,7 @@ __all__ = [
     "assign_folds",
     "graph_feature_views",
     "reference_times",
+    "scoring_folds",
     "split_labels",
     "visible_labels",
 ]
@@ -237,9 +238,11 @@ def split_labels(
     labels: Any = None,
     reference_time: pd.Series | None = None,
     validation: np.ndarray | None = None,
-    time_buckets: int = 1,
+    time_buckets: int = 6,
 ) -> LabelFolds:
-    """Visible labels as of ``as_of``: folds, time buckets and the validation window.
+    """Training folds as of ``as_of``: folds, time buckets and the validation window.
+
+    For scoring use :func:`scoring_folds` (one bucket: every label known tonight).
 
     Parameters
     ----------
@@ -260,9 +263,9 @@ def split_labels(
     validation : np.ndarray, optional
         bool ``(n_users,)``: an explicit validation set (labelled users only) instead
         of the time window, for data without timestamps (e.g. a stratified split).
-    time_buckets : int, default 1
-        Point-in-time buckets of the labelled users' reference times (quantiles):
-        1 for scoring (every label known as of ``as_of``); several for training.
+    time_buckets : int, default 6
+        Point-in-time buckets of the labelled users' reference times (quantiles);
+        1 turns the point-in-time masking off.
 
     Returns
     -------
@@ -338,6 +341,29 @@ def split_labels(
     )
 
 
+def scoring_folds(
+    tables: GraphTables,
+    as_of: Any,
+    *,
+    n_folds: int = 5,
+    seed: int = 0,
+    labels: Any = None,
+    reference_time: pd.Series | None = None,
+) -> LabelFolds:
+    """Folds for scoring as of ``as_of``: one bucket (every label known before
+    ``as_of``), no validation window; ``n_folds`` and ``seed`` as the model's."""
+    return split_labels(
+        tables,
+        as_of,
+        n_folds=n_folds,
+        validation_fraction=0.0,
+        seed=seed,
+        labels=labels,
+        reference_time=reference_time,
+        time_buckets=1,
+    )
+
+
 @dataclass(frozen=True)
 class FeatureViews:
     """Graph features computed once per label view (see module notes).
@@ -363,6 +389,9 @@ class FeatureViews:
             if rows.any():
                 out.loc[rows] = self.frames[v].loc[rows].to_numpy()
         return out
+
+    #: Former name of :meth:`own_view` (kept for callers written before buckets).
+    own_fold = own_view
 
     def check(self, folds: LabelFolds) -> None:
         """Raise :class:`ModelError` unless these views were computed for ``folds``."""

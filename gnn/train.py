@@ -39,7 +39,7 @@ from riskgraph.errors import ModelError
 from riskgraph.gnn.boost import ViewBoosters, booster_inputs
 from riskgraph.gnn.hetero import HeteroGraphBuilder, as_utc
 from riskgraph.gnn.inference import average_views
-from riskgraph.gnn.protocol import FeatureViews, LabelFolds, split_labels
+from riskgraph.gnn.protocol import FeatureViews, LabelFolds, scoring_folds, split_labels
 from riskgraph.gnn.runners import MessagePassingRunner, Scorer, SignRunner, make_net
 from riskgraph.loaders.tables import GraphTables
 
@@ -495,11 +495,10 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         reference_time: pd.Series | None = None,
     ) -> LabelFolds:
         """The label views a prediction as of ``as_of`` uses (compute feature views on these)."""
-        return split_labels(
+        return scoring_folds(
             tables,
             as_of,
             n_folds=self.n_folds,
-            validation_fraction=0.0,
             seed=self.seed,
             labels=labels,
             reference_time=reference_time,

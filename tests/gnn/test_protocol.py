@@ -11,6 +11,7 @@ from riskgraph.gnn.protocol import (
     assign_folds,
     graph_feature_views,
     reference_times,
+    scoring_folds,
     split_labels,
     visible_labels,
 )
@@ -83,7 +84,7 @@ def test_views_hide_the_fold_and_everything_after_the_bucket_start() -> None:
 
 def test_scoring_folds_see_every_known_label_but_their_fold() -> None:
     tables = random_tables(300, seed=2)
-    folds = split_labels(tables, "2024-06-01", n_folds=4, validation_fraction=0.0)
+    folds = scoring_folds(tables, "2024-06-01", n_folds=4)
     assert folds.n_buckets == 1 and folds.cutoffs == [pd.Timestamp("2024-06-01", tz="UTC")]
     w = folds.view_weights()
     assert np.allclose(w.sum(axis=1), 1.0)
