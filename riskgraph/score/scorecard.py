@@ -220,8 +220,11 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
             }
         columns = [c for c in X.columns if c not in excluded]
         frame = rule.apply(X[columns])
-        # Columns with no value at all carry nothing to bin.
-        frame = frame.loc[:, frame.notna().any(axis=0)]
+        # A column with fewer values than one bin needs (min_bin_n_event bad plus
+        # min_bin_n_nonevent good users) carries nothing to bin, and in a
+        # cross-validation fold it may have no value at all, which optbinning refuses.
+        needed = settings.min_bin_n_event + settings.min_bin_n_nonevent
+        frame = frame.loc[:, frame.notna().sum(axis=0) >= needed]
         if frame.shape[1] == 0:
             raise ModelError(
                 f"CreditScorecard.fit: no usable input column among {list(X.columns)} "

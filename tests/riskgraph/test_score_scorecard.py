@@ -250,3 +250,15 @@ def test_auto_regularization_is_chosen_by_cross_validation():
     assert fixed.C_ == 0.5 and fixed.cv_log_loss_ == {}
     with pytest.raises(ModelError, match="C = 'best'; expected a number > 0 or 'auto'"):
         CreditScorecard(catalog=CATALOG, C="best").fit(*toy_frame(500))
+
+
+def test_a_column_too_sparse_to_bin_is_left_out_even_under_cross_validation():
+    # 15 values in 1,500 rows: fewer than one bin needs (10 bad + 10 good). On small
+    # populations such a column can have no value at all in a cross-validation fold,
+    # which optbinning refuses (seen on a 5,000-user run), so it must not be an input.
+    frame, y = toy_frame(1500, seed=3)
+    frame["ring_bad_rate"] = np.nan
+    frame.iloc[:15, frame.columns.get_loc("ring_bad_rate")] = 0.5
+    model = CreditScorecard(catalog=CATALOG).fit(frame, y)  # C="auto": cross-validates
+    assert "ring_bad_rate" not in model.points(frame).columns
+    assert "past_dues" in model.points(frame).columns
