@@ -5,7 +5,7 @@ about 1M relationships), validated into GraphTables by the loader and cached as 
 under ``data/ingest/`` (gitignored).
 
 Server: a private instance of ``riskgraph neo4j`` (default ``data/neo4j-bench`` on ports
-27687/27474, heap and page cache 2 GB each, the defaults), so the user's own instance is
+47687/47474, heap and page cache 2 GB each, the defaults), so the user's own instance is
 never touched. Each run starts from a fresh database: the server is stopped, the store
 and transaction logs of database ``neo4j`` are deleted, the server is started and warmed
 up (a 20,000-user population is written, read and deleted again, so that the JIT has
@@ -136,8 +136,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=5_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--home", type=Path, default=ROOT / "data" / "neo4j-bench")
-    parser.add_argument("--bolt-port", type=int, default=27687)
-    parser.add_argument("--http-port", type=int, default=27474)
+    parser.add_argument("--bolt-port", type=int, default=47687)
+    parser.add_argument("--http-port", type=int, default=47474)
     parser.add_argument("--heap", default=server.DEFAULT_HEAP)
     parser.add_argument("--pagecache", default=server.DEFAULT_PAGECACHE)
     parser.add_argument("--keep-running", action="store_true", help="Leave the server up.")

@@ -29,12 +29,12 @@ with other ones replaces them. The same tables loaded twice leave the same state
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import neo4j
 import numpy as np
@@ -46,6 +46,9 @@ from riskgraph.errors import InputError, Neo4jError
 from riskgraph.graph import cypher
 from riskgraph.graph.schema import ensure_schema
 from riskgraph.loaders.tables import NO_INDEX, NODE_TABLES, TABLE_COLUMNS, GraphTables
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 __all__ = [
     "ATTRIBUTE_PREFIX",
@@ -124,7 +127,7 @@ def write_graph(
     database: str = "neo4j",
     batch_size: int = 5_000,
     workers: int = 2,
-    progress: bool = False,
+    progress: bool | Progress = False,
 ) -> WriteReport:
     """Upsert ``tables`` into Neo4j (idempotent; see the module docstring for semantics).
 
@@ -143,8 +146,9 @@ def write_graph(
         Rows per transaction.
     workers : int
         Transactions in flight at once.
-    progress : bool
-        Show a progress bar (rich) on the terminal.
+    progress : bool or rich.progress.Progress
+        Show a progress bar on the terminal: True for a bar of its own, a running
+        ``Progress`` to add a task to it (a second live display would clash with it).
 
     Returns
     -------
@@ -168,7 +172,7 @@ def write_graph(
 
     writer = _BatchWriter(driver, database, batch_size, workers)
     total = sum(len(getattr(tables, name)) for name in NODE_TABLES) + tables.num_edges
-    with writer.progress(total if progress else None):
+    with writer.progress(total, progress):
         report = _write(writer, tables, kinds)
     return WriteReport(
         nodes=report.nodes,
@@ -432,26 +436,38 @@ class _BatchWriter:
         self.workers = workers
         self._advance: Callable[[int, str], None] = lambda _n, _what: None
 
-    @contextmanager
-    def progress(self, total: int | None) -> Iterator[None]:
-        if total is None:
+    @contextlib.contextmanager
+    def progress(self, total: int, show: bool | Progress) -> Iterator[None]:
+        """Report written rows to a progress bar: ``show``'s, a new one, or none."""
+        if show is False:
             yield
             return
+        from rich.errors import LiveError
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        with Progress(
-            TextColumn("[bold]writing to Neo4j[/] {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.elapsed:.0f}s"),
-            transient=True,
-        ) as bar:
-            task = bar.add_task("", total=total)
-            self._advance = lambda n, what: bar.update(task, advance=n, description=what)
+        with contextlib.ExitStack() as stack:
+            bar = show if isinstance(show, Progress) else None
+            if bar is None:
+                bar = Progress(
+                    TextColumn("[bold]writing to Neo4j[/] {task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.elapsed:.0f}s"),
+                    transient=True,
+                )
+                try:
+                    stack.enter_context(bar)
+                except LiveError:  # another live display owns the terminal: no bar then
+                    yield
+                    return
+            task = bar.add_task("writing to Neo4j", total=total)
+            self._advance = lambda n, what: bar.update(task, advance=n)
             try:
                 yield
             finally:
                 self._advance = lambda _n, _what: None
+                if isinstance(show, Progress):
+                    bar.remove_task(task)
 
     def run_batches(
         self,

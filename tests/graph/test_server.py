@@ -93,6 +93,19 @@ def test_missing_java_is_one_clear_line(monkeypatch, tmp_path):
         server.install(server.ServerSettings.resolve(tmp_path / "inst"))
 
 
+def test_missing_mvn_is_one_clear_line(monkeypatch, tmp_path):
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("needs java on PATH (the java-missing case is tested above)")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "java").symlink_to(java)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    with pytest.raises(Neo4jError, match="mvn not found on PATH"):
+        server.install(server.ServerSettings.resolve(tmp_path / "inst"))
+
+
 # -- the running local instance ----------------------------------------------------------------
 @pytest.mark.neo4j
 def test_status_reports_526_community(local_neo4j):
