@@ -19,9 +19,12 @@ Datasets
 
 Usage
   python benchmarks/quality.py [--dataset synthetic|amazon|both] [--seeds 5]
-        [--users 50000] [--variants a,b,c,d] [--out benchmarks/results/quality.json]
+        [--users 100000] [--variants a,b,c,d] [--architecture sign|sage|rgcn|hgt]
+        [--no-booster] [--booster-inputs own|graph] [--epochs 40]
+        [--plot docs/img/gnn_reliability.png] [--out benchmarks/results/quality.json]
 
-Prints a table and writes JSON (per seed and mean/std per variant).
+Prints a table and writes JSON (per seed and mean/std per variant); with --plot, a
+reliability diagram of the GNN variants on the test users of seed 0.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from riskgraph.gnn.protocol import (
     split_labels,
     visible_labels,
 )
-from riskgraph.gnn.train import GraphRiskModel
+from riskgraph.gnn.train import GraphRiskModel, fit_graph_risk_model, score_graph_risk
 from riskgraph.loaders import GraphTables, build_graph_tables
 
 AMAZON = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "amazon-fraud" / "Amazon.mat"
@@ -259,18 +262,24 @@ def run_seed(
             x_fit = feature_matrix(attrs, views_fit.own_view(folds_fit))
             x_views = [feature_matrix(attrs, f) for f in views_score.frames]
             scores[name] = lgbm_fit_predict(x_fit, folds_fit, x_views, weights, rows, seed)
-        else:
-            model = GraphRiskModel(seed=seed, **gnn_params).fit(
+        elif v == "c":
+            # the protocol's own entry points, as the nightly job calls them
+            fitted = fit_graph_risk_model(
                 tables,
                 task.fit_as_of,
-                folds=folds_fit,
-                feature_views=views_fit if v == "d" else None,
+                params={"seed": seed, **gnn_params},
+                labels=task.fit_labels,
+                validation=task.validation,
+            )
+            proba = score_graph_risk(fitted.model, tables, task.score_as_of, labels=task.fit_labels)
+            scores[name] = proba[rows]
+            timings[f"{name}_best_epoch"] = fitted.model.record_.best_epoch
+        else:  # d: reuse the feature views computed once above for (b)
+            model = GraphRiskModel(seed=seed, **gnn_params).fit(
+                tables, task.fit_as_of, folds=folds_fit, feature_views=views_fit
             )
             proba = model.predict_proba(
-                tables,
-                task.score_as_of,
-                folds=folds_score,
-                feature_views=views_score if v == "d" else None,
+                tables, task.score_as_of, folds=folds_score, feature_views=views_score
             )[:, 1]
             scores[name] = proba[rows]
             timings[f"{name}_best_epoch"] = model.record_.best_epoch
@@ -285,7 +294,9 @@ def run_seed(
             "auc_pr": float(average_precision_score(task.y_test, s)),
             "brier": float(brier_score_loss(task.y_test, np.clip(s, 0, 1))),
         }
+    out["predictions"] = {"y": task.y_test, "scores": dict(scores)}
     if task.ceiling is not None:
+        out["predictions"]["scores"]["ceiling_p_bad"] = task.ceiling
         out["metrics"]["ceiling_p_bad"] = {
             "auc_roc": float(roc_auc_score(task.y_test, task.ceiling)),
             "auc_pr": float(average_precision_score(task.y_test, task.ceiling)),
@@ -322,14 +333,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", choices=["synthetic", "amazon", "both"], default="both")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--users", type=int, default=50_000, help="synthetic population size")
+    parser.add_argument("--users", type=int, default=100_000, help="synthetic population size")
     parser.add_argument("--variants", default="a,b,c,d")
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--architecture", default="sign")
+    parser.add_argument("--no-booster", action="store_true")
+    parser.add_argument("--booster-inputs", default="own", choices=["own", "graph"])
+    parser.add_argument("--time-buckets", type=int, default=6)
+    parser.add_argument("--plot", default=None, help="reliability diagram PNG")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "quality.json"))
     args = parser.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    gnn_params = {"architecture": args.architecture, "max_epochs": args.epochs}
+    gnn_params = {
+        "architecture": args.architecture,
+        "max_epochs": args.epochs,
+        "booster": not args.no_booster,
+        "booster_inputs": args.booster_inputs,
+        "time_buckets": args.time_buckets,
+    }
     datasets = ["synthetic", "amazon"] if args.dataset == "both" else [args.dataset]
     result: dict[str, Any] = {
         "machine": {
@@ -340,11 +361,16 @@ def main(argv: list[str] | None = None) -> int:
         "gnn_params": gnn_params,
         "datasets": {},
     }
+    plots: dict[str, dict[str, Any]] = {}
     for dataset in datasets:
         runs = []
         for seed in range(args.seeds):
             task = synthetic_task(args.users, seed) if dataset == "synthetic" else amazon_task(seed)
             run = run_seed(task, seed, variants, gnn_params)
+            if seed == 0:
+                plots[dataset] = run.pop("predictions")
+            else:
+                run.pop("predictions")
             runs.append(run)
             brief = {k: round(v["auc_pr"], 4) for k, v in run["metrics"].items()}
             print(f"{dataset} seed {seed}: AUC-PR {brief} ({run['seconds']:.0f}s)", flush=True)
@@ -359,7 +385,40 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float))
     print(f"\nwrote {out}")
+    if args.plot:
+        reliability_plot(plots, Path(args.plot))
+        print(f"wrote {args.plot}")
     return 0
+
+
+def reliability_plot(plots: dict[str, dict[str, Any]], path: Path) -> None:
+    """Reliability diagrams (quantile bins) of the calibrated variants, one panel per dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    fig, axes = plt.subplots(1, len(plots), figsize=(5.5 * len(plots), 5), squeeze=False)
+    for ax, (dataset, pred) in zip(axes[0], plots.items(), strict=True):
+        y = pred["y"]
+        top = 0.0
+        for name, p in pred["scores"].items():
+            if not name.startswith(("gnn", "ceiling")):
+                continue
+            frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
+            brier = brier_score_loss(y, np.clip(p, 0, 1))
+            ax.plot(mean, frac, marker="o", label=f"{name} (Brier {brier:.4f})")
+            top = max(top, float(mean.max()), float(frac.max()))
+        ax.plot([0, top], [0, top], color="grey", linestyle="--", label="perfect calibration")
+        ax.set_title(f"{dataset}: test users, seed 0 (deciles of predicted risk)")
+        ax.set_xlabel("mean predicted probability of bad")
+        ax.set_ylabel("observed bad rate")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,14 @@ from riskgraph.gnn.protocol import FeatureViews, LabelFolds, scoring_folds, spli
 from riskgraph.gnn.runners import MessagePassingRunner, Scorer, SignRunner, make_net
 from riskgraph.loaders.tables import GraphTables
 
-__all__ = ["ARCHITECTURES", "GraphRiskModel", "TrainingRecord"]
+__all__ = [
+    "ARCHITECTURES",
+    "FittedGraphRisk",
+    "GraphRiskModel",
+    "TrainingRecord",
+    "fit_graph_risk_model",
+    "score_graph_risk",
+]
 
 ARCHITECTURES = ("sign", "sage", "rgcn", "hgt")
 MODEL_FORMAT = "riskgraph-gnn/1"
@@ -70,6 +77,7 @@ class TrainingRecord:
     validation_brier: float = float("nan")
     feature_columns: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _data_fingerprint(tables: GraphTables, folds: LabelFolds) -> str:
@@ -295,7 +303,9 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             self.builder_ = HeteroGraphBuilder().fit(tables, fit_frame, as_of=as_of)
             data = self.builder_.transform(tables, as_of=as_of)
             self.boosters_: ViewBoosters | None = None
+            stages: dict[str, float] = {"snapshot": time.perf_counter() - clock}
             runner = self._runner(tables, data, folds, feature_views)
+            stages["propagation"] = time.perf_counter() - clock - sum(stages.values())
             if self.booster:
                 x_own = self._booster_inputs(tables, fit_frame, runner.booster_extra)
                 n_num = len(self.builder_.attribute_columns_)
@@ -303,6 +313,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                     n_num, len(self.builder_.categorical_), seed=self.seed
                 ).fit(x_own, folds, tables.users["user_id"])
             runner.attach_scorer(self._scorer(tables, feature_views, folds, runner.booster_extra))
+            stages["boosters"] = time.perf_counter() - clock - sum(stages.values())
             self.net_ = runner.new_net()
             self.history_: list[dict[str, float]] = []
             best_state, best_ap, best_epoch, stale = None, -1.0, 0, 0
@@ -351,6 +362,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                     if stale >= self.patience:
                         break
             assert best_state is not None
+            stages["epochs"] = time.perf_counter() - clock - sum(stages.values())
             self.net_.load_state_dict(best_state)
             z_val = runner.own_logits(val_idx)
             self.calibrator_ = _fit_calibrator(self.calibration, z_val, y[val_idx])
@@ -374,6 +386,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                 validation_brier=float(brier_score_loss(y[val_idx], p_val)),
                 feature_columns=list(self.builder_.feature_columns_),
                 versions=_versions(),
+                stage_seconds=stages,
             )
             self.validation_ = pd.DataFrame(
                 {"user_idx": val_idx, "label": y[val_idx], "logit": z_val, "proba": p_val}
@@ -657,3 +670,101 @@ def _versions() -> dict[str, str]:
         "torch_geometric": str(torch_geometric.__version__),
         "python": platform.python_version(),
     }
+
+
+# -- the protocol end to end -----------------------------------------------------------------
+@dataclass
+class FittedGraphRisk:
+    """What :func:`fit_graph_risk_model` returns.
+
+    Attributes
+    ----------
+    model : GraphRiskModel
+    folds : LabelFolds
+        The training folds (out-of-fold, point-in-time label views).
+    feature_views : FeatureViews or None
+        The graph features of every training view (None without features).
+    """
+
+    model: GraphRiskModel
+    folds: LabelFolds
+    feature_views: FeatureViews | None
+
+
+def fit_graph_risk_model(
+    tables: GraphTables,
+    as_of: Any,
+    *,
+    params: dict[str, Any] | None = None,
+    graph_features: bool = False,
+    compute: Any = None,
+    labels: Any = None,
+    validation: np.ndarray | None = None,
+) -> FittedGraphRisk:
+    """Train the GNN the way it will serve (the nightly ``--retrain`` entry point).
+
+    Runs the protocol of :mod:`riskgraph.gnn.protocol`: labels visible before
+    ``as_of``, folds, point-in-time buckets and the time-based validation window
+    (:func:`~riskgraph.gnn.protocol.split_labels`); with ``graph_features``, the
+    graph features of every label view
+    (:func:`~riskgraph.gnn.protocol.graph_feature_views`); then
+    :meth:`GraphRiskModel.fit` on them.
+
+    Parameters
+    ----------
+    tables : GraphTables
+    as_of : timestamp
+    params : dict, optional
+        :class:`GraphRiskModel` parameters.
+    graph_features : bool, default False
+        Give the model the graph risk features (``K * B`` feature computations).
+    compute : callable, optional
+        Feature function (default :func:`riskgraph.graph.features.compute_graph_features`).
+    labels : array-like, optional
+        Labels to train on instead of the table's (still hidden when dated >= ``as_of``).
+    validation : np.ndarray, optional
+        bool ``(n_users,)``: explicit validation users instead of the time window.
+
+    Returns
+    -------
+    FittedGraphRisk
+    """
+    from riskgraph.gnn.protocol import graph_feature_views
+
+    model = GraphRiskModel(**(params or {}))
+    folds = split_labels(
+        tables,
+        as_of,
+        n_folds=model.n_folds,
+        validation_fraction=model.validation_fraction,
+        seed=model.seed,
+        labels=labels,
+        validation=validation,
+        time_buckets=model.time_buckets,
+    )
+    views = graph_feature_views(tables, folds, compute=compute) if graph_features else None
+    model.fit(tables, as_of, folds=folds, feature_views=views)
+    return FittedGraphRisk(model=model, folds=folds, feature_views=views)
+
+
+def score_graph_risk(
+    model: GraphRiskModel,
+    tables: GraphTables,
+    as_of: Any,
+    *,
+    compute: Any = None,
+    labels: Any = None,
+) -> np.ndarray:
+    """Every user's calibrated ``gnn_risk`` as of ``as_of`` (float64 ``(n_users,)``).
+
+    Computes the scoring folds and, when the model uses graph features, their
+    feature views (``K`` feature computations), then :meth:`GraphRiskModel.predict_proba`.
+    ``labels`` restricts the label inputs (e.g. to those known at the training date).
+    """
+    from riskgraph.gnn.protocol import graph_feature_views
+
+    folds = model.scoring_folds(tables, as_of, labels=labels)
+    views = None
+    if model.builder_.feature_columns_:
+        views = graph_feature_views(tables, folds, compute=compute)
+    return model.predict_proba(tables, as_of, folds=folds, feature_views=views)[:, 1]

@@ -12,7 +12,7 @@ from riskgraph.errors import ModelError
 from riskgraph.gnn.inference import score_users
 from riskgraph.gnn.protocol import graph_feature_views, split_labels
 from riskgraph.gnn.runners import SignRunner
-from riskgraph.gnn.train import GraphRiskModel
+from riskgraph.gnn.train import GraphRiskModel, fit_graph_risk_model, score_graph_risk
 from riskgraph.loaders import GraphTables
 
 from .conftest import random_tables
@@ -113,6 +113,18 @@ def test_a_training_users_own_label_never_reaches_its_own_inputs(tables: GraphTa
 
     assert np.array_equal(own_inputs(tables), own_inputs(other))
     assert model.record_.n_train == int(folds.train.sum())
+
+
+def test_protocol_entry_points_train_and_score_with_graph_features(tables: GraphTables) -> None:
+    fitted = fit_graph_risk_model(tables, D, params=FAST, graph_features=True)
+    assert fitted.feature_views is not None
+    assert len(fitted.feature_views.frames) == fitted.folds.n_views
+    assert fitted.model.builder_.feature_columns_  # trained on the graph features
+    risk = score_graph_risk(fitted.model, tables, "2024-05-01")
+    assert risk.shape == (tables.num_users,)
+    assert ((risk >= 0) & (risk <= 1)).all()
+    with pytest.raises(ModelError, match="trained with graph features: pass feature_views"):
+        fitted.model.predict_proba(tables, D)
 
 
 def test_save_and_load_round_trip(tables: GraphTables, tmp_path: Path) -> None:
