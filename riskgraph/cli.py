@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,12 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """Graph-based fraud and multi-borrowing detection for consumer lenders."""
+    import warnings
+
+    # Deprecation notices of the libraries underneath (torch.jit, optbinning on
+    # pandas 3) say nothing a user can act on; they would only bury our own messages.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 @app.command()
@@ -299,13 +306,21 @@ def _exit_code(exc: Exception) -> int:
     return EXIT_SOFTWARE
 
 
-def _logging(verbose: bool) -> None:
+def _interactive() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
+
+
+def _logging(level: str) -> None:
+    """Log lines to stderr: a scheduler's log gets every stage; a terminal shows
+    progress bars instead (warnings and errors still print)."""
     import logging
 
     from rich.logging import RichHandler
 
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
+        level=getattr(logging, level),
         format="%(message)s",
         datefmt="%H:%M:%S",
         handlers=[RichHandler(show_path=False, rich_tracebacks=False)],
@@ -313,7 +328,10 @@ def _logging(verbose: bool) -> None:
 
 
 @contextlib.contextmanager
-def _progress() -> Iterator[Any]:
+def _progress(enabled: bool) -> Iterator[Any]:
+    if not enabled:
+        yield None
+        return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -351,7 +369,9 @@ def nightly(
             help="File (mode 0600) with the pseudonymization key; default $RISKGRAPH_HMAC_KEY.",
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="Warnings and errors only.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="Warnings and errors only (no progress bars).")
+    ] = False,
 ) -> None:
     """The batch job: load, features, model, score, write back, publish OUT/runs/<date>/.
 
@@ -364,7 +384,8 @@ def nightly(
     from riskgraph.errors import RiskGraphError
     from riskgraph.pipeline import PipelineConfig, run_nightly
 
-    _logging(not quiet)
+    interactive = _interactive() and not quiet
+    _logging("WARNING" if quiet or interactive else "INFO")
     try:
         try:
             run_date = dt.date.fromisoformat(date) if date else None
@@ -375,7 +396,7 @@ def nightly(
         path = find_config_file(config_file)
         key = resolve_hmac_key(hmac_key_file, read_config_file(path))
         config = PipelineConfig.from_file(path)
-        with _progress() as progress:
+        with _progress(interactive) as progress:
             result = run_nightly(
                 input_dir,
                 out,
@@ -385,11 +406,15 @@ def nightly(
                 retrain=retrain,
                 force=force,
                 config=config,
-                progress=progress if not quiet else None,
+                progress=progress,
             )
     except RiskGraphError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(_exit_code(exc)) from None
+    except Exception:
+        # A bug, not a user error: keep the traceback for whoever reads the log.
+        logging.getLogger("riskgraph.nightly").exception("the nightly run failed")
+        raise typer.Exit(EXIT_SOFTWARE) from None
     if result.status == "already_complete":
         typer.echo(f"{result.run_dir} is already complete: nothing to do (use --force to rerun)")
         return
@@ -415,10 +440,10 @@ def demo(
     from riskgraph.demo import run_demo, summary_renderables
     from riskgraph.errors import RiskGraphError
 
-    _logging(False)
+    _logging("WARNING")
     console = Console()
     try:
-        with _progress() as progress:
+        with _progress(_interactive()) as progress:
             result = run_demo(
                 workdir, users=users, seed=seed, echo=console.print, progress=progress
             )

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from riskgraph.errors import ModelError
-from riskgraph.gnn.protocol import graph_feature_views, split_labels
+from riskgraph.gnn.explain import risky_links
+from riskgraph.gnn.protocol import FeatureViews, graph_feature_views, split_labels
 from riskgraph.gnn.train import GraphRiskModel
 from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph_features
 from riskgraph.loaders.tables import GraphTables
@@ -72,11 +73,22 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TonightScores:
-    """What :meth:`RiskModels.score` returns."""
+    """What :meth:`RiskModels.score` returns.
+
+    Attributes
+    ----------
+    gnn_risk : np.ndarray
+        float64 ``(n_users,)``: the GNN's calibrated probability, every user.
+    result : ScoreResult
+        Scores, reasons and flags of every user.
+    gnn_views : FeatureViews or None
+        The graph feature views the GNN used (None when it uses the graph alone);
+        :meth:`RiskModels.risky_links` needs the same.
+    """
 
     gnn_risk: np.ndarray
     result: ScoreResult
-    gnn_logit: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    gnn_views: FeatureViews | None = field(default=None, repr=False)
 
 
 class RiskModels:
@@ -190,7 +202,24 @@ class RiskModels:
             views=frames,
             view_weights=folds.view_weights(),
         )
-        return TonightScores(gnn_risk=gnn_risk, result=result)
+        return TonightScores(gnn_risk=gnn_risk, result=result, gnn_views=gnn_views)
+
+    def risky_links(
+        self,
+        tables: GraphTables,
+        as_of: pd.Timestamp,
+        users: list[str],
+        tonight: TonightScores,
+        top_k: int = 5,
+    ) -> pd.DataFrame:
+        """The associations behind the GNN risk of ``users`` (associations.parquet rows).
+
+        See :func:`riskgraph.gnn.explain.risky_links` for the attribution method.
+        """
+        self._check_fitted()
+        return risky_links(
+            self.gnn_, tables, as_of, users=users, top_k=top_k, feature_views=tonight.gnn_views
+        )
 
     # -- persistence -------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:

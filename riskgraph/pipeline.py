@@ -39,16 +39,16 @@ import pandas as pd
 
 from riskgraph import __version__
 from riskgraph.config import dataclass_from_mapping, read_config_file
-from riskgraph.errors import RunError
+from riskgraph.errors import ConfigError, RunError
 from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph_features
-from riskgraph.loaders import GraphTables, load_input
+from riskgraph.loaders import GraphTables, LoadResult, load_input, write_rejects
 from riskgraph.modeling import ModelConfig, RiskModels
 from riskgraph.monitoring import WatchlistConfig, score_changes
 from riskgraph.report import ReportData, render_report
 from riskgraph.runs import RUN_MANIFEST, OutputRoot, write_json_atomic
 from riskgraph.score import DecisionPolicy, fairness_report
 
-__all__ = ["STAGES", "PipelineConfig", "RunResult", "run_nightly"]
+__all__ = ["STAGES", "PipelineConfig", "RiskLinkConfig", "RunResult", "run_nightly"]
 
 log = logging.getLogger("riskgraph.nightly")
 
@@ -72,6 +72,32 @@ ENV_CRASH_AFTER = "RISKGRAPH_TEST_CRASH_AFTER"
 
 
 @dataclass(frozen=True)
+class RiskLinkConfig:
+    """Which users get risky links (config table ``[risk_links]``).
+
+    Parameters
+    ----------
+    decisions : tuple of str, default ("review", "decline")
+        Users with these decisions get their risky links explained.
+    top_k : int, default 5
+        Links kept per user, strongest first.
+    """
+
+    decisions: tuple[str, ...] = ("review", "decline")
+    top_k: int = 5
+
+    def validate(self) -> RiskLinkConfig:
+        unknown = sorted(set(self.decisions) - {"approve", "review", "decline"})
+        if unknown:
+            raise ConfigError(
+                f"risk_links.decisions: {unknown} unknown; allowed approve, review, decline"
+            )
+        if self.top_k < 1:
+            raise ConfigError(f"risk_links.top_k = {self.top_k}: expected >= 1")
+        return self
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Every setting of the nightly job, one table of the config file per field."""
 
@@ -79,6 +105,7 @@ class PipelineConfig:
     decisions: DecisionPolicy = field(default_factory=DecisionPolicy)
     watchlist: WatchlistConfig = field(default_factory=WatchlistConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    risk_links: RiskLinkConfig = field(default_factory=RiskLinkConfig)
 
     @classmethod
     def from_file(cls, path: Path | None) -> PipelineConfig:
@@ -89,6 +116,7 @@ class PipelineConfig:
         config.features.validate()
         config.decisions.validate()
         config.watchlist.validate()
+        config.risk_links.validate()
         return config
 
 
@@ -198,24 +226,10 @@ def run_nightly(
         with out.lock():
             if out.is_complete(run_date) and not force:
                 return RunResult("already_complete", run_date, out.run_dir(run_date), {})
-            staging = out.new_staging(run_date)
-            try:
-                manifest = _run(
-                    staging,
-                    out,
-                    Path(input_dir),
-                    run_date,
-                    as_of,
-                    hmac_key,
-                    config,
-                    driver,
-                    connection,
-                    retrain,
-                    _Clock(progress),
-                )
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
+            manifest = _run(
+                out, Path(input_dir), run_date, as_of, hmac_key, config,
+                driver, connection, retrain, _Clock(progress),
+            )  # fmt: skip
             return RunResult("published", run_date, out.run_dir(run_date), manifest)
     finally:
         if driver is not None:
@@ -223,7 +237,6 @@ def run_nightly(
 
 
 def _run(
-    staging: Path,
     out: OutputRoot,
     input_dir: Path,
     run_date: dt.date,
@@ -235,10 +248,36 @@ def _run(
     retrain: bool,
     clock: _Clock,
 ) -> dict[str, Any]:
-    database = getattr(connection, "database", "neo4j")
     with clock.stage("load", f"validating {input_dir}"):
-        loaded = load_input(input_dir, hmac_key=hmac_key, rejects_dir=staging / "rejects")
-        tonight_ids = loaded.tables.users["user_id"]
+        # Validated before anything is written: a fatal input problem leaves no trace.
+        loaded = load_input(input_dir, hmac_key=hmac_key)
+    staging = out.new_staging(run_date)
+    try:
+        return _stages(
+            staging, out, input_dir, run_date, as_of, loaded, config, driver, connection,
+            retrain, clock,
+        )  # fmt: skip
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _stages(
+    staging: Path,
+    out: OutputRoot,
+    input_dir: Path,
+    run_date: dt.date,
+    as_of: pd.Timestamp,
+    loaded: LoadResult,
+    config: PipelineConfig,
+    driver: Any,
+    connection: Any,
+    retrain: bool,
+    clock: _Clock,
+) -> dict[str, Any]:
+    database = getattr(connection, "database", "neo4j")
+    write_rejects(loaded.rejects, staging / "rejects")
+    tonight_ids = loaded.tables.users["user_id"]
     if driver is not None:
         from riskgraph.graph.reader import read_graph
         from riskgraph.graph.writer import write_graph
@@ -269,8 +308,11 @@ def _run(
         scores.to_parquet(staging / "scores.parquet", index=False)
         feature_rows.to_parquet(staging / "features.parquet", index=False)
 
-    with clock.stage("links", "risky links of the riskiest users"):
-        associations = _risky_links(models, tables, as_of, scores, config)
+    with clock.stage("links", "risky links of the users under review or declined"):
+        explained = scores.loc[scores["decision"].isin(config.risk_links.decisions), "user_id"]
+        associations = models.risky_links(
+            tables, as_of, explained.tolist(), scored, top_k=config.risk_links.top_k
+        )
         associations.to_parquet(staging / "associations.parquet", index=False)
 
     previous_dir = out.previous_run(run_date)

@@ -161,7 +161,8 @@ def _drift(data: ReportData, top_features: int) -> str:
     ax.set_ylabel("density")
     ax.legend(frameon=False)
     text = (
-        f"<p>PSI of the credit score: <b>{psi:.3f}</b> "
+        f"<p>Compared with the run of {data.previous_date}. "
+        f"PSI of the credit score: <b>{psi:.3f}</b> "
         f"({_psi_word(psi)}; &lt; 0.1 stable, 0.1-0.25 watch, &gt; 0.25 shifted).</p>"
     )
     feature_columns = [c for c in data.features.columns if c != "user_id"]
@@ -174,21 +175,54 @@ def _drift(data: ReportData, top_features: int) -> str:
     return text + _figure(fig) + "<h3>Features that moved most (PSI)</h3>" + _table(table)
 
 
+_RING_TABLE_COLUMNS = (
+    "ring_id",
+    "size",
+    "bad_rate",
+    "known_count",
+    "platforms",
+    "applications",
+    "registration_span_days",
+    "shared_identifiers",
+)
+
+
 def _rings(data: ReportData, top: int = 15) -> str:
     rings = data.rings
     if rings is None or rings.empty:
-        return "<p>No shared-identifier rings tonight.</p>"
-    order = rings.sort_values(["size", "ring_id"], ascending=[False, True]).head(top)
+        return "<p>No shared-identifier groups tonight.</p>"
+    flagged = rings["flagged"].fillna(False).astype(bool) if "flagged" in rings else None
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    ax.scatter(rings["size"], rings["bad_rate"].astype(float), s=12, alpha=0.5, color="#555")
+    rate = rings["bad_rate"].astype(float)
+    if flagged is not None:
+        ax.scatter(
+            rings.loc[~flagged, "size"],
+            rate[~flagged],
+            s=10,
+            alpha=0.4,
+            color="#888",
+            label="groups not flagged (households, shared tablets)",
+        )
+        ax.scatter(
+            rings.loc[flagged, "size"], rate[flagged], s=22, color="#c0392b", label="flagged rings"
+        )
+        ax.legend(frameon=False, fontsize=8)
+    else:
+        ax.scatter(rings["size"], rate, s=12, alpha=0.5, color="#555")
     ax.set_xscale("log")
-    ax.set_xlabel("ring size (users)")
+    ax.set_xlabel("users sharing identifiers (log scale)")
     ax.set_ylabel("known bad rate")
+    shown = rings if flagged is None else rings.loc[flagged]
+    order = shown.sort_values(["size", "ring_id"], ascending=[False, True]).head(top)
+    columns = [c for c in _RING_TABLE_COLUMNS if c in order.columns]
+    n_flagged = int(flagged.sum()) if flagged is not None else len(rings)
     return (
-        f"<p>{len(rings):,} rings, {int(rings['size'].sum()):,} members. "
-        "Open one in Neo4j Browser with the query in docs/browser.md.</p>"
+        f"<p>{len(rings):,} groups of users sharing devices, accounts or application "
+        f"devices; {n_flagged:,} flagged as rings (registered or applying in a burst). "
+        "Open one in Neo4j Browser with the queries in docs/browser.md.</p>"
         + _figure(fig)
-        + _table(order)
+        + "<h3>Largest flagged rings</h3>"
+        + _table(order[columns])
     )
 
 

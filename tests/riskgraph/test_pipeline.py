@@ -1,0 +1,276 @@
+"""The nightly job end to end: contract outputs, idempotency, crash safety, lock, Neo4j down.
+
+A small synthetic population (1,200 users over a year) keeps each run to seconds; the
+models are trained once per session and copied into each output root, except where a
+test is about training itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from riskgraph.graph import cypher
+from riskgraph.loaders.synthetic import generate_population
+from riskgraph.pipeline import ENV_CRASH_AFTER, STAGES
+from riskgraph.runs import OutputRoot
+
+KEY = "pipeline-test-key-0123456789"
+USERS = 1_200
+OUTPUTS = ("scores.parquet", "features.parquet", "associations.parquet", "changes.parquet")
+SCORE_COLUMNS = [
+    "user_id", "risk_score", "credit_score", "gnn_risk", "decision", "multi_borrowing",
+    "ring_id", "reason_1", "reason_2", "reason_3",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def population(tmp_path_factory) -> tuple[Path, dt.date]:
+    """The input directory and the first run date (the day after the data ends)."""
+    root = tmp_path_factory.mktemp("population")
+    pop = generate_population(USERS, seed=7, days=365)
+    pop.write(root / "input", truth_path=root / "truth.parquet")
+    return root / "input", (pd.Timestamp(pop.end) + pd.Timedelta(days=1)).date()
+
+
+def nightly(
+    input_dir: Path,
+    out: Path,
+    date: dt.date,
+    *args: str,
+    env: dict[str, str] | None = None,
+    connection=None,
+) -> subprocess.CompletedProcess:
+    """``riskgraph nightly`` in a child process (a crash must not take the tests down)."""
+    full_env = {**os.environ, "RISKGRAPH_HMAC_KEY": KEY, "OMP_NUM_THREADS": "2", **(env or {})}
+    if connection is not None:
+        full_env.update(
+            RISKGRAPH_NEO4J_URI=connection.uri,
+            RISKGRAPH_NEO4J_USER=connection.user,
+            RISKGRAPH_NEO4J_PASSWORD=connection.password,
+        )
+    command = [sys.executable, "-m", "riskgraph", "nightly", "--input", str(input_dir),
+               "--out", str(out), "--date", date.isoformat(), "--quiet", *args]  # fmt: skip
+    # Run outside the checkout: there `python -m` would import the source folder
+    # riskgraph/, which lacks the subpackages setuptools maps in.
+    return subprocess.run(
+        command, env=full_env, capture_output=True, text=True, timeout=900, cwd=out.parent
+    )
+
+
+@pytest.fixture(scope="session")
+def trained(population, tmp_path_factory) -> Path:
+    """An output root with one complete run and its trained models (no Neo4j)."""
+    input_dir, date = population
+    out = tmp_path_factory.mktemp("trained") / "out"
+    done = nightly(input_dir, out, date, "--no-neo4j")
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def with_models(trained: Path, out: Path) -> Path:
+    """A fresh output root holding only the session's trained models."""
+    out.mkdir(parents=True)
+    shutil.copytree(OutputRoot(trained).model_dir, OutputRoot(out).model_dir)
+    return out
+
+
+def outputs(run_dir: Path) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(run_dir / name) for name in OUTPUTS}
+
+
+def assert_same_outputs(a: Path, b: Path) -> None:
+    left, right = outputs(a), outputs(b)
+    for name in OUTPUTS:
+        pd.testing.assert_frame_equal(left[name], right[name], obj=name)
+    for name in ("rejects",):
+        assert sorted(p.name for p in (a / name).glob("*")) == sorted(
+            p.name for p in (b / name).glob("*")
+        )
+
+
+def neo4j_state(driver) -> tuple[list[str], list[str]]:
+    """Every node and relationship with all properties, as sorted text."""
+    nodes, _, _ = driver.execute_query(cypher.DUMP_NODES)
+    rels, _, _ = driver.execute_query(cypher.DUMP_RELATIONSHIPS)
+    node_text = sorted(repr((sorted(r["labels"]), sorted(r["properties"].items()))) for r in nodes)
+    rel_text = sorted(
+        repr((r["type"], sorted(r["properties"].items()), sorted(r["start"].items()),
+              sorted(r["end"].items())))
+        for r in rels
+    )  # fmt: skip
+    return node_text, rel_text
+
+
+# -- the contract -------------------------------------------------------------------------
+def test_run_publishes_every_contract_output(population, trained):
+    input_dir, date = population
+    run_dir = OutputRoot(trained).run_dir(date)
+    assert OutputRoot(trained).latest.resolve() == run_dir.resolve()
+    for name in (*OUTPUTS, "report.html", "run.json"):
+        assert (run_dir / name).is_file(), name
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    assert list(scores.columns) == SCORE_COLUMNS
+    users = pd.read_csv(input_dir / "users.csv", dtype=str)["user_id"]
+    assert scores["user_id"].is_unique
+    assert sorted(scores["user_id"]) == sorted(users)  # every input user exactly once
+    assert scores["credit_score"].between(350, 950).all()
+    assert scores["risk_score"].between(0, 1).all()
+    assert set(scores["decision"]) <= {"approve", "review", "decline"}
+    order = scores.sort_values("risk_score")
+    assert order["credit_score"].is_monotonic_decreasing
+    links = pd.read_parquet(run_dir / "associations.parquet")
+    assert {"user_id", "other_user_id", "via_type", "via_id", "score"} <= set(links.columns)
+    assert set(links["via_type"]) <= {"device", "account", "social", "application_device"}
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["counts"]["scored_users"] == USERS
+    assert set(manifest["timings_seconds"]) == set(STAGES) - {"publish"}  # written during it
+    assert manifest["model"]["trained_tonight"] is True
+
+
+def test_rerun_of_a_complete_date_is_a_no_op_and_force_reproduces_it(population, trained):
+    input_dir, date = population
+    run_dir = OutputRoot(trained).run_dir(date)
+    before = (run_dir / "run.json").stat().st_mtime_ns
+    again = nightly(input_dir, trained, date, "--no-neo4j")
+    assert again.returncode == 0 and "already complete" in again.stdout
+    assert (run_dir / "run.json").stat().st_mtime_ns == before
+    copy = trained.parent / "first-run"
+    shutil.copytree(run_dir, copy)
+    forced = nightly(input_dir, trained, date, "--no-neo4j", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert_same_outputs(copy, run_dir)
+
+
+def test_second_night_has_a_watchlist_and_drift(population, trained, tmp_path):
+    input_dir, date = population
+    out = with_models(trained, tmp_path / "out")
+    early = date - dt.timedelta(days=14)
+    for night in (early, date):
+        done = nightly(input_dir, out, night, "--no-neo4j")
+        assert done.returncode == 0, done.stderr
+    run = OutputRoot(out).run_dir(date)
+    changes = pd.read_parquet(run / "changes.parquet")
+    assert list(changes.columns) == [
+        "user_id",
+        "previous_score",
+        "credit_score",
+        "delta",
+        "reasons_changed",
+    ]
+    assert len(changes) > 0
+    assert (changes["delta"] == changes["credit_score"] - changes["previous_score"]).all()
+    report = (run / "report.html").read_text()
+    assert f"Compared with the run of {early}." in report
+
+
+# -- idempotency and crash safety with Neo4j ------------------------------------------------
+@pytest.mark.neo4j
+def test_two_runs_give_identical_outputs_and_neo4j_state(
+    population, trained, tmp_path, neo4j_db, neo4j_connection
+):
+    input_dir, date = population
+    out = with_models(trained, tmp_path / "out")
+    first = nightly(input_dir, out, date, connection=neo4j_connection)
+    assert first.returncode == 0, first.stderr
+    state = neo4j_state(neo4j_db)
+    copy = tmp_path / "first"
+    shutil.copytree(OutputRoot(out).run_dir(date), copy)
+    second = nightly(input_dir, out, date, "--force", connection=neo4j_connection)
+    assert second.returncode == 0, second.stderr
+    assert_same_outputs(copy, OutputRoot(out).run_dir(date))
+    assert neo4j_state(neo4j_db) == state
+    labels = {label for text in state[0] for label in ("RiskLow", "RiskMedium", "RiskHigh")
+              if label in text}  # fmt: skip
+    assert labels == {"RiskLow", "RiskMedium", "RiskHigh"}
+
+
+@pytest.fixture(scope="module")
+def clean_reference(population, trained, tmp_path_factory, neo4j_driver, neo4j_connection):
+    """Outputs and Neo4j state of one uninterrupted run, for the crash tests."""
+    input_dir, date = population
+    _wipe(neo4j_driver)
+    out = with_models(trained, tmp_path_factory.mktemp("clean") / "out")
+    done = nightly(input_dir, out, date, connection=neo4j_connection)
+    assert done.returncode == 0, done.stderr
+    return OutputRoot(out).run_dir(date), neo4j_state(neo4j_driver)
+
+
+def _wipe(driver) -> None:
+    with driver.session() as session:
+        session.run(cypher.DELETE_ALL, batch_size=10_000).consume()
+    driver.execute_query(cypher.MARK_TEST_DATABASE)
+
+
+@pytest.mark.neo4j
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", STAGES)
+def test_killed_at_any_stage_then_rerun_equals_a_clean_run(
+    stage, population, trained, clean_reference, tmp_path, neo4j_db, neo4j_connection
+):
+    input_dir, date = population
+    out = with_models(trained, tmp_path / "out")
+    crashed = nightly(
+        input_dir, out, date, env={ENV_CRASH_AFTER: stage}, connection=neo4j_connection
+    )
+    assert crashed.returncode == 137, crashed.stderr
+    complete = OutputRoot(out).is_complete(date)
+    assert complete == (stage == "publish")  # nothing half-published
+    rerun = nightly(input_dir, out, date, connection=neo4j_connection)
+    assert rerun.returncode == 0, rerun.stderr
+    reference_dir, reference_state = clean_reference
+    assert_same_outputs(reference_dir, OutputRoot(out).run_dir(date))
+    assert neo4j_state(neo4j_db) == reference_state
+    assert not list(OutputRoot(out).runs_dir.glob(".staging-*"))
+
+
+@pytest.mark.slow
+def test_killed_after_training_retrains_to_the_same_models(population, trained, tmp_path):
+    input_dir, date = population
+    out = tmp_path / "out"
+    crashed = nightly(input_dir, out, date, "--no-neo4j", env={ENV_CRASH_AFTER: "model"})
+    assert crashed.returncode == 137
+    assert not OutputRoot(out).model_dir.exists()  # the model is published with the run
+    rerun = nightly(input_dir, out, date, "--no-neo4j")
+    assert rerun.returncode == 0, rerun.stderr
+    assert_same_outputs(OutputRoot(trained).run_dir(date), OutputRoot(out).run_dir(date))
+
+
+# -- refusals ----------------------------------------------------------------------------------
+def test_overlapping_run_is_refused_with_a_retry_exit_code(population, trained, tmp_path):
+    input_dir, date = population
+    out = with_models(trained, tmp_path / "out")
+    with OutputRoot(out).lock():
+        refused = nightly(input_dir, out, date, "--no-neo4j")
+    assert refused.returncode == 75
+    assert "another run is in progress" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not OutputRoot(out).runs_dir.exists()
+
+
+def test_neo4j_down_stops_before_any_output(population, tmp_path):
+    input_dir, date = population
+    out = tmp_path / "out"
+    env = {"RISKGRAPH_NEO4J_URI": "bolt://127.0.0.1:9", "RISKGRAPH_NEO4J_PASSWORD": "x"}
+    refused = nightly(input_dir, out, date, env=env)
+    assert refused.returncode == 75
+    assert "Traceback" not in refused.stderr
+    assert refused.stderr.strip().startswith("error:") and "127.0.0.1:9" in refused.stderr
+    assert not out.exists()
+
+
+def test_bad_input_exits_with_the_data_error_code(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "users.csv").write_text("user_id\nu1\n")
+    refused = nightly(tmp_path / "in", tmp_path / "out", dt.date(2026, 1, 1), "--no-neo4j")
+    assert refused.returncode == 65
+    assert "users.csv: missing required column 'registered_at'" in refused.stderr
+    assert not OutputRoot(tmp_path / "out").runs_dir.exists()
