@@ -19,7 +19,7 @@ import neo4j
 import numpy as np
 import pandas as pd
 
-from riskgraph.errors import Neo4jError
+from riskgraph.errors import Neo4jError, Neo4jUnavailableError
 from riskgraph.graph import cypher
 from riskgraph.graph.writer import ATTRIBUTE_PREFIX, META_USER_ATTRIBUTES, NUMBER, TEXT
 from riskgraph.loaders.tables import (
@@ -68,7 +68,12 @@ def read_graph(driver: neo4j.Driver, *, database: str = "neo4j") -> GraphTables:
         with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
             return session.execute_read(_read_all)
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
-        raise Neo4jError(f"reading the graph from database {database!r} failed: {exc}") from exc
+        message = (
+            f"reading the graph from database {database!r} failed: {type(exc).__name__}: {exc}"
+        )
+        if isinstance(exc, neo4j.exceptions.ServiceUnavailable | neo4j.exceptions.SessionExpired):
+            raise Neo4jUnavailableError(message) from exc
+        raise Neo4jError(message) from exc
 
 
 def _read_all(tx: neo4j.ManagedTransaction) -> GraphTables:

@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any
 import neo4j
 import numpy as np
 import pandas as pd
-from neo4j.exceptions import DriverError
+from neo4j.exceptions import DriverError, ServiceUnavailable, SessionExpired
 from neo4j.exceptions import Neo4jError as DriverNeo4jError
 
-from riskgraph.errors import InputError, Neo4jError
+from riskgraph.errors import ConfigError, InputError, Neo4jError, Neo4jUnavailableError
 from riskgraph.graph import cypher
 from riskgraph.graph.schema import ensure_schema
 from riskgraph.loaders.tables import NO_INDEX, NODE_TABLES, TABLE_COLUMNS, GraphTables
@@ -163,12 +163,17 @@ def write_graph(
         When the server fails a batch (naming the table and rows).
     """
     if batch_size < 1 or workers < 1:
-        raise ValueError(f"batch_size={batch_size}, workers={workers}: both must be >= 1")
+        raise ConfigError(
+            f"write_graph: batch_size={batch_size}, workers={workers}; both must be >= 1"
+        )
     began = time.monotonic()
     tables.validate()
     kinds = attribute_kinds(tables.users)
-    ensure_schema(driver, database=database)
-    _merge_attribute_meta(driver, database, tables.users, kinds)
+    try:
+        ensure_schema(driver, database=database)
+        _merge_attribute_meta(driver, database, tables.users, kinds)
+    except (DriverNeo4jError, DriverError) as exc:
+        raise _server_error("preparing the schema", database, exc) from exc
 
     writer = _BatchWriter(driver, database, batch_size, workers)
     total = sum(len(getattr(tables, name)) for name in NODE_TABLES) + tables.num_edges
@@ -416,6 +421,14 @@ def _timestamp(series: pd.Series, name: str) -> dict[str, list[Any]]:
     return {f"{name}_s": _with_none(seconds, missing), f"{name}_ns": _with_none(nanos, missing)}
 
 
+def _server_error(what: str, database: str, exc: Exception) -> Neo4jError:
+    """The riskgraph error for a driver or server failure during ``what``."""
+    message = f"{what} in database {database!r} failed: {type(exc).__name__}: {exc}"
+    if isinstance(exc, ServiceUnavailable | SessionExpired):
+        return Neo4jUnavailableError(message)
+    return Neo4jError(message)
+
+
 def _take(values: list[Any], rows: np.ndarray) -> list[Any]:
     """``[values[r] for r in rows]``, done by numpy."""
     if len(rows) == len(values) and (rows == np.arange(len(rows))).all():
@@ -487,9 +500,8 @@ class _BatchWriter:
                 records, _, _ = self.driver.execute_query(query, batch, database_=self.database)
             except (DriverNeo4jError, DriverError) as exc:
                 end = min(start + self.batch_size, size)
-                raise Neo4jError(
-                    f"writing {what} rows {start}-{end - 1} to database {self.database!r} "
-                    f"failed: {exc}"
+                raise _server_error(
+                    f"writing {what} rows {start}-{end - 1}", self.database, exc
                 ) from exc
             if count:
                 self._advance(min(self.batch_size, size - start), what)

@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import neo4j
 import pytest
 from typer.testing import CliRunner
 
@@ -22,6 +23,9 @@ from riskgraph.graph.connection import (
     open_driver,
     resolve_connection,
 )
+from riskgraph.graph.reader import read_graph
+from riskgraph.graph.writer import write_graph
+from riskgraph.loaders import empty_graph_tables
 
 
 def free_port() -> int:
@@ -77,6 +81,20 @@ def test_nothing_listening_is_unavailable():
     conn = ConnectionSettings(uri=f"bolt://127.0.0.1:{free_port()}", user="neo4j", password="x")
     with pytest.raises(Neo4jUnavailableError, match="does not answer"):
         check_connection(conn)
+
+
+def test_write_and_read_without_a_server_raise_unavailable():
+    dead = neo4j.GraphDatabase.driver(
+        f"bolt://127.0.0.1:{free_port()}",
+        auth=("neo4j", "x"),
+        connection_timeout=2,
+        max_transaction_retry_time=0.5,  # no server will come: do not retry for 30 s
+    )
+    with dead:
+        with pytest.raises(Neo4jUnavailableError, match=r"preparing the schema .* failed"):
+            write_graph(dead, empty_graph_tables())
+        with pytest.raises(Neo4jUnavailableError, match=r"reading the graph .* failed"):
+            read_graph(dead)
 
 
 def test_start_before_install_is_refused(tmp_path):
