@@ -6,10 +6,14 @@
   known-bad counts, structure, graph features), concatenated, then an MLP.
 * :class:`HeteroMessagePassingNet`: message passing over sampled subgraphs
   (:mod:`riskgraph.gnn.sampler`) with one of three layers: relation-wise GraphSAGE
-  through :class:`~torch_geometric.nn.HeteroConv` (``"sage"``), R-GCN-style
-  relation-wise mean aggregation with a root weight (``"rgcn"``,
-  :class:`~torch_geometric.nn.GraphConv` per relation), or HGT (``"hgt"``,
-  :class:`~torch_geometric.nn.HGTConv`).
+  through :class:`~torch_geometric.nn.HeteroConv` (``"sage"``: a weight pair per
+  relation), R-GCN with basis decomposition (``"rgcn"``, :class:`RelationalConv`:
+  relation weights shared through a few bases, Schlichtkrull et al. 2018), or HGT
+  (``"hgt"``, :class:`~torch_geometric.nn.HGTConv`).
+
+(``HeteroConv`` over ``GraphConv(aggr="mean")`` would be R-GCN *without* basis
+decomposition, which is the relation-wise GraphSAGE above up to naming: both are
+``W_root x_i + sum_r W_r mean_{j in N_r(i)} x_j``.)
 
 Both return one logit per user (the log-odds of bad before calibration).
 """
@@ -20,11 +24,12 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import GraphConv, HeteroConv, HGTConv, SAGEConv
+from torch_geometric.nn import HeteroConv, HGTConv, SAGEConv
+from torch_geometric.utils import scatter
 
 from riskgraph.errors import ModelError
 
-__all__ = ["CategoryEmbedding", "HeteroMessagePassingNet", "SignRiskNet"]
+__all__ = ["CategoryEmbedding", "HeteroMessagePassingNet", "RelationalConv", "SignRiskNet"]
 
 EdgeType = tuple[str, str, str]
 CONVS = ("sage", "rgcn", "hgt")
@@ -125,6 +130,51 @@ class SignRiskNet(nn.Module):
         return out
 
 
+class RelationalConv(nn.Module):
+    """R-GCN layer on a heterogeneous graph, relation weights from shared bases.
+
+    ``h'_i = W_root[type(i)] h_i + sum_r mean_{j in N_r(i)} (sum_b a_rb V_b) h_j + bias``
+
+    Parameters
+    ----------
+    edge_types : list of (src, rel, dst)
+    node_types : list of str
+    channels : int
+    num_bases : int, default 4
+    """
+
+    def __init__(
+        self,
+        edge_types: Sequence[EdgeType],
+        node_types: Sequence[str],
+        channels: int,
+        num_bases: int = 4,
+    ) -> None:
+        super().__init__()
+        self.edge_types = [tuple(et) for et in edge_types]
+        self.root = nn.ModuleDict({t: nn.Linear(channels, channels) for t in node_types})
+        self.bases = nn.Parameter(torch.empty(num_bases, channels, channels))
+        self.coefficients = nn.Parameter(torch.empty(len(self.edge_types), num_bases))
+        nn.init.xavier_uniform_(self.bases)
+        nn.init.xavier_uniform_(self.coefficients)
+
+    def forward(
+        self, h: dict[str, Tensor], edge_index_dict: dict[EdgeType, Tensor]
+    ) -> dict[str, Tensor]:
+        out = {t: self.root[t](x) for t, x in h.items()}
+        weights = torch.einsum("rb,bio->rio", self.coefficients, self.bases)
+        for r, et in enumerate(self.edge_types):
+            ei = edge_index_dict.get(et)  # type: ignore[call-overload]
+            if ei is None or ei.numel() == 0:
+                continue
+            src, _, dst = et
+            messages = h[src][ei[0]] @ weights[r]
+            out[dst] = out[dst] + scatter(
+                messages, ei[1], dim=0, dim_size=h[dst].shape[0], reduce="mean"
+            )
+        return out
+
+
 class HeteroMessagePassingNet(nn.Module):
     """Message passing on a heterogeneous (sampled) graph, one logit per user.
 
@@ -183,12 +233,7 @@ class HeteroMessagePassingNet(nn.Module):
                     )
                 )
             else:
-                self.convs.append(
-                    HeteroConv(
-                        {et: GraphConv((hidden, hidden), hidden, aggr="mean") for et in edge_types},
-                        aggr="sum",
-                    )
-                )
+                self.convs.append(RelationalConv(list(edge_types), self.node_types, hidden))
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
