@@ -13,6 +13,8 @@ typed columns with numpy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import neo4j
@@ -38,13 +40,16 @@ _UNIT = pd.api.types.pandas_dtype(TIMESTAMP).unit
 _TICKS_PER_MILLI = {"ms": 1, "us": 1_000, "ns": 1_000_000}[_UNIT]
 
 
-def read_graph(driver: neo4j.Driver, *, database: str = "neo4j") -> GraphTables:
+def read_graph(driver: neo4j.Driver, *, database: str = "neo4j", workers: int = 2) -> GraphTables:
     """Read every node and relationship of the graph model into :class:`GraphTables`.
 
     Parameters
     ----------
     driver : neo4j.Driver
     database : str
+    workers : int
+        Queries in flight at once: while the client decodes one answer, the server
+        already computes the next.
 
     Returns
     -------
@@ -59,14 +64,40 @@ def read_graph(driver: neo4j.Driver, *, database: str = "neo4j") -> GraphTables:
         without exactly one user and platform, a relationship to an unexpected node),
         naming the node, or when the server fails.
 
+    Notes
+    -----
+    Each query is its own read transaction. One transaction would not give a snapshot
+    either (Neo4j reads at read-committed isolation), so do not read while a load is
+    writing: a relationship to a node the read missed is reported as an error.
+
     Examples
     --------
     >>> with open_driver() as driver:              # doctest: +SKIP
     ...     tables = read_graph(driver)
     """
+    common = {
+        "nat": _NAT,
+        "nan": float("nan"),
+        "ticks_per_milli": _TICKS_PER_MILLI,
+        "ns_per_tick": 1_000_000 // _TICKS_PER_MILLI,
+    }
+
+    def run(query: str, params: dict[str, Any]) -> neo4j.Record:
+        records, _, _ = driver.execute_query(
+            query,
+            {**common, **params},
+            database_=database,
+            routing_=neo4j.RoutingControl.READ,
+        )
+        return records[0]
+
     try:
-        with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
-            return session.execute_read(_read_all)
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+
+            def fetch(query: str, **params: Any) -> Future[neo4j.Record]:
+                return pool.submit(run, query, params)
+
+            return _read_all(fetch)
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
         message = (
             f"reading the graph from database {database!r} failed: {type(exc).__name__}: {exc}"
@@ -76,24 +107,39 @@ def read_graph(driver: neo4j.Driver, *, database: str = "neo4j") -> GraphTables:
         raise Neo4jError(message) from exc
 
 
-def _read_all(tx: neo4j.ManagedTransaction) -> GraphTables:
-    def fetch(query: str, **params: Any) -> neo4j.Record:
-        params = {
-            "nat": _NAT,
-            "nan": float("nan"),
-            "ticks_per_milli": _TICKS_PER_MILLI,
-            "ns_per_tick": 1_000_000 // _TICKS_PER_MILLI,
-            **params,
-        }
-        record = tx.run(query, params).single(strict=True)
-        return record
-
-    meta = fetch(cypher.READ_META, name=META_USER_ATTRIBUTES)
+def _read_all(fetch: Callable[..., Future[neo4j.Record]]) -> GraphTables:
+    meta = fetch(cypher.READ_META, name=META_USER_ATTRIBUTES).result()
     columns = list(meta["columns"] or [])
     kinds = list(meta["kinds"] or [])
+    # Submit every query now, the biggest first, and take the answers as they are needed.
+    pending = {
+        name: fetch(query)
+        for name, query in (
+            ("OWNS", cypher.READ_OWNS),
+            ("KNOWS", cypher.READ_KNOWS),
+            ("USES", cypher.READ_USES),
+            ("users", cypher.READ_USERS),
+            ("accounts", cypher.READ_ACCOUNTS),
+            ("devices", cypher.READ_DEVICES),
+            ("applications", cypher.READ_APPLICATIONS),
+            ("SUBMITTED", cypher.READ_SUBMITTED),
+            ("TO", cypher.READ_TO),
+            ("FROM_DEVICE", cypher.READ_FROM_DEVICE),
+            ("platforms", cypher.READ_PLATFORMS),
+        )
+    }
+    attribute_answers = [
+        fetch(
+            cypher.READ_USER_NUMBER_ATTRIBUTE
+            if kind == NUMBER
+            else cypher.READ_USER_TEXT_ATTRIBUTE,
+            key=f"{ATTRIBUTE_PREFIX}{column}",
+        )
+        for column, kind in zip(columns, kinds, strict=True)
+    ]
 
     # -- nodes ------------------------------------------------------------------------
-    rec = fetch(cypher.READ_USERS)
+    rec = pending["users"].result()
     user_nodes = np.asarray(rec["node_id"], dtype=np.int64)
     users: dict[str, Any] = {
         "user_id": _ids(rec["user_id"], "User", "user_id"),
@@ -101,27 +147,25 @@ def _read_all(tx: neo4j.ManagedTransaction) -> GraphTables:
         "label": _labels(rec["label"]),
         "label_at": _timestamps(rec["label_at"]),
     }
-    for column, kind in zip(columns, kinds, strict=True):
-        key = f"{ATTRIBUTE_PREFIX}{column}"
+    for column, kind, answer in zip(columns, kinds, attribute_answers, strict=True):
+        rec = answer.result()
         if kind == NUMBER:
-            rec = fetch(cypher.READ_USER_NUMBER_ATTRIBUTE, key=key)
             values = np.asarray(rec["value"], dtype=np.float64)
             users[column] = pd.Series(_align(values, rec["node_id"], user_nodes), dtype="float64")
         elif kind == TEXT:
-            rec = fetch(cypher.READ_USER_TEXT_ATTRIBUTE, key=key)
             values = _strings(rec["value"], rec["missing"])
             users[column] = pd.Series(_align(values, rec["node_id"], user_nodes), dtype="string")
         else:
             raise Neo4jError(f"RiskgraphMeta: attribute {column!r} has unknown kind {kind!r}")
     users_frame, user_order = _sorted_nodes("users", users, user_nodes)
 
-    rec = fetch(cypher.READ_DEVICES)
+    rec = pending["devices"].result()
     devices, device_order = _sorted_nodes(
         "devices",
         {"device_id": _ids(rec["device_id"], "Device", "device_id")},
         np.asarray(rec["node_id"], dtype=np.int64),
     )
-    rec = fetch(cypher.READ_ACCOUNTS)
+    rec = pending["accounts"].result()
     accounts, account_order = _sorted_nodes(
         "accounts",
         {
@@ -130,13 +174,13 @@ def _read_all(tx: neo4j.ManagedTransaction) -> GraphTables:
         },
         np.asarray(rec["node_id"], dtype=np.int64),
     )
-    rec = fetch(cypher.READ_PLATFORMS)
+    rec = pending["platforms"].result()
     platforms, platform_order = _sorted_nodes(
         "platforms",
         {"platform_id": _ids(rec["platform_id"], "Platform", "platform_id")},
         np.asarray(rec["node_id"], dtype=np.int64),
     )
-    rec = fetch(cypher.READ_APPLICATIONS)
+    rec = pending["applications"].result()
     app_frame, app_order = _sorted_nodes(
         "applications",
         {
@@ -157,11 +201,11 @@ def _read_all(tx: neo4j.ManagedTransaction) -> GraphTables:
         return src, dst
 
     n_apps = len(app_frame)
-    rec = fetch(cypher.READ_SUBMITTED)
+    rec = pending["SUBMITTED"].result()
     sub_user, sub_app = ends(rec, "SUBMITTED", user_order, app_order)
-    rec = fetch(cypher.READ_TO)
+    rec = pending["TO"].result()
     to_app, to_platform = ends(rec, "TO", app_order, platform_order)
-    rec = fetch(cypher.READ_FROM_DEVICE)
+    rec = pending["FROM_DEVICE"].result()
     fd_app, fd_device = ends(rec, "FROM_DEVICE", app_order, device_order)
     ids = app_frame["application_id"]
     _exactly(np.bincount(sub_app, minlength=n_apps), 1, 1, ids, "SUBMITTED (its user)")
@@ -185,7 +229,7 @@ def _read_all(tx: neo4j.ManagedTransaction) -> GraphTables:
         }
     )
 
-    rec = fetch(cypher.READ_USES)
+    rec = pending["USES"].result()
     src, dst = ends(rec, "USES", user_order, device_order)
     user_devices = _edge_table(
         "user_devices",
@@ -196,13 +240,13 @@ def _read_all(tx: neo4j.ManagedTransaction) -> GraphTables:
             "last_seen": _timestamps(rec["last_seen"]),
         },
     )
-    rec = fetch(cypher.READ_OWNS)
+    rec = pending["OWNS"].result()
     src, dst = ends(rec, "OWNS", user_order, account_order)
     user_accounts = _edge_table(
         "user_accounts",
         {"user_idx": src, "account_idx": dst, "linked_at": _timestamps(rec["linked_at"])},
     )
-    rec = fetch(cypher.READ_KNOWS)
+    rec = pending["KNOWS"].result()
     src, dst = ends(rec, "KNOWS", user_order, user_order)
     social = _edge_table(
         "social",
