@@ -26,15 +26,28 @@ __all__ = ["ViewBoosters", "booster_inputs"]
 
 
 def booster_inputs(
-    attributes: pd.DataFrame, x_cat: np.ndarray, features: pd.DataFrame | None, columns: list[str]
+    attributes: np.ndarray,
+    x_cat: np.ndarray,
+    features: pd.DataFrame | None,
+    columns: list[str],
+    extra: np.ndarray | None,
+    rows: np.ndarray,
 ) -> np.ndarray:
-    """float64 ``(n, a + c + f)``: raw numeric attributes (NaN kept), category codes,
-    raw graph features ``columns`` (trees need no scaling)."""
-    parts = [attributes.to_numpy(dtype=np.float64, na_value=np.nan), x_cat.astype(np.float64)]
+    """float32 ``(len(rows), a + c + f + e)`` booster inputs of users ``rows``.
+
+    Raw numeric attributes (NaN kept), category codes, raw graph features
+    ``columns`` (trees need no scaling), then ``extra`` label-free inputs.
+    """
+    parts = [attributes[rows].astype(np.float32), x_cat[rows].astype(np.float32)]
     if features is not None and columns:
         parts.append(
-            features[columns].astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+            features[columns]
+            .iloc[rows]
+            .astype("float64")
+            .to_numpy(dtype=np.float32, na_value=np.nan)
         )
+    if extra is not None:
+        parts.append(extra[rows].astype(np.float32))
     return np.concatenate(parts, axis=1)
 
 
@@ -91,13 +104,14 @@ class ViewBoosters:
             "verbose": -1,
         }
 
-    def fit(self, x_own: np.ndarray, folds: LabelFolds, user_ids: pd.Series) -> ViewBoosters:
+    def fit(self, x_train: np.ndarray, folds: LabelFolds, user_ids: pd.Series) -> ViewBoosters:
         """Train booster ``k`` on training users outside fold ``k``.
 
         Parameters
         ----------
-        x_own : np.ndarray
-            float64 ``(n_users, d)``: every user's inputs from its own view
+        x_train : np.ndarray
+            float ``(n_train, d)``: the inputs of the training users
+            (``np.flatnonzero(folds.train)``, in that order), each from its own view
             (:func:`booster_inputs`).
         folds : LabelFolds
         user_ids : pandas.Series
@@ -105,15 +119,22 @@ class ViewBoosters:
         """
         import lightgbm as lgb
 
-        y = folds.labels
+        train = np.flatnonzero(folds.train)
+        if len(x_train) != len(train):
+            raise ModelError(
+                f"booster inputs have {len(x_train)} rows, expected one per training user "
+                f"({len(train)})"
+            )
+        y = folds.labels[train]
+        fold = folds.fold[train]
         cats = list(range(self.n_categorical_start, self.n_categorical_start + self.n_categorical))
         self.models_: list[str] = []
         self.best_rounds_: list[int] = []
         # A fixed fifth of each booster's users stops it: a second keyed hash, so the
         # choice does not depend on the fold assignment or the population's order.
-        stopper = assign_folds(user_ids, 5, seed=self.seed + 7919) == 0
+        stopper = assign_folds(user_ids.iloc[train], 5, seed=self.seed + 7919) == 0
         for k in range(folds.n_folds):
-            outside = folds.train & (folds.fold != k)
+            outside = fold != k
             fit_rows = outside & ~stopper
             stop_rows = outside & stopper
             if len(np.unique(y[fit_rows])) < 2:
@@ -122,13 +143,13 @@ class ViewBoosters:
                     "a bad or a good label"
                 )
             train_set = lgb.Dataset(
-                x_own[fit_rows], y[fit_rows], categorical_feature=cats, free_raw_data=True
+                x_train[fit_rows], y[fit_rows], categorical_feature=cats, free_raw_data=True
             )
             if len(np.unique(y[stop_rows])) < 2:
                 # Too few labels to stop on (tiny graphs): a fixed, modest number of rounds.
                 booster = lgb.train(self._params(), train_set, num_boost_round=100)
             else:
-                stop_set = lgb.Dataset(x_own[stop_rows], y[stop_rows], reference=train_set)
+                stop_set = lgb.Dataset(x_train[stop_rows], y[stop_rows], reference=train_set)
                 booster = lgb.train(
                     self._params(),
                     train_set,
@@ -151,6 +172,13 @@ class ViewBoosters:
             self._boosters = [lgb.Booster(model_str=m) for m in self.models_]
         booster = self._boosters[k]
         return np.asarray(booster.predict(x, raw_score=True, num_threads=2), dtype=np.float32)  # type: ignore[attr-defined]
+
+    def contributions(self, k: int, x: np.ndarray) -> np.ndarray:
+        """float64 ``(n, d + 1)``: booster ``k``'s TreeSHAP contributions per input
+        column (log-odds), then the expected value."""
+        self.predict_logit(k, x[:0])  # loads the boosters
+        booster = self._boosters[k]
+        return np.asarray(booster.predict(x, pred_contrib=True, num_threads=2), dtype=np.float64)  # type: ignore[attr-defined]
 
     def state_dict(self) -> dict[str, object]:
         return {

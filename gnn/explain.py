@@ -16,10 +16,14 @@ gradient times input: the gradient of ``u``'s logit with respect to each such in
 column (autograd through the network), times the part of that column that the link
 carries (baseline: the link absent, i.e. 0). This decomposes the first-order change
 of ``u``'s logit exactly over its links; 2-hop influence is credited to the
-first-hop link it travels through. What the boosted encoder reads (with the default
-``booster_inputs="own"``: the user's own attributes and applications) is the user's
-own and is not split into links; with ``booster_inputs="graph"`` (or graph features)
-part of the neighbours' influence passes through the trees and is not attributed. Scores are in log-odds, averaged over the label
+first-hop link it travels through.
+
+The boosted encoder (trees) also reads the label-free propagated inputs (with the
+default ``booster_inputs="graph"``). Its share is attributed with TreeSHAP: each
+input column's SHAP value is split over the links in proportion to the part of the
+column each link carries, and multiplied by the gradient of the logit with respect
+to the booster's score. Graph risk features read by the boosters (when the model
+uses them) are not split into links: the scorecard's reason codes quote them. Scores are in log-odds, averaged over the label
 views the prediction averages; a positive score raises the risk.
 
 Identifiers shared by more than ``max_sharing`` users (public devices) are left
@@ -125,6 +129,7 @@ def _view_contributions(
         score = runner.scorer(v).astype(np.float64).reshape(-1, 1)
         score_first = graph.mean("identifier", score).astype(np.float64)
     view_block = runner.view_block(v)
+    ratio, phi, g_base = _booster_shares(runner, v, users, g)
     out = {}
     for r_i, r in enumerate(RELATIONS):
         row, _, other, w, c = links[r]
@@ -158,8 +163,44 @@ def _view_contributions(
         s = off["identifiers"] + (3 * _SHARING.index(r) + 1 if r in _SHARING else 3 * len(_SHARING))
         count_now = np.expm1(inputs.static[users[row], s].astype(np.float64))
         contrib += gs[:, s] / (1.0 + count_now)
+        if ratio is not None:
+            # the same inputs as read by the boosted encoder (TreeSHAP, split by link)
+            gb = g_base[row]
+            t = off[f"mean:{r}"]
+            contrib += gb * w * np.einsum("ij,ij->i", ratio[row, t : t + a], own[other])
+            if hop is not None:
+                t = off["hop2"] + hop * a
+                contrib += gb * w * np.einsum("ij,ij->i", ratio[row, t : t + a], first[other])
+            contrib += gb * phi[row, s] / np.maximum(count_now, 1.0)
         out[r] = contrib
     return out
+
+
+def _booster_shares(
+    runner: SignRunner, v: int, users: np.ndarray, g: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """TreeSHAP of the boosted encoder over the label-free blocks it reads.
+
+    Returns ``ratio`` (SHAP value / input value per static column, 0 where the input
+    is 0: the share of a column's SHAP value one unit of it carries), ``phi`` (the
+    SHAP values) and ``g_base`` (d logit / d booster score), or ``ratio=None`` when
+    the boosters read no propagated input.
+    """
+    model = runner.model
+    empty = np.zeros((0, 0))
+    if runner.scorer is None or model.boosters_ is None or model.booster_inputs != "graph":
+        return None, empty, empty
+    static = runner.inputs.static
+    views = runner.feature_views
+    frame = None if views is None else views.frames[v]
+    x = model.booster_source(runner.tables)(frame, static, users)
+    phi = model.boosters_.contributions(runner.folds.view_fold(v), x)[:, :-1]
+    phi = phi[:, x.shape[1] - static.shape[1] :]  # the static blocks come last
+    values = static[users].astype(np.float64)
+    safe = np.abs(values) > 1e-6
+    ratio = np.where(safe, phi / np.where(safe, values, 1.0), 0.0)
+    assert runner.base_column is not None
+    return ratio, phi, g[:, runner.base_column]
 
 
 # Relations of the ``identifiers`` block, three columns each (ids, co-users, largest

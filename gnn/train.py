@@ -22,6 +22,7 @@ import datetime as _dt
 import hashlib
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,13 +132,12 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         Give the GNN a boosted-tree score of each user's own attributes (and graph
         features), one booster per label view (:mod:`riskgraph.gnn.boost`), as an
         input it also propagates to the neighbours.
-    booster_inputs : {"own", "graph"}, default "own"
+    booster_inputs : {"graph", "own"}, default "graph"
         What the boosters read besides the attributes (and graph features):
-        ``"own"`` the user's own application activity only, so that every
-        neighbour's influence flows through the network, where
-        :mod:`riskgraph.gnn.explain` attributes it to links; ``"graph"`` every
-        label-free propagated block too (neighbours' attributes, identifier
-        sharing), which the explanations cannot split by link.
+        ``"graph"`` every label-free block of the propagation model too
+        (neighbours' attributes, identifier sharing, own activity); ``"own"`` the
+        user's own application activity only. Both are explained link by link
+        (:mod:`riskgraph.gnn.explain`).
     seed : int, default 0
         Seeds the weights, the batch order, the sampler and the folds.
     num_threads : int or None, default None
@@ -172,7 +172,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         pos_weight: str = "sqrt",
         calibration: str = "platt",
         booster: bool = True,
-        booster_inputs: str = "own",
+        booster_inputs: str = "graph",
         seed: int = 0,
         num_threads: int | None = None,
     ) -> None:
@@ -307,11 +307,12 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             runner = self._runner(tables, data, folds, feature_views)
             stages["propagation"] = time.perf_counter() - clock - sum(stages.values())
             if self.booster:
-                x_own = self._booster_inputs(tables, fit_frame, runner.booster_extra)
+                source = self.booster_source(tables)
+                x_train = source(fit_frame, runner.booster_extra, np.flatnonzero(train))
                 n_num = len(self.builder_.attribute_columns_)
                 self.boosters_ = ViewBoosters(
                     n_num, len(self.builder_.categorical_), seed=self.seed
-                ).fit(x_own, folds, tables.users["user_id"])
+                ).fit(x_train, folds, tables.users["user_id"])
             runner.attach_scorer(self._scorer(tables, feature_views, folds, runner.booster_extra))
             stages["boosters"] = time.perf_counter() - clock - sum(stages.values())
             self.net_ = runner.new_net()
@@ -342,7 +343,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
-                    total += float(loss) * len(target)
+                    total += loss.item() * len(target)
                     count += len(target)
                 z_val = runner.own_logits(val_idx)
                 auc, ap = _metrics(y[val_idx], z_val)
@@ -517,13 +518,25 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             reference_time=reference_time,
         )
 
-    def _booster_inputs(
-        self, tables: GraphTables, frame: pd.DataFrame | None, extra: np.ndarray | None
-    ) -> np.ndarray:
-        attrs = tables.users[self.builder_.attribute_columns_].astype("float64")
+    def booster_source(
+        self, tables: GraphTables
+    ) -> Callable[[pd.DataFrame | None, np.ndarray | None, np.ndarray], np.ndarray]:
+        """``source(frame, extra, rows)`` -> the booster inputs of users ``rows``
+        (:func:`~riskgraph.gnn.boost.booster_inputs`), attributes encoded once."""
+        attrs = (
+            tables.users[self.builder_.attribute_columns_]
+            .astype("float64")
+            .to_numpy(dtype=np.float32, na_value=np.nan)
+        )
         _, x_cat = self.builder_.attribute_inputs(tables)
-        x = booster_inputs(attrs, x_cat, frame, self.builder_.feature_columns_)
-        return x if extra is None else np.concatenate([x, extra], axis=1)
+        columns = self.builder_.feature_columns_
+
+        def source(
+            frame: pd.DataFrame | None, extra: np.ndarray | None, rows: np.ndarray
+        ) -> np.ndarray:
+            return booster_inputs(attrs, x_cat, frame, columns, extra, rows)
+
+        return source
 
     def _scorer(
         self,
@@ -535,12 +548,14 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         """Booster log-odds per label view (None without boosters).
 
         ``extra``: label-free inputs appended to the booster inputs (the propagation
-        model's static blocks: neighbours' attributes, structure).
+        model's static blocks: neighbours' attributes, identifier sharing).
         """
         boosters = self.boosters_
         if boosters is None:
             return None
+        source = self.booster_source(tables)
         cache: dict[tuple[int, int], np.ndarray] = {}
+        chunk = 131_072  # the inputs of a million users at once would take gigabytes
 
         def score(v: int) -> np.ndarray:
             k = folds.view_fold(v)
@@ -551,7 +566,16 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                 frame = None if feature_views is None else feature_views.frames[v]
                 if feature_views is not None:
                     cache.clear()  # one view at a time: they are large at scale
-                cache[key] = boosters.predict_logit(k, self._booster_inputs(tables, frame, extra))
+                n = tables.num_users
+                cache[key] = np.concatenate(
+                    [
+                        boosters.predict_logit(
+                            k, source(frame, extra, np.arange(s, min(s + chunk, n)))
+                        )
+                        for s in range(0, n, chunk)
+                    ]
+                    or [np.zeros(0, dtype=np.float32)]
+                )
             return cache[key]
 
         return score
