@@ -2,9 +2,14 @@
 
 One entry per column of ``GraphFeatures.features`` (except ``user_id``). The scorecard
 builds its reason codes from :attr:`FeatureSpec.reason` (a sentence as an applicant would
-read it, with the value filled in) and its monotonic bin trends from
-:attr:`FeatureSpec.risk_direction`; docs/features.md holds the table
-:func:`catalog_markdown` renders (a test keeps the two in step).
+read it, with the value filled in by :func:`riskgraph.reason_text.format_reason`) and its
+monotonic bin trends from :attr:`FeatureSpec.risk_direction`; docs/features.md holds the
+table :func:`catalog_markdown` renders (a test keeps the two in step).
+
+Rules for a reason sentence: it is true for every value that can cost points (a count
+of 1 reads "1 user", never "1 users"; a share above 0 never reads "0%"), it makes no
+claim the value does not support ("closely connected" for any PageRank above zero), and
+it quotes no internal score (a PageRank value means nothing to an applicant).
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from riskgraph.graph.features.borrowing import WINDOW_DAYS
+from riskgraph.graph.features.borrowing import WINDOW_DAYS, MultiBorrowingThresholds
 from riskgraph.graph.features.exposure import EXPOSURE_RELATIONS
+from riskgraph.graph.features.rings import RingConfig
+from riskgraph.reason_text import format_reason
 
 __all__ = [
     "CATALOG_BEGIN",
@@ -46,8 +53,9 @@ class FeatureSpec:
     description : str
         For analysts: what is counted, over which window, with which missing value.
     reason : str or None
-        Reason-code template with ``{value}`` (a format spec allowed), as an applicant
-        reads it, e.g. ``"shares a device with {value:.0f} users who defaulted"``;
+        Reason-code template with ``{value}`` and the specs of
+        :mod:`riskgraph.reason_text`, as an applicant reads it, e.g.
+        ``"shares a device with {value:count} {value:user|users} who defaulted"``;
         None for identifiers, which are never a reason.
     risk_direction : {"increasing", "decreasing", "none"}
         "increasing" when a larger value means more risk.
@@ -55,6 +63,17 @@ class FeatureSpec:
     dtype : str
         pandas dtype of the column: ``int64``, ``float64`` (NaN = not applicable),
         ``bool`` or ``string``.
+    zero_reason : str or None
+        Sentence when the value is 0 and still costs points: a feature that is NaN
+        outside a ring costs a ring member with 0 of something the points the
+        missing bin ("in no ring") has over it, and the true reason is then the
+        membership, not "0 other users defaulted". None where a 0 cannot be a
+        reason (the scorecard then never gives one for it).
+    missing_neutral : bool
+        NaN means *undefined* (a share of labelled users when none is labelled),
+        not a risk factor an applicant could act on: the scorecard weighs it
+        neutral (weight of evidence 0) and never gives it as a reason; the counts
+        carry what "no labelled neighbour" says.
     """
 
     name: str
@@ -64,9 +83,11 @@ class FeatureSpec:
     risk_direction: Direction
     kind: Kind = "numeric"
     dtype: str = "float64"
+    zero_reason: str | None = None
+    missing_neutral: bool = False
 
     def format_reason(self, value: float | bool) -> str:
-        """The reason sentence with ``value`` filled in.
+        """The reason sentence with ``value`` filled in (``zero_reason`` for 0).
 
         Raises
         ------
@@ -77,10 +98,14 @@ class FeatureSpec:
         --------
         >>> FEATURE_CATALOG["device_bad_1hop"].format_reason(3)
         'shares a device with 3 users who defaulted'
+        >>> FEATURE_CATALOG["device_bad_1hop"].format_reason(1)
+        'shares a device with 1 user who defaulted'
         """
         if self.reason is None:
             raise ValueError(f"feature {self.name!r} is an identifier and has no reason text")
-        return self.reason.format(value=value)
+        if self.zero_reason is not None and not isinstance(value, str) and value == 0:
+            return self.zero_reason
+        return format_reason(self.reason, value)
 
 
 def _spec(*args, **kwargs) -> tuple[str, FeatureSpec]:
@@ -128,6 +153,12 @@ _RELATION_WORDS = {
 
 _CAP = "identifiers shared by more than ExposureConfig.max_sharing (50) users link nobody"
 
+# What a ring member with 0 of something truly loses points for: being in the ring.
+_RING_MEMBER = "belongs to a group of accounts linked by shared phones, devices or cards"
+# The defaults the features are computed with, quoted by the sentences that define them.
+_MB = MultiBorrowingThresholds()
+_MAX_SHARING = RingConfig().max_sharing
+
 
 def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
     specs = []
@@ -140,7 +171,7 @@ def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
                 f"{rel}_users_1hop",
                 "exposure",
                 f"Other users linked to the user by {link}{cap}.",
-                f"{shares_with} {{value:.0f}} other users",
+                f"{shares_with} {{value:count}} other {{value:user|users}}",
                 sharing_direction,
                 dtype="int64",
             ),
@@ -149,7 +180,7 @@ def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
                 "exposure",
                 f"Distinct users with a visible bad label linked to the user by {link}; "
                 f"the user's own label never counts{cap}.",
-                f"{shares_with} {{value:.0f}} users who defaulted",
+                f"{shares_with} {{value:count}} {{value:user|users}} who defaulted",
                 "increasing",
                 dtype="int64",
             ),
@@ -158,15 +189,17 @@ def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
                 "exposure",
                 f"Bad share among the labelled users counted in `{rel}_users_1hop`; "
                 "NaN when none has a visible label.",
-                f"{{value:.0%}} of {who} with a repayment record defaulted",
+                f"{{value:pct}} of {who} defaulted (of those whose repayments are known)",
                 "increasing",
+                missing_neutral=True,
             ),
             _spec(
                 f"{rel}_bad_2hop",
                 "exposure",
                 f"Distinct users with a visible bad label within two hops over {via} "
                 f"(one-hop ones included, the user itself excluded){cap}.",
-                f"{{value:.0f}} users who defaulted are within two steps through {via}",
+                f"is linked through {via} to {{value:count}} {{value:user|users}} who "
+                "defaulted, directly or through one other user",
                 "increasing",
                 dtype="int64",
             ),
@@ -175,9 +208,11 @@ def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
                 "exposure",
                 f"Bad share among the labelled users within two hops over {via}; NaN when "
                 "none has a visible label.",
-                f"{{value:.0%}} of the users within two steps through {via} with a "
-                "repayment record defaulted",
+                f"{{value:pct}} of the users linked to this applicant through {via}, "
+                "directly or through one other user, defaulted (of those whose repayments "
+                "are known)",
                 "increasing",
+                missing_neutral=True,
             ),
         ]
     specs.append(
@@ -189,7 +224,10 @@ def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
             "restart mass each, damping 0.85); the user's own label is excluded exactly by "
             "seeding each user's score on the bad users of the other hash folds "
             "(ExposureConfig.ppr_folds, 4). 0 when no bad user is reachable.",
-            "is closely connected to users who defaulted (network risk score {value:.3f})",
+            # Any score above the best bin means some defaulted user is reachable, not
+            # that the link is close; the score itself means nothing to an applicant.
+            "is linked through a chain of shared devices, accounts or contacts to users "
+            "who defaulted",
             "increasing",
         )
     )
@@ -205,7 +243,8 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
                 "borrowing",
                 f"Credit applications the user filed in the {w} days before the reference "
                 "time (`[r - w, r)`, r = as_of unless reference_time is given).",
-                f"filed {{value:.0f}} credit applications in {_window_phrase(w)}",
+                f"filed {{value:count}} credit {{value:application|applications}} in "
+                f"{_window_phrase(w)}",
                 "increasing",
                 dtype="int64",
             )
@@ -217,7 +256,8 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
                 "borrowing",
                 f"Distinct lending platforms the user applied to in the {w} days before "
                 "the reference time.",
-                f"applied at {{value:.0f}} lending platforms in {_window_phrase(w)}",
+                f"applied at {{value:count}} lending {{value:platform|platforms}} in "
+                f"{_window_phrase(w)}",
                 "increasing",
                 dtype="int64",
             )
@@ -228,7 +268,7 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
             "borrowing",
             "Most applications the user filed within any 24 hours of the 90 days before "
             "the reference time.",
-            "filed {value:.0f} credit applications within 24 hours",
+            "filed {value:count} credit {value:application|applications} within 24 hours",
             "increasing",
             dtype="int64",
         ),
@@ -252,7 +292,7 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
             "borrowing",
             "Largest amount of one application in the 90 days before the reference "
             "time; NaN without one.",
-            "applied for up to {value:,.0f} at once in the last 90 days",
+            "asked for as much as {value:,.0f} in one application in the last 90 days",
             "increasing",
         ),
         _spec(
@@ -262,8 +302,8 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
             "as_of) from any device this user's applications were filed from. Devices "
             "with more than BorrowingConfig.max_device_applicants (1000) applicants add "
             "their applicant count instead (a lower bound).",
-            "{value:.0f} other people filed credit applications from the same devices as "
-            "this applicant",
+            "{value:count} other {value:person|people} filed credit applications from the "
+            "same devices as this applicant",
             "increasing",
             dtype="int64",
         ),
@@ -274,8 +314,8 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
             "BorrowingConfig.co_user_max_sharing, 50, users) with the user who applied "
             "to a platform the user applied to less than "
             "BorrowingConfig.co_application_days (7) days apart, before as_of.",
-            "{value:.0f} people sharing a phone, device or card with this applicant "
-            "applied to the same lenders in the same week",
+            "{value:count} {value:person|people} sharing a phone, device or card with this "
+            "applicant applied to the same lenders in the same week",
             "increasing",
             dtype="int64",
         ),
@@ -284,7 +324,9 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
             "borrowing",
             "Multi-borrowing flag: platforms_7d >= 3, or platforms_30d >= 5, or "
             "max_applications_24h >= 4 (MultiBorrowingThresholds).",
-            "applied at many lending platforms within a short time",
+            f"applied for credit many times in a short time ({_MB.platforms_7d} or more "
+            f"lending platforms within 7 days, {_MB.platforms_30d} or more within 30 days, "
+            f"or {_MB.applications_24h} or more applications within 24 hours)",
             "increasing",
             kind="flag",
             dtype="bool",
@@ -311,7 +353,8 @@ _RING_SPECS = [
         "ring_size",
         "rings",
         "Users in the user's ring, the user included; 0 when in no ring.",
-        "belongs to a group of {value:.0f} accounts linked by shared phones, devices or cards",
+        "belongs to a group of {value:count} {value:account|accounts} linked by shared phones, "
+        "devices or cards",
         "increasing",
         dtype="int64",
     ),
@@ -319,32 +362,40 @@ _RING_SPECS = [
         "ring_bad_count",
         "rings",
         "Other ring members with a visible bad label (leave-one-out); NaN when in no ring.",
-        "belongs to a group of linked accounts in which {value:.0f} other users defaulted",
+        "belongs to a group of linked accounts in which {value:count} other "
+        "{value:user|users} defaulted",
         "increasing",
+        zero_reason=_RING_MEMBER,
     ),
     _spec(
         "ring_bad_rate",
         "rings",
         "Bad share among the other ring members with a visible label (leave-one-out); "
         "NaN when in no ring or none of the others is labelled.",
-        "{value:.0%} of the accounts linked to this one with a repayment record defaulted",
+        "{value:pct} of the other accounts in this applicant's group of linked accounts "
+        "defaulted (of those whose repayments are known)",
         "increasing",
+        missing_neutral=True,
     ),
     _spec(
         "ring_platforms",
         "rings",
         "Distinct lending platforms the ring's members applied to before as_of; NaN when "
         "in no ring.",
-        "belongs to a group of linked accounts that applied at {value:.0f} lending platforms",
+        "belongs to a group of linked accounts that applied at {value:count} lending "
+        "{value:platform|platforms}",
         "increasing",
+        zero_reason=_RING_MEMBER,
     ),
     _spec(
         "ring_registration_span_days",
         "rings",
         "Days between the first and the last registration among the ring's members; NaN "
         "when in no ring.",
-        "belongs to a group of linked accounts all registered within {value:.0f} days",
+        "belongs to a group of linked accounts all registered within {value:within} "
+        "{value:day|days}",
         "decreasing",
+        zero_reason="belongs to a group of linked accounts all registered on the same day",
     ),
     _spec(
         "ring_registration_burst_share",
@@ -352,7 +403,8 @@ _RING_SPECS = [
         "Largest share of the ring's members registered within any "
         "RingConfig.burst_days (7) days: near 1 for identities created together; NaN "
         "when in no ring.",
-        "{value:.0%} of the group of accounts linked to this one registered within the same week",
+        "{value:pct} of the accounts in this applicant's group of linked accounts "
+        "registered within the same week",
         "increasing",
     ),
     _spec(
@@ -361,8 +413,8 @@ _RING_SPECS = [
         "Largest share of the ring's applicants (members who applied before as_of) "
         "whose first application falls within any RingConfig.burst_days (7) days; NaN "
         "when in no ring or fewer than two members applied.",
-        "{value:.0%} of the accounts linked to this one started applying for credit in "
-        "the same week",
+        "{value:pct} of the accounts in this applicant's group of linked accounts "
+        "started applying for credit in the same week",
         "increasing",
     ),
     _spec(
@@ -370,8 +422,10 @@ _RING_SPECS = [
         "rings",
         "Devices and accounts that link the ring (each shared by 2..max_sharing of its "
         "members); NaN when in no ring.",
-        "belongs to a group of accounts linked by {value:.0f} shared phones, devices or cards",
+        "belongs to a group of accounts linked by {value:count} shared "
+        "{value:phone, device or card|phones, devices or cards}",
         "increasing",
+        zero_reason=_RING_MEMBER,
     ),
     _spec(
         "ring_flag",
@@ -395,7 +449,8 @@ _HUB_SPECS = [
         "hubs",
         "The user's devices (used or applied from) and accounts that at least one other "
         "user also has.",
-        "uses {value:.0f} phones, devices or cards that other people also use",
+        "uses {value:count} {value:phone, device or card|phones, devices or cards} that "
+        "other people also use",
         "increasing",
         dtype="int64",
     ),
@@ -404,7 +459,8 @@ _HUB_SPECS = [
         "hubs",
         "The user's devices and accounts used by more than RingConfig.max_sharing (20) "
         "users (public computers, shop demo phones); they link no ring.",
-        "used {value:.0f} devices or accounts shared by many people",
+        f"uses {{value:count}} {{value:device or account|devices or accounts}} shared by "
+        f"more than {_MAX_SHARING} people",
         "increasing",
         dtype="int64",
     ),
@@ -413,7 +469,8 @@ _HUB_SPECS = [
         "hubs",
         "Users on the user's most widely shared device or account, the user included; "
         "0 when the user has none.",
-        "one of this applicant's devices or accounts is used by {value:.0f} people",
+        "one of this applicant's devices or accounts is used by {value:count} "
+        "{value:person|people}, this applicant included",
         "increasing",
         dtype="int64",
     ),
@@ -433,6 +490,12 @@ def catalog_markdown() -> str:
     ]
     for spec in FEATURE_CATALOG.values():
         reason = "-" if spec.reason is None else f"`{spec.reason}`"
+        if spec.zero_reason is not None:
+            reason += f"; when 0: `{spec.zero_reason}`"
+        if spec.missing_neutral:
+            reason += "; NaN: neutral, never a reason"
+        # A pipe inside a cell, even in code, ends the cell.
+        reason = reason.replace("|", "\\|")
         direction = {"increasing": "higher", "decreasing": "lower", "none": "-"}[
             spec.risk_direction
         ]

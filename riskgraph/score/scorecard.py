@@ -37,7 +37,12 @@ from riskgraph.score._optbinning import BinningProcess, Scorecard
 from riskgraph.score.logistic import SignConstrainedLogisticRegression
 from riskgraph.score.scaling import ScoreScaling
 from riskgraph.score.thin_file import NO_CREDIT_HISTORY, ThinFileRule
-from riskgraph.score.variables import CatalogEntry, VariableSpec, describe_variables
+from riskgraph.score.variables import (
+    CatalogEntry,
+    VariableSpec,
+    describe_variables,
+    ordinal_positions,
+)
 
 __all__ = ["BinningSettings", "CreditScorecard", "default_catalog"]
 
@@ -508,11 +513,15 @@ def _missing_bin_is_reliable(
 
 def _as_model_dtypes(frame: pd.DataFrame, variables: list[VariableSpec]) -> pd.DataFrame:
     """Numerical variables as float64 (NaN missing), categorical as object (None missing):
-    the dtypes optbinning handles without surprises."""
+    the dtypes optbinning handles without surprises. Ordinal attributes
+    (``VariableSpec.categories``) become their categories' positions."""
     out = {}
     for v in variables:
         column = frame[v.name]
-        if v.dtype == "numerical":
+        categories = getattr(v, "categories", None)  # absent in models saved before it
+        if categories is not None:
+            out[v.name] = ordinal_positions(column, categories)
+        elif v.dtype == "numerical":
             out[v.name] = pd.to_numeric(column, errors="coerce").to_numpy(
                 dtype=np.float64, na_value=np.nan
             )

@@ -65,6 +65,65 @@ def test_reason_examples_read_as_an_applicant_would():
     assert FEATURE_CATALOG["ring_bad_rate"].format_reason(0.25).startswith("25% of")
 
 
+_PLURAL_AFTER_ONE = re.compile(
+    r"\b1 (?:other |late |credit |lending |earlier |shared )?"
+    r"(?:users|people|accounts|applications|platforms|phones|devices|days|loans|payments)\b"
+)
+
+
+def test_sentences_agree_in_number_and_small_shares_never_read_zero():
+    for name, spec in FEATURE_CATALOG.items():
+        if spec.reason is None or spec.kind == "flag":
+            continue
+        one = spec.format_reason(1.0)
+        assert not _PLURAL_AFTER_ONE.search(one), (name, one)
+        # A 0 of an increasing feature is never a reason (test_score_reasons), but a
+        # small share must not round to one.
+        assert "0%" not in spec.format_reason(0.001), name
+    assert FEATURE_CATALOG["device_bad_2hop"].format_reason(1) == (
+        "is linked through shared devices to 1 user who defaulted, directly or through "
+        "one other user"
+    )
+    assert (
+        FEATURE_CATALOG["app_device_co_applicants"]
+        .format_reason(1)
+        .startswith("1 other person filed")
+    )
+    assert (
+        FEATURE_CATALOG["ring_registration_span_days"].format_reason(0.4).endswith("within 1 day")
+    )
+
+
+def test_zero_sentences_state_what_costs_points():
+    member = "belongs to a group of accounts linked by shared phones, devices or cards"
+    for name in ("ring_bad_count", "ring_platforms", "ring_shared_identifiers"):
+        assert FEATURE_CATALOG[name].format_reason(0) == member, name
+    assert (
+        FEATURE_CATALOG["ring_registration_span_days"]
+        .format_reason(0.0)
+        .endswith("all registered on the same day")
+    )
+
+
+def test_no_sentence_quotes_an_internal_score():
+    # The PageRank value means nothing to an applicant, and any value above the best
+    # bin only says that some defaulted user is reachable.
+    text = FEATURE_CATALOG["bad_ppr"].format_reason(0.0071)
+    assert not re.search(r"\d", text) and "closely" not in text
+
+
+def test_only_label_derived_shares_are_missing_neutral():
+    neutral = {name for name, spec in FEATURE_CATALOG.items() if spec.missing_neutral}
+    assert neutral == {
+        name for name in FEATURE_CATALOG if "_bad_share_" in name or name == "ring_bad_rate"
+    }
+
+
+def test_catalogue_table_has_six_cells_per_row_despite_pipes_in_templates():
+    for line in catalog_markdown().splitlines():
+        assert len(re.findall(r"(?<!\\)\|", line)) == 7, line
+
+
 def test_docs_hold_the_current_catalogue():
     text = DOCS.read_text(encoding="utf-8")
     generated = text.split(CATALOG_BEGIN, 1)[1].split(CATALOG_END, 1)[0]

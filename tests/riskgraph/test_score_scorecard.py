@@ -235,9 +235,10 @@ def test_any_users_get_a_score_in_range_monotone_in_risk_and_up_to_three_reasons
     assert (np.isnan(lost) == ~has).all()
     assert (np.nan_to_num(np.diff(lost, axis=1), nan=-1.0) <= 1e-9).all()
     from riskgraph.score import points_lost
+    from riskgraph.score.reasons import MIN_POINTS_LOST
 
     all_lost = points_lost(model, model.points(frame), model.prepare(frame)).to_numpy()
-    losing = (all_lost > 1e-6).sum(axis=1)
+    losing = (all_lost > MIN_POINTS_LOST).sum(axis=1)
     assert (has.sum(axis=1) == np.minimum(losing, 3)).all()
 
 
