@@ -15,7 +15,7 @@ RAW_ACCOUNTS = ["4111 1111 1111 1111", "+86 138 0013 8000", "wallet:alice@exampl
 
 
 def test_pseudonym_is_keyed_and_stable():
-    values = pd.Series(RAW_ACCOUNTS + [RAW_ACCOUNTS[0], None])
+    values = pd.Series([*RAW_ACCOUNTS, RAW_ACCOUNTS[0], None])
     a = pseudonymize(values, b"k" * 16)
     assert a.iloc[0] == a.iloc[3] and a.iloc[0] != a.iloc[1]
     assert pd.isna(a.iloc[4])
