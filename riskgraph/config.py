@@ -5,21 +5,22 @@ The config file is TOML (``--config PATH``, else ``$RISKGRAPH_CONFIG``, else
 ``./riskgraph.toml`` when it exists). Each table configures one layer and maps onto
 that layer's frozen dataclass::
 
-    [features.rings]           # riskgraph.graph.features.RingConfig
+    [features.rings]                 # riskgraph.graph.features.rings.RingConfig
     max_sharing = 20
 
-    [features.multi_borrowing] # riskgraph.graph.features.MultiBorrowingThresholds
+    [features.borrowing.thresholds]  # ...features.borrowing.MultiBorrowingThresholds
     platforms_30d = 4
 
-    [decisions]                # riskgraph.score.decisions.DecisionPolicy
+    [decisions]                      # riskgraph.score.decisions.DecisionPolicy
     decline_below = 520
 
-    [model]                    # riskgraph.gnn.train.TrainingConfig
+    [model]                          # riskgraph.modeling.ModelConfig
     seed = 0
 
     [security]
     hmac_key_file = "/etc/riskgraph/hmac.key"
 
+Every setting with its default: docs/riskgraph.example.toml.
 Unknown keys and wrongly typed values stop the run with a message naming the file,
 the key, the value given and what is allowed. Secrets (the pseudonymization key, the
 Neo4j password) come from the environment or from files of mode 0600, never from the

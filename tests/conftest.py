@@ -4,10 +4,12 @@ Which server:
 
 * ``RISKGRAPH_TEST_NEO4J_URI`` (with ``RISKGRAPH_TEST_NEO4J_USER``, default ``neo4j``,
   and ``RISKGRAPH_TEST_NEO4J_PASSWORD``) when set;
-* otherwise the local instance of ``riskgraph neo4j`` (``RISKGRAPH_NEO4J_HOME`` and
-  ``RISKGRAPH_NEO4J_BOLT_PORT`` / ``_HTTP_PORT`` choose which): installed and started
-  for the session if it is not running, and stopped at the end only if it was started
-  here.
+* otherwise a local ``riskgraph neo4j`` instance: the one ``RISKGRAPH_NEO4J_HOME``
+  names, else a test instance of its own (``<user data dir>/riskgraph/neo4j-test`` on
+  Bolt 17687 and HTTP 17474, so that it never meets the demo's database on 7687);
+  ``RISKGRAPH_NEO4J_BOLT_PORT`` / ``_HTTP_PORT`` override the ports. Installed and
+  started for the session if it is not running, and stopped at the end only if it
+  was started here.
 
 ``neo4j_db`` wipes the database before each test. It refuses to wipe a database that
 holds data the tests did not write (no ``RiskgraphTestMarker`` node), and it never
@@ -18,9 +20,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import neo4j
+import platformdirs
 import pytest
 
 from riskgraph.graph import cypher, server
@@ -29,12 +33,25 @@ from riskgraph.graph.connection import ENV_URI, ConnectionSettings, open_driver
 ENV_TEST_URI = "RISKGRAPH_TEST_NEO4J_URI"
 ENV_TEST_USER = "RISKGRAPH_TEST_NEO4J_USER"
 ENV_TEST_PASSWORD = "RISKGRAPH_TEST_NEO4J_PASSWORD"
+TEST_HOME = Path(platformdirs.user_data_dir("riskgraph")) / "neo4j-test"
+TEST_BOLT_PORT, TEST_HTTP_PORT = 17687, 17474
+
+
+def _test_instance() -> server.ServerSettings:
+    """The instance ``RISKGRAPH_NEO4J_HOME`` names, else the tests' own."""
+    if os.environ.get(server.ENV_HOME):
+        return server.ServerSettings.resolve()
+    return server.ServerSettings.resolve(
+        TEST_HOME,
+        bolt_port=None if os.environ.get(server.ENV_BOLT_PORT) else TEST_BOLT_PORT,
+        http_port=None if os.environ.get(server.ENV_HTTP_PORT) else TEST_HTTP_PORT,
+    )
 
 
 @pytest.fixture(scope="session")
 def local_neo4j() -> Iterator[server.ServerSettings]:
     """The local instance, running; started (and later stopped) here if it was not."""
-    settings = server.ServerSettings.resolve()
+    settings = _test_instance()
     started_here = False
     if server.running_pid(settings) is None:
         server.install(settings)
