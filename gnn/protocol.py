@@ -13,7 +13,9 @@ training users had a known-bad ring-mate as of ``D`` against 0.2% of the users w
 applied after ``D``; LightGBM trained that way lost a third of its AUC-PR.)
 The protocol here:
 
-1. **Visible labels** as of ``D``: ``label_at < D`` only; the rest is unknown.
+1. **Visible labels** as of ``D``: ``label_at < D`` only; the rest is unknown
+   (:func:`riskgraph.graph.features.labels.visible_labels`, the one rule for features
+   and models).
 2. **Folds**: every user gets a fold ``0..K-1`` from a keyed hash of its ``user_id``
    (stable across nights: a user never changes fold as the population grows).
 3. **Point in time**: the labelled users are cut into ``B`` buckets by reference
@@ -53,6 +55,7 @@ import pandas as pd
 
 from riskgraph.errors import ModelError
 from riskgraph.gnn.hetero import as_utc, to_epoch_seconds
+from riskgraph.graph.features.labels import visible_labels
 from riskgraph.loaders.tables import GraphTables
 
 __all__ = [
@@ -63,23 +66,10 @@ __all__ = [
     "reference_times",
     "scoring_folds",
     "split_labels",
-    "visible_labels",
 ]
 
 #: ``compute(tables, as_of, labels=..., reference_time=...) -> DataFrame``
 FeatureFunction = Callable[..., pd.DataFrame]
-
-
-def visible_labels(users: pd.DataFrame, as_of: Any) -> np.ndarray:
-    """Labels known strictly before ``as_of``: float64 ``(n,)``, 1 bad, 0 good, NaN unknown.
-
-    Same rule as :func:`riskgraph.graph.features.visible_labels` (a label with no
-    ``label_at`` is unknown).
-    """
-    as_of = as_utc(as_of)
-    label = users["label"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-    seen = (users["label_at"] < as_of).fillna(False).to_numpy(dtype=bool)
-    return np.where(seen, label, np.nan)
 
 
 def assign_folds(user_ids: pd.Series, n_folds: int, seed: int = 0) -> np.ndarray:
@@ -440,6 +430,6 @@ def graph_feature_views(
     frames = []
     for view in folds.views():
         out = compute(tables, when, labels=view, reference_time=ref)
-        frame = getattr(out, "features", out)
+        frame: pd.DataFrame = getattr(out, "features", out)
         frames.append(frame.reset_index(drop=True))
     return FeatureViews(frames=frames, fingerprint=folds.fingerprint())

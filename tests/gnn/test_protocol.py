@@ -13,22 +13,22 @@ from riskgraph.gnn.protocol import (
     reference_times,
     scoring_folds,
     split_labels,
-    visible_labels,
 )
+from riskgraph.graph.features.labels import visible_labels
 from riskgraph.loaders import GraphTables
 
 from .conftest import random_tables
 
 
 def test_visible_labels_only_before_as_of(tiny: GraphTables) -> None:
-    # u1 bad known 03-01, u2 good known 03-05, u5 bad known 06-01
+    # u1 bad known 03-01, u2 good known 03-05 (hidden at 03-05: strictly before), u5 bad 06-01
     assert np.array_equal(
-        visible_labels(tiny.users, "2024-03-05"),
+        visible_labels(tiny.users, pd.Timestamp("2024-03-05", tz="UTC")),
         [1.0, np.nan, np.nan, np.nan, np.nan, np.nan],
         equal_nan=True,
     )
     assert np.array_equal(
-        visible_labels(tiny.users, "2024-07-01"),
+        visible_labels(tiny.users, pd.Timestamp("2024-07-01", tz="UTC")),
         [1.0, 0.0, np.nan, np.nan, 1.0, np.nan],
         equal_nan=True,
     )
