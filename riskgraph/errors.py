@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "FeatureError",
     "InputError",
     "ModelError",
     "Neo4jError",
@@ -38,6 +39,16 @@ class Neo4jError(RiskGraphError):
 
 class Neo4jUnavailableError(Neo4jError):
     """No Neo4j server answers at the configured address, or it refused the login."""
+
+
+class FeatureError(RiskGraphError):
+    """Graph features cannot be computed with the arguments given.
+
+    Raised for a naive or non-UTC-convertible ``as_of``, a ``labels`` or
+    ``reference_time`` array of the wrong length or with values outside what is
+    allowed; the message names the argument, the first bad position and value, and
+    what was expected.
+    """
 
 
 class ModelError(RiskGraphError):

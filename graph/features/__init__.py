@@ -11,10 +11,10 @@ Examples
 
 from __future__ import annotations
 
+from riskgraph.errors import FeatureError
 from riskgraph.graph.features.borrowing import BorrowingConfig, MultiBorrowingThresholds
 from riskgraph.graph.features.catalog import FEATURE_CATALOG, FeatureSpec, catalog_markdown
 from riskgraph.graph.features.compute import FeatureConfig, GraphFeatures, compute_graph_features
-from riskgraph.graph.features.errors import FeatureError
 from riskgraph.graph.features.exposure import ExposureConfig
 from riskgraph.graph.features.labels import visible_labels
 from riskgraph.graph.features.rings import RING_COLUMNS, RingConfig

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskgraph.graph.features.errors import FeatureError
+from riskgraph.errors import FeatureError
 from riskgraph.graph.features.timeline import NAT, check_as_of, to_micros
 
 __all__ = ["check_labels", "visible_labels"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from riskgraph.graph.features.errors import FeatureError
+from riskgraph.errors import FeatureError
 
 __all__ = ["personalized_pagerank"]
 

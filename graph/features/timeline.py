@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskgraph.graph.features.errors import FeatureError
+from riskgraph.errors import FeatureError
 
 __all__ = [
     "MICROS_PER_DAY",

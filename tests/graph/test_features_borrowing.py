@@ -6,14 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskgraph.errors import ConfigError
+from riskgraph.errors import ConfigError, FeatureError
 from riskgraph.graph.features import (
     BorrowingConfig,
     FeatureConfig,
     MultiBorrowingThresholds,
     compute_graph_features,
 )
-from riskgraph.graph.features.errors import FeatureError
 from riskgraph.graph.features.windows import densest_window
 
 AS_OF = pd.Timestamp("2024-06-01", tz="UTC")

@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from riskgraph.errors import ConfigError
+from riskgraph.errors import ConfigError, FeatureError
 from riskgraph.graph.features import ExposureConfig, FeatureConfig, compute_graph_features
 from riskgraph.graph.features.adjacency import binary_matrix, graph_snapshot
-from riskgraph.graph.features.errors import FeatureError
 from riskgraph.graph.features.exposure import hop_counts, label_folds, ppr_exposure
 from riskgraph.graph.features.labels import visible_labels
 from riskgraph.graph.features.pagerank import personalized_pagerank
