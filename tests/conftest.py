@@ -14,12 +14,15 @@ Which server:
 ``neo4j_db`` wipes the database before each test. It refuses to wipe a database that
 holds data the tests did not write (no ``RiskgraphTestMarker`` node), and it never
 wipes the server named by ``RISKGRAPH_NEO4J_URI`` unless that is also the test URI.
+
+``neo4j_dump(driver)`` returns the whole database as sorted text, for checks that two
+states are equal (loading twice, a rerun after a crash).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -116,6 +119,32 @@ def neo4j_db(neo4j_driver: neo4j.Driver, neo4j_connection: ConnectionSettings) -
         session.run(cypher.DELETE_ALL, batch_size=10_000).consume()
     neo4j_driver.execute_query(cypher.MARK_TEST_DATABASE, database_=database)
     return neo4j_driver
+
+
+def _dump_database(driver: neo4j.Driver) -> tuple[list[str], list[str]]:
+    """Every node and relationship with all its properties (relationships with their
+    end nodes' keys), as sorted text: equal lists mean equal databases."""
+    nodes, _, _ = driver.execute_query(cypher.DUMP_NODES)
+    rels, _, _ = driver.execute_query(cypher.DUMP_RELATIONSHIPS)
+    node_text = [repr((sorted(r["labels"]), sorted(r["properties"].items()))) for r in nodes]
+    rel_text = [
+        repr(
+            (
+                r["type"],
+                sorted(r["properties"].items()),
+                sorted(r["start"].items()),
+                sorted(r["end"].items()),
+            )
+        )
+        for r in rels
+    ]
+    return sorted(node_text), sorted(rel_text)
+
+
+@pytest.fixture(scope="session")
+def neo4j_dump() -> Callable[[neo4j.Driver], tuple[list[str], list[str]]]:
+    """``neo4j_dump(driver)``: :func:`_dump_database` (a conftest module cannot be imported)."""
+    return _dump_database
 
 
 def _address(uri: str) -> tuple[str, int]:

@@ -125,25 +125,6 @@ def union_of(*days: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     }
 
 
-def dump(driver: neo4j.Driver) -> tuple[list[str], list[str]]:
-    """Every node and relationship with all properties, as sorted text."""
-    nodes, _, _ = driver.execute_query(cypher.DUMP_NODES)
-    rels, _, _ = driver.execute_query(cypher.DUMP_RELATIONSHIPS)
-    as_text = [repr((sorted(r["labels"]), sorted(r["properties"].items()))) for r in nodes]
-    rel_text = [
-        repr(
-            (
-                r["type"],
-                sorted(r["properties"].items()),
-                sorted(r["start"].items()),
-                sorted(r["end"].items()),
-            )
-        )
-        for r in rels
-    ]
-    return sorted(as_text), sorted(rel_text)
-
-
 def counts(driver: neo4j.Driver) -> tuple[dict[str, int], dict[str, int]]:
     labels, _, _ = driver.execute_query(cypher.COUNT_NODES_BY_LABEL)
     types, _, _ = driver.execute_query(cypher.COUNT_RELATIONSHIPS_BY_TYPE)
@@ -224,14 +205,14 @@ def test_empty_graph_round_trips(neo4j_db):
 
 
 # -- idempotence --------------------------------------------------------------------------------
-def test_loading_twice_changes_nothing(neo4j_db):
+def test_loading_twice_changes_nothing(neo4j_db, neo4j_dump):
     tables = tables_of(frames_of(day_one()))
     write_graph(neo4j_db, tables, batch_size=2, workers=2)
-    first_counts, first_dump = counts(neo4j_db), dump(neo4j_db)
+    first_counts, first_dump = counts(neo4j_db), neo4j_dump(neo4j_db)
     report = write_graph(neo4j_db, tables, batch_size=2, workers=2)
     assert report.created == {k: 0 for k in report.created}
     assert counts(neo4j_db) == first_counts
-    assert dump(neo4j_db) == first_dump
+    assert neo4j_dump(neo4j_db) == first_dump
     assert read_graph(neo4j_db).equals(tables)
 
 
@@ -314,13 +295,13 @@ def test_write_back_properties_are_not_read_as_attributes(neo4j_db):
     assert (records[0]["s"], records[0]["i"]) == (0.5, 3000.5)
 
 
-def test_attribute_kind_conflict_stops_before_writing(neo4j_db):
+def test_attribute_kind_conflict_stops_before_writing(neo4j_db, neo4j_dump):
     write_graph(neo4j_db, tables_of(frames_of(day_one())))
-    before = dump(neo4j_db)
+    before = neo4j_dump(neo4j_db)
     rows = {"users": [USERS, ["u9", "2024-05-01", "", "", "high", "Beijing"]]}
     with pytest.raises(InputError, match=r"users\.income: text values, but the graph holds"):
         write_graph(neo4j_db, tables_of(frames_of(rows)))
-    assert dump(neo4j_db) == before
+    assert neo4j_dump(neo4j_db) == before
 
 
 def test_invalid_tables_are_refused(neo4j_db):
@@ -339,7 +320,7 @@ def write_csv(path: Path, rows: list[list[str]]) -> None:
 
 
 def test_load_command_validates_pseudonymizes_and_upserts(
-    neo4j_db, neo4j_connection, tmp_path, monkeypatch
+    neo4j_db, neo4j_connection, neo4j_dump, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("RISKGRAPH_NEO4J_URI", neo4j_connection.uri)
     monkeypatch.setenv("RISKGRAPH_NEO4J_USER", neo4j_connection.user)
@@ -361,12 +342,12 @@ def test_load_command_validates_pseudonymizes_and_upserts(
     assert "upserted" in result.output and card not in result.output
     rejected = (tmp_path / "rej" / "user_accounts.csv").read_text(encoding="utf-8")
     assert "ghost" in rejected and "line" in rejected.splitlines()[0]
-    nodes, rels = dump(neo4j_db)
+    nodes, rels = neo4j_dump(neo4j_db)
     assert not any(card in text for text in nodes + rels)
     assert any("Account" in text for text in nodes)
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert dump(neo4j_db) == (nodes, rels)
+    assert neo4j_dump(neo4j_db) == (nodes, rels)
 
 
 def test_load_command_without_key_is_refused(neo4j_db, tmp_path, monkeypatch):

@@ -97,19 +97,6 @@ def assert_same_outputs(a: Path, b: Path) -> None:
         )
 
 
-def neo4j_state(driver) -> tuple[list[str], list[str]]:
-    """Every node and relationship with all properties, as sorted text."""
-    nodes, _, _ = driver.execute_query(cypher.DUMP_NODES)
-    rels, _, _ = driver.execute_query(cypher.DUMP_RELATIONSHIPS)
-    node_text = sorted(repr((sorted(r["labels"]), sorted(r["properties"].items()))) for r in nodes)
-    rel_text = sorted(
-        repr((r["type"], sorted(r["properties"].items()), sorted(r["start"].items()),
-              sorted(r["end"].items())))
-        for r in rels
-    )  # fmt: skip
-    return node_text, rel_text
-
-
 # -- the contract -------------------------------------------------------------------------
 def test_run_publishes_every_contract_output(population, trained):
     input_dir, date = population
@@ -175,33 +162,35 @@ def test_second_night_has_a_watchlist_and_drift(population, trained, tmp_path):
 # -- idempotency and crash safety with Neo4j ------------------------------------------------
 @pytest.mark.neo4j
 def test_two_runs_give_identical_outputs_and_neo4j_state(
-    population, trained, tmp_path, neo4j_db, neo4j_connection
+    population, trained, tmp_path, neo4j_db, neo4j_connection, neo4j_dump
 ):
     input_dir, date = population
     out = with_models(trained, tmp_path / "out")
     first = nightly(input_dir, out, date, connection=neo4j_connection)
     assert first.returncode == 0, first.stderr
-    state = neo4j_state(neo4j_db)
+    state = neo4j_dump(neo4j_db)
     copy = tmp_path / "first"
     shutil.copytree(OutputRoot(out).run_dir(date), copy)
     second = nightly(input_dir, out, date, "--force", connection=neo4j_connection)
     assert second.returncode == 0, second.stderr
     assert_same_outputs(copy, OutputRoot(out).run_dir(date))
-    assert neo4j_state(neo4j_db) == state
+    assert neo4j_dump(neo4j_db) == state
     labels = {label for text in state[0] for label in ("RiskLow", "RiskMedium", "RiskHigh")
               if label in text}  # fmt: skip
     assert labels == {"RiskLow", "RiskMedium", "RiskHigh"}
 
 
 @pytest.fixture(scope="module")
-def clean_reference(population, trained, tmp_path_factory, neo4j_driver, neo4j_connection):
+def clean_reference(
+    population, trained, tmp_path_factory, neo4j_driver, neo4j_connection, neo4j_dump
+):
     """Outputs and Neo4j state of one uninterrupted run, for the crash tests."""
     input_dir, date = population
     _wipe(neo4j_driver)
     out = with_models(trained, tmp_path_factory.mktemp("clean") / "out")
     done = nightly(input_dir, out, date, connection=neo4j_connection)
     assert done.returncode == 0, done.stderr
-    return OutputRoot(out).run_dir(date), neo4j_state(neo4j_driver)
+    return OutputRoot(out).run_dir(date), neo4j_dump(neo4j_driver)
 
 
 def _wipe(driver) -> None:
@@ -214,7 +203,7 @@ def _wipe(driver) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", STAGES)
 def test_killed_at_any_stage_then_rerun_equals_a_clean_run(
-    stage, population, trained, clean_reference, tmp_path, neo4j_db, neo4j_connection
+    stage, population, trained, clean_reference, tmp_path, neo4j_db, neo4j_connection, neo4j_dump
 ):
     input_dir, date = population
     out = with_models(trained, tmp_path / "out")
@@ -228,7 +217,7 @@ def test_killed_at_any_stage_then_rerun_equals_a_clean_run(
     assert rerun.returncode == 0, rerun.stderr
     reference_dir, reference_state = clean_reference
     assert_same_outputs(reference_dir, OutputRoot(out).run_dir(date))
-    assert neo4j_state(neo4j_db) == reference_state
+    assert neo4j_dump(neo4j_db) == reference_state
     assert not list(OutputRoot(out).runs_dir.glob(".staging-*"))
 
 
