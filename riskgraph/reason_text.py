@@ -11,8 +11,8 @@ spec                        renders                                            e
 ==========================  =================================================  ==================
 ``{value:count}``           a whole number with thousands separators, "no"     ``3``, ``1,250``,
                             for 0                                              ``no``
-``{value:within}``          a whole number rounded *up* ("within 5 days" is    ``5`` for 4.2
-                            true for 4.2 days)
+``{value:within}``          a whole number rounded *up* ("within 5 days" is    ``5`` for 4.2,
+                            true for 4.2 days; at least 1 above 0)             ``1`` for 1e-12
 ``{value:pct}``             a percentage; "less than 1%" / "more than 99%"     ``25%``,
                             instead of rounding a share that is neither 0      ``less than 1%``
                             nor 1 to "0%" or "100%"
@@ -77,6 +77,9 @@ class _ReasonFormatter(string.Formatter):
             if number is None:
                 return str(value)
             whole = math.ceil(number - 1e-9)
+            if number > 0:
+                # The tolerance must not turn a tiny positive value into "within 0".
+                whole = max(whole, 1)
             self.last_number = float(whole)
             return f"{whole:,}"
         if format_spec == "pct":

@@ -64,16 +64,17 @@ class FeatureSpec:
         pandas dtype of the column: ``int64``, ``float64`` (NaN = not applicable),
         ``bool`` or ``string``.
     zero_reason : str or None
-        Sentence when the value is 0 and still costs points: a feature that is NaN
-        outside a ring costs a ring member with 0 of something the points the
-        missing bin ("in no ring") has over it, and the true reason is then the
-        membership, not "0 other users defaulted". None where a 0 cannot be a
-        reason (the scorecard then never gives one for it).
+        Sentence when the value is 0 and costs points, where the general template
+        would read badly ("registered within 0 days"). None: a 0 of a feature whose
+        risk increases is never a reason (the scorecard then never gives one for it).
     missing_neutral : bool
-        NaN means *undefined* (a share of labelled users when none is labelled),
-        not a risk factor an applicant could act on: the scorecard weighs it
-        neutral (weight of evidence 0) and never gives it as a reason; the counts
-        carry what "no labelled neighbour" says.
+        NaN is no risk factor an applicant could act on: a share of labelled users
+        when none is labelled (*undefined*; the counts carry what "no labelled
+        neighbour" says), or a ring feature of a user in no ring (*absent*; being in
+        no ring must never cost points, and ``ring_size`` and ``ring_flag``, defined
+        for everyone, carry what membership costs). The scorecard weighs it neutral
+        (weight of evidence 0) and never gives it as a reason, and a value loses
+        points only against the best bin of the users *with* a value.
     """
 
     name: str
@@ -153,8 +154,6 @@ _RELATION_WORDS = {
 
 _CAP = "identifiers shared by more than ExposureConfig.max_sharing (50) users link nobody"
 
-# What a ring member with 0 of something truly loses points for: being in the ring.
-_RING_MEMBER = "belongs to a group of accounts linked by shared phones, devices or cards"
 # The defaults the features are computed with, quoted by the sentences that define them.
 _MB = MultiBorrowingThresholds()
 _MAX_SHARING = RingConfig().max_sharing
@@ -365,7 +364,7 @@ _RING_SPECS = [
         "belongs to a group of linked accounts in which {value:count} other "
         "{value:user|users} defaulted",
         "increasing",
-        zero_reason=_RING_MEMBER,
+        missing_neutral=True,
     ),
     _spec(
         "ring_bad_rate",
@@ -385,7 +384,7 @@ _RING_SPECS = [
         "belongs to a group of linked accounts that applied at {value:count} lending "
         "{value:platform|platforms}",
         "increasing",
-        zero_reason=_RING_MEMBER,
+        missing_neutral=True,
     ),
     _spec(
         "ring_registration_span_days",
@@ -396,6 +395,7 @@ _RING_SPECS = [
         "{value:day|days}",
         "decreasing",
         zero_reason="belongs to a group of linked accounts all registered on the same day",
+        missing_neutral=True,
     ),
     _spec(
         "ring_registration_burst_share",
@@ -406,6 +406,7 @@ _RING_SPECS = [
         "{value:pct} of the accounts in this applicant's group of linked accounts "
         "registered within the same week",
         "increasing",
+        missing_neutral=True,
     ),
     _spec(
         "ring_application_burst_share",
@@ -416,6 +417,7 @@ _RING_SPECS = [
         "{value:pct} of the accounts in this applicant's group of linked accounts "
         "started applying for credit in the same week",
         "increasing",
+        missing_neutral=True,
     ),
     _spec(
         "ring_shared_identifiers",
@@ -425,7 +427,7 @@ _RING_SPECS = [
         "belongs to a group of accounts linked by {value:count} shared "
         "{value:phone, device or card|phones, devices or cards}",
         "increasing",
-        zero_reason=_RING_MEMBER,
+        missing_neutral=True,
     ),
     _spec(
         "ring_flag",

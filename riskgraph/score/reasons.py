@@ -15,16 +15,15 @@ reason, "no credit history yet", instead of "past dues unknown" and the like.
 A reason must be true for the value it quotes:
 
 * **missing-neutral variables** (``VariableSpec.missing_is_neutral``: label-derived
-  shares with no labelled user to take a share of, history attributes): a missing
-  value loses no points, and the best bin is the best bin a user *with* a value can
-  reach, so "0% of ... defaulted" never costs points against an undefined share;
+  shares with no labelled user to take a share of, ring features of users in no
+  ring, history attributes): a missing value loses no points, and the best bin is
+  the best bin a user *with* a value can reach, so "0% of ... defaulted" never costs
+  points against an undefined share, nor a small ring's value against "in no ring";
 * **the quoted value must itself lose points**: with label views the points are
   averaged over the views while the sentence quotes the value seen with every
   label; a variable whose quoted value sits in its best bin is not a reason;
 * **a 0 of an ascending variable** ("shares a device with 0 users who defaulted")
-  is a reason only through the variable's ``zero_reason`` (a ring member with 0
-  of something loses points against the "in no ring" bin: the reason is the
-  membership); without one it is never a reason.
+  is never a reason unless the variable has a ``zero_reason``.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ __all__ = ["MIN_POINTS_LOST", "points_lost", "reason_codes", "top_reasons"]
 
 #: A factor must cost more than this many points to be a reason: one point, the
 #: credit score's unit. Smaller losses come from bins whose points barely differ
-#: (a ring member against the "in no ring" bin, 0.1 points on a 600-point scale) and
+#: (0.1 points on a 600-point scale between two neighbouring bins) and
 #: cannot be why an applicant got no limit, yet they filled the third reason of many.
 MIN_POINTS_LOST = 1.0
 

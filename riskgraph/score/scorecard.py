@@ -257,10 +257,12 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         for v in variables:
             if v.monotonic_trend is not None:
                 fit_params[v.name]["monotonic_trend"] = v.monotonic_trend
-        # Empirical WoE for missing values (missing is informative: no ring, no
-        # stated income), except for credit-history attributes of thin files, which
-        # the no_credit_history indicator accounts for (see thin_file.py), and for
-        # missing bins too small or too pure to weigh reliably.
+        # Empirical WoE for missing values (missing is informative: no stated
+        # income, no application in the window), except for credit-history
+        # attributes of thin files, which the no_credit_history indicator accounts
+        # for (see thin_file.py), for catalogue features whose NaN is no risk factor
+        # (undefined shares, ring features outside a ring), and for missing bins
+        # too small or too pure to weigh reliably.
         transform_params = {
             v.name: {"metric_missing": 0 if v.missing_is_neutral else "empirical"}
             for v in variables

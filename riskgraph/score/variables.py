@@ -92,10 +92,10 @@ class VariableSpec:
         Missing values get weight of evidence 0 instead of the empirical weight of
         their bin, and are never a reason (they lose no points in the reason
         codes); set for credit-history attributes, whose missingness the
-        ``no_credit_history`` indicator carries, for label-derived shares whose
-        missing value only means "no labelled user to take a share of" (catalogue
-        ``missing_neutral``), and by the scorecard for missing bins too small to
-        weigh.
+        ``no_credit_history`` indicator carries, for graph features whose missing
+        value is no risk factor (catalogue ``missing_neutral``: a share with no
+        labelled user to take it of, a ring feature of a user in no ring), and by
+        the scorecard for missing bins too small to weigh.
     zero_reason : str or None
         Sentence when the value is 0 and costs points (catalogue ``zero_reason``);
         None: a 0 of an ascending variable is never a reason.
@@ -312,13 +312,12 @@ def _graph_missing_reason(name: str) -> str:
     """Sentence for a graph feature that is missing (not applicable) and costs points.
 
     The catalogue documents NaN as "not applicable": no labelled user among the
-    linked ones, no ring, no application in the window.
+    linked ones, no ring, no application in the window. Shares and ring features
+    are ``missing_neutral`` there and never a reason ("is not part of a group of
+    linked accounts" once cost points where a small ring's bin beat the no-ring bin).
     """
     if "bad_share" in name or name.endswith("bad_rate"):
-        # Only used where the catalogue does not mark the share missing_neutral.
         return "no user linked to this applicant has a repayment record yet"
-    if name.startswith("ring_"):
-        return "is not part of a group of linked accounts"
     if name.startswith("amount_"):
         return "no recent credit application with an amount"
     return f"no record of {name.replace('_', ' ')}"

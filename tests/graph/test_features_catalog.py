@@ -95,14 +95,15 @@ def test_sentences_agree_in_number_and_small_shares_never_read_zero():
 
 
 def test_zero_sentences_state_what_costs_points():
-    member = "belongs to a group of accounts linked by shared phones, devices or cards"
-    for name in ("ring_bad_count", "ring_platforms", "ring_shared_identifiers"):
-        assert FEATURE_CATALOG[name].format_reason(0) == member, name
     assert (
         FEATURE_CATALOG["ring_registration_span_days"]
         .format_reason(0.0)
         .endswith("all registered on the same day")
     )
+    # Ring counts need none: a 0 is in the best bin of ring members, and "in no ring"
+    # is neutral, so a 0 never costs points.
+    for name in ("ring_bad_count", "ring_platforms", "ring_shared_identifiers"):
+        assert FEATURE_CATALOG[name].zero_reason is None, name
 
 
 def test_no_sentence_quotes_an_internal_score():
@@ -112,11 +113,19 @@ def test_no_sentence_quotes_an_internal_score():
     assert not re.search(r"\d", text) and "closely" not in text
 
 
-def test_only_label_derived_shares_are_missing_neutral():
+def test_only_label_shares_and_ring_features_outside_a_ring_are_missing_neutral():
+    # NaN is no risk factor there: undefined (no labelled user) or absent (no ring).
+    # Being in no ring must never cost points (ring_size and ring_flag, defined for
+    # everyone, price membership).
     neutral = {name for name, spec in FEATURE_CATALOG.items() if spec.missing_neutral}
-    assert neutral == {
-        name for name in FEATURE_CATALOG if "_bad_share_" in name or name == "ring_bad_rate"
+    shares = {name for name in FEATURE_CATALOG if "_bad_share_" in name}
+    ring_nan = {
+        name
+        for name, spec in FEATURE_CATALOG.items()
+        if spec.family == "rings" and "NaN when in no ring" in spec.description
     }
+    assert ring_nan >= {"ring_bad_count", "ring_bad_rate", "ring_platforms"}
+    assert neutral == shares | ring_nan
 
 
 def test_catalogue_table_has_six_cells_per_row_despite_pipes_in_templates():

@@ -33,6 +33,13 @@ def test_plural_follows_the_number_as_written():
     assert format_reason("within {value:within} {value:day|days}", 5.0) == "within 5 days"
 
 
+@pytest.mark.parametrize("value", [1e-12, 5e-324, 1e-9])
+def test_within_a_tiny_positive_span_is_within_1_not_0(value):
+    # Registrations a split second apart: "registered within 0 days" is false.
+    assert format_reason("within {value:within} {value:day|days}", value) == "within 1 day"
+    assert format_reason("within {value:within} {value:day|days}", 0.0) == "within 0 days"
+
+
 @pytest.mark.parametrize(
     ("value", "text"),
     [

@@ -158,8 +158,15 @@ def test_short_history_sentence():
 # shares that are undefined (NaN) for half the users, ring features that are NaN
 # outside a ring, the PageRank score and the GNN probability.
 
-GRAPH = ("device_bad_1hop", "device_bad_share_1hop", "ring_bad_count", "bad_ppr")
-MEMBER = "belongs to a group of accounts linked by shared phones, devices or cards"
+GRAPH = (
+    "device_bad_1hop",
+    "device_bad_share_1hop",
+    "ring_size",
+    "ring_bad_count",
+    "ring_registration_span_days",
+    "bad_ppr",
+)
+RING_NAN = ("ring_bad_count", "ring_registration_span_days")
 ONE_THEN_PLURAL = re.compile(
     r"\b1 (?:other |late |credit |lending |earlier |shared )?"
     r"(?:users|people|accounts|applications|platforms|phones|devices|days|loans|payments)\b"
@@ -167,10 +174,11 @@ ONE_THEN_PLURAL = re.compile(
 
 
 def graph_population(n: int = 8000, seed: int = 5) -> tuple[pd.DataFrame, np.ndarray]:
-    """Risk rises with dues, low income, bad device neighbours, their share, ring
-    membership (even with no defaulted ring mate), defaulted ring mates and
-    PageRank; users with no labelled neighbour (share NaN) are riskier than those
-    with a low share, so an empirical missing bin would cost them points."""
+    """Risk rises with dues, low income, bad device neighbours, their share, the size
+    of an organised ring (registered within days), defaulted ring mates and
+    PageRank. Users with no labelled neighbour (share NaN) are riskier than those
+    with a low share, and users in no ring riskier than households (rings registered
+    over years), so an empirical missing bin would cost them points."""
     rng = np.random.default_rng(seed)
     dues = rng.poisson(0.5, n).astype(float)
     income = rng.choice(["<3k", "3k-6k", "6k-10k", "10k-20k"], n, p=[0.2, 0.3, 0.3, 0.2])
@@ -178,7 +186,11 @@ def graph_population(n: int = 8000, seed: int = 5) -> tuple[pd.DataFrame, np.nda
     share = rng.uniform(0.0, 1.0, n) ** 2
     no_labelled = rng.random(n) < 0.5
     share[no_labelled] = np.nan
-    member = rng.random(n) < 0.15
+    member = rng.random(n) < 0.3
+    organised = member & (rng.random(n) < 0.5)
+    ring_size = np.where(member, rng.integers(2, 13, n), 0).astype(float)
+    span = np.where(organised, rng.uniform(0.0, 10.0, n), rng.uniform(200.0, 2000.0, n))
+    span[~member] = np.nan
     ring_bad = np.where(member, rng.poisson(0.6, n), np.nan)
     ppr = np.where(rng.random(n) < 0.3, rng.lognormal(-6.0, 1.0, n), 0.0)
     logit = (
@@ -187,7 +199,7 @@ def graph_population(n: int = 8000, seed: int = 5) -> tuple[pd.DataFrame, np.nda
         + np.select([income == "<3k", income == "3k-6k"], [0.9, 0.4], 0.0)
         + 0.8 * device_bad
         + np.where(no_labelled, 0.6, 2.0 * np.nan_to_num(share))
-        + 1.2 * member
+        + np.select([organised, member], [1.0 + 0.1 * ring_size, -0.8], 0.0)
         + 0.6 * np.nan_to_num(ring_bad)
         + 0.5 * (ppr > 0)
         + 300.0 * ppr
@@ -201,7 +213,9 @@ def graph_population(n: int = 8000, seed: int = 5) -> tuple[pd.DataFrame, np.nda
             "past_dues": dues,
             "device_bad_1hop": device_bad,
             "device_bad_share_1hop": share,
+            "ring_size": ring_size,
             "ring_bad_count": ring_bad,
+            "ring_registration_span_days": span,
             "bad_ppr": ppr,
             "gnn_risk": gnn,
         },
@@ -228,7 +242,9 @@ GOOD = {
     "past_dues": 0.0,
     "device_bad_1hop": 0.0,
     "device_bad_share_1hop": 0.0,
+    "ring_size": 0.0,
     "ring_bad_count": np.nan,
+    "ring_registration_span_days": np.nan,
     "bad_ppr": 0.0,
     "gnn_risk": 0.001,
 }
@@ -304,35 +320,54 @@ def test_counts_agree_in_number():
     }
 
 
-def test_a_ring_member_with_no_defaulted_mate_is_told_about_the_membership():
+def test_being_in_no_ring_never_costs_points():
+    frame, y = graph_population()
+    outside = frame["ring_size"].eq(0).to_numpy()
+    household = (frame["ring_registration_span_days"] > 100).to_numpy()
+    # The precondition that makes the test bite: households are safer than users in
+    # no ring, so an empirical "in no ring" (missing) bin is worse than theirs.
+    assert y[outside].mean() > y[household].mean() + 0.02
+    model = graph_model()
+    users = graph_users(alone={})
+    lost = points_lost(model, model.points(users), model.prepare(users))
+    assert (lost.loc["alone", list(RING_NAN)] == 0.0).all()
+    assert _texts(reason_codes(model, users).loc["alone"]) == []
+    # The old treatment (empirical weight for "in no ring") told these users "is not
+    # part of a group of linked accounts".
+    old = graph_reasons(graph_model(missing_neutral=False), alone={})
+    assert set(_codes(old.loc["alone"])) & set(RING_NAN)
+
+
+def test_a_ring_member_reads_what_is_risky_about_the_group_never_a_zero():
+    organised = {"ring_size": 8.0, "ring_registration_span_days": 2.0}
     r = graph_reasons(
-        none={"ring_bad_count": 0.0}, one={"ring_bad_count": 1.0}, three={"ring_bad_count": 3.0}
+        none={**organised, "ring_bad_count": 0.0},
+        three={**organised, "ring_bad_count": 3.0},
+        household={"ring_size": 2.0, "ring_bad_count": 0.0, "ring_registration_span_days": 1500.0},
     )
-    assert _texts(r.loc["none"]) == [MEMBER]
-    assert _texts(r.loc["one"]) == [
-        "belongs to a group of linked accounts in which 1 other user defaulted"
-    ]
-    assert _texts(r.loc["three"]) == [
-        "belongs to a group of linked accounts in which 3 other users defaulted"
-    ]
+    assert "belongs to a group of linked accounts all registered within 2 days" in _texts(
+        r.loc["none"]
+    )
+    assert "ring_bad_count" not in _codes(r.loc["none"])
+    assert "belongs to a group of linked accounts in which 3 other users defaulted" in _texts(
+        r.loc["three"]
+    )
+    # A household's values sit in the best bins of ring members: nothing to say.
+    assert not set(_codes(r.loc["household"])) & set(RING_NAN)
 
 
 def test_without_a_zero_sentence_a_zero_is_never_a_reason():
-    # The same ring member, with a catalogue entry that has no zero sentence: the
-    # member loses points against the "in no ring" bin, but "in which 0 other users
-    # defaulted" is no reason.
-    frame, y = graph_population()
-    catalog = {
-        **graph_catalog(),
-        "ring_bad_count": replace(graph_catalog()["ring_bad_count"], zero_reason=None),
-    }
-    model = CreditScorecard(catalog=catalog, C=1.0).fit(frame, y)
-    users = graph_users(none={"ring_bad_count": 0.0})
+    # With an empirical "in no ring" bin, a ring member with 0 defaulted ring mates
+    # loses points against it, but "in which no other users defaulted" is no reason.
+    model = graph_model(missing_neutral=False)
+    users = graph_users(
+        none={"ring_size": 2.0, "ring_bad_count": 0.0, "ring_registration_span_days": 900.0}
+    )
     assert (
         points_lost(model, model.points(users), model.prepare(users)).loc["none", "ring_bad_count"]
         > MIN_POINTS_LOST
     )
-    assert _texts(reason_codes(model, users).loc["none"]) == []
+    assert "ring_bad_count" not in _codes(reason_codes(model, users).loc["none"])
 
 
 def test_the_pagerank_reason_quotes_no_score_and_claims_no_closeness():
@@ -394,7 +429,9 @@ users_strategy = st.fixed_dictionaries(
         "device_bad_share_1hop": st.one_of(
             st.just(np.nan), st.just(0.0), st.floats(0.0, 1.0, allow_nan=False)
         ),
+        "ring_size": st.integers(0, 12).map(float),
         "ring_bad_count": st.one_of(st.just(np.nan), st.integers(0, 4).map(float)),
+        "ring_registration_span_days": st.one_of(st.just(np.nan), st.floats(0.0, 2000.0)),
         "bad_ppr": st.one_of(st.just(0.0), st.floats(1e-9, 0.05)),
         "gnn_risk": st.floats(0.0, 1.0),
     }
@@ -427,9 +464,9 @@ def test_no_reason_contradicts_the_value_it_quotes(rows):
                 assert value > 0, text
             elif code == "ring_bad_count":
                 quoted = re.search(r"(\d+) other", text)
-                assert (quoted is None and value == 0 and text == MEMBER) or (
-                    quoted is not None and int(quoted.group(1)) == value
-                ), text
+                assert quoted is not None and int(quoted.group(1)) == value > 0, text
+            elif code in RING_NAN:
+                assert not pd.isna(value), text
             elif code == "bad_ppr":
                 assert value > 0 and not re.search(r"\d", text), text
             elif code == "gnn_risk":
