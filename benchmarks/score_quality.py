@@ -40,7 +40,9 @@ observed bad rate; approval rate and bad rate among the approved at the default
 equal bad rate**: the share of test users each scorecard can approve (best scores
 first) while keeping the bad rate among the approved at A's (at A's default
 cut-off). Then fairness (approval and bad rate among approved by age band and
-region) of variant C's full decisions (graph flags included).
+region) of variant C's full decisions (graph flags included), and what its reasons
+say: share of users with 0-3 reasons, the most frequent variables, example
+sentences of declined users, ring members and thin files.
 
 Run: ``python benchmarks/score_quality.py [--users N] [--seed S]``; prints the
 tables and writes ``benchmarks/results/score_quality.json``.
@@ -93,6 +95,52 @@ def approval_at_bad_rate(y: np.ndarray, risk: np.ndarray, bad_rate: float) -> fl
     cum_bad = np.cumsum(y[order]) / np.arange(1, len(y) + 1)
     ok = np.flatnonzero(cum_bad <= bad_rate + 1e-12)
     return float((ok[-1] + 1) / len(y)) if len(ok) else 0.0
+
+
+def reason_summary(scored: Any, groups: dict[str, np.ndarray], n_examples: int = 5) -> dict:
+    """What applicants read: share of users with 0-3 reasons, the variables most often
+    in first place and among the three, and per group the first users with distinct
+    reason variables (their sentences), for reading the reasons as an applicant."""
+    reasons = scored.reasons
+    n = len(reasons)
+    count = reasons[[f"reason_{i}" for i in (1, 2, 3)]].notna().sum(axis=1)
+    codes = [f"reason_code_{i}" for i in (1, 2, 3)]
+    among = pd.concat([reasons[c] for c in codes]).dropna().value_counts() / n
+    out: dict[str, Any] = {
+        "users_by_number_of_reasons": {
+            str(k): round(float(v), 4)
+            for k, v in count.value_counts(normalize=True).sort_index().items()
+        },
+        "reason_1_share": {
+            str(k): round(float(v), 4)
+            for k, v in (reasons["reason_code_1"].value_counts().head(12) / n).items()
+        },
+        "share_with_reason_among_three": {
+            str(k): round(float(v), 4) for k, v in among.head(12).items()
+        },
+        "examples": {},
+    }
+    for name, mask in groups.items():
+        rows = reasons.loc[mask]
+        triple = rows[codes].astype(object).fillna("-").astype(str).agg("|".join, axis=1)
+        chosen = rows.loc[~triple.duplicated()].head(n_examples).index
+        out["examples"][name] = {
+            "users": int(mask.sum()),
+            "distinct_reason_triples": int(triple.nunique()),
+            "rows": [
+                {
+                    "credit_score": int(scored.scores.at[i, "credit_score"]),
+                    "decision": str(scored.scores.at[i, "decision"]),
+                    "reasons": [
+                        str(t)
+                        for t in reasons.loc[i, ["reason_1", "reason_2", "reason_3"]]
+                        if not pd.isna(t)
+                    ],
+                }
+                for i in chosen
+            ],
+        }
+    return out
 
 
 def metrics(
@@ -231,10 +279,15 @@ def main() -> None:
     )
     fair = fairness_report(scored.scores["decision"], y_test, users.iloc[test_idx])
     decisions = scored.scores["decision"].value_counts(normalize=True).round(4).to_dict()
-    reason_codes = (
-        scored.reasons["reason_code_1"].value_counts(normalize=True).head(12).round(4).to_dict()
+    thin = models[production].thin_file_.is_thin(view_frames[0])
+    reasons = reason_summary(
+        scored,
+        {
+            "declined": (scored.scores["decision"] == "decline").to_numpy(),
+            "ring_members": scored.flags["ring_member"].to_numpy(dtype=bool),
+            "thin_file": thin,
+        },
     )
-    example = scored.scores.loc[scored.scores["decision"] == "decline"].head(3)
     lap("production_path")
 
     production_model = models[production]
@@ -253,12 +306,8 @@ def main() -> None:
         },
         "variants": results,
         "production_decisions": decisions,
-        "production_top_reason_codes": {str(k): v for k, v in reason_codes.items()},
+        "production_reasons": reasons,
         "production_coefficients": production_model.coef_.round(4).to_dict(),
-        "example_declines": example[["credit_score", "reason_1", "reason_2", "reason_3"]]
-        .astype(object)
-        .where(example[["credit_score", "reason_1", "reason_2", "reason_3"]].notna(), None)
-        .to_dict(orient="records"),
         "fairness": fair.summary,
         "fairness_table": fair.table.round(4).to_dict(orient="records"),
         "timings_s": timings,
@@ -294,6 +343,8 @@ def main() -> None:
     print("\nfairness (C, full decisions):")
     print(fair.table.round(3).to_string(index=False))
     print("\ndecisions:", decisions)
+    print("reasons per user:", reasons["users_by_number_of_reasons"])
+    print("first reason:", reasons["reason_1_share"])
     print("timings:", timings)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, default=str) + "\n")
