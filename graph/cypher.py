@@ -80,6 +80,8 @@ __all__ = [
     "READ_USER_TEXT_ATTRIBUTE",
     "READ_USES",
     "SERVER_COMPONENTS",
+    "SET_KNOWN_BAD_LABELS",
+    "SET_RING_LABELS",
     "SET_USER_FEATURES",
     "SET_USER_SCORES",
     "UPDATE_ACCOUNTS",
@@ -447,6 +449,43 @@ CREATE (u)-[l:RISK_LINK]->(o)
 SET {_set_columns("l", ("score", "via_type", "via_id"))},
     l.as_of = {_datetime("as_of")}
 RETURN count(l) AS written
+"""
+
+# -- labels for Neo4j Browser (graph/browser/riskgraph.grass) ------------------------------
+# Browser styles nodes by label only (its GraSS selectors cannot read properties), so
+# what the picture should show - a ring flagged or large, a user known bad - becomes a
+# label. Each statement computes the labels a node should hold, then removes the extra
+# ones and adds the missing ones on the nodes that differ only (a rerun writes nothing,
+# and the summary counters count real changes). CALL ... IN TRANSACTIONS: auto-commit.
+#: RingFlagged on flagged rings; RingMedium for $medium_size..$large_size-1 members,
+#: RingLarge from $large_size (the style file draws larger Ring nodes for them).
+SET_RING_LABELS = """
+MATCH (r:Ring)
+WITH r, [label IN [
+       CASE WHEN coalesce(r.flagged, false) THEN 'RingFlagged' END,
+       CASE WHEN coalesce($medium_size <= r.size < $large_size, false) THEN 'RingMedium' END,
+       CASE WHEN coalesce(r.size >= $large_size, false) THEN 'RingLarge' END
+     ] WHERE label IS NOT NULL] AS wanted
+WITH r, wanted, [label IN labels(r)
+                 WHERE label IN ['RingFlagged', 'RingMedium', 'RingLarge']] AS held
+WITH r, [label IN held WHERE NOT label IN wanted] AS extra,
+     [label IN wanted WHERE NOT label IN held] AS missing
+WHERE size(extra) + size(missing) > 0
+CALL (r, extra, missing) {
+  REMOVE r:$(extra)
+  SET r:$(missing)
+} IN TRANSACTIONS OF $batch_size ROWS
+"""
+#: KnownBad on the users whose bad label was known before $as_of (the run's cut-off, a
+#: DateTime), removed from the others: the labels the model could see.
+SET_KNOWN_BAD_LABELS = """
+MATCH (u:User)
+WITH u, coalesce(u.label = 1 AND u.label_at < $as_of, false) AS bad
+WHERE bad <> u:KnownBad
+CALL (u, bad) {
+  REMOVE u:$(CASE WHEN bad THEN [] ELSE ['KnownBad'] END)
+  SET u:$(CASE WHEN bad THEN ['KnownBad'] ELSE [] END)
+} IN TRANSACTIONS OF $batch_size ROWS
 """
 
 # -- housekeeping (tests, benchmarks) ------------------------------------------------------

@@ -9,7 +9,10 @@ What an investigator sees in Neo4j Browser after a run::
                                   application_burst_share, shared_identifiers, flagged,
                                   first_registered_at, last_registered_at, as_of})
 
-for example ``MATCH (r:Ring {flagged: true})<-[:MEMBER_OF]-(u) RETURN r, u``.
+for example ``MATCH (r:Ring {flagged: true})<-[:MEMBER_OF]-(u) RETURN r, u``. Scores
+add a risk label per decision (``RiskLow``, ``RiskMedium``, ``RiskHigh``), and labels
+that only serve Browser's style file (``RingFlagged``, ``RingMedium``, ``RingLarge``,
+``KnownBad``) follow the rings and the labels the run could see (docs/browser.md).
 
 Idempotent: a rerun replaces every feature property (a missing value, NaN or
 ``<NA>``, removes the property), and rings and memberships of an earlier run that no
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import neo4j
+import neo4j.time
 import numpy as np
 import pandas as pd
 from neo4j.exceptions import DriverError
@@ -39,12 +43,30 @@ from riskgraph.graph.features.compute import GraphFeatures
 from riskgraph.graph.features.rings import RING_COLUMNS
 from riskgraph.graph.schema import ensure_schema
 
-__all__ = ["RISK_LABELS", "ScoreWriteReport", "WriteBackReport", "write_features", "write_scores"]
+__all__ = [
+    "BROWSER_LABELS",
+    "RING_LARGE_SIZE",
+    "RING_MEDIUM_SIZE",
+    "RISK_LABELS",
+    "ScoreWriteReport",
+    "WriteBackReport",
+    "write_browser_labels",
+    "write_features",
+    "write_scores",
+]
 
 _RING_TIMES = ("first_registered_at", "last_registered_at")
 
 #: The label each decision gives a User node (Neo4j Browser colours by it).
 RISK_LABELS = {"approve": "RiskLow", "review": "RiskMedium", "decline": "RiskHigh"}
+#: Labels that exist only so that Neo4j Browser can style by them (its style file
+#: selects by label, never by property): a flagged ring, a ring's size class, a user
+#: whose bad label the run could see.
+BROWSER_LABELS = ("RingFlagged", "RingMedium", "RingLarge", "KnownBad")
+#: Ring sizes from which a Ring node is ``RingMedium`` / ``RingLarge``. Households have
+#: 2-4 members; fraud rings are larger (docs/synthetic.md: 3-60, median 10).
+RING_MEDIUM_SIZE = 5
+RING_LARGE_SIZE = 10
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,9 @@ class WriteBackReport:
         ``MEMBER_OF`` relationships upserted.
     rings_removed, memberships_removed : int
         Rings and memberships of an earlier run that no longer exist, deleted.
+    labels_added, labels_removed : int
+        Browser labels (:data:`BROWSER_LABELS`) set and removed by
+        :func:`write_browser_labels`.
     seconds : float
     """
 
@@ -72,6 +97,8 @@ class WriteBackReport:
     memberships: int
     rings_removed: int
     memberships_removed: int
+    labels_added: int
+    labels_removed: int
     seconds: float
 
 
@@ -175,6 +202,9 @@ def write_features(
     stale, _, _ = driver.execute_query(cypher.COUNT_STALE_WRITE_BACK, database_=database)
     _auto_commit(driver, database, cypher.DELETE_STALE_MEMBERSHIPS, batch_size)
     _auto_commit(driver, database, cypher.DELETE_STALE_RINGS, batch_size)
+    added, removed = write_browser_labels(
+        driver, features.as_of, database=database, batch_size=batch_size
+    )
     return WriteBackReport(
         users=len(f),
         users_matched=int(matched),
@@ -182,7 +212,58 @@ def write_features(
         memberships=int(written_members),
         rings_removed=int(stale[0]["rings"]),
         memberships_removed=int(stale[0]["memberships"]),
+        labels_added=added,
+        labels_removed=removed,
         seconds=time.monotonic() - began,
+    )
+
+
+def write_browser_labels(
+    driver: neo4j.Driver,
+    as_of: pd.Timestamp,
+    *,
+    database: str = "neo4j",
+    batch_size: int = 10_000,
+    medium_size: int = RING_MEDIUM_SIZE,
+    large_size: int = RING_LARGE_SIZE,
+) -> tuple[int, int]:
+    """Bring the :data:`BROWSER_LABELS` in line with the graph, adding and removing.
+
+    ``RingFlagged`` goes on flagged ``Ring`` nodes, ``RingMedium`` on rings of
+    ``medium_size`` to ``large_size - 1`` members, ``RingLarge`` from ``large_size``;
+    ``KnownBad`` on the users whose label is 1 and was known before ``as_of`` (what the
+    run could see). A label that stopped being true is removed; nodes already right are
+    not touched, so a rerun writes nothing. :func:`write_features` calls this last.
+
+    Returns
+    -------
+    (labels_added, labels_removed) : tuple of int
+
+    Raises
+    ------
+    Neo4jError
+        When the server fails a batch.
+    ValueError
+        Unless ``1 <= medium_size < large_size`` and ``batch_size >= 1``.
+    """
+    if not 1 <= medium_size < large_size or batch_size < 1:
+        raise ValueError(
+            f"medium_size={medium_size}, large_size={large_size}, batch_size={batch_size}: "
+            "need 1 <= medium_size < large_size and batch_size >= 1"
+        )
+    cut_off = pd.Timestamp(as_of)
+    cut_off = cut_off.tz_localize("UTC") if cut_off.tzinfo is None else cut_off.tz_convert("UTC")
+    rings = _auto_commit(
+        driver, database, cypher.SET_RING_LABELS, batch_size,
+        medium_size=medium_size, large_size=large_size,
+    )  # fmt: skip
+    users = _auto_commit(
+        driver, database, cypher.SET_KNOWN_BAD_LABELS, batch_size,
+        as_of=neo4j.time.DateTime.from_native(cut_off.to_pydatetime()),
+    )  # fmt: skip
+    return (
+        rings.labels_added + users.labels_added,
+        rings.labels_removed + users.labels_removed,
     )
 
 
@@ -344,10 +425,12 @@ def _run_batches(
         return list(pool.map(one, starts))
 
 
-def _auto_commit(driver: neo4j.Driver, database: str, query: str, batch_size: int) -> None:
+def _auto_commit(
+    driver: neo4j.Driver, database: str, query: str, batch_size: int, **params: Any
+) -> neo4j.SummaryCounters:
     """Run a ``CALL ... IN TRANSACTIONS`` statement (it needs an auto-commit transaction)."""
     try:
         with driver.session(database=database) as session:
-            session.run(query, batch_size=batch_size).consume()
+            return session.run(query, batch_size=batch_size, **params).consume().counters
     except (DriverNeo4jError, DriverError) as exc:
         raise Neo4jError(f"write-back step failed on database {database!r}: {exc}") from exc

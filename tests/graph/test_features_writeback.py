@@ -10,7 +10,7 @@ import pytest
 from riskgraph.graph import cypher
 from riskgraph.graph.features import FeatureConfig, RingConfig, compute_graph_features
 from riskgraph.graph.features.rings import ring_id_of
-from riskgraph.graph.writeback import write_features
+from riskgraph.graph.writeback import write_browser_labels, write_features
 from riskgraph.graph.writer import write_graph
 
 pytestmark = pytest.mark.neo4j
@@ -105,3 +105,61 @@ def test_a_rerun_removes_rings_and_memberships_that_no_longer_exist(neo4j_db, to
 def test_batch_settings_are_checked(neo4j_db, town):
     with pytest.raises(ValueError, match=r"batch_size=0, workers=1: both must be >= 1"):
         write_features(neo4j_db, compute_graph_features(town, AS_OF), batch_size=0, workers=1)
+
+
+def labelled(driver, label: str) -> set[str]:
+    records, _, _ = driver.execute_query(
+        "MATCH (n) WHERE $label IN labels(n) "
+        "RETURN CASE WHEN n:Ring THEN n.ring_id ELSE n.user_id END AS id",
+        label=label,
+    )
+    return {r["id"] for r in records}
+
+
+def test_browser_labels_follow_rings_and_visible_bad_labels(neo4j_db, town):
+    write_graph(neo4j_db, town)
+    gf = compute_graph_features(town, AS_OF)
+    report = write_features(neo4j_db, gf)
+    ring, cafe, home, agent = (ring_id_of(u) for u in ("r1", "c1", "h1", "a1"))
+    flagged = set(gf.rings.loc[gf.rings["flagged"], "ring_id"])
+    assert ring in flagged and home not in flagged
+    assert labelled(neo4j_db, "RingFlagged") == flagged
+    # Sizes 4, 4, 2, 3: no ring reaches RING_MEDIUM_SIZE (5).
+    assert labelled(neo4j_db, "RingMedium") == labelled(neo4j_db, "RingLarge") == set()
+    # r4 and c1 were known bad before AS_OF; r2's label came later, r3 is good.
+    assert labelled(neo4j_db, "KnownBad") == {"r4", "c1"}
+    assert (report.labels_added, report.labels_removed) == (len(flagged) + 2, 0)
+
+    # Smaller thresholds: the two 4-member rings are large, the agent's 3 medium.
+    added, removed = write_browser_labels(neo4j_db, AS_OF, medium_size=3, large_size=4)
+    assert labelled(neo4j_db, "RingLarge") == {ring, cafe}
+    assert labelled(neo4j_db, "RingMedium") == {agent}
+    assert (added, removed) == (3, 0)
+    # Back to the defaults: the size labels go; a later cut-off sees r2's label.
+    added, removed = write_browser_labels(neo4j_db, AS_OF + pd.Timedelta(days=30))
+    assert labelled(neo4j_db, "RingLarge") == labelled(neo4j_db, "RingMedium") == set()
+    assert labelled(neo4j_db, "KnownBad") == {"r2", "r4", "c1"}
+    assert (added, removed) == (1, 3)
+    # Nothing to change: nothing written.
+    assert write_browser_labels(neo4j_db, AS_OF + pd.Timedelta(days=30)) == (0, 0)
+
+    # A rerun where the ring is no longer flagged and r4's label was corrected to good.
+    neo4j_db.execute_query("MATCH (u:User {user_id: 'r4'}) SET u.label = 0")
+    rings_now = gf.rings.copy()
+    rings_now.loc[rings_now["ring_id"] == ring, "flagged"] = False
+    report = write_features(neo4j_db, replace(gf, rings=rings_now))
+    assert labelled(neo4j_db, "RingFlagged") == flagged - {ring}
+    assert labelled(neo4j_db, "KnownBad") == {"c1"}  # r2 again unseen at AS_OF
+    assert (report.labels_added, report.labels_removed) == (0, 3)
+    # Removing a Browser label leaves the node's other labels alone.
+    records, _, _ = neo4j_db.execute_query(
+        "MATCH (n) WHERE (n:User AND n.user_id IN ['r4', 'r2']) OR (n:Ring AND n.ring_id = $ring) "
+        "RETURN labels(n) AS labels",
+        ring=ring,
+    )
+    assert sorted(sorted(r["labels"]) for r in records) == [["Ring"], ["User"], ["User"]]
+
+
+def test_browser_label_thresholds_are_checked(neo4j_db):
+    with pytest.raises(ValueError, match=r"medium_size=5, large_size=5"):
+        write_browser_labels(neo4j_db, AS_OF, medium_size=5, large_size=5)
