@@ -42,6 +42,10 @@ class SignConstrainedLogisticRegression(ClassifierMixin, BaseEstimator):
     max_iter : int, default 500
     tol : float, default 1e-8
         Gradient tolerance of L-BFGS-B.
+    warm_start : bool, default False
+        Start from the previous fit's coefficients (as in scikit-learn): along a path
+        of ``C`` values the optimum moves little, and L-BFGS-B needs far fewer
+        iterations from there than from zero.
 
     Attributes
     ----------
@@ -63,12 +67,18 @@ class SignConstrainedLogisticRegression(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(
-        self, sign: str = "negative", C: float = 1.0, max_iter: int = 500, tol: float = 1e-8
+        self,
+        sign: str = "negative",
+        C: float = 1.0,
+        max_iter: int = 500,
+        tol: float = 1e-8,
+        warm_start: bool = False,
     ) -> None:
         self.sign = sign
         self.C = C
         self.max_iter = max_iter
         self.tol = tol
+        self.warm_start = warm_start
 
     def fit(
         self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
@@ -125,6 +135,10 @@ class SignConstrainedLogisticRegression(ClassifierMixin, BaseEstimator):
         prior = float(np.clip(np.average(y, weights=w), 1e-6, 1 - 1e-6))
         theta0 = np.zeros(p + 1)
         theta0[p] = np.log(prior / (1.0 - prior))
+        previous = getattr(self, "coef_", None)
+        if self.warm_start and previous is not None and previous.shape[1] == p:
+            theta0[:p] = previous[0]
+            theta0[p] = self.intercept_[0]
         result = minimize(
             loss,
             theta0,

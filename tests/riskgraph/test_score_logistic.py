@@ -51,3 +51,13 @@ def test_errors_name_the_parameter():
         SignConstrainedLogisticRegression(C=0).fit(X, y)
     with pytest.raises(ValueError, match="both classes"):
         SignConstrainedLogisticRegression().fit(X, np.zeros(len(y)))
+
+
+def test_warm_start_reaches_the_cold_optimum_in_fewer_iterations():
+    X, y = _data()
+    warm = SignConstrainedLogisticRegression(sign="negative", C=0.01, warm_start=True).fit(X, y)
+    warm.set_params(C=1.0).fit(X, y)
+    cold = SignConstrainedLogisticRegression(sign="negative", C=1.0).fit(X, y)
+    np.testing.assert_allclose(warm.coef_, cold.coef_, atol=1e-5)
+    np.testing.assert_allclose(warm.intercept_, cold.intercept_, atol=1e-5)
+    assert warm.n_iter_ < cold.n_iter_
