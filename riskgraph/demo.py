@@ -24,28 +24,9 @@ __all__ = ["BROWSER_QUERIES", "DemoResult", "run_demo", "summary_renderables"]
 
 log = logging.getLogger("riskgraph.demo")
 
-#: Three investigations to paste into Neo4j Browser after the demo (docs/browser.md).
-BROWSER_QUERIES = (
-    (
-        "The largest flagged ring, its members and the identifiers they share",
-        "MATCH (r:Ring {flagged: true}) WITH r ORDER BY r.size DESC LIMIT 1\n"
-        "MATCH (r)<-[m:MEMBER_OF]-(u:User)-[s:USES|OWNS]->(x)<-[:USES|OWNS]-(:User)-[:MEMBER_OF]->(r)\n"
-        "RETURN r, m, u, s, x",
-    ),
-    (
-        "Devices that filed applications for many different users (loan intermediaries)",
-        "MATCH (d:Device)<-[:FROM_DEVICE]-(:Application)<-[:SUBMITTED]-(u:User)\n"
-        "WITH d, count(DISTINCT u) AS users WHERE users >= 5\n"
-        "RETURN d.device_id AS device, users ORDER BY users DESC LIMIT 20",
-    ),
-    (
-        "A declined applicant and the risky links behind the decision",
-        "MATCH (u:User {decision: 'decline'})-[l:RISK_LINK]->(o:User)\n"
-        "WITH u ORDER BY u.credit_score LIMIT 1\n"
-        "MATCH p = (u)-[:RISK_LINK]->(:User)\n"
-        "RETURN p",
-    ),
-)
+#: The investigations of the Browser kit (graph/browser/investigations.cypher, see
+#: docs/browser.md) that the demo's summary offers to paste, in this order.
+BROWSER_QUERIES = ("ring-around-user", "intermediary-devices", "risky-links")
 
 
 @dataclass(frozen=True)
@@ -160,6 +141,8 @@ def summary_renderables(result: DemoResult) -> list[Any]:
     from rich.syntax import Syntax
     from rich.table import Table
 
+    from riskgraph.graph.investigations import browser_file, load_investigations
+
     last = result.runs[-1]
     counts = last.manifest.get("counts", {})
     overview = Table(title=f"Nightly run {last.run_date} ({last.run_dir})", show_header=False)
@@ -189,15 +172,18 @@ def summary_renderables(result: DemoResult) -> list[Any]:
     decisions = result.scores["decision"].value_counts()
     scores.caption = ", ".join(f"{k}: {v:,}" for k, v in decisions.items())
 
+    kit = load_investigations()
     login = Panel(
         f"Neo4j Browser: [bold]{result.browser_url}[/bold]\n"
         f"Connect URL:   {result.bolt_uri}\n"
         f"User:          {result.user}\n"
-        f"Password:      {result.password}   (kept in {result.password_file})",
+        f"Password:      {result.password}   (kept in {result.password_file})\n"
+        f"Style:         drop {browser_file('riskgraph.grass')} onto the Browser window\n"
+        "Queries:       run the :param line first, then the query (more: docs/browser.md)",
         title="Explore the graph",
     )
     queries = [
-        Panel(Syntax(query, "cypher", word_wrap=True), title=title)
-        for title, query in BROWSER_QUERIES
+        Panel(Syntax(kit[name].browser_text(), "cypher", word_wrap=True), title=kit[name].title)
+        for name in BROWSER_QUERIES
     ]
     return [overview, rings, scores, login, *queries]

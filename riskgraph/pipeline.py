@@ -478,7 +478,8 @@ def _summary(
         "users scored": len(scores),
         "users in the graph": tables.num_users,
         "relationships in the graph": tables.num_edges,
-        "rejected rows": {n: c["rejected"] for n, c in loaded.counts.items() if c["rejected"]},
+        "rejected rows": {n: c["rejected"] for n, c in loaded.counts.items() if c["rejected"]}
+        or "none",
         "rings": len(features.rings),
         "multi-borrowers": int(scores["multi_borrowing"].sum()),
         "models": "trained tonight" if trained else "reused",
