@@ -54,9 +54,9 @@ from riskgraph.gnn.protocol import (
     graph_feature_views,
     scoring_folds,
     split_labels,
-    visible_labels,
 )
 from riskgraph.gnn.train import GraphRiskModel, fit_graph_risk_model, score_graph_risk
+from riskgraph.graph.features.labels import visible_labels
 from riskgraph.loaders import GraphTables, build_graph_tables
 
 AMAZON = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "amazon-fraud" / "Amazon.mat"
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--architecture", default="sign")
     parser.add_argument("--no-booster", action="store_true")
-    parser.add_argument("--booster-inputs", default="own", choices=["own", "graph"])
+    parser.add_argument("--booster-inputs", default="graph", choices=["own", "graph"])
     parser.add_argument("--time-buckets", type=int, default=6)
     parser.add_argument("--plot", default=None, help="reliability diagram PNG")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "quality.json"))
