@@ -9,7 +9,7 @@ Server: a private instance of ``riskgraph neo4j`` (default ``data/neo4j-bench`` 
 never touched. Every run starts from an empty database on a freshly started server and
 an empty output root, and runs the command a scheduler would run, in its own process::
 
-    riskgraph nightly --input DIR --out OUT --date D --hmac-key-file KEY --quiet
+    riskgraph nightly --input DIR --out OUT --date D --hmac-key-file KEY
 
 so the first night trains the models (the most expensive night). With ``--nights 2`` the
 next date follows on the same database and output root: everything is upserted again
@@ -123,12 +123,12 @@ def one_night(
         run_date.isoformat(),
         "--hmac-key-file",
         str(key_file),
-        "--quiet",
     ]
     load = os.getloadavg()[0]
     server_cpu = cpu_seconds(neo4j)
     began = time.perf_counter()
-    # cwd outside the checkout: its riskgraph/ folder would shadow the installed package
+    # Its stage log lines go to this benchmark's output. The cwd is outside the
+    # checkout, whose riskgraph/ folder would shadow the installed package.
     job = subprocess.Popen(command, env=env, cwd=out.parent)
     sampler = MemorySampler(psutil.Process(job.pid), neo4j)
     sampler.start()
