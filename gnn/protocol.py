@@ -63,6 +63,7 @@ __all__ = [
     "LabelFolds",
     "assign_folds",
     "graph_feature_views",
+    "own_view_features",
     "reference_times",
     "scoring_folds",
     "split_labels",
@@ -421,15 +422,47 @@ def graph_feature_views(
     ``folds.n_views`` calls of ``compute``: ``K`` for scoring folds, ``K * B`` for
     point-in-time training folds.
     """
+    frames = list(_view_frames(tables, folds, compute, as_of))
+    return FeatureViews(frames=frames, fingerprint=folds.fingerprint())
+
+
+def own_view_features(
+    tables: GraphTables,
+    folds: LabelFolds,
+    compute: FeatureFunction | None = None,
+    as_of: Any = None,
+) -> pd.DataFrame:
+    """``graph_feature_views(...).own_view(folds)`` without holding every view.
+
+    Training folds have ``K * B`` views (30 by default): at a million users all of
+    them held at once take about 13 GB. Each view is computed in turn and only its
+    own users' rows are kept, so two frames are alive at a time. Same arguments as
+    :func:`graph_feature_views`.
+    """
+    own = folds.own_view()
+    out: pd.DataFrame | None = None
+    for v, frame in enumerate(_view_frames(tables, folds, compute, as_of)):
+        if out is None:
+            out = frame.copy()
+            continue
+        rows = own == v
+        if rows.any():
+            out.loc[rows] = frame.loc[rows].to_numpy()
+    assert out is not None  # folds have at least one view
+    return out
+
+
+def _view_frames(
+    tables: GraphTables, folds: LabelFolds, compute: FeatureFunction | None, as_of: Any
+) -> Iterator[pd.DataFrame]:
+    """The feature frame of every view of ``folds``, one at a time."""
     if compute is None:
         from riskgraph.graph.features import compute_graph_features
 
         compute = compute_graph_features
     when = folds.as_of if as_of is None else as_utc(as_of)
     ref = folds.reference_time.clip(upper=when)
-    frames = []
     for view in folds.views():
         out = compute(tables, when, labels=view, reference_time=ref)
         frame: pd.DataFrame = getattr(out, "features", out)
-        frames.append(frame.reset_index(drop=True))
-    return FeatureViews(frames=frames, fingerprint=folds.fingerprint())
+        yield frame.reset_index(drop=True)

@@ -28,7 +28,12 @@ import pandas as pd
 
 from riskgraph.errors import ModelError
 from riskgraph.gnn.explain import risky_links
-from riskgraph.gnn.protocol import FeatureViews, graph_feature_views, split_labels
+from riskgraph.gnn.protocol import (
+    FeatureViews,
+    graph_feature_views,
+    own_view_features,
+    split_labels,
+)
 from riskgraph.gnn.train import GraphRiskModel
 from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph_features
 from riskgraph.loaders.tables import GraphTables
@@ -149,8 +154,13 @@ class RiskModels:
                 f"({int(np.nansum(y))} bad) are visible; need at least 50 with both "
                 "outcomes (labels with label_at before the run date)"
             )
-        views = graph_feature_views(tables, folds, compute=self._compute())
-        gnn_views = views if cfg.gnn_graph_features else None
+        if cfg.gnn_graph_features:
+            gnn_views = graph_feature_views(tables, folds, compute=self._compute())
+            own_features = gnn_views.own_view(folds)
+        else:
+            # The scorecard needs each user's own view only: never hold all K * B views.
+            gnn_views = None
+            own_features = own_view_features(tables, folds, compute=self._compute())
         gnn = GraphRiskModel(
             seed=cfg.seed,
             n_folds=cfg.n_folds,
@@ -159,7 +169,7 @@ class RiskModels:
             num_threads=cfg.num_threads,
         ).fit(tables, as_of, folds=folds, feature_views=gnn_views)
         gnn_train = gnn.predict_proba(tables, as_of, folds=folds, feature_views=gnn_views)[:, 1]
-        frame = build_score_frame(tables.users, views.own_fold(folds), gnn_train)
+        frame = build_score_frame(tables.users, own_features, gnn_train)
         rows = folds.validation if cfg.scorecard_rows == "validation" else folds.labelled
         scorecard = CreditScorecard().fit(frame[rows], folds.labels[rows].astype(int))
         self.gnn_ = gnn

@@ -10,6 +10,7 @@ from riskgraph.errors import ModelError
 from riskgraph.gnn.protocol import (
     assign_folds,
     graph_feature_views,
+    own_view_features,
     reference_times,
     scoring_folds,
     split_labels,
@@ -138,3 +139,20 @@ def test_feature_views_get_each_views_labels_and_are_checked() -> None:
     other = split_labels(tables, "2024-06-01", n_folds=3, time_buckets=2, seed=9)
     with pytest.raises(ModelError, match="computed for other folds"):
         views.check(other)
+
+
+def test_own_view_features_equal_the_own_view_of_all_views() -> None:
+    tables = random_tables(200, seed=6)
+    folds = split_labels(tables, "2024-06-01", n_folds=3, time_buckets=2)
+
+    def compute(t, as_of, labels, reference_time):
+        known = np.sum(~np.isnan(labels))
+        return pd.DataFrame(
+            {"user_id": t.users["user_id"], "n_known": np.arange(t.num_users) + 1000.0 * known}
+        )
+
+    expected = graph_feature_views(tables, folds, compute=compute).own_view(folds)
+    got = own_view_features(tables, folds, compute=compute)
+    pd.testing.assert_frame_equal(got, expected)
+    # the rows come from several views (the thousands count each view's known labels)
+    assert len(np.unique(got["n_known"].to_numpy() // 1000)) > 1
