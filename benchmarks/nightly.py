@@ -15,8 +15,8 @@ so the first night trains the models (the most expensive night). With ``--nights
 next date follows on the same database and output root: everything is upserted again
 (the update path), and the saved models are reused, as on every ordinary night.
 
-Measured per night: wall time of the command, the stage times it writes to run.json,
-peak resident memory of the job (its process tree) and of the Neo4j server, and the
+Measured per night: wall time of the command, the stage times and per-stage peak
+memory it writes to run.json, peak resident memory of the job (its process tree) and of the Neo4j server, and the
 peak of their sum (sampled every 0.2 s), and the server's CPU seconds. The median over
 ``--runs`` runs is reported, with the load average before each run.
 
@@ -145,6 +145,7 @@ def one_night(
         "load_average_1m": round(load, 2),
         "seconds": round(seconds, 1),
         "stages": manifest["timings_seconds"],
+        "stage_peak_job_gb": manifest.get("peak_memory_gb", {}),
         "trained": bool(manifest["model"].get("trained_tonight")),
         "peak_job_gb": round(sampler.peak_job / gb, 2),
         "peak_neo4j_gb": round(sampler.peak_server / gb, 2),
@@ -225,6 +226,10 @@ def main() -> None:
                     s: round(float(statistics.median(r["stages"][s] for r in nights)), 1)
                     for s in stages
                 },
+                "stage_peak_job_gb": {
+                    s: float(statistics.median(r["stage_peak_job_gb"].get(s, 0.0) for r in nights))
+                    for s in nights[0]["stage_peak_job_gb"]
+                },
             }
         )
     result = {
@@ -258,6 +263,7 @@ def main() -> None:
             f"(job {m['peak_job_gb']}, Neo4j {m['peak_neo4j_gb']})"
         )
         print("  " + ", ".join(f"{s} {v:.0f} s" for s, v in m["stages"].items()))
+        print("  peak GB " + ", ".join(f"{s} {v}" for s, v in m["stage_peak_job_gb"].items()))
     print(f"written to {result_path}")
 
 

@@ -39,6 +39,7 @@ evidence than links at random.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -105,11 +106,39 @@ def _gradients(runner: SignRunner, v: int, users: np.ndarray) -> np.ndarray:
     """d logit / d input of ``users`` under view ``v``: float64 ``(len(users), width)``."""
     net = runner.model.net_
     net.eval()
-    x = torch.from_numpy(runner.view_inputs(v, users)).requires_grad_(True)
-    logits = net(x, torch.from_numpy(runner.inputs.x_cat[users]))
-    logits.sum().backward()
-    assert x.grad is not None
-    return x.grad.double().numpy()
+    out = np.empty((len(users), sum(runner.block_dims)))
+    # chunks of users bound the autograd activations
+    for lo in range(0, len(users), runner.chunk_size):
+        chunk = users[lo : lo + runner.chunk_size]
+        x = torch.from_numpy(runner.view_inputs(v, chunk)).requires_grad_(True)
+        logits = net(x, torch.from_numpy(runner.inputs.x_cat[chunk]))
+        logits.sum().backward()
+        assert x.grad is not None
+        out[lo : lo + len(chunk)] = x.grad.double().numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class _ViewTerms:
+    """What the contributions of links read under one view (see the module notes)."""
+
+    g: np.ndarray  # d logit / d input of the explained users
+    off: dict[str, int]
+    own: np.ndarray
+    first: np.ndarray
+    lab: np.ndarray
+    lab_first: np.ndarray
+    score: np.ndarray | None
+    score_first: np.ndarray | None
+    view_block: np.ndarray
+    ratio: np.ndarray | None
+    phi: np.ndarray
+    g_base: np.ndarray
+
+
+#: Links whose contributions are computed at once: the gradient rows of every link
+#: at once took about 2 GB per 100,000 explained users.
+_LINK_CHUNK = 131_072
 
 
 def _view_contributions(
@@ -119,61 +148,92 @@ def _view_contributions(
     g = _gradients(runner, v, users)
     inputs = runner.inputs
     graph = inputs.graph
-    off = _column_offsets(runner)
-    a = inputs.own.shape[1]
-    own, first = inputs.own.astype(np.float64), inputs.first_hop.astype(np.float64)
     lab = label_channels(runner.folds.view(v)).astype(np.float64)
-    lab_first = graph.mean("identifier", lab).astype(np.float64)
     score = score_first = None
     if runner.scorer is not None:
         score = runner.scorer(v).astype(np.float64).reshape(-1, 1)
         score_first = graph.mean("identifier", score).astype(np.float64)
-    view_block = runner.view_block(v)
     ratio, phi, g_base = _booster_shares(runner, v, users, g)
+    terms = _ViewTerms(
+        g=g,
+        off=_column_offsets(runner),
+        # float32 as stored: each chunk's rows are promoted in the products, not a
+        # float64 copy of every user's inputs
+        own=inputs.own,
+        first=inputs.first_hop,
+        lab=lab,
+        lab_first=graph.mean("identifier", lab).astype(np.float64),
+        score=score,
+        score_first=score_first,
+        view_block=runner.view_block(v),
+        ratio=ratio,
+        phi=phi,
+        g_base=g_base,
+    )
     out = {}
     for r_i, r in enumerate(RELATIONS):
         row, _, other, w, c = links[r]
         contrib = np.zeros(len(row))
-        if len(row) == 0:
-            out[r] = contrib
-            continue
-        # first hop: attributes, label means, label counts (log1p), score means
-        gs = g[row]
-        s = off[f"mean:{r}"]
-        contrib += w * np.einsum("ij,ij->i", gs[:, s : s + a], own[other])
-        s = off["labels"] + 4 * r_i
-        contrib += w * np.einsum("ij,ij->i", gs[:, s : s + 2], lab[other])
-        # d log1p(n)/dn = 1 / (1 + n), n the current count of the scored user
-        n_now = np.expm1(view_block[users[row], 4 * r_i + 2 : 4 * r_i + 4].astype(np.float64))
-        contrib += c * np.einsum("ij,ij->i", gs[:, s + 2 : s + 4] / (1.0 + n_now), lab[other])
-        if score is not None:
-            s = off["score"] + 1 + r_i
-            contrib += w * gs[:, s] * score[other, 0]
-        # second hop through this link: identifier->identifier and social->identifier
-        hop = {"identifier": 0, "social": 1}.get(r)
-        if hop is not None:
-            s = off["hop2"] + hop * a
-            contrib += w * np.einsum("ij,ij->i", gs[:, s : s + a], first[other])
-            s = off["labels"] + 4 * len(RELATIONS) + 2 * hop
-            contrib += w * np.einsum("ij,ij->i", gs[:, s : s + 2], lab_first[other])
-            if score_first is not None:
-                s = off["score"] + 1 + len(RELATIONS) + hop
-                contrib += w * gs[:, s] * score_first[other, 0]
-        # identifier sharing: each link adds one co-user (or tie) to a log1p count
-        s = off["identifiers"] + (3 * _SHARING.index(r) + 1 if r in _SHARING else 3 * len(_SHARING))
-        count_now = np.expm1(inputs.static[users[row], s].astype(np.float64))
-        contrib += gs[:, s] / (1.0 + count_now)
-        if ratio is not None:
-            # the same inputs as read by the boosted encoder (TreeSHAP, split by link)
-            gb = g_base[row]
-            t = off[f"mean:{r}"]
-            contrib += gb * w * np.einsum("ij,ij->i", ratio[row, t : t + a], own[other])
-            if hop is not None:
-                t = off["hop2"] + hop * a
-                contrib += gb * w * np.einsum("ij,ij->i", ratio[row, t : t + a], first[other])
-            contrib += gb * phi[row, s] / np.maximum(count_now, 1.0)
+        for lo in range(0, len(row), _LINK_CHUNK):
+            chunk = slice(lo, lo + _LINK_CHUNK)
+            contrib[chunk] = _link_contributions(
+                runner, users, terms, r_i, r, row[chunk], other[chunk], w[chunk], c[chunk]
+            )
         out[r] = contrib
     return out
+
+
+def _link_contributions(
+    runner: SignRunner,
+    users: np.ndarray,
+    t: _ViewTerms,
+    r_i: int,
+    r: str,
+    row: np.ndarray,
+    other: np.ndarray,
+    w: np.ndarray,
+    c: np.ndarray,
+) -> np.ndarray:
+    """Contribution of the links ``(users[row], other)`` of relation ``r``."""
+    a = t.own.shape[1]
+    off = t.off
+    contrib = np.zeros(len(row))
+    # first hop: attributes, label means, label counts (log1p), score means
+    gs = t.g[row]
+    s = off[f"mean:{r}"]
+    contrib += w * np.einsum("ij,ij->i", gs[:, s : s + a], t.own[other])
+    s = off["labels"] + 4 * r_i
+    contrib += w * np.einsum("ij,ij->i", gs[:, s : s + 2], t.lab[other])
+    # d log1p(n)/dn = 1 / (1 + n), n the current count of the scored user
+    n_now = np.expm1(t.view_block[users[row], 4 * r_i + 2 : 4 * r_i + 4].astype(np.float64))
+    contrib += c * np.einsum("ij,ij->i", gs[:, s + 2 : s + 4] / (1.0 + n_now), t.lab[other])
+    if t.score is not None:
+        s = off["score"] + 1 + r_i
+        contrib += w * gs[:, s] * t.score[other, 0]
+    # second hop through this link: identifier->identifier and social->identifier
+    hop = {"identifier": 0, "social": 1}.get(r)
+    if hop is not None:
+        s = off["hop2"] + hop * a
+        contrib += w * np.einsum("ij,ij->i", gs[:, s : s + a], t.first[other])
+        s = off["labels"] + 4 * len(RELATIONS) + 2 * hop
+        contrib += w * np.einsum("ij,ij->i", gs[:, s : s + 2], t.lab_first[other])
+        if t.score_first is not None:
+            s = off["score"] + 1 + len(RELATIONS) + hop
+            contrib += w * gs[:, s] * t.score_first[other, 0]
+    # identifier sharing: each link adds one co-user (or tie) to a log1p count
+    s = off["identifiers"] + (3 * _SHARING.index(r) + 1 if r in _SHARING else 3 * len(_SHARING))
+    count_now = np.expm1(runner.inputs.static[users[row], s].astype(np.float64))
+    contrib += gs[:, s] / (1.0 + count_now)
+    if t.ratio is not None:
+        # the same inputs as read by the boosted encoder (TreeSHAP, split by link)
+        gb = t.g_base[row]
+        u = off[f"mean:{r}"]
+        contrib += gb * w * np.einsum("ij,ij->i", t.ratio[row, u : u + a], t.own[other])
+        if hop is not None:
+            u = off["hop2"] + hop * a
+            contrib += gb * w * np.einsum("ij,ij->i", t.ratio[row, u : u + a], t.first[other])
+        contrib += gb * t.phi[row, s] / np.maximum(count_now, 1.0)
+    return contrib
 
 
 def _booster_shares(

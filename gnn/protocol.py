@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -58,11 +58,15 @@ from riskgraph.gnn.hetero import as_utc, to_epoch_seconds
 from riskgraph.graph.features.labels import visible_labels
 from riskgraph.loaders.tables import GraphTables
 
+if TYPE_CHECKING:
+    from riskgraph.graph.features import FeatureConfig
+
 __all__ = [
     "FeatureViews",
     "LabelFolds",
     "assign_folds",
     "graph_feature_views",
+    "iter_feature_views",
     "own_view_features",
     "reference_times",
     "scoring_folds",
@@ -399,6 +403,7 @@ def graph_feature_views(
     folds: LabelFolds,
     compute: FeatureFunction | None = None,
     as_of: Any = None,
+    config: FeatureConfig | None = None,
 ) -> FeatureViews:
     """Compute the graph features once per label view of ``folds``.
 
@@ -408,10 +413,14 @@ def graph_feature_views(
     folds : LabelFolds
     compute : callable, optional
         ``compute(tables, as_of, labels=..., reference_time=...)`` returning a
-        DataFrame (or an object with a ``.features`` DataFrame); default
-        :func:`riskgraph.graph.features.compute_graph_features`.
+        DataFrame (or an object with a ``.features`` DataFrame), called once per
+        view; default: riskgraph's graph features with ``config``
+        (:func:`riskgraph.graph.features.compute_graph_feature_views`, which shares
+        the label-free work between the views).
     as_of : timestamp, optional
         Structure snapshot date (default ``folds.as_of``).
+    config : FeatureConfig, optional
+        Settings of the default features (ignored with ``compute``).
 
     Returns
     -------
@@ -422,7 +431,7 @@ def graph_feature_views(
     ``folds.n_views`` calls of ``compute``: ``K`` for scoring folds, ``K * B`` for
     point-in-time training folds.
     """
-    frames = list(_view_frames(tables, folds, compute, as_of))
+    frames = list(iter_feature_views(tables, folds, compute, as_of, config))
     return FeatureViews(frames=frames, fingerprint=folds.fingerprint())
 
 
@@ -431,6 +440,7 @@ def own_view_features(
     folds: LabelFolds,
     compute: FeatureFunction | None = None,
     as_of: Any = None,
+    config: FeatureConfig | None = None,
 ) -> pd.DataFrame:
     """``graph_feature_views(...).own_view(folds)`` without holding every view.
 
@@ -441,7 +451,7 @@ def own_view_features(
     """
     own = folds.own_view()
     out: pd.DataFrame | None = None
-    for v, frame in enumerate(_view_frames(tables, folds, compute, as_of)):
+    for v, frame in enumerate(iter_feature_views(tables, folds, compute, as_of, config)):
         if out is None:
             out = frame.copy()
             continue
@@ -452,16 +462,26 @@ def own_view_features(
     return out
 
 
-def _view_frames(
-    tables: GraphTables, folds: LabelFolds, compute: FeatureFunction | None, as_of: Any
+def iter_feature_views(
+    tables: GraphTables,
+    folds: LabelFolds,
+    compute: FeatureFunction | None = None,
+    as_of: Any = None,
+    config: FeatureConfig | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """The feature frame of every view of ``folds``, one at a time."""
-    if compute is None:
-        from riskgraph.graph.features import compute_graph_features
-
-        compute = compute_graph_features
+    """The frames of :func:`graph_feature_views`, computed one at a time as they are
+    consumed: a consumer that needs one view at a time holds one frame, not
+    ``folds.n_views`` of them. Same arguments."""
     when = folds.as_of if as_of is None else as_utc(as_of)
     ref = folds.reference_time.clip(upper=when)
+    if compute is None:
+        from riskgraph.graph.features import compute_graph_feature_views
+
+        for features in compute_graph_feature_views(
+            tables, when, folds.views(), reference_time=ref, config=config
+        ):
+            yield features.features.reset_index(drop=True)
+        return
     for view in folds.views():
         out = compute(tables, when, labels=view, reference_time=ref)
         frame: pd.DataFrame = getattr(out, "features", out)

@@ -16,12 +16,11 @@ numbers the reason sentences quote are computed with every visible label.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -31,11 +30,12 @@ from riskgraph.gnn.explain import risky_links
 from riskgraph.gnn.protocol import (
     FeatureViews,
     graph_feature_views,
+    iter_feature_views,
     own_view_features,
     split_labels,
 )
 from riskgraph.gnn.train import GraphRiskModel
-from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph_features
+from riskgraph.graph.features import FeatureConfig, GraphFeatures
 from riskgraph.loaders.tables import GraphTables
 from riskgraph.score import CreditScorecard, DecisionPolicy, build_score_frame, score_users
 from riskgraph.score.scoring import ScoreResult
@@ -128,9 +128,6 @@ class RiskModels:
         self.config = config
         self.features = features
 
-    def _compute(self) -> Any:
-        return functools.partial(compute_graph_features, config=self.features)
-
     def fit(self, tables: GraphTables, as_of: pd.Timestamp) -> RiskModels:
         """Train both models on the labels visible before ``as_of``.
 
@@ -155,12 +152,12 @@ class RiskModels:
                 "outcomes (labels with label_at before the run date)"
             )
         if cfg.gnn_graph_features:
-            gnn_views = graph_feature_views(tables, folds, compute=self._compute())
+            gnn_views = graph_feature_views(tables, folds, config=self.features)
             own_features = gnn_views.own_view(folds)
         else:
             # The scorecard needs each user's own view only: never hold all K * B views.
             gnn_views = None
-            own_features = own_view_features(tables, folds, compute=self._compute())
+            own_features = own_view_features(tables, folds, config=self.features)
         gnn = GraphRiskModel(
             seed=cfg.seed,
             n_folds=cfg.n_folds,
@@ -206,13 +203,20 @@ class RiskModels:
         cfg = self.config or ModelConfig()
         tonight = pd.Series(pd.Timestamp(as_of), index=range(tables.num_users))
         folds = self.gnn_.scoring_folds(tables, as_of, reference_time=tonight)
-        views = graph_feature_views(tables, folds, compute=self._compute(), as_of=as_of)
-        gnn_views = views if cfg.gnn_graph_features else None
+        gnn_views = None
+        if cfg.gnn_graph_features:
+            gnn_views = graph_feature_views(tables, folds, as_of=as_of, config=self.features)
         gnn_risk = self.gnn_.predict_proba(tables, as_of, folds=folds, feature_views=gnn_views)[
             :, 1
         ]
         users = tables.users
-        frames = [build_score_frame(users, frame, gnn_risk) for frame in views.frames]
+        # Scored one view at a time: never hold the K feature views and K score frames.
+        view_frames = (
+            gnn_views.frames
+            if gnn_views is not None
+            else iter_feature_views(tables, folds, as_of=as_of, config=self.features)
+        )
+        frames = (build_score_frame(users, frame, gnn_risk) for frame in view_frames)
         full = build_score_frame(users, features.features, gnn_risk)
         result = score_users(
             self.scorecard_,

@@ -140,10 +140,11 @@ class RunResult:
 
 
 class _Clock:
-    """Stage timings, log lines, and the crash hook between stages."""
+    """Stage timings, peak memory, log lines, and the crash hook between stages."""
 
     def __init__(self, progress: Any | None) -> None:
         self.timings: dict[str, float] = {}
+        self.peak_memory_gb: dict[str, float] = {}
         self.progress = progress
         self.crash_after = os.environ.get(ENV_CRASH_AFTER)
 
@@ -151,15 +152,43 @@ class _Clock:
     def stage(self, name: str, what: str) -> Iterator[None]:
         log.info("%s: %s", name, what)
         task = self.progress.add_task(what, total=None) if self.progress else None
+        _reset_peak_rss()
         start = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - start, 3)
+        peak = _peak_rss_gb()
         if task is not None:
             self.progress.update(task, total=1, completed=1)
-        log.info("%s: done in %.1f s", name, self.timings[name])
+        if peak is None:
+            log.info("%s: done in %.1f s", name, self.timings[name])
+        else:
+            self.peak_memory_gb[name] = peak
+            log.info("%s: done in %.1f s, peak memory %.2f GB", name, self.timings[name], peak)
         if self.crash_after == name:
             log.error("%s=%s: dying now, as a test asked", ENV_CRASH_AFTER, name)
             os._exit(137)
+
+
+def _reset_peak_rss() -> None:
+    """Restart the kernel's peak-RSS mark of this process, so each stage gets its own.
+
+    Linux only (``/proc/self/clear_refs``, kernel >= 4.0); elsewhere the peaks are
+    simply not recorded.
+    """
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_rss_gb() -> float | None:
+    """This process's peak resident memory since the last reset (``VmHWM``), in GB."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) * 1024 / 1e9, 2)
+    return None
 
 
 def run_nightly(
@@ -379,6 +408,7 @@ def _stages(
             },
             "rejected": {name: c["rejected"] for name, c in loaded.counts.items()},
             "timings_seconds": dict(clock.timings),
+            "peak_memory_gb": dict(clock.peak_memory_gb),
             "model": {**models.record_, "trained_tonight": trained},
             "metrics": _quality_metrics(labels_now),
             "decisions": scores["decision"].value_counts().to_dict(),

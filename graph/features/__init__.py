@@ -14,7 +14,12 @@ from __future__ import annotations
 from riskgraph.errors import FeatureError
 from riskgraph.graph.features.borrowing import BorrowingConfig, MultiBorrowingThresholds
 from riskgraph.graph.features.catalog import FEATURE_CATALOG, FeatureSpec, catalog_markdown
-from riskgraph.graph.features.compute import FeatureConfig, GraphFeatures, compute_graph_features
+from riskgraph.graph.features.compute import (
+    FeatureConfig,
+    GraphFeatures,
+    compute_graph_feature_views,
+    compute_graph_features,
+)
 from riskgraph.graph.features.exposure import ExposureConfig
 from riskgraph.graph.features.labels import visible_labels
 from riskgraph.graph.features.rings import RING_COLUMNS, RingConfig
@@ -31,6 +36,7 @@ __all__ = [
     "MultiBorrowingThresholds",
     "RingConfig",
     "catalog_markdown",
+    "compute_graph_feature_views",
     "compute_graph_features",
     "visible_labels",
 ]

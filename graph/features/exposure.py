@@ -20,6 +20,7 @@ A user's own label never counts, whatever ``labels`` holds:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
     "EXPOSURE_FEATURES",
     "EXPOSURE_RELATIONS",
     "ExposureConfig",
+    "ExposureGraph",
     "exposure_to_known_bad",
     "hop_counts",
     "label_folds",
@@ -194,14 +196,101 @@ def label_folds(user_ids: pd.Series, n_folds: int) -> np.ndarray:
     return (hashed % np.uint64(n_folds)).astype(np.int64)
 
 
+class ExposureGraph:
+    """The label-free part of the exposure features of one snapshot, built once.
+
+    The co-user matrix of every relation, the PageRank graph and the PageRank folds
+    do not depend on the labels: several label views of the same snapshot (the
+    training protocol's) share them, and their PageRank runs go through one
+    iteration (:meth:`bad_ppr`).
+
+    Parameters
+    ----------
+    snapshot : GraphSnapshot
+    user_ids : Series
+        ``(n_users,)``, in node order (used for the PageRank folds).
+    config : ExposureConfig
+    """
+
+    def __init__(
+        self, snapshot: GraphSnapshot, user_ids: pd.Series, config: ExposureConfig
+    ) -> None:
+        self.config = config
+        self.n_users = snapshot.n_users
+        identifiers_co = co_user_matrix(snapshot.identifiers(), config.max_sharing)
+        matrices = {
+            rel: co_user_matrix(snapshot.relation(rel), config.max_sharing)
+            for rel in ("device", "account", "app_device")
+        }
+        matrices["social"] = snapshot.social
+        matrices["any"] = binary(identifiers_co + snapshot.social)
+        self.matrices = matrices
+        # The PageRank graph: users, and the devices and accounts at least two users
+        # share, as nodes; an edge per user-device (used or applied from) and
+        # user-account link, and per social tie; unweighted, undirected. An identifier
+        # only one user has links nobody: leaving it out changes no path between users
+        # and keeps the graph (and every round) small.
+        incidence = snapshot.identifiers()
+        incidence = incidence[:, np.flatnonzero(identifier_degrees(incidence) >= 2)]
+        self.ppr_graph = sp.block_array(
+            [[snapshot.social, incidence], [incidence.T, None]], format="csr"
+        )
+        self.fold = label_folds(user_ids, config.ppr_folds)
+
+    def bad_ppr(self, label_views: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """:func:`ppr_exposure` of each label vector, in one PageRank iteration.
+
+        Each column of the iteration stops on its own convergence and its sums never
+        depend on the other columns, so the results equal one call per vector.
+        """
+        n, k = self.n_users, self.config.ppr_folds
+        seeds = np.zeros((self.ppr_graph.shape[0], k * len(label_views)), dtype=np.float64)
+        for i, labels in enumerate(label_views):
+            bad = labels == 1.0
+            for f in range(k):  # a loop over folds, not users
+                seeds[:n, i * k + f] = bad & (self.fold != f)
+        scores = personalized_pagerank(
+            self.ppr_graph,
+            seeds,
+            damping=self.config.ppr_damping,
+            tol=self.config.ppr_tol,
+            max_iter=self.config.ppr_max_iter,
+            # Single precision halves the memory traffic of a round; scores keep about
+            # six significant digits, more than a risk feature needs.
+            dtype=np.float32,
+        )
+        users = np.arange(n)
+        return [scores[users, i * k + self.fold] for i in range(len(label_views))]
+
+    def features(self, labels: np.ndarray, bad_ppr: np.ndarray | None = None) -> pd.DataFrame:
+        """All exposure features of every user under ``labels``.
+
+        Parameters
+        ----------
+        labels : np.ndarray
+            ``float64`` ``(n_users,)``: 1 bad, 0 good, NaN unknown.
+        bad_ppr : np.ndarray, optional
+            ``bad_ppr([labels])[0]`` when already computed with other views.
+
+        Returns
+        -------
+        DataFrame
+            ``(n_users, len(EXPOSURE_FEATURES))``, RangeIndex = user position.
+        """
+        columns: dict[str, np.ndarray] = {}
+        for rel in EXPOSURE_RELATIONS:  # five relations, each vectorised over all users
+            for name, values in hop_counts(self.matrices[rel], labels).items():
+                columns[f"{rel}_{name}"] = values
+        columns["bad_ppr"] = self.bad_ppr([labels])[0] if bad_ppr is None else bad_ppr
+        return pd.DataFrame({name: columns[name] for name in EXPOSURE_FEATURES})
+
+
 def ppr_exposure(
     snapshot: GraphSnapshot, user_ids: pd.Series, labels: np.ndarray, config: ExposureConfig
 ) -> np.ndarray:
     """Personalized PageRank from the known-bad users, own label excluded by folds.
 
-    The graph: users, and the devices and accounts at least two users share, as nodes;
-    an edge per user-device (used or applied from) and user-account link, and per social
-    tie; unweighted, undirected.
+    See :class:`ExposureGraph` for the graph it walks.
 
     Returns
     -------
@@ -209,35 +298,13 @@ def ppr_exposure(
         ``float64`` ``(n_users,)``: the user's score in the run seeded on the bad users
         of the other folds (one unit of restart mass per bad user).
     """
-    n = snapshot.n_users
-    incidence = snapshot.identifiers()
-    # An identifier only one user has links nobody: leaving it out changes no path
-    # between users and keeps the graph (and every round) small.
-    incidence = incidence[:, np.flatnonzero(identifier_degrees(incidence) >= 2)]
-    m = incidence.shape[1]
-    adjacency = sp.block_array([[snapshot.social, incidence], [incidence.T, None]], format="csr")
-    fold = label_folds(user_ids, config.ppr_folds)
-    bad = labels == 1.0
-    seeds = np.zeros((n + m, config.ppr_folds), dtype=np.float64)
-    for f in range(config.ppr_folds):  # a loop over folds, not users
-        seeds[:n, f] = bad & (fold != f)
-    scores = personalized_pagerank(
-        adjacency,
-        seeds,
-        damping=config.ppr_damping,
-        tol=config.ppr_tol,
-        max_iter=config.ppr_max_iter,
-        # Single precision halves the memory traffic of a round; scores keep about six
-        # significant digits, more than a risk feature needs.
-        dtype=np.float32,
-    )
-    return scores[np.arange(n), fold]
+    return ExposureGraph(snapshot, user_ids, config).bad_ppr([labels])[0]
 
 
 def exposure_to_known_bad(
     snapshot: GraphSnapshot, user_ids: pd.Series, labels: np.ndarray, config: ExposureConfig
 ) -> pd.DataFrame:
-    """All exposure features of every user.
+    """All exposure features of every user (:meth:`ExposureGraph.features`).
 
     Parameters
     ----------
@@ -253,16 +320,4 @@ def exposure_to_known_bad(
     DataFrame
         ``(n_users, len(EXPOSURE_FEATURES))``, RangeIndex = user position.
     """
-    identifiers_co = co_user_matrix(snapshot.identifiers(), config.max_sharing)
-    matrices = {
-        rel: co_user_matrix(snapshot.relation(rel), config.max_sharing)
-        for rel in ("device", "account", "app_device")
-    }
-    matrices["social"] = snapshot.social
-    matrices["any"] = binary(identifiers_co + snapshot.social)
-    columns: dict[str, np.ndarray] = {}
-    for rel in EXPOSURE_RELATIONS:  # five relations, each vectorised over all users
-        for name, values in hop_counts(matrices[rel], labels).items():
-            columns[f"{rel}_{name}"] = values
-    columns["bad_ppr"] = ppr_exposure(snapshot, user_ids, labels, config)
-    return pd.DataFrame({name: columns[name] for name in EXPOSURE_FEATURES})
+    return ExposureGraph(snapshot, user_ids, config).features(labels)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 
-__all__ = ["BinningProcess", "Scorecard"]
+__all__ = ["BinningProcess", "OptimalBinning", "Scorecard"]
 
 _cvxpy_logger = logging.getLogger("__cvxpy__")
 _was_disabled = _cvxpy_logger.disabled
 _cvxpy_logger.disabled = True
 try:
-    from optbinning import BinningProcess, Scorecard
+    from optbinning import BinningProcess, OptimalBinning, Scorecard
 finally:
     _cvxpy_logger.disabled = _was_disabled

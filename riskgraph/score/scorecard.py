@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import log_expit
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from riskgraph.errors import ModelError
-from riskgraph.score._optbinning import BinningProcess, Scorecard
+from riskgraph.score._optbinning import BinningProcess, OptimalBinning, Scorecard
 from riskgraph.score.logistic import SignConstrainedLogisticRegression
 from riskgraph.score.scaling import ScoreScaling
 from riskgraph.score.thin_file import NO_CREDIT_HISTORY, ThinFileRule
@@ -351,12 +351,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
                     f"CreditScorecard: a cross-validation fold has no bad user; use a fixed "
                     f"C or fewer folds (cv = {self.cv})"
                 )
-            fold_process = clone(process)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", module=r"optbinning(\.|$)")
-                fold_process.fit(frame.iloc[train], target[train])
-                woe_train = fold_process.transform(frame.iloc[train], metric="woe").to_numpy()
-                woe_test = fold_process.transform(frame.iloc[test], metric="woe").to_numpy()
+            woe_train, woe_test = fold_woe(process, frame, target, train, test)
             sign = 2.0 * target[test] - 1.0
             # Strongest penalty first, each fit starting from the last: the path of
             # optima is smooth, so warm starts save most of the solver's iterations.
@@ -533,3 +528,57 @@ def _as_model_dtypes(frame: pd.DataFrame, variables: list[VariableSpec]) -> pd.D
             values = column.astype(object).to_numpy()
             out[v.name] = np.where(pd.isna(values), np.nan, values).astype(object)
     return pd.DataFrame(out, index=frame.index)
+
+
+def fold_woe(
+    process: BinningProcess,
+    frame: pd.DataFrame,
+    target: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weight of evidence of ``train`` and ``test`` rows, binned on ``train`` alone.
+
+    The same per-variable ``OptimalBinning`` that ``process`` (unfitted) would fit,
+    with its settings, fit and transform parameters, so the result equals
+    ``clone(process).fit(...).transform(..., metric="woe")``; but without the binning
+    process's variable-selection statistics (binning tables, IV and quality tests
+    of every variable), half its fitting time, which cross-validation never reads.
+
+    Returns
+    -------
+    woe_train, woe_test : np.ndarray
+        float64 ``(len(train), p)`` and ``(len(test), p)``, columns in
+        ``process.variable_names`` order.
+    """
+    params = process.get_params()
+    categorical = set(params["categorical_variables"] or ())
+    fit_params = params["binning_fit_params"] or {}
+    transform_params = params["binning_transform_params"] or {}
+    names = list(params["variable_names"])
+    woe_train = np.empty((len(train), len(names)))
+    woe_test = np.empty((len(test), len(names)))
+    y = target[train]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"optbinning(\.|$)")
+        for j, name in enumerate(names):
+            binning = OptimalBinning(
+                name=name,
+                dtype="categorical" if name in categorical else "numerical",
+                max_n_prebins=params["max_n_prebins"],
+                min_prebin_size=params["min_prebin_size"],
+                min_n_bins=params["min_n_bins"],
+                max_n_bins=params["max_n_bins"],
+                min_bin_size=params["min_bin_size"],
+                max_pvalue=params["max_pvalue"],
+                max_pvalue_policy=params["max_pvalue_policy"],
+                special_codes=params["special_codes"],
+                split_digits=params["split_digits"],
+                **fit_params.get(name, {}),
+            )
+            column = frame[name].to_numpy()
+            binning.fit(column[train], y)
+            how = {"metric": "woe", **transform_params.get(name, {})}
+            woe_train[:, j] = binning.transform(column[train], **how)
+            woe_test[:, j] = binning.transform(column[test], **how)
+    return woe_train, woe_test

@@ -8,7 +8,7 @@ of ``scores.parquet`` (CONTRACT.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,7 +152,7 @@ def score_users(
     features: pd.DataFrame | None = None,
     policy: DecisionPolicy | None = None,
     n_reasons: int = 3,
-    views: Sequence[pd.DataFrame] | None = None,
+    views: Iterable[pd.DataFrame] | None = None,
     view_weights: np.ndarray | None = None,
 ) -> ScoreResult:
     """Risk score, credit score, reasons and decision for every user of ``frame``.
@@ -175,7 +175,8 @@ def score_users(
         The training protocol's label views (:mod:`riskgraph.gnn.protocol`):
         ``views[k]`` is the score frame built from view ``k``'s graph features
         (same index and columns as ``frame``), ``view_weights`` ``(n, K)`` how each
-        user averages them (``LabelFolds.view_weights()``). Each user's points are
+        user averages them (``LabelFolds.view_weights()``). ``views`` may be a
+        generator: each frame is dropped once its points are added. Each user's points are
         then the weighted average of its points under the views, so its score sees
         the same share of the known labels as the scorecard's training users did;
         ``frame`` (built from the features with every visible label) still gives
@@ -246,7 +247,7 @@ def score_users(
 
 def average_points(
     model: CreditScorecard,
-    views: Sequence[pd.DataFrame],
+    views: Iterable[pd.DataFrame],
     weights: np.ndarray | None,
     index: pd.Index,
 ) -> pd.DataFrame:
@@ -255,8 +256,9 @@ def average_points(
     Parameters
     ----------
     model : CreditScorecard
-    views : sequence of pd.DataFrame
-        ``K`` score frames, each ``(n, p)`` with index ``index``.
+    views : iterable of pd.DataFrame
+        ``K`` score frames, each ``(n, p)`` with index ``index``; consumed one at a
+        time (a generator keeps one view in memory).
     weights : np.ndarray
         ``(n, K)``, rows summing to 1; a user is scored only on views it weighs.
     index : pd.Index
@@ -275,16 +277,20 @@ def average_points(
     if weights is None:
         raise ModelError("score_users: views given without view_weights")
     w = np.asarray(weights, dtype=np.float64)
-    if w.shape != (len(index), len(views)):
+    if w.ndim != 2 or w.shape[0] != len(index):
         raise ModelError(
-            f"view_weights has shape {w.shape}; expected ({len(index)}, {len(views)}): "
+            f"view_weights has shape {w.shape}; expected ({len(index)}, K): "
             "one row per user, one column per view"
         )
     if not np.allclose(w.sum(axis=1), 1.0):
         raise ModelError("view_weights: every row must sum to 1")
     names = [v.name for v in model.variables_]
     total = np.zeros((len(index), len(names)))
+    seen = 0
     for k, view in enumerate(views):
+        seen += 1
+        if k >= w.shape[1]:
+            continue  # counted, then reported below
         if not view.index.equals(index):
             raise ModelError(f"view {k}: its users (index) differ from the score frame's")
         rows = np.flatnonzero(w[:, k] > 0)
@@ -292,6 +298,10 @@ def average_points(
             continue
         points = model._points(model.prepare(view.iloc[rows]))
         total[rows] += w[rows, k, None] * points[names].to_numpy()
+    if seen != w.shape[1]:
+        raise ModelError(
+            f"view_weights has {w.shape[1]} columns for {seen} views: one column per view"
+        )
     return pd.DataFrame(total, index=index, columns=names)
 
 

@@ -177,3 +177,33 @@ def test_exposure_config_errors_name_the_setting(town, setting, value, message):
         compute_graph_features(
             town, AS_OF, config=FeatureConfig(exposure=ExposureConfig(**{setting: value}))
         )
+
+
+def test_feature_views_equal_one_computation_per_view():
+    # The training protocol computes 30 label views at once: the label-free work is
+    # shared and the PageRank runs of a batch share an iteration. Every view must come
+    # out exactly as its own compute_graph_features call, batches of uneven size included.
+    from riskgraph.graph.features import compute_graph_feature_views
+    from riskgraph.loaders import build_graph_tables
+    from riskgraph.loaders.synthetic import generate_population
+
+    population = generate_population(1_500, seed=5, days=365)
+    tables = build_graph_tables(population.tables, hmac_key="views-test-key-0123456789").tables
+    as_of = pd.Timestamp(population.end) - pd.Timedelta(days=30)
+    rng = np.random.default_rng(0)
+    visible = visible_labels(tables.users, as_of)
+    views = [np.where(rng.random(len(visible)) < 0.8, visible, np.nan) for _ in range(5)]
+    views.append(None)  # the visible labels themselves
+    reference = (tables.users["registered_at"] + pd.Timedelta(days=3)).clip(upper=as_of)
+    batched = list(
+        compute_graph_feature_views(tables, as_of, views, reference_time=reference, batch_size=4)
+    )
+    assert len(batched) == len(views)
+    for labels, got in zip(views, batched, strict=True):
+        expected = compute_graph_features(tables, as_of, labels=labels, reference_time=reference)
+        pd.testing.assert_frame_equal(got.features, expected.features, check_exact=True)
+        pd.testing.assert_frame_equal(got.rings, expected.rings, check_exact=True)
+    assert batched[0].features["bad_ppr"].gt(0).any()  # the PageRank had bad seeds
+    assert not batched[0].features["bad_ppr"].equals(batched[1].features["bad_ppr"])
+    with pytest.raises(ConfigError, match="batch_size = 0"):
+        next(compute_graph_feature_views(tables, as_of, views, batch_size=0))

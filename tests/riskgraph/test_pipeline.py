@@ -120,6 +120,9 @@ def test_run_publishes_every_contract_output(population, trained):
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["counts"]["scored_users"] == USERS
     assert set(manifest["timings_seconds"]) == set(STAGES) - {"publish"}  # written during it
+    peaks = manifest["peak_memory_gb"]  # per stage, from the kernel's peak-RSS mark (Linux)
+    assert {"load", "features", "model", "score"} <= set(peaks) <= set(STAGES)
+    assert all(0.05 < gb < 64 for gb in peaks.values()), peaks
     assert manifest["model"]["trained_tonight"] is True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import pickle
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -263,3 +264,41 @@ def test_a_column_too_sparse_to_bin_is_left_out_even_under_cross_validation():
     model = CreditScorecard(catalog=CATALOG).fit(frame, y)  # C="auto": cross-validates
     assert "ring_bad_rate" not in model.points(frame).columns
     assert "past_dues" in model.points(frame).columns
+
+
+def test_fold_woe_equals_a_fitted_binning_process():
+    # Cross-validation bins each fold with fold_woe (no selection statistics): it must
+    # give exactly the weight of evidence a BinningProcess with the same settings gives.
+    from sklearn.base import clone
+
+    from riskgraph.score._optbinning import BinningProcess
+    from riskgraph.score.scorecard import fold_woe
+
+    frame, y = toy_frame(4000, seed=3)
+    frame = frame[["past_dues", "utilization", "income_band", "device_bad_1hop"]].copy()
+    names = list(frame.columns)
+    process = BinningProcess(
+        variable_names=names,
+        categorical_variables=["income_band"],
+        max_n_prebins=15,
+        min_prebin_size=0.02,
+        min_bin_size=0.03,
+        max_n_bins=6,
+        binning_fit_params={
+            "past_dues": {"monotonic_trend": "ascending", "min_bin_n_event": 10},
+            "device_bad_1hop": {"min_bin_n_nonevent": 10},
+        },
+        binning_transform_params={"utilization": {"metric_missing": "empirical"}},
+    )
+    rows = np.random.default_rng(0).permutation(len(y))
+    train, test = np.sort(rows[:3000]), np.sort(rows[3000:])
+    woe_train, woe_test = fold_woe(process, frame, y, train, test)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # optbinning's pandas deprecations
+        reference = clone(process).fit(frame.iloc[train], y[train])
+        expected_train = reference.transform(frame.iloc[train], metric="woe")[names].to_numpy()
+        expected_test = reference.transform(frame.iloc[test], metric="woe")[names].to_numpy()
+    np.testing.assert_allclose(woe_train, expected_train, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(woe_test, expected_test, rtol=0, atol=1e-12)
+    assert np.isnan(frame["utilization"].to_numpy()[test]).any()  # missing bins exercised
+    assert np.ptp(woe_test, axis=0).min() > 0  # every variable was actually binned

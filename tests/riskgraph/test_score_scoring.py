@@ -143,6 +143,8 @@ def test_views_average_points_by_weight():
     weights[: n // 2, 0] = 1.0
     weights[n // 2 :] = 0.5
     result = score_users(model, frame, features, views=[frame, worse], view_weights=weights)
+    lazy = score_users(model, frame, features, views=iter([frame, worse]), view_weights=weights)
+    pd.testing.assert_frame_equal(lazy.scores, result.scores)  # a generator of views works too
     direct = model.points(frame)
     bad = model.points(worse)
     expected = np.vstack(
@@ -156,7 +158,11 @@ def test_views_average_points_by_weight():
 
 def test_view_weights_must_match():
     model, _, features, frame = setup()
-    with pytest.raises(ModelError, match=r"view_weights has shape \(3, 1\); expected \(4000, 1\)"):
+    with pytest.raises(ModelError, match=r"view_weights has shape \(3, 1\); expected \(4000, K\)"):
         score_users(model, frame, features, views=[frame], view_weights=np.ones((3, 1)))
+    with pytest.raises(ModelError, match="view_weights has 1 columns for 2 views"):
+        score_users(
+            model, frame, features, views=iter([frame, frame]), view_weights=np.ones((4000, 1))
+        )
     with pytest.raises(ModelError, match="without view_weights"):
         score_users(model, frame, features, views=[frame])
