@@ -13,6 +13,7 @@ typed columns with numpy.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -97,7 +98,7 @@ def read_graph(driver: neo4j.Driver, *, database: str = "neo4j", workers: int = 
             def fetch(query: str, **params: Any) -> Future[neo4j.Record]:
                 return pool.submit(run, query, params)
 
-            return _read_all(fetch)
+            return _read_all(fetch, ahead=max(1, workers))
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
         message = (
             f"reading the graph from database {database!r} failed: {type(exc).__name__}: {exc}"
@@ -107,39 +108,77 @@ def read_graph(driver: neo4j.Driver, *, database: str = "neo4j", workers: int = 
         raise Neo4jError(message) from exc
 
 
-def _read_all(fetch: Callable[..., Future[neo4j.Record]]) -> GraphTables:
+class _Answers:
+    """The answers of ``queries``, taken in their order, fetched at most ``ahead`` before.
+
+    Each answer is a record of Python lists, a few hundred MB per relationship type at a
+    million users: fetching every query up front held them all at once (8 GB of job
+    memory at a million users), fetching just ahead of use keeps two or three.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[..., Future[neo4j.Record]],
+        queries: list[tuple[str, str, dict[str, Any]]],
+        ahead: int,
+    ) -> None:
+        self._fetch = fetch
+        self._queue = collections.deque(queries)
+        self._pending: collections.deque[tuple[str, Future[neo4j.Record]]] = collections.deque()
+        self._ahead = max(1, ahead)
+        self._fill()
+
+    def _fill(self) -> None:
+        while self._queue and len(self._pending) < self._ahead:
+            name, query, params = self._queue.popleft()
+            self._pending.append((name, self._fetch(query, **params)))
+
+    def take(self, name: str) -> neo4j.Record:
+        """The answer of the next query, which must be ``name``."""
+        expected, future = self._pending.popleft()
+        if expected != name:  # a programming error: the queries are listed in use order
+            raise RuntimeError(f"read_graph: took {name!r}, next answer is {expected!r}")
+        self._fill()
+        return future.result()
+
+
+def _read_all(fetch: Callable[..., Future[neo4j.Record]], ahead: int) -> GraphTables:
     meta = fetch(cypher.READ_META, name=META_USER_ATTRIBUTES).result()
     columns = list(meta["columns"] or [])
     kinds = list(meta["kinds"] or [])
-    # Submit every query now, the biggest first, and take the answers as they are needed.
-    pending = {
-        name: fetch(query)
-        for name, query in (
-            ("OWNS", cypher.READ_OWNS),
-            ("KNOWS", cypher.READ_KNOWS),
-            ("USES", cypher.READ_USES),
-            ("users", cypher.READ_USERS),
-            ("accounts", cypher.READ_ACCOUNTS),
-            ("devices", cypher.READ_DEVICES),
-            ("applications", cypher.READ_APPLICATIONS),
-            ("SUBMITTED", cypher.READ_SUBMITTED),
-            ("TO", cypher.READ_TO),
-            ("FROM_DEVICE", cypher.READ_FROM_DEVICE),
-            ("platforms", cypher.READ_PLATFORMS),
-        )
-    }
-    attribute_answers = [
-        fetch(
+    attribute_queries = [
+        (
+            f"attribute {column}",
             cypher.READ_USER_NUMBER_ATTRIBUTE
             if kind == NUMBER
             else cypher.READ_USER_TEXT_ATTRIBUTE,
-            key=f"{ATTRIBUTE_PREFIX}{column}",
+            {"key": f"{ATTRIBUTE_PREFIX}{column}"},
         )
         for column, kind in zip(columns, kinds, strict=True)
     ]
+    # Listed in the order the code below takes them: nodes before the relationships
+    # that point at them.
+    answers = _Answers(
+        fetch,
+        [
+            ("users", cypher.READ_USERS, {}),
+            *attribute_queries,
+            ("devices", cypher.READ_DEVICES, {}),
+            ("accounts", cypher.READ_ACCOUNTS, {}),
+            ("platforms", cypher.READ_PLATFORMS, {}),
+            ("applications", cypher.READ_APPLICATIONS, {}),
+            ("SUBMITTED", cypher.READ_SUBMITTED, {}),
+            ("TO", cypher.READ_TO, {}),
+            ("FROM_DEVICE", cypher.READ_FROM_DEVICE, {}),
+            ("USES", cypher.READ_USES, {}),
+            ("OWNS", cypher.READ_OWNS, {}),
+            ("KNOWS", cypher.READ_KNOWS, {}),
+        ],
+        ahead,
+    )
 
     # -- nodes ------------------------------------------------------------------------
-    rec = pending["users"].result()
+    rec = answers.take("users")
     user_nodes = np.asarray(rec["node_id"], dtype=np.int64)
     users: dict[str, Any] = {
         "user_id": _ids(rec["user_id"], "User", "user_id"),
@@ -147,8 +186,8 @@ def _read_all(fetch: Callable[..., Future[neo4j.Record]]) -> GraphTables:
         "label": _labels(rec["label"]),
         "label_at": _timestamps(rec["label_at"]),
     }
-    for column, kind, answer in zip(columns, kinds, attribute_answers, strict=True):
-        rec = answer.result()
+    for column, kind in zip(columns, kinds, strict=True):
+        rec = answers.take(f"attribute {column}")
         if kind == NUMBER:
             values = np.asarray(rec["value"], dtype=np.float64)
             users[column] = pd.Series(_align(values, rec["node_id"], user_nodes), dtype="float64")
@@ -159,13 +198,13 @@ def _read_all(fetch: Callable[..., Future[neo4j.Record]]) -> GraphTables:
             raise Neo4jError(f"RiskgraphMeta: attribute {column!r} has unknown kind {kind!r}")
     users_frame, user_order = _sorted_nodes("users", users, user_nodes)
 
-    rec = pending["devices"].result()
+    rec = answers.take("devices")
     devices, device_order = _sorted_nodes(
         "devices",
         {"device_id": _ids(rec["device_id"], "Device", "device_id")},
         np.asarray(rec["node_id"], dtype=np.int64),
     )
-    rec = pending["accounts"].result()
+    rec = answers.take("accounts")
     accounts, account_order = _sorted_nodes(
         "accounts",
         {
@@ -174,13 +213,13 @@ def _read_all(fetch: Callable[..., Future[neo4j.Record]]) -> GraphTables:
         },
         np.asarray(rec["node_id"], dtype=np.int64),
     )
-    rec = pending["platforms"].result()
+    rec = answers.take("platforms")
     platforms, platform_order = _sorted_nodes(
         "platforms",
         {"platform_id": _ids(rec["platform_id"], "Platform", "platform_id")},
         np.asarray(rec["node_id"], dtype=np.int64),
     )
-    rec = pending["applications"].result()
+    rec = answers.take("applications")
     app_frame, app_order = _sorted_nodes(
         "applications",
         {
@@ -201,11 +240,11 @@ def _read_all(fetch: Callable[..., Future[neo4j.Record]]) -> GraphTables:
         return src, dst
 
     n_apps = len(app_frame)
-    rec = pending["SUBMITTED"].result()
+    rec = answers.take("SUBMITTED")
     sub_user, sub_app = ends(rec, "SUBMITTED", user_order, app_order)
-    rec = pending["TO"].result()
+    rec = answers.take("TO")
     to_app, to_platform = ends(rec, "TO", app_order, platform_order)
-    rec = pending["FROM_DEVICE"].result()
+    rec = answers.take("FROM_DEVICE")
     fd_app, fd_device = ends(rec, "FROM_DEVICE", app_order, device_order)
     ids = app_frame["application_id"]
     _exactly(np.bincount(sub_app, minlength=n_apps), 1, 1, ids, "SUBMITTED (its user)")
@@ -229,7 +268,7 @@ def _read_all(fetch: Callable[..., Future[neo4j.Record]]) -> GraphTables:
         }
     )
 
-    rec = pending["USES"].result()
+    rec = answers.take("USES")
     src, dst = ends(rec, "USES", user_order, device_order)
     user_devices = _edge_table(
         "user_devices",
@@ -240,13 +279,13 @@ def _read_all(fetch: Callable[..., Future[neo4j.Record]]) -> GraphTables:
             "last_seen": _timestamps(rec["last_seen"]),
         },
     )
-    rec = pending["OWNS"].result()
+    rec = answers.take("OWNS")
     src, dst = ends(rec, "OWNS", user_order, account_order)
     user_accounts = _edge_table(
         "user_accounts",
         {"user_idx": src, "account_idx": dst, "linked_at": _timestamps(rec["linked_at"])},
     )
-    rec = pending["KNOWS"].result()
+    rec = answers.take("KNOWS")
     src, dst = ends(rec, "KNOWS", user_order, user_order)
     social = _edge_table(
         "social",

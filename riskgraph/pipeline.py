@@ -42,6 +42,7 @@ from riskgraph.config import dataclass_from_mapping, read_config_file
 from riskgraph.errors import ConfigError, RunError
 from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph_features
 from riskgraph.loaders import GraphTables, LoadResult, load_input, write_rejects
+from riskgraph.memory import peak_rss_gb, release_free_memory, reset_peak_rss
 from riskgraph.modeling import ModelConfig, RiskModels
 from riskgraph.monitoring import WatchlistConfig, score_changes
 from riskgraph.report import ReportData, render_report
@@ -152,11 +153,12 @@ class _Clock:
     def stage(self, name: str, what: str) -> Iterator[None]:
         log.info("%s: %s", name, what)
         task = self.progress.add_task(what, total=None) if self.progress else None
-        _reset_peak_rss()
+        reset_peak_rss()
         start = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - start, 3)
-        peak = _peak_rss_gb()
+        peak = peak_rss_gb()
+        release_free_memory()
         if task is not None:
             self.progress.update(task, total=1, completed=1)
         if peak is None:
@@ -167,28 +169,6 @@ class _Clock:
         if self.crash_after == name:
             log.error("%s=%s: dying now, as a test asked", ENV_CRASH_AFTER, name)
             os._exit(137)
-
-
-def _reset_peak_rss() -> None:
-    """Restart the kernel's peak-RSS mark of this process, so each stage gets its own.
-
-    Linux only (``/proc/self/clear_refs``, kernel >= 4.0); elsewhere the peaks are
-    simply not recorded.
-    """
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def _peak_rss_gb() -> float | None:
-    """This process's peak resident memory since the last reset (``VmHWM``), in GB."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) * 1024 / 1e9, 2)
-    return None
 
 
 def run_nightly(

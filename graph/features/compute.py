@@ -172,8 +172,8 @@ def compute_graph_feature_views(
     label_views : iterable of array-like
         Each ``(n_users,)``, as ``labels`` of :func:`compute_graph_features`.
     batch_size : int, default 4
-        Views whose PageRank runs share an iteration (memory: ``4 * ppr_folds``
-        float32 columns per view over users and shared identifiers).
+        Views whose PageRank runs share an iteration; each view adds ``ppr_folds``
+        columns over users and shared identifiers to its arrays.
 
     Raises
     ------
