@@ -213,7 +213,7 @@ def main() -> None:
                 "night": n + 1,
                 "trained": nights[0]["trained"],
                 **{
-                    key: float(statistics.median(r[key] for r in nights))
+                    key: round(float(statistics.median(r[key] for r in nights)), 2)
                     for key in (
                         "seconds",
                         "peak_job_gb",
@@ -227,7 +227,12 @@ def main() -> None:
                     for s in stages
                 },
                 "stage_peak_job_gb": {
-                    s: float(statistics.median(r["stage_peak_job_gb"].get(s, 0.0) for r in nights))
+                    s: round(
+                        float(
+                            statistics.median(r["stage_peak_job_gb"].get(s, 0.0) for r in nights)
+                        ),
+                        2,
+                    )
                     for s in nights[0]["stage_peak_job_gb"]
                 },
             }
