@@ -46,7 +46,7 @@ nightly job calls it for ``--retrain``, the quality benchmark uses it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -377,13 +377,7 @@ class FeatureViews:
     def own_view(self, folds: LabelFolds) -> pd.DataFrame:
         """Each user's row from its own view (what a model trains on)."""
         self.check(folds)
-        own = folds.own_view()
-        out = self.frames[0].copy()
-        for v in range(1, folds.n_views):
-            rows = own == v
-            if rows.any():
-                out.loc[rows] = self.frames[v].loc[rows].to_numpy()
-        return out
+        return _own_rows(self.frames, folds.own_view())
 
     #: Former name of :meth:`own_view` (kept for callers written before buckets).
     own_fold = own_view
@@ -449,9 +443,14 @@ def own_view_features(
     own users' rows are kept, so two frames are alive at a time. Same arguments as
     :func:`graph_feature_views`.
     """
-    own = folds.own_view()
+    views = iter_feature_views(tables, folds, compute, as_of, config)
+    return _own_rows(views, folds.own_view())
+
+
+def _own_rows(frames: Iterable[pd.DataFrame], own: np.ndarray) -> pd.DataFrame:
+    """Each user's row from view ``own[user]`` of ``frames`` (consumed one at a time)."""
     out: pd.DataFrame | None = None
-    for v, frame in enumerate(iter_feature_views(tables, folds, compute, as_of, config)):
+    for v, frame in enumerate(frames):
         if out is None:
             out = frame.copy()
             continue
