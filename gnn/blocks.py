@@ -157,11 +157,12 @@ class SignInputs:
     graph : UserGraph
     own : np.ndarray
         float32 ``(n_users, a)``: encoded attributes with one-hot categories (the
-        propagated input ``P``).
+        propagated input ``P``; a view of ``static``).
     x_cat : np.ndarray
         int64 ``(n_users, c)``: category codes (embedded by the model).
     first_hop : np.ndarray
-        float32 ``(n_users, a)``: ``mean_identifier(P)``, kept for 2-hop attributions.
+        float32 ``(n_users, a)``: ``mean_identifier(P)`` (a view of ``static``), for
+        2-hop attributions.
     static : np.ndarray
         float32 ``(n_users, s)``: every label-free block side by side.
     static_blocks : list[tuple[str, int]]
@@ -187,29 +188,44 @@ class SignInputs:
         n_status: int,
         n_platform: int,
     ) -> SignInputs:
-        """Compute the label-free blocks (see the module table)."""
+        """Compute the label-free blocks (see the module table).
+
+        Every block is written straight into one preallocated ``static`` array and
+        ``own`` / ``first_hop`` are views of it: at a million users a list of blocks
+        plus their concatenation would hold the 1.2 GB of inputs three times over.
+        """
         own = np.concatenate([attributes, one_hot(x_cat, category_sizes)], axis=1)
-        blocks = [("own", own)]
-        for r in RELATIONS:
-            blocks.append((f"mean:{r}", graph.mean(r, own)))
-        first_hop = blocks[1 + RELATIONS.index("identifier")][1]
-        hop2 = np.concatenate(
-            [graph.mean("identifier", first_hop), graph.mean("social", first_hop)], axis=1
-        )
-        blocks.append(("hop2", hop2))
+        own = own.astype(np.float32, copy=False)
         structure, _ = graph.structure()
-        blocks.append(("identifiers", structure))
         activity, _ = activity_inputs(data, reference_time, n_status, n_platform)
-        blocks.append(("activity", activity))
-        blocks = [(name, b) for name, b in blocks if b.shape[1]]
-        static = np.concatenate([b for _, b in blocks], axis=1).astype(np.float32)
+        a = own.shape[1]
+        widths = [("own", a), *[(f"mean:{r}", a) for r in RELATIONS], ("hop2", 2 * a),
+                  ("identifiers", structure.shape[1]), ("activity", activity.shape[1])]  # fmt: skip
+        ends = np.cumsum([w for _, w in widths]).tolist()
+        starts = {name: end - w for (name, w), end in zip(widths, ends, strict=True)}
+        static = np.empty((graph.num_users, ends[-1]), dtype=np.float32)
+
+        def columns(name: str, width: int, at: int = 0) -> np.ndarray:
+            return static[:, starts[name] + at : starts[name] + at + width]
+
+        columns("own", a)[:] = own
+        first_hop = own
+        for r in RELATIONS:
+            mean = graph.mean(r, own)
+            columns(f"mean:{r}", a)[:] = mean
+            if r == "identifier":
+                first_hop = mean  # contiguous, for the 2-hop products below
+        columns("hop2", a)[:] = graph.mean("identifier", first_hop)
+        columns("hop2", a, at=a)[:] = graph.mean("social", first_hop)
+        columns("identifiers", structure.shape[1])[:] = structure
+        columns("activity", activity.shape[1])[:] = activity
         return cls(
             graph=graph,
-            own=own,
+            own=columns("own", a),
             x_cat=x_cat,
-            first_hop=first_hop,
+            first_hop=columns("mean:identifier", a),
             static=static,
-            static_blocks=[(name, b.shape[1]) for name, b in blocks],
+            static_blocks=[(name, w) for name, w in widths if w],
         )
 
     def score_block(self, score: np.ndarray) -> np.ndarray:

@@ -106,7 +106,8 @@ class SignRunner:
         self.scorer: Scorer | None = None
         self.base_column: int | None = None
         self._cached: tuple[int, np.ndarray] | None = None
-        self._own: np.ndarray | None = None
+        #: Labelled users' own-view inputs and each user's row in them (built once).
+        self._own: tuple[np.ndarray, np.ndarray] | None = None
 
     def attach_scorer(self, scorer: Scorer | None) -> None:
         """Use ``scorer`` (booster scores per view) and fix the input layout."""
@@ -152,39 +153,51 @@ class SignRunner:
         self._cached = (v, block)
         return block
 
-    def _own_inputs(self) -> np.ndarray:
-        """Inputs of every labelled user from its own view (built once)."""
+    def own_inputs(self, rows: np.ndarray) -> np.ndarray:
+        """Inputs of labelled users ``rows``, each from its own view.
+
+        The labelled users' rows are assembled once (a user outside ``folds.labelled``
+        has no own view and raises ``ModelError``).
+        """
         if self._own is None:
             folds = self.folds
-            own = folds.own_view()
-            lab = folds.labelled
-            width = sum(self.block_dims)
-            out = np.zeros((len(own), width), dtype=np.float32)
+            labelled = np.flatnonzero(folds.labelled)
+            own = folds.own_view()[labelled]
+            out = np.empty((len(labelled), sum(self.block_dims)), dtype=np.float32)
             static_w = self.inputs.static.shape[1]
-            for v in np.unique(own[lab]):
-                rows = np.flatnonzero(lab & (own == v))
-                out[rows, :static_w] = self.inputs.static[rows]
-                out[rows, static_w:] = self.view_block(int(v))[rows]
-            self._own = out
-        return self._own
+            for v in np.unique(own):
+                at = np.flatnonzero(own == v)
+                users = labelled[at]
+                out[at, :static_w] = self.inputs.static[users]
+                out[at, static_w:] = self.view_block(int(v))[users]
+            position = np.full(len(folds.labelled), -1, dtype=np.int64)
+            position[labelled] = np.arange(len(labelled))
+            self._own = (position, out)
+        position, out = self._own
+        at = position[rows]
+        if (at < 0).any():
+            raise ModelError("own_inputs: only labelled users have an own label view")
+        return out[at]
 
     def train_batches(
         self, rows: np.ndarray, rng: np.random.Generator
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        x = self._own_inputs()
         y = self.folds.labels.astype(np.float32)
         order = rows[rng.permutation(len(rows))]
         bs = self.model.batch_size
         net = self.model.net_
         for s in range(0, len(order), bs):
             b = order[s : s + bs]
-            logits = net(torch.from_numpy(x[b]), torch.from_numpy(self.inputs.x_cat[b]))
+            logits = net(
+                torch.from_numpy(self.own_inputs(b)), torch.from_numpy(self.inputs.x_cat[b])
+            )
             yield logits, torch.from_numpy(y[b])
 
     def own_logits(self, rows: np.ndarray) -> np.ndarray:
         """Logits of labelled users ``rows``, each on its own view."""
-        x = self._own_inputs()
-        return forward_chunks(self.model.net_, x[rows], self.inputs.x_cat[rows], self.chunk_size)
+        return forward_chunks(
+            self.model.net_, self.own_inputs(rows), self.inputs.x_cat[rows], self.chunk_size
+        )
 
     def view_inputs(self, v: int, rows: np.ndarray) -> np.ndarray:
         return np.concatenate([self.inputs.static[rows], self.view_block(v)[rows]], axis=1)

@@ -41,7 +41,7 @@ from riskgraph import __version__
 from riskgraph.config import dataclass_from_mapping, read_config_file
 from riskgraph.errors import ConfigError, RunError
 from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph_features
-from riskgraph.loaders import GraphTables, LoadResult, load_input, write_rejects
+from riskgraph.loaders import GraphTables, load_input, write_rejects
 from riskgraph.memory import peak_rss_gb, release_free_memory, reset_peak_rss
 from riskgraph.modeling import ModelConfig, RiskModels
 from riskgraph.monitoring import WatchlistConfig, score_changes
@@ -235,81 +235,93 @@ def run_nightly(
         with out.lock():
             if out.is_complete(run_date) and not force:
                 return RunResult("already_complete", run_date, out.run_dir(run_date), {})
-            manifest = _run(
-                out, Path(input_dir), run_date, as_of, hmac_key, config,
-                driver, connection, retrain, _Clock(progress),
-            )  # fmt: skip
+            night = _Night(
+                out=out,
+                input_dir=Path(input_dir),
+                run_date=run_date,
+                as_of=as_of,
+                config=config,
+                driver=driver,
+                database=getattr(connection, "database", "neo4j"),
+                retrain=retrain,
+                clock=_Clock(progress),
+            )
+            manifest = _run(night, hmac_key)
             return RunResult("published", run_date, out.run_dir(run_date), manifest)
     finally:
         if driver is not None:
             driver.close()
 
 
-def _run(
-    out: OutputRoot,
-    input_dir: Path,
-    run_date: dt.date,
-    as_of: pd.Timestamp,
-    hmac_key: bytes,
-    config: PipelineConfig,
-    driver: Any,
-    connection: Any,
-    retrain: bool,
-    clock: _Clock,
-) -> dict[str, Any]:
-    with clock.stage("load", f"validating {input_dir}"):
+@dataclass
+class _Night:
+    """One run: where it reads and writes, as of when, and with which settings."""
+
+    out: OutputRoot
+    input_dir: Path
+    run_date: dt.date
+    as_of: pd.Timestamp
+    config: PipelineConfig
+    driver: Any
+    database: str
+    retrain: bool
+    clock: _Clock
+    staging: Path = field(init=False)
+
+
+@dataclass(frozen=True)
+class _TonightInput:
+    """What the later stages keep of tonight's input: its users and row counts."""
+
+    users: pd.DataFrame
+    counts: dict[str, dict[str, int]]
+
+
+def _run(night: _Night, hmac_key: bytes) -> dict[str, Any]:
+    clock = night.clock
+    with clock.stage("load", f"validating {night.input_dir}"):
         # Validated before anything is written: a fatal input problem leaves no trace.
-        loaded = load_input(input_dir, hmac_key=hmac_key)
-    staging = out.new_staging(run_date)
+        loaded = load_input(night.input_dir, hmac_key=hmac_key)
+    night.staging = night.out.new_staging(night.run_date)
     try:
-        return _stages(
-            staging, out, input_dir, run_date, as_of, loaded, config, driver, connection,
-            retrain, clock,
-        )  # fmt: skip
+        write_rejects(loaded.rejects, night.staging / "rejects")
+        tonight = _TonightInput(loaded.tables.users, loaded.counts)
+        if night.driver is None:
+            tables = loaded.tables
+            clock.timings.update({"upsert": 0.0, "read_back": 0.0})
+        else:
+            from riskgraph.graph.reader import read_graph
+            from riskgraph.graph.writer import write_graph
+
+            with clock.stage("upsert", "upserting tonight's tables into Neo4j"):
+                write_graph(
+                    night.driver,
+                    loaded.tables,
+                    database=night.database,
+                    progress=clock.progress is not None,
+                )
+            # The graph read back supersedes tonight's tables (0.75 GB at a million users).
+            del loaded
+            release_free_memory()
+            with clock.stage("read_back", "reading the accumulated graph back from Neo4j"):
+                tables = read_graph(night.driver, database=night.database)
+        return _stages(night, tonight, tables)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(night.staging, ignore_errors=True)
         raise
 
 
-def _stages(
-    staging: Path,
-    out: OutputRoot,
-    input_dir: Path,
-    run_date: dt.date,
-    as_of: pd.Timestamp,
-    loaded: LoadResult,
-    config: PipelineConfig,
-    driver: Any,
-    connection: Any,
-    retrain: bool,
-    clock: _Clock,
-) -> dict[str, Any]:
-    database = getattr(connection, "database", "neo4j")
-    write_rejects(loaded.rejects, staging / "rejects")
-    tonight_ids = loaded.tables.users["user_id"]
-    if driver is not None:
-        from riskgraph.graph.reader import read_graph
-        from riskgraph.graph.writer import write_graph
-
-        with clock.stage("upsert", "upserting tonight's tables into Neo4j"):
-            write_graph(
-                driver, loaded.tables, database=database, progress=clock.progress is not None
-            )
-        with clock.stage("read_back", "reading the accumulated graph back from Neo4j"):
-            tables = read_graph(driver, database=database)
-    else:
-        tables = loaded.tables
-        clock.timings.update({"upsert": 0.0, "read_back": 0.0})
-
+def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[str, Any]:
+    config, clock, as_of, staging = night.config, night.clock, night.as_of, night.staging
     with clock.stage("features", f"graph risk features as of {as_of.date()}"):
         features = compute_graph_features(tables, as_of, config=config.features)
 
     with clock.stage("model", "loading or training the models"):
-        models, trained = _models(out, staging, tables, as_of, config, retrain)
+        models, trained = _models(night, tables)
 
     with clock.stage("score", "scoring"):
         scored = models.score(tables, as_of, features, config.decisions)
-        positions = pd.Index(tables.users["user_id"]).get_indexer(tonight_ids)
+        positions = pd.Index(tables.users["user_id"]).get_indexer(tonight.users["user_id"])
         if (positions < 0).any():
             raise RunError("score: some input users are missing from the graph read back")
         scores = scored.result.scores.iloc[positions].reset_index(drop=True)
@@ -324,6 +336,7 @@ def _stages(
         )
         associations.to_parquet(staging / "associations.parquet", index=False)
 
+    out, run_date, driver = night.out, night.run_date, night.driver
     previous_dir = out.previous_run(run_date)
     with clock.stage("changes", "watchlist: score moves since the previous run"):
         previous_scores = pd.read_parquet(previous_dir / "scores.parquet") if previous_dir else None
@@ -337,11 +350,11 @@ def _stages(
     with clock.stage("report", "report.html"):
         labels_now = _labelled_since(tables, models, as_of, positions, scores)
         fairness = fairness_report(
-            scores["decision"], _visible_label(tables, as_of)[positions], loaded.tables.users
+            scores["decision"], _visible_label(tables, as_of)[positions], tonight.users
         )
         report = ReportData(
             run_date=run_date,
-            summary=_summary(loaded, tables, scores, features, trained),
+            summary=_summary(tonight.counts, tables, scores, features, trained),
             timings=dict(clock.timings),
             scores=scores,
             features=feature_rows,
@@ -367,8 +380,8 @@ def _stages(
         from riskgraph.graph.writeback import write_features, write_scores
 
         with clock.stage("write_back", "writing scores, rings and risky links to Neo4j"):
-            write_features(driver, features, database=database)
-            write_scores(driver, scores, associations, as_of, database=database)
+            write_features(driver, features, database=night.database)
+            write_scores(driver, scores, associations, as_of, database=night.database)
     else:
         clock.timings["write_back"] = 0.0
 
@@ -376,17 +389,17 @@ def _stages(
         manifest = {
             "run_date": run_date.isoformat(),
             "as_of": as_of.isoformat(),
-            "input": str(input_dir.resolve()),
+            "input": str(night.input_dir.resolve()),
             "neo4j": driver is not None,
             "counts": {
-                "input": loaded.counts,
+                "input": tonight.counts,
                 "graph": {name: len(t) for name, t in tables.tables()},
                 "relationships": tables.num_edges,
                 "scored_users": len(scores),
                 "associations": len(associations),
                 "watchlist": len(changes),
             },
-            "rejected": {name: c["rejected"] for name, c in loaded.counts.items()},
+            "rejected": {name: c["rejected"] for name, c in tonight.counts.items()},
             "timings_seconds": dict(clock.timings),
             "peak_memory_gb": dict(clock.peak_memory_gb),
             "model": {**models.record_, "trained_tonight": trained},
@@ -402,22 +415,16 @@ def _stages(
     return manifest
 
 
-def _models(
-    out: OutputRoot,
-    staging: Path,
-    tables: GraphTables,
-    as_of: pd.Timestamp,
-    config: PipelineConfig,
-    retrain: bool,
-) -> tuple[RiskModels, bool]:
+def _models(night: _Night, tables: GraphTables) -> tuple[RiskModels, bool]:
     """The saved models, or new ones trained tonight (saved in the staging dir until
     the run is published)."""
-    if RiskModels.exists(out.model_dir) and not retrain:
-        log.info("model: reusing %s", out.model_dir)
-        return RiskModels.load(out.model_dir, config.features), False
-    log.info("model: training on the labels visible before %s", as_of.date())
-    models = RiskModels(config.model, config.features).fit(tables, as_of)
-    models.save(staging / "model")
+    model_dir, config = night.out.model_dir, night.config
+    if RiskModels.exists(model_dir) and not night.retrain:
+        log.info("model: reusing %s", model_dir)
+        return RiskModels.load(model_dir, config.features), False
+    log.info("model: training on the labels visible before %s", night.as_of.date())
+    models = RiskModels(config.model, config.features).fit(tables, night.as_of)
+    models.save(night.staging / "model")
     return models, True
 
 
@@ -429,18 +436,6 @@ def _promote_model(out: OutputRoot, staging: Path) -> None:
         os.replace(out.model_dir, old)
     os.replace(new, out.model_dir)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _risky_links(
-    models: RiskModels,
-    tables: GraphTables,
-    as_of: pd.Timestamp,
-    scores: pd.DataFrame,
-    config: PipelineConfig,
-) -> pd.DataFrame:
-    from riskgraph.gnn.explain import risky_links
-
-    return risky_links(models.gnn_, tables, as_of, scores)
 
 
 def _visible_label(tables: GraphTables, as_of: pd.Timestamp) -> np.ndarray:
@@ -482,14 +477,17 @@ def _quality_metrics(labelled: pd.DataFrame) -> dict[str, Any]:
 
 
 def _summary(
-    loaded: Any, tables: GraphTables, scores: pd.DataFrame, features: GraphFeatures, trained: bool
+    counts: dict[str, dict[str, int]],
+    tables: GraphTables,
+    scores: pd.DataFrame,
+    features: GraphFeatures,
+    trained: bool,
 ) -> dict[str, Any]:
     return {
         "users scored": len(scores),
         "users in the graph": tables.num_users,
         "relationships in the graph": tables.num_edges,
-        "rejected rows": {n: c["rejected"] for n, c in loaded.counts.items() if c["rejected"]}
-        or "none",
+        "rejected rows": {n: c["rejected"] for n, c in counts.items() if c["rejected"]} or "none",
         "rings": len(features.rings),
         "multi-borrowers": int(scores["multi_borrowing"].sum()),
         "models": "trained tonight" if trained else "reused",

@@ -10,6 +10,7 @@ import pytest
 
 from riskgraph.errors import ModelError
 from riskgraph.gnn.inference import score_users
+from riskgraph.gnn.propagation import RELATIONS
 from riskgraph.gnn.protocol import graph_feature_views, split_labels
 from riskgraph.gnn.runners import SignRunner
 from riskgraph.gnn.train import GraphRiskModel, fit_graph_risk_model, score_graph_risk
@@ -109,10 +110,50 @@ def test_a_training_users_own_label_never_reaches_its_own_inputs(tables: GraphTa
         runner = m._runner(t, m.builder_.transform(t, as_of=D), f, None)
         assert isinstance(runner, SignRunner)
         runner.attach_scorer(m._scorer(t, None, f, runner.booster_extra))
-        return runner._own_inputs()[u]
+        return runner.own_inputs(np.array([u]))[0]
 
     assert np.array_equal(own_inputs(tables), own_inputs(other))
     assert model.record_.n_train == int(folds.train.sum())
+
+
+def test_sign_inputs_lay_every_block_into_one_array(tables: GraphTables) -> None:
+    model = GraphRiskModel(**FAST).fit(tables, D)
+    runner = model.prepare(tables, D)
+    assert isinstance(runner, SignRunner)
+    inputs = runner.inputs
+    own = inputs.block("own")
+    assert np.shares_memory(inputs.own, inputs.static)  # views, not copies
+    assert np.array_equal(inputs.own, own)
+    attributes, _ = model.builder_.attribute_inputs(tables)
+    assert np.array_equal(own[:, : attributes.shape[1]], attributes)
+    for r in RELATIONS:
+        assert np.array_equal(inputs.block(f"mean:{r}"), inputs.graph.mean(r, own))
+    first_hop = inputs.graph.mean("identifier", own)
+    assert np.array_equal(inputs.first_hop, first_hop)
+    hop2 = np.concatenate(
+        [inputs.graph.mean("identifier", first_hop), inputs.graph.mean("social", first_hop)],
+        axis=1,
+    )
+    assert np.array_equal(inputs.block("hop2"), hop2)
+    assert np.array_equal(inputs.block("identifiers"), inputs.graph.structure()[0])
+    assert inputs.static.shape[1] == sum(w for _, w in inputs.static_blocks)
+
+
+def test_own_view_inputs_exist_for_labelled_users_only(tables: GraphTables) -> None:
+    model = GraphRiskModel(**FAST).fit(tables, D)
+    folds = split_labels(tables, D, n_folds=3, time_buckets=2)
+    runner = model.prepare(tables, D, folds=folds)
+    assert isinstance(runner, SignRunner)
+    labelled = np.flatnonzero(folds.labelled)
+    u = labelled[:5]
+    own = folds.own_view()[u]
+    expected = np.stack(
+        [runner.view_inputs(int(v), np.array([user]))[0] for v, user in zip(own, u, strict=True)]
+    )
+    assert np.array_equal(runner.own_inputs(u), expected)
+    unlabelled = np.flatnonzero(~folds.labelled)[:1]
+    with pytest.raises(ModelError, match="only labelled users"):
+        runner.own_inputs(unlabelled)
 
 
 def test_protocol_entry_points_train_and_score_with_graph_features(tables: GraphTables) -> None:

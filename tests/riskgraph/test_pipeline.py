@@ -8,17 +8,22 @@ test is about training itself.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import shutil
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from riskgraph import pipeline
 from riskgraph.graph import cypher
+from riskgraph.graph.features import compute_graph_features
+from riskgraph.loaders import load_input
 from riskgraph.loaders.synthetic import generate_population
 from riskgraph.pipeline import ENV_CRASH_AFTER, STAGES
 from riskgraph.runs import OutputRoot
@@ -181,6 +186,39 @@ def test_two_runs_give_identical_outputs_and_neo4j_state(
     labels = {label for text in state[0] for label in ("RiskLow", "RiskMedium", "RiskHigh")
               if label in text}  # fmt: skip
     assert labels == {"RiskLow", "RiskMedium", "RiskHigh"}
+
+
+@pytest.mark.neo4j
+def test_tonights_input_tables_are_let_go_once_read_back_from_neo4j(
+    population, trained, tmp_path, neo4j_db, neo4j_connection, monkeypatch
+):
+    # At a million users the input tables are 0.75 GB the stages after the upsert
+    # do not need: the graph read back from Neo4j supersedes them.
+    input_dir, date = population
+    loaded_tables: list[weakref.ref] = []
+    alive_at_features: list[bool] = []
+
+    def load(*args, **kwargs):
+        result = load_input(*args, **kwargs)
+        loaded_tables.append(weakref.ref(result.tables))
+        return result
+
+    def features(tables, *args, **kwargs):
+        gc.collect()
+        alive_at_features.append(loaded_tables[0]() is not None)
+        return compute_graph_features(tables, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "load_input", load)
+    monkeypatch.setattr(pipeline, "compute_graph_features", features)
+    out = with_models(trained, tmp_path / "out")
+    result = pipeline.run_nightly(
+        input_dir, out, hmac_key=KEY.encode(), run_date=date, connection=neo4j_connection
+    )
+    assert result.status == "published"
+    assert alive_at_features == [False]
+    scores = pd.read_parquet(result.run_dir / "scores.parquet")
+    users = pd.read_csv(input_dir / "users.csv", dtype=str)["user_id"]
+    assert sorted(scores["user_id"]) == sorted(users)
 
 
 @pytest.fixture(scope="module")
