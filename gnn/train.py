@@ -305,6 +305,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             self.boosters_: ViewBoosters | None = None
             stages: dict[str, float] = {"snapshot": time.perf_counter() - clock}
             runner = self._runner(tables, data, folds, feature_views)
+            del data  # kept by the runner as far as it needs it, not through the epochs
             stages["propagation"] = time.perf_counter() - clock - sum(stages.values())
             if self.booster:
                 source = self.booster_source(tables)

@@ -151,13 +151,11 @@ class RiskModels:
                 f"({int(np.nansum(y))} bad) are visible; need at least 50 with both "
                 "outcomes (labels with label_at before the run date)"
             )
-        if cfg.gnn_graph_features:
-            gnn_views = graph_feature_views(tables, folds, config=self.features)
-            own_features = gnn_views.own_view(folds)
-        else:
-            # The scorecard needs each user's own view only: never hold all K * B views.
-            gnn_views = None
-            own_features = own_view_features(tables, folds, config=self.features)
+        gnn_views = (
+            graph_feature_views(tables, folds, config=self.features)
+            if cfg.gnn_graph_features
+            else None
+        )
         gnn = GraphRiskModel(
             seed=cfg.seed,
             n_folds=cfg.n_folds,
@@ -166,6 +164,14 @@ class RiskModels:
             num_threads=cfg.num_threads,
         ).fit(tables, as_of, folds=folds, feature_views=gnn_views)
         gnn_train = gnn.predict_proba(tables, as_of, folds=folds, feature_views=gnn_views)[:, 1]
+        # The scorecard needs each user's own view only (never all K * B views), and
+        # only now: held through the GNN's training it added 1 GB at a million users.
+        own_features = (
+            gnn_views.own_view(folds)
+            if gnn_views is not None
+            else own_view_features(tables, folds, config=self.features)
+        )
+        del gnn_views
         frame = build_score_frame(tables.users, own_features, gnn_train)
         rows = folds.validation if cfg.scorecard_rows == "validation" else folds.labelled
         scorecard = CreditScorecard().fit(frame[rows], folds.labels[rows].astype(int))

@@ -143,6 +143,36 @@ def top_reasons(
     """
     if n_reasons < 1:
         raise ValueError(f"n_reasons = {n_reasons!r}; expected >= 1")
+    # Row by row work, in chunks: the (n, n_variables) float64 temporaries of a
+    # million users at once took 3 GB.
+    n = len(points)
+    return pd.concat(
+        [
+            _top_reasons(
+                model,
+                prepared.iloc[lo : lo + _ROW_CHUNK],
+                points.iloc[lo : lo + _ROW_CHUNK],
+                n_reasons,
+                min_points_lost,
+                None if own_points is None else own_points.iloc[lo : lo + _ROW_CHUNK],
+            )
+            for lo in range(0, max(n, 1), _ROW_CHUNK)
+        ]
+    )
+
+
+#: Users whose reasons are found at once.
+_ROW_CHUNK = 131_072
+
+
+def _top_reasons(
+    model: CreditScorecard,
+    prepared: pd.DataFrame,
+    points: pd.DataFrame,
+    n_reasons: int,
+    min_points_lost: float,
+    own_points: pd.DataFrame | None,
+) -> pd.DataFrame:
     lost_frame = points_lost(model, points, prepared)
     lost = lost_frame.to_numpy()
     names = np.asarray(lost_frame.columns, dtype=object)

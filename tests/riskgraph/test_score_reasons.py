@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from riskgraph.score import CreditScorecard, points_lost, reason_codes, top_reasons
+from riskgraph.score import reasons as reasons_module
 from riskgraph.score.reasons import MIN_POINTS_LOST
 
 
@@ -119,6 +120,28 @@ def test_three_weak_factors_most_points_first():
     }
     lost = r.loc["risky", ["points_lost_1", "points_lost_2", "points_lost_3"]].to_numpy(float)
     assert (np.diff(lost) <= 0).all()
+
+
+def test_reasons_found_in_chunks_of_users_equal_all_at_once(monkeypatch):
+    rng = np.random.default_rng(5)
+    n = 500
+    frame = pd.DataFrame(
+        {
+            "credit_history_months": rng.choice([0.0, 12.0, 400.0], n),
+            "past_dues": np.where(rng.random(n) < 0.2, np.nan, rng.poisson(1.0, n)),
+            "utilization": rng.uniform(0.0, 1.0, n).round(2),
+            "device_bad_1hop": rng.poisson(0.5, n).astype(float),
+            "platforms_30d": rng.poisson(2.0, n).astype(float),
+        },
+        index=[f"u{i}" for i in range(n)],
+    )
+    whole = reason_codes(model(), frame)
+    monkeypatch.setattr(reasons_module, "_ROW_CHUNK", 37)
+    chunked = reason_codes(model(), frame)
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert whole["reason_1"].notna().sum() > 100  # the users do have reasons
+    empty = reason_codes(model(), frame.iloc[:0])
+    assert len(empty) == 0 and list(empty.columns) == list(whole.columns)
 
 
 def test_graph_template_from_the_catalogue():
