@@ -125,23 +125,20 @@ def activity_inputs(
     if len(users):
         oldest = pd.Series(age).groupby(users).max()
         first[oldest.index.to_numpy()] = oldest.to_numpy()
-    denom = np.maximum(n_all, 1)[:, None]
-    by_status = (
-        sp.csr_matrix((ones, (users, status[apps])), shape=(n_users, n_status)).toarray() / denom
-    )
-    by_platform = (
-        sp.csr_matrix((ones, (users, plat[apps])), shape=(n_users, n_platform)).toarray() / denom
-    )
-    x = np.concatenate(
-        [
-            np.log1p(np.stack([n_all, n7, n30, d_all, d30], axis=1)),
-            mean_amount[:, None],
-            np.log1p(first)[:, None],
-            by_status,
-            by_platform,
-        ],
-        axis=1,
-    ).astype(np.float32)
+    x = np.empty((n_users, 7 + n_status + n_platform), dtype=np.float32)
+    x[:, :5] = np.log1p(np.stack([n_all, n7, n30, d_all, d30], axis=1))
+    x[:, 5] = mean_amount
+    x[:, 6] = np.log1p(first)
+    # The shares in float32 straight away (float64 tables of a million users took 1 GB);
+    # counts are exact in float32, so each quotient rounds as float64-then-float32 would.
+    denom = np.maximum(n_all, 1).astype(np.float32)[:, None]
+    ones32 = np.ones(len(users), dtype=np.float32)
+    for start, codes, width in (
+        (7, status[apps], n_status),
+        (7 + n_status, plat[apps], n_platform),
+    ):
+        shares = sp.csr_matrix((ones32, (users, codes)), shape=(n_users, width)).toarray()
+        np.divide(shares, denom, out=x[:, start : start + width])
     names = ["apps", "apps_7d", "apps_30d", "platforms", "platforms_30d", "amount_mean",
              "days_since_first_app"]  # fmt: skip
     names += [f"status:{i}" for i in range(n_status)] + [f"platform:{i}" for i in range(n_platform)]

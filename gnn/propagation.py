@@ -127,9 +127,14 @@ class UserGraph:
             return (out / np.maximum(deg, 1.0)[:, None]).astype(np.float32)
         _, mean_w, _, n_shared, self_mean, _ = self._weights(relation)
         b, bt = self.incidence[relation], self._transposed[relation]
-        per_id = (bt @ x) * mean_w[:, None]
-        out = b @ per_id - x * self_mean[:, None]
-        return (out / np.maximum(n_shared, 1.0)[:, None]).astype(np.float32)
+        # In place where the dtype allows: a million users' temporaries add up to GBs.
+        per_id = bt @ x
+        per_id *= mean_w[:, None]
+        out = b @ per_id
+        del per_id
+        out -= x * self_mean[:, None]
+        out /= np.maximum(n_shared, 1.0)[:, None]
+        return out.astype(np.float32, copy=False)
 
     def count(self, relation: str, x: np.ndarray) -> np.ndarray:
         """Sum of the other users' inputs over shared non-hub identifiers (or ties).

@@ -97,11 +97,10 @@ class SignRunner:
             builder.vocabulary_size("status"),
             builder.vocabulary_size("platform_id"),
         )
-        #: Label-free inputs the boosters add to the user's own attributes.
+        #: Label-free inputs the boosters add to the user's own attributes (a view of
+        #: the static inputs: the boosters read them a chunk of rows at a time).
         self.booster_extra: np.ndarray | None = (
-            self.inputs.static
-            if model.booster_inputs == "graph"
-            else np.ascontiguousarray(self.inputs.block("activity"))
+            self.inputs.static if model.booster_inputs == "graph" else self.inputs.block("activity")
         )
         self.scorer: Scorer | None = None
         self.base_column: int | None = None
