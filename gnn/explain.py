@@ -102,8 +102,9 @@ def _triples(
     return row[keep], ident[keep], other[keep], w[keep], c[keep]
 
 
-#: Users whose gradients are taken at once: the backward pass of 65,536 users held
-#: about 1.2 GB of activations (a block encoder's three outputs, eleven blocks).
+#: Users whose gradients are taken at once: by the layer sizes, the backward pass of
+#: 65,536 users holds about 1.2 GB of activations (three outputs per block encoder,
+#: eleven blocks, and their gradients).
 _GRADIENT_CHUNK = 16_384
 
 

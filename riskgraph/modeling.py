@@ -165,7 +165,7 @@ class RiskModels:
         ).fit(tables, as_of, folds=folds, feature_views=gnn_views)
         gnn_train = gnn.predict_proba(tables, as_of, folds=folds, feature_views=gnn_views)[:, 1]
         # The scorecard needs each user's own view only (never all K * B views), and
-        # only now: held through the GNN's training it added 1 GB at a million users.
+        # only now: held through the GNN's training it raised the training's peak.
         own_features = (
             gnn_views.own_view(folds)
             if gnn_views is not None
