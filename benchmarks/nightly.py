@@ -143,7 +143,6 @@ def one_night(
     if rc != 0:
         raise SystemExit(f"riskgraph nightly exited with {rc}")
     manifest = json.loads((out / "runs" / run_date.isoformat() / "run.json").read_text())
-    gb = GB
     stage_peaks = manifest.get("peak_memory_gb", {})
     return {
         "run_date": run_date.isoformat(),
@@ -152,13 +151,13 @@ def one_night(
         "stages": manifest["timings_seconds"],
         "stage_peak_job_gb": stage_peaks,
         "trained": bool(manifest["model"].get("trained_tonight")),
-        "peak_job_gb": round(sampler.peak_job / gb, 2),
-        "peak_neo4j_gb": round(sampler.peak_server / gb, 2),
-        "peak_total_gb": round(sampler.peak_total / gb, 2),
+        "peak_job_gb": round(sampler.peak_job / GB, 2),
+        "peak_neo4j_gb": round(sampler.peak_server / GB, 2),
+        "peak_total_gb": round(sampler.peak_total / GB, 2),
         # The samples can miss a short spike; the job's exact high-water mark plus the
         # server's peak bounds the sum from above.
         "peak_total_bound_gb": round(
-            max(stage_peaks.values(), default=0.0) + sampler.peak_server / gb, 2
+            max(stage_peaks.values(), default=0.0) + sampler.peak_server / GB, 2
         ),
         "neo4j_cpu_s": round(cpu_seconds(neo4j) - server_cpu, 1),
         "scored_users": manifest["counts"]["scored_users"],
