@@ -17,10 +17,13 @@ next date follows on the same database and output root: everything is upserted a
 
 Measured per night: wall time of the command, the stage times and per-stage peak
 memory it writes to run.json, peak resident memory of the job (its process tree) and of
-the Neo4j server, the peak of their sum (sampled every 0.2 s), an upper bound of that sum
-that no short spike escapes (the job's exact peak from run.json plus the server's peak),
-and the server's CPU seconds. Memory in GB of 10^9 bytes. The median over
-``--runs`` runs is reported, with the load average before each run.
+the Neo4j server, the peak of their sum (sampled every 0.2 s), two upper bounds of that
+sum that no short spike of the job escapes: the job's exact peak from run.json plus the
+server's peak (``peak_total_bound_gb``), and, per stage, the job's exact peak in the stage
+plus the server's sampled peak in it (``peak_total_stage_bound_gb`` is the largest; the
+stages are read from the job's log lines), and the server's CPU seconds. Memory in GB
+of 10^9 bytes. The median over ``--runs`` runs is reported, with the load average before
+each run.
 
 Run: ``python benchmarks/nightly.py [--users N] [--runs R] [--nights 1|2]``; prints a table
 and writes ``benchmarks/results/nightly_<users>.json``.
@@ -34,6 +37,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -49,6 +53,7 @@ import psutil
 
 from riskgraph.graph import server
 from riskgraph.loaders.synthetic import generate_population
+from riskgraph.pipeline import STAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -72,13 +77,20 @@ def prepare(users: int, seed: int, days: int) -> tuple[Path, dt.date]:
     return input_dir, end + dt.timedelta(days=1)
 
 
+#: A stage's log lines: "<stage>: <what it does>", then "<stage>: done in ...".
+STAGE_LINE = re.compile(rf"\b({'|'.join(STAGES)}): (done in)?")
+
+
 class MemorySampler(threading.Thread):
-    """Peak RSS of a process tree, of the server, and of their sum, every 0.2 s."""
+    """Peak RSS of a process tree, of the server, and of their sum, every 0.2 s; the
+    server's peak also per stage of the job (``stage``, set from its log lines)."""
 
     def __init__(self, job: psutil.Process, neo4j: psutil.Process) -> None:
         super().__init__(daemon=True)
         self.job, self.neo4j = job, neo4j
         self.peak_job = self.peak_server = self.peak_total = 0
+        self.stage: str | None = None
+        self.stage_peak_server: dict[str, int] = {}
         self.done = threading.Event()
 
     @staticmethod
@@ -100,6 +112,21 @@ class MemorySampler(threading.Thread):
             self.peak_job = max(self.peak_job, job)
             self.peak_server = max(self.peak_server, server_rss)
             self.peak_total = max(self.peak_total, job + server_rss)
+            stage = self.stage
+            if stage is not None:
+                self.stage_peak_server[stage] = max(
+                    self.stage_peak_server.get(stage, 0), server_rss
+                )
+
+
+def follow_stages(job: subprocess.Popen[str], sampler: MemorySampler) -> None:
+    """Echo the job's output and tell the sampler which stage runs."""
+    assert job.stdout is not None
+    for line in job.stdout:
+        sys.stdout.write(line)
+        match = STAGE_LINE.search(line)
+        if match:
+            sampler.stage = None if match.group(2) else match.group(1)
 
 
 def one_night(
@@ -131,11 +158,19 @@ def one_night(
     load = os.getloadavg()[0]
     server_cpu = cpu_seconds(neo4j)
     began = time.perf_counter()
-    # Its stage log lines go to this benchmark's output. The cwd is outside the
-    # checkout, whose riskgraph/ folder would shadow the installed package.
-    job = subprocess.Popen(command, env=env, cwd=out.parent)
+    # Its stage log lines go to this benchmark's output (and mark the stages). The cwd
+    # is outside the checkout, whose riskgraph/ folder would shadow the installed package.
+    job = subprocess.Popen(
+        command,
+        env=env,
+        cwd=out.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     sampler = MemorySampler(psutil.Process(job.pid), neo4j)
     sampler.start()
+    follow_stages(job, sampler)
     rc = job.wait()
     seconds = time.perf_counter() - began
     sampler.done.set()
@@ -144,6 +179,15 @@ def one_night(
         raise SystemExit(f"riskgraph nightly exited with {rc}")
     manifest = json.loads((out / "runs" / run_date.isoformat() / "run.json").read_text())
     stage_peaks = manifest.get("peak_memory_gb", {})
+    stage_server = {s: round(b / GB, 2) for s, b in sampler.stage_peak_server.items()}
+    # Per stage: the job's exact peak in it plus the server's sampled peak in it. The
+    # job's own peaks (model, score, links) come while the server has no query to run
+    # (between read_back and write_back): the server's memory holds still there.
+    # A stage shorter than a sample has none: the server's overall peak stands in.
+    server_peak = sampler.peak_server / GB
+    stage_bound = {
+        s: round(p + stage_server.get(s, server_peak), 2) for s, p in stage_peaks.items()
+    }
     return {
         "run_date": run_date.isoformat(),
         "load_average_1m": round(load, 2),
@@ -156,9 +200,10 @@ def one_night(
         "peak_total_gb": round(sampler.peak_total / GB, 2),
         # The samples can miss a short spike; the job's exact high-water mark plus the
         # server's peak bounds the sum from above.
-        "peak_total_bound_gb": round(
-            max(stage_peaks.values(), default=0.0) + sampler.peak_server / GB, 2
-        ),
+        "peak_total_bound_gb": round(max(stage_peaks.values(), default=0.0) + server_peak, 2),
+        "stage_peak_neo4j_gb": stage_server,
+        "stage_peak_total_bound_gb": stage_bound,
+        "peak_total_stage_bound_gb": max(stage_bound.values(), default=0.0),
         "neo4j_cpu_s": round(cpu_seconds(neo4j) - server_cpu, 1),
         "scored_users": manifest["counts"]["scored_users"],
         "relationships": manifest["counts"]["relationships"],
@@ -229,6 +274,7 @@ def main() -> None:
                         "peak_neo4j_gb",
                         "peak_total_gb",
                         "peak_total_bound_gb",
+                        "peak_total_stage_bound_gb",
                         "neo4j_cpu_s",
                     )
                 },
@@ -236,14 +282,16 @@ def main() -> None:
                     s: round(float(statistics.median(r["stages"][s] for r in nights)), 1)
                     for s in stages
                 },
-                "stage_peak_job_gb": {
-                    s: round(
-                        float(
-                            statistics.median(r["stage_peak_job_gb"].get(s, 0.0) for r in nights)
-                        ),
-                        2,
+                **{
+                    key: {
+                        s: round(float(statistics.median(r[key].get(s, 0.0) for r in nights)), 2)
+                        for s in nights[0][key]
+                    }
+                    for key in (
+                        "stage_peak_job_gb",
+                        "stage_peak_neo4j_gb",
+                        "stage_peak_total_bound_gb",
                     )
-                    for s in nights[0]["stage_peak_job_gb"]
                 },
             }
         )
@@ -276,10 +324,12 @@ def main() -> None:
             f"night {m['night']} ({'trains' if m['trained'] else 'reuses the model'}): "
             f"median {m['seconds']:.0f} s, peak {m['peak_total_gb']} GB "
             f"(job {m['peak_job_gb']}, Neo4j {m['peak_neo4j_gb']}; job's exact peak + Neo4j "
-            f"{m['peak_total_bound_gb']} GB)"
+            f"{m['peak_total_bound_gb']} GB; per stage, job's exact + Neo4j's peak in it "
+            f"{m['peak_total_stage_bound_gb']} GB)"
         )
         print("  " + ", ".join(f"{s} {v:.0f} s" for s, v in m["stages"].items()))
         print("  peak GB " + ", ".join(f"{s} {v}" for s, v in m["stage_peak_job_gb"].items()))
+        print("  Neo4j GB " + ", ".join(f"{s} {v}" for s, v in m["stage_peak_neo4j_gb"].items()))
     print(f"written to {result_path}")
 
 

@@ -177,24 +177,21 @@ class SignInputs:
     def build(
         cls,
         graph: UserGraph,
-        data: HeteroData,
+        activity: np.ndarray,
         attributes: np.ndarray,
         x_cat: np.ndarray,
         category_sizes: list[int],
-        reference_time: pd.Series,
-        n_status: int,
-        n_platform: int,
     ) -> SignInputs:
         """Compute the label-free blocks (see the module table).
 
-        Every block is written straight into one preallocated ``static`` array and
-        ``own`` / ``first_hop`` are views of it: at a million users a list of blocks
-        plus their concatenation would hold the 1.2 GB of inputs three times over.
+        ``activity`` is :func:`activity_inputs` of the same snapshot. Every block is
+        written straight into one preallocated ``static`` array and ``own`` /
+        ``first_hop`` are views of it: at a million users a list of blocks plus their
+        concatenation would hold the 1.2 GB of inputs three times over.
         """
         own = np.concatenate([attributes, one_hot(x_cat, category_sizes)], axis=1)
         own = own.astype(np.float32, copy=False)
         structure, _ = graph.structure()
-        activity, _ = activity_inputs(data, reference_time, n_status, n_platform)
         a = own.shape[1]
         widths = [("own", a), *[(f"mean:{r}", a) for r in RELATIONS], ("hop2", 2 * a),
                   ("identifiers", structure.shape[1]), ("activity", activity.shape[1])]  # fmt: skip

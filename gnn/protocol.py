@@ -59,7 +59,7 @@ from riskgraph.graph.features.labels import visible_labels
 from riskgraph.loaders.tables import GraphTables
 
 if TYPE_CHECKING:
-    from riskgraph.graph.features import FeatureConfig
+    from riskgraph.graph.features import FeatureConfig, GraphFeatures
 
 __all__ = [
     "FeatureViews",
@@ -450,15 +450,23 @@ def own_view_features(
 def _own_rows(frames: Iterable[pd.DataFrame], own: np.ndarray) -> pd.DataFrame:
     """Each user's row from view ``own[user]`` of ``frames`` (consumed one at a time)."""
     out: pd.DataFrame | None = None
-    for v, frame in enumerate(frames):
+    v = 0  # not enumerate: its reused result tuple would keep the last view alive
+    for frame in frames:
         if out is None:
             out = frame.copy()
-            continue
-        rows = own == v
-        if rows.any():
-            out.loc[rows] = frame.loc[rows].to_numpy()
+        else:
+            rows = own == v
+            if rows.any():
+                out.loc[rows] = frame.loc[rows].to_numpy()
+        v += 1
+        del frame  # not held while the next view is computed
     assert out is not None  # folds have at least one view
     return out
+
+
+def _features_frame(features: GraphFeatures) -> pd.DataFrame:
+    """The feature frame of one view (RangeIndex already: no copy)."""
+    return features.features
 
 
 def iter_feature_views(
@@ -476,10 +484,13 @@ def iter_feature_views(
     if compute is None:
         from riskgraph.graph.features import compute_graph_feature_views
 
-        for features in compute_graph_feature_views(
-            tables, when, folds.views(), reference_time=ref, config=config
-        ):
-            yield features.features.reset_index(drop=True)
+        # ``yield from map``: no local keeps a view once the consumer lets it go
+        yield from map(
+            _features_frame,
+            compute_graph_feature_views(
+                tables, when, folds.views(), reference_time=ref, config=config
+            ),
+        )
         return
     for view in folds.views():
         out = compute(tables, when, labels=view, reference_time=ref)

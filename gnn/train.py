@@ -34,7 +34,6 @@ from sklearn.base import BaseEstimator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
-from torch_geometric.data import HeteroData
 
 from riskgraph.errors import ModelError
 from riskgraph.gnn.boost import ViewBoosters, booster_inputs
@@ -301,11 +300,10 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             self.__dict__.pop("net_config_", None)  # a refit may change the input widths
             fit_frame = None if feature_views is None else feature_views.own_view(folds)
             self.builder_ = HeteroGraphBuilder().fit(tables, fit_frame, as_of=as_of)
-            data = self.builder_.transform(tables, as_of=as_of)
             self.boosters_: ViewBoosters | None = None
             stages: dict[str, float] = {"snapshot": time.perf_counter() - clock}
-            runner = self._runner(tables, data, folds, feature_views)
-            del data  # kept by the runner as far as it needs it, not through the epochs
+            # "propagation" includes building the snapshot (HeteroData) it reads
+            runner = self._runner(tables, as_of, folds, feature_views)
             stages["propagation"] = time.perf_counter() - clock - sum(stages.values())
             if self.booster:
                 source = self.booster_source(tables)
@@ -497,8 +495,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             )
         if feature_views is not None:
             feature_views.check(folds)
-        data = self.builder_.transform(tables, as_of=as_of)
-        runner = self._runner(tables, data, folds, feature_views)
+        runner = self._runner(tables, as_of, folds, feature_views)
         runner.attach_scorer(self._scorer(tables, feature_views, folds, runner.booster_extra))
         return runner
 
@@ -584,12 +581,14 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
     def _runner(
         self,
         tables: GraphTables,
-        data: HeteroData,
+        as_of: pd.Timestamp,
         folds: LabelFolds,
         feature_views: FeatureViews | None,
     ) -> SignRunner | MessagePassingRunner:
         if self.architecture == "sign":
-            return SignRunner(self, tables, data, folds, feature_views)
+            # builds its snapshot itself, to let it go before its blocks are built
+            return SignRunner(self, tables, as_of, folds, feature_views)
+        data = self.builder_.transform(tables, as_of=as_of)
         return MessagePassingRunner(self, tables, data, folds, feature_views)
 
     # -- persistence -------------------------------------------------------------------

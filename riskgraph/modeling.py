@@ -16,6 +16,7 @@ numbers the reason sentences quote are computed with every visible label.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -38,7 +39,7 @@ from riskgraph.gnn.train import GraphRiskModel
 from riskgraph.graph.features import FeatureConfig, GraphFeatures
 from riskgraph.loaders.tables import GraphTables
 from riskgraph.score import CreditScorecard, DecisionPolicy, build_score_frame, score_users
-from riskgraph.score.scoring import ScoreResult
+from riskgraph.score.scoring import ScoreResult, average_points
 
 __all__ = ["ModelConfig", "RiskModels", "TonightScores"]
 
@@ -216,22 +217,19 @@ class RiskModels:
             :, 1
         ]
         users = tables.users
-        # Scored one view at a time: never hold the K feature views and K score frames.
+        # Scored one view at a time, before the full frame is built: never hold the K
+        # feature views and K score frames, nor a view beside the full frame. ``map``
+        # keeps no reference to a feature view once its score frame is built.
         view_frames = (
             gnn_views.frames
             if gnn_views is not None
             else iter_feature_views(tables, folds, as_of=as_of, config=self.features)
         )
-        frames = (build_score_frame(users, frame, gnn_risk) for frame in view_frames)
+        frames = map(functools.partial(build_score_frame, users, gnn_risk=gnn_risk), view_frames)
+        index = pd.Index(users["user_id"].astype("string"), name="user_id")
+        points = average_points(self.scorecard_, frames, folds.view_weights(), index)
         full = build_score_frame(users, features.features, gnn_risk)
-        result = score_users(
-            self.scorecard_,
-            full,
-            features.features,
-            policy,
-            views=frames,
-            view_weights=folds.view_weights(),
-        )
+        result = score_users(self.scorecard_, full, features.features, policy, points=points)
         return TonightScores(gnn_risk=gnn_risk, result=result, gnn_views=gnn_views)
 
     def risky_links(
@@ -239,16 +237,18 @@ class RiskModels:
         tables: GraphTables,
         as_of: pd.Timestamp,
         users: list[str],
-        tonight: TonightScores,
+        gnn_views: FeatureViews | None = None,
         top_k: int = 5,
     ) -> pd.DataFrame:
         """The associations behind the GNN risk of ``users`` (associations.parquet rows).
 
+        ``gnn_views`` is :attr:`TonightScores.gnn_views` of the same scoring (only
+        that: the caller need not keep tonight's scores of every user for this).
         See :func:`riskgraph.gnn.explain.risky_links` for the attribution method.
         """
         self._check_fitted()
         return risky_links(
-            self.gnn_, tables, as_of, users=users, top_k=top_k, feature_views=tonight.gnn_views
+            self.gnn_, tables, as_of, users=users, top_k=top_k, feature_views=gnn_views
         )
 
     # -- persistence -------------------------------------------------------------------

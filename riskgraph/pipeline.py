@@ -325,15 +325,20 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
         if (positions < 0).any():
             raise RunError("score: some input users are missing from the graph read back")
         scores = scored.result.scores.iloc[positions].reset_index(drop=True)
-        feature_rows = features.features.iloc[positions].reset_index(drop=True)
+        gnn_views = scored.gnn_views
+        # Every user's scores, reasons and flags are not needed past here, and tonight's
+        # feature rows only again in the report: neither is held through the links
+        # (0.5 and 0.5 GB at a million users).
+        del scored
         scores.to_parquet(staging / "scores.parquet", index=False)
-        feature_rows.to_parquet(staging / "features.parquet", index=False)
+        _tonight_rows(features, positions).to_parquet(staging / "features.parquet", index=False)
 
     with clock.stage("links", "risky links of the users under review or declined"):
         explained = scores.loc[scores["decision"].isin(config.risk_links.decisions), "user_id"]
         associations = models.risky_links(
-            tables, as_of, explained.tolist(), scored, top_k=config.risk_links.top_k
+            tables, as_of, explained.tolist(), gnn_views, top_k=config.risk_links.top_k
         )
+        del gnn_views
         associations.to_parquet(staging / "associations.parquet", index=False)
 
     out, run_date, driver = night.out, night.run_date, night.driver
@@ -348,6 +353,7 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
         changes.to_parquet(staging / "changes.parquet", index=False)
 
     with clock.stage("report", "report.html"):
+        feature_rows = _tonight_rows(features, positions)
         labels_now = _labelled_since(tables, models, as_of, positions, scores)
         fairness = fairness_report(
             scores["decision"], _visible_label(tables, as_of)[positions], tonight.users
@@ -413,6 +419,11 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
             _promote_model(out, staging)
         out.publish(staging, run_date)
     return manifest
+
+
+def _tonight_rows(features: GraphFeatures, positions: np.ndarray) -> pd.DataFrame:
+    """The feature rows of tonight's users, in input order (features.parquet)."""
+    return features.features.iloc[positions].reset_index(drop=True)
 
 
 def _models(night: _Night, tables: GraphTables) -> tuple[RiskModels, bool]:

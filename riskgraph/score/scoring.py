@@ -154,6 +154,7 @@ def score_users(
     n_reasons: int = 3,
     views: Iterable[pd.DataFrame] | None = None,
     view_weights: np.ndarray | None = None,
+    points: pd.DataFrame | None = None,
 ) -> ScoreResult:
     """Risk score, credit score, reasons and decision for every user of ``frame``.
 
@@ -181,6 +182,10 @@ def score_users(
         the same share of the known labels as the scorecard's training users did;
         ``frame`` (built from the features with every visible label) still gives
         the values the reason sentences quote.
+    points : pd.DataFrame, optional
+        The views' averaged points, already computed by :func:`average_points`
+        (instead of ``views``): a caller that computes them before building ``frame``
+        never holds the full frame and a view at once (a GB at a million users).
 
     Returns
     -------
@@ -194,11 +199,21 @@ def score_users(
     """
     policy = (policy or DecisionPolicy()).validate()
     user_ids = pd.Index(frame.index.astype("string"), name="user_id")
-    prepared = model.prepare(frame)
-    if views is None:
-        points = model._points(prepared)
-    else:
+    if points is not None:
+        if views is not None:
+            raise ModelError("score_users: pass views or their averaged points, not both")
+        names = [v.name for v in model.variables_]
+        if not (points.index.equals(frame.index) and list(points.columns) == names):
+            raise ModelError(
+                "score_users: points must have the frame's users (index) and one column "
+                "per model variable, as average_points returns"
+            )
+    elif views is not None:
+        # the views before the frame's own inputs: one view is held at a time, alone
         points = average_points(model, views, view_weights, frame.index)
+    prepared = model.prepare(frame)
+    if points is None:
+        points = model._points(prepared)
     risk = model.risk_from_points(points)
     credit = model.scaling_.credit_score(risk)
     reasons = top_reasons(model, prepared, points, max(n_reasons, 3))
@@ -245,6 +260,27 @@ def score_users(
     )
 
 
+def _add_view_points(
+    model: CreditScorecard,
+    view: pd.DataFrame,
+    k: int,
+    w: np.ndarray,
+    index: pd.Index,
+    names: list[str],
+    total: np.ndarray,
+) -> None:
+    """Add view ``k``'s weighted points of the users that weigh it to ``total``."""
+    if not view.index.equals(index):
+        raise ModelError(f"view {k}: its users (index) differ from the score frame's")
+    rows = np.flatnonzero(w[:, k] > 0)
+    if len(rows) == 0:
+        return
+    # the model's columns first, then the rows: a row copy of the whole view frame
+    # is about 0.5 GB at a million users (60 float64 columns)
+    points = model._points(model.prepare(view).iloc[rows])
+    total[rows] += w[rows, k, None] * points[names].to_numpy()
+
+
 def average_points(
     model: CreditScorecard,
     views: Iterable[pd.DataFrame],
@@ -287,19 +323,12 @@ def average_points(
     names = [v.name for v in model.variables_]
     total = np.zeros((len(index), len(names)))
     seen = 0
-    for k, view in enumerate(views):
+    # Not enumerate: its reused result tuple would keep the last view alive.
+    for view in views:
+        if seen < w.shape[1]:  # more views than columns: counted, then reported below
+            _add_view_points(model, view, seen, w, index, names, total)
         seen += 1
-        if k >= w.shape[1]:
-            continue  # counted, then reported below
-        if not view.index.equals(index):
-            raise ModelError(f"view {k}: its users (index) differ from the score frame's")
-        rows = np.flatnonzero(w[:, k] > 0)
-        if len(rows) == 0:
-            continue
-        # the model's columns first, then the rows: a row copy of the whole view frame
-        # is about 0.5 GB at a million users (60 float64 columns)
-        points = model._points(model.prepare(view).iloc[rows])
-        total[rows] += w[rows, k, None] * points[names].to_numpy()
+        del view  # not held while the next view is computed (0.5 GB at a million users)
     if seen != w.shape[1]:
         raise ModelError(
             f"view_weights has {w.shape[1]} columns for {seen} views: one column per view"

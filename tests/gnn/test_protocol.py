@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from riskgraph.errors import ModelError
 from riskgraph.gnn.protocol import (
     assign_folds,
     graph_feature_views,
+    iter_feature_views,
     own_view_features,
     reference_times,
     scoring_folds,
@@ -156,3 +159,31 @@ def test_own_view_features_equal_the_own_view_of_all_views() -> None:
     pd.testing.assert_frame_equal(got, expected)
     # the rows come from several views (the thousands count each view's known labels)
     assert len(np.unique(got["n_known"].to_numpy() // 1000)) > 1
+
+
+def _live_feature_frames() -> int:
+    """Feature frames (graph risk features of every user) still referenced anywhere."""
+    gc.collect()
+    return sum(
+        1
+        for obj in gc.get_objects()
+        if type(obj) is pd.DataFrame and "bad_ppr" in obj.columns and "ring_flag" in obj.columns
+    )
+
+
+def test_feature_views_are_not_kept_once_the_consumer_lets_them_go() -> None:
+    # Each view is 0.5 GB at a million users: scoring computes them lazily and holds
+    # one at a time, so nothing in the chain may keep a view it has handed over.
+    tables = random_tables(300, seed=8)
+    folds = scoring_folds(tables, "2024-06-01", n_folds=3)
+    before = _live_feature_frames()
+    views = iter_feature_views(tables, folds)
+    frames = []
+    for frame in views:
+        frames.append(frame.copy())
+        del frame
+        assert _live_feature_frames() == before + len(frames)  # only the copies
+    expected = graph_feature_views(tables, folds).frames
+    assert len(frames) == folds.n_views == len(expected)
+    for got, want in zip(frames, expected, strict=True):
+        pd.testing.assert_frame_equal(got, want)

@@ -25,6 +25,7 @@ from riskgraph.graph import cypher
 from riskgraph.graph.features import compute_graph_features
 from riskgraph.loaders import load_input
 from riskgraph.loaders.synthetic import generate_population
+from riskgraph.modeling import RiskModels
 from riskgraph.pipeline import ENV_CRASH_AFTER, STAGES
 from riskgraph.runs import OutputRoot
 
@@ -219,6 +220,71 @@ def test_tonights_input_tables_are_let_go_once_read_back_from_neo4j(
     scores = pd.read_parquet(result.run_dir / "scores.parquet")
     users = pd.read_csv(input_dir / "users.csv", dtype=str)["user_id"]
     assert sorted(scores["user_id"]) == sorted(users)
+
+
+def test_the_links_stage_holds_neither_every_users_scores_nor_the_feature_rows(
+    population, trained, tmp_path, monkeypatch
+):
+    # At a million users each is about 0.5 GB, and the links stage is one of the
+    # night's two memory peaks: the feature rows are built again for the report.
+    input_dir, date = population
+    held: list[weakref.ref] = []
+    alive_at_links: list[bool] = []
+    score, links, rows = RiskModels.score, RiskModels.risky_links, pipeline._tonight_rows
+
+    def scoring(self, *args, **kwargs):
+        scored = score(self, *args, **kwargs)
+        held.append(weakref.ref(scored.result))
+        return scored
+
+    def tonight_rows(*args):
+        frame = rows(*args)
+        held.append(weakref.ref(frame))
+        return frame
+
+    def risky_links(self, *args, **kwargs):
+        gc.collect()
+        alive_at_links.extend(ref() is not None for ref in held)
+        return links(self, *args, **kwargs)
+
+    monkeypatch.setattr(RiskModels, "score", scoring)
+    monkeypatch.setattr(RiskModels, "risky_links", risky_links)
+    monkeypatch.setattr(pipeline, "_tonight_rows", tonight_rows)
+    out = with_models(trained, tmp_path / "out")
+    result = pipeline.run_nightly(
+        input_dir, out, hmac_key=KEY.encode(), run_date=date, use_neo4j=False
+    )
+    assert alive_at_links == [False, False]  # the scoring's result, the feature rows
+    assert len(held) == 3  # the feature rows were built again for the report
+    features = pd.read_parquet(result.run_dir / "features.parquet")
+    scores = pd.read_parquet(result.run_dir / "scores.parquet")
+    assert features["user_id"].tolist() == scores["user_id"].tolist()
+    assert len(scores) == USERS
+
+
+def test_tonights_full_score_frame_is_built_after_the_label_views_are_averaged(
+    population, trained, monkeypatch
+):
+    # Each is about 0.5 GB at a million users: never a view and the full frame at once.
+    from riskgraph import modeling
+
+    input_dir, date = population
+    tables = load_input(input_dir, hmac_key=KEY.encode()).tables
+    as_of = pd.Timestamp(date, tz="UTC")
+    features = compute_graph_features(tables, as_of)
+    models = RiskModels.load(OutputRoot(trained).model_dir)
+    built: list[str] = []
+    build = modeling.build_score_frame
+
+    def recording(users, frame, gnn_risk):
+        built.append("full" if frame is features.features else "view")
+        return build(users, frame, gnn_risk)
+
+    monkeypatch.setattr(modeling, "build_score_frame", recording)
+    scored = models.score(tables, as_of, features)
+    n_views = models.gnn_.n_folds
+    assert built == ["view"] * n_views + ["full"]
+    assert scored.result.scores["user_id"].tolist() == tables.users["user_id"].tolist()
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import gc
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ import pytest
 
 from riskgraph.errors import ModelError
 from riskgraph.score import SCORE_COLUMNS, CreditScorecard, build_score_frame, score_users
+from riskgraph.score.scoring import average_points
 
 
 class Entry:
@@ -166,3 +169,41 @@ def test_view_weights_must_match():
         )
     with pytest.raises(ModelError, match="without view_weights"):
         score_users(model, frame, features, views=[frame])
+
+
+def test_precomputed_points_score_as_the_views_do():
+    model, _, features, frame = setup()
+    worse = frame.copy()
+    worse["device_bad_1hop"] = 9.0
+    weights = np.full((len(frame), 2), 0.5)
+    from_views = score_users(model, frame, features, views=[frame, worse], view_weights=weights)
+    points = average_points(model, [frame, worse], weights, frame.index)
+    from_points = score_users(model, frame, features, points=points)
+    pd.testing.assert_frame_equal(from_points.scores, from_views.scores)
+    pd.testing.assert_frame_equal(from_points.reasons, from_views.reasons)
+    with pytest.raises(ModelError, match="views or their averaged points, not both"):
+        score_users(model, frame, features, views=[frame], view_weights=weights, points=points)
+    with pytest.raises(ModelError, match="points must have the frame's users"):
+        score_users(model, frame, features, points=points.iloc[1:])
+
+
+def test_average_points_lets_each_view_go_before_the_next():
+    # A view is 0.5 GB at a million users: the one before must be gone while the
+    # next is computed (a generator computes it on demand).
+    model, _, _, frame = setup()
+    weights = np.full((len(frame), 3), 1 / 3)
+    refs: list[weakref.ref] = []
+    earlier_alive: list[bool] = []
+
+    def fresh_view() -> pd.DataFrame:
+        gc.collect()
+        earlier_alive.append(any(ref() is not None for ref in refs))
+        view = frame.copy()
+        refs.append(weakref.ref(view))
+        return view
+
+    # map: the generator itself keeps no reference to what it yielded
+    views = map(lambda _: fresh_view(), range(3))
+    points = average_points(model, views, weights, frame.index)
+    assert earlier_alive == [False, False, False]
+    np.testing.assert_allclose(points.to_numpy(), model.points(frame)[points.columns].to_numpy())
