@@ -458,14 +458,14 @@ def _own_rows(frames: Iterable[pd.DataFrame], own: np.ndarray) -> pd.DataFrame:
             rows = own == v
             if rows.any():
                 out.loc[rows] = frame.loc[rows].to_numpy()
-        v += 1
+        v += 1  # noqa: SIM113 (see above)
         del frame  # not held while the next view is computed
     assert out is not None  # folds have at least one view
     return out
 
 
 def _features_frame(features: GraphFeatures) -> pd.DataFrame:
-    """The feature frame of one view (RangeIndex already: no copy)."""
+    """The feature frame of one view (its index is already the user position)."""
     return features.features
 
 

@@ -328,7 +328,7 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
         gnn_views = scored.gnn_views
         # Every user's scores, reasons and flags are not needed past here, and tonight's
         # feature rows only again in the report: neither is held through the links
-        # (0.5 and 0.5 GB at a million users).
+        # (about 0.5 GB each at a million users).
         del scored
         scores.to_parquet(staging / "scores.parquet", index=False)
         _tonight_rows(features, positions).to_parquet(staging / "features.parquet", index=False)
