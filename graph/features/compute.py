@@ -242,5 +242,6 @@ def _feature_frame(user_ids: pd.Series, parts: Iterable[pd.DataFrame]) -> pd.Dat
     """``user_id`` and the :data:`FEATURE_CATALOG` columns of ``parts`` in catalogue
     order and dtypes, in one frame built at once (0.5 GB at a million users)."""
     columns = {name: part[name] for part in parts for name in part.columns}
-    typed = {name: columns[name].astype(spec.dtype) for name, spec in FEATURE_CATALOG.items()}
+    dtypes: dict[str, Any] = {name: spec.dtype for name, spec in FEATURE_CATALOG.items()}
+    typed = {name: columns[name].astype(dtype) for name, dtype in dtypes.items()}
     return pd.DataFrame({"user_id": user_ids.astype("string"), **typed})
