@@ -194,8 +194,8 @@ def score_users(
     Raises
     ------
     ModelError
-        When ``frame`` lacks a model column, ``features`` lacks a user, or the
-        views do not match ``frame``.
+        When ``frame`` lacks a model column, ``features`` lacks a user, the views
+        or ``points`` do not match ``frame``, or both views and ``points`` are given.
     """
     policy = (policy or DecisionPolicy()).validate()
     user_ids = pd.Index(frame.index.astype("string"), name="user_id")
@@ -209,7 +209,7 @@ def score_users(
                 "per model variable, as average_points returns"
             )
     elif views is not None:
-        # the views before the frame's own inputs: one view is held at a time, alone
+        # the views before the frame is prepared: never a view and that at once
         points = average_points(model, views, view_weights, frame.index)
     prepared = model.prepare(frame)
     if points is None:
