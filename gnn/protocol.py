@@ -46,6 +46,7 @@ nightly job calls it for ``--retrain``, the quality benchmark uses it).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -59,7 +60,7 @@ from riskgraph.graph.features.labels import visible_labels
 from riskgraph.loaders.tables import GraphTables
 
 if TYPE_CHECKING:
-    from riskgraph.graph.features import FeatureConfig, GraphFeatures
+    from riskgraph.graph.features import FeatureConfig
 
 __all__ = [
     "FeatureViews",
@@ -464,11 +465,6 @@ def _own_rows(frames: Iterable[pd.DataFrame], own: np.ndarray) -> pd.DataFrame:
     return out
 
 
-def _features_frame(features: GraphFeatures) -> pd.DataFrame:
-    """The feature frame of one view (its index is already the user position)."""
-    return features.features
-
-
 def iter_feature_views(
     tables: GraphTables,
     folds: LabelFolds,
@@ -484,9 +480,10 @@ def iter_feature_views(
     if compute is None:
         from riskgraph.graph.features import compute_graph_feature_views
 
-        # ``yield from map``: no local keeps a view once the consumer lets it go
+        # ``yield from map``: no local keeps a view once the consumer lets it go (its
+        # index is already the user position)
         yield from map(
-            _features_frame,
+            operator.attrgetter("features"),
             compute_graph_feature_views(
                 tables, when, folds.views(), reference_time=ref, config=config
             ),
