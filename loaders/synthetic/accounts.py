@@ -14,7 +14,12 @@ import numpy as np
 
 from riskgraph.loaders.synthetic.cohort import DAY, RING, Cohort
 from riskgraph.loaders.synthetic.config import PopulationConfig
-from riskgraph.loaders.synthetic.sampling import group_starts, sorted_unique
+from riskgraph.loaders.synthetic.sampling import (
+    group_starts,
+    pick_from_pools,
+    pool_sizes,
+    sorted_unique,
+)
 
 __all__ = ["Accounts", "draw_accounts"]
 
@@ -98,25 +103,26 @@ def draw_accounts(
     wallet_p = np.where(ring, _RING_WALLET_SHARE, _WALLET_SHARE)
     personal(np.flatnonzero(rng.random(n) < wallet_p), WALLET)
 
-    # Ring pools: one SIM per few members, one card per few members.
+    # Ring pools: one SIM per few members, one card per few members; a kind the
+    # ring does not share is one per member.
     members = np.flatnonzero(ring)
     ring_of = cohort.ring[members]
     size = np.bincount(ring_of, minlength=cohort.n_rings)
-    for kind, per in ((PHONE, config.ring_members_per_phone), (CARD, config.ring_members_per_card)):
-        pool = np.maximum(1, -(-size // per))
+    for kind, name, per in (
+        (PHONE, "phone", config.ring_members_per_phone),
+        (CARD, "card", config.ring_members_per_card),
+    ):
+        shared = config.is_ring_shared(name)
+        pool = pool_sizes(size, per, shared)
         first = counter[0]
         new_accounts(int(pool.sum()), kind)
         pool_start = first + group_starts(pool)
-        pick = pool_start[ring_of] + (rng.random(len(members)) * pool[ring_of]).astype(np.int64)
         users.append(members)
-        accounts.append(pick)
+        accounts.append(pick_from_pools(ring_of, pool_start, pool, shared, rng))
         if kind == CARD:
-            two = rng.random(len(members)) < _RING_SECOND_CARD_SHARE
-            other = pool_start[ring_of[two]] + (
-                rng.random(int(two.sum())) * pool[ring_of[two]]
-            ).astype(np.int64)
+            two = rng.random(len(members)) < (_RING_SECOND_CARD_SHARE if shared else 0.0)
             users.append(members[two])
-            accounts.append(other)
+            accounts.append(pick_from_pools(ring_of[two], pool_start, pool, True, rng))
 
     # Households sharing one card.
     in_household = np.flatnonzero(cohort.household >= 0)

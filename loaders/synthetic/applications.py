@@ -3,8 +3,10 @@
 Timing is what tells the roles apart: an ordinary user applies once or twice over
 months; a multi-borrower four to a dozen times within two weeks; an intermediary
 pushes a client to several platforms within a week; a ring member applies at two to
-six platforms within three days of registering (staying under per-identity velocity
-rules: it is the ring that hits many platforms, through many identities). Platforms have a skewed size
+six platforms within days of registering (by default about a day, then within three;
+``PopulationConfig.ring_apply_delay_days`` and ``ring_apply_spread_days``), staying under
+per-identity velocity rules: it is the ring that hits many platforms, through many
+identities. Platforms have a skewed size
 distribution (a few large lenders take most applications); rings favour the small
 ones, whose controls are weaker.
 
@@ -39,9 +41,10 @@ STATUSES = ("approved", "rejected", "pending")
 APPROVED, REJECTED, PENDING = range(3)
 
 # Per role (normal, ring, client, multi): mean days from registration to the first
-# application, and the window over which the later ones spread (assumptions).
-_FIRST_DELAY_DAYS = np.array([12.0, 1.0, 2.0, 20.0])
-_SPREAD_DAYS = np.array([90.0, 3.0, 7.0, 10.0])
+# application, and the window over which the later ones spread (assumptions). The
+# ring's entries come from PopulationConfig (ring_apply_delay_days, _spread_days).
+_FIRST_DELAY_DAYS = np.array([12.0, np.nan, 2.0, 20.0])
+_SPREAD_DAYS = np.array([90.0, np.nan, 7.0, 10.0])
 # Applications per user: minimum + Poisson(extra) (assumptions).
 _MIN_APPS = np.array([1, 2, 3, 4])
 _EXTRA_APPS = np.array([0.15, 2.0, 2.0, 4.0])
@@ -120,13 +123,12 @@ def draw_application_times(
         r == NORMAL, 0.25 * np.maximum(attributes.stress[applicants], 0.0), 0.0
     )
     count = np.minimum(_MIN_APPS[r] + rng.poisson(extra), config.n_platforms)
-    first = cohort.registered[applicants] + (rng.exponential(_FIRST_DELAY_DAYS[r] * DAY)).astype(
-        np.int64
-    )
+    first_delay = _with_ring(_FIRST_DELAY_DAYS, config.ring_apply_delay_days)
+    first = cohort.registered[applicants] + (rng.exponential(first_delay[r] * DAY)).astype(np.int64)
 
     user = np.repeat(applicants, count)
     rank = np.arange(len(user)) - np.repeat(group_starts(count), count)
-    spread = _SPREAD_DAYS[role[user]] * DAY
+    spread = _with_ring(_SPREAD_DAYS, config.ring_apply_spread_days)[role[user]] * DAY
     offset = np.where(rank == 0, 0, (rng.random(len(user)) * spread).astype(np.int64))
     applied_at = np.repeat(first, count) + offset
     order = np.lexsort((applied_at, user))
@@ -138,6 +140,13 @@ def draw_application_times(
     first_applied = np.full(n, -1, dtype=np.int64)
     first_applied[user[starts]] = applied_at[starts]
     return ApplicationTimes(user, applied_at, first_applied, rank)
+
+
+def _with_ring(per_role: np.ndarray, ring_value: float) -> np.ndarray:
+    """A copy of the per-role ``per_role`` with the ring's entry set to ``ring_value``."""
+    out = per_role.copy()
+    out[RING] = ring_value
+    return out
 
 
 def draw_application_details(

@@ -15,7 +15,7 @@ import numpy as np
 
 from riskgraph.loaders.synthetic.cohort import DAY, RING, Cohort
 from riskgraph.loaders.synthetic.config import PopulationConfig
-from riskgraph.loaders.synthetic.sampling import group_starts
+from riskgraph.loaders.synthetic.sampling import group_starts, pick_from_pools, pool_sizes
 
 __all__ = ["Devices", "draw_devices"]
 
@@ -187,26 +187,24 @@ def draw_devices(
     last = np.maximum(last, first)
     edges.append((visitors, public[visitors], first, last))
 
-    # Ring devices: a few phones per ring, each member on one or two of them.
+    # Ring devices: a few phones per ring, each member on one or two of them; a ring
+    # that shares no device gives each member a phone of its own.
+    shared = config.is_ring_shared("device")
     ring_users = np.flatnonzero(ring)
     ring_of = cohort.ring[ring_users]
     ring_size = np.bincount(ring_of, minlength=cohort.n_rings)
-    n_ring_devices = np.maximum(1, -(-ring_size // config.ring_members_per_device))
+    n_ring_devices = pool_sizes(ring_size, config.ring_members_per_device, shared)
     ring_device_start = _allocate(counter, int(n_ring_devices.sum())) + group_starts(n_ring_devices)
     ios_parts.append(rng.random(int(n_ring_devices.sum())) < 0.05)  # cheap Android phones
-    pick = ring_device_start[ring_of] + (
-        rng.random(len(ring_users)) * n_ring_devices[ring_of]
-    ).astype(np.int64)
+    pick = pick_from_pools(ring_of, ring_device_start, n_ring_devices, shared, rng)
     ring_device = np.full(n, -1, dtype=np.int64)
     ring_device[ring_users] = pick
     last = np.minimum(
         reg[ring_users] + (rng.random(len(ring_users)) * 30 * DAY).astype(np.int64), end - 1
     )
     edges.append((ring_users, pick, reg[ring_users], last))
-    two = rng.random(len(ring_users)) < _RING_SECOND_DEVICE_SHARE
-    other = ring_device_start[ring_of[two]] + (
-        rng.random(int(two.sum())) * n_ring_devices[ring_of[two]]
-    ).astype(np.int64)
+    two = rng.random(len(ring_users)) < (_RING_SECOND_DEVICE_SHARE if shared else 0.0)
+    other = pick_from_pools(ring_of[two], ring_device_start, n_ring_devices, True, rng)
     distinct = other != pick[two]
     edges.append(
         (

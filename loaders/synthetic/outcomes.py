@@ -6,11 +6,13 @@ The default log-odds of a user add up, in this order:
 2. what attributes carry: latent stress, age, income, thin file
    (:attr:`Attributes.risk_logit`);
 3. a community effect (shared local economy; only visible through neighbours'
-   outcomes), a household effect, and an individual effect nobody can see;
+   outcomes), scaled by ``config.community_effect_scale``, a household effect, and an
+   individual effect nobody can see;
 4. the role: multi-borrowers +0.9; intermediary clients +0.6 plus their agent's
-   effect (agents differ: some only fill forms, some package fraud); ring members
-   are replaced outright by a ring-level logit around +1.8 (they mean not to pay,
-   whatever their attributes say);
+   effect (agents differ: some only fill forms, some package fraud; mean
+   ``config.agent_logit_mean``); ring members are replaced outright by a ring-level
+   logit around ``config.ring_logit_mean`` (they mean not to pay, whatever their
+   attributes say);
 5. exposure: ``config.exposure_weight`` times the mean excess log-odds of the user's
    social neighbours (peer effects).
 
@@ -38,11 +40,12 @@ _COMMUNITY_DIRECT = 0.5
 _COMMUNITY_SD = 0.4
 _HOUSEHOLD_SD = 0.6
 _INDIVIDUAL_SD = 0.6
-_AGENT_MEAN, _AGENT_SD = 0.0, 0.7
+_AGENT_SD = 0.7
 _MULTI_EFFECT = 0.9
 _CLIENT_EFFECT = 0.6
-# Ring members: most go bad (first-payment default is the bust-out).
-_RING_MEAN, _RING_SD, _RING_MEMBER_SD = 1.8, 0.5, 0.5
+# Ring members: most go bad (first-payment default is the bust-out); the mean of the
+# ring-level log-odds is config.ring_logit_mean.
+_RING_SD, _RING_MEMBER_SD = 0.5, 0.5
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def draw_outcomes(
     community_effect = (
         _COMMUNITY_DIRECT * attributes.community_stress
         + rng.normal(0.0, _COMMUNITY_SD, size=cohort.n_communities)
-    )[cohort.community]
+    )[cohort.community] * config.community_effect_scale
     household_effect = np.where(
         cohort.household >= 0,
         rng.normal(0.0, _HOUSEHOLD_SD, size=max(cohort.n_households, 1))[
@@ -87,8 +90,8 @@ def draw_outcomes(
         ],
         0.0,
     )
-    agent_effect = rng.normal(_AGENT_MEAN, _AGENT_SD, size=max(cohort.n_agents, 1))
-    ring_effect = rng.normal(_RING_MEAN, _RING_SD, size=max(cohort.n_rings, 1))
+    agent_effect = rng.normal(config.agent_logit_mean, _AGENT_SD, size=max(cohort.n_agents, 1))
+    ring_effect = rng.normal(config.ring_logit_mean, _RING_SD, size=max(cohort.n_rings, 1))
 
     logit = (
         config.base_logit

@@ -180,7 +180,7 @@ def generate_population(
     details = draw_application_details(
         times, cohort, attributes, devices, weights, config, end_s, rngs["details"]
     )
-    labels = draw_labels(cohort, outcomes.outcome, times, details, end_s, rngs["labels"])
+    labels = draw_labels(cohort, outcomes.outcome, times, details, config, end_s, rngs["labels"])
 
     rng = rngs["identifiers"]
     user_id = ids.user_ids(n, rng)

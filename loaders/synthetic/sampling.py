@@ -1,4 +1,7 @@
-"""Vectorised draws of random group members (a community, a ring, a household)."""
+"""Vectorised draws of random group members (a community, a ring, a household).
+
+Also the draws from a group's pool of items (a ring's shared phones or cards).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["GroupIndex", "group_starts", "sorted_unique"]
+__all__ = [
+    "GroupIndex",
+    "group_starts",
+    "pick_from_pools",
+    "pool_sizes",
+    "rank_in_group",
+    "sorted_unique",
+]
 
 
 @dataclass(frozen=True)
@@ -87,3 +97,75 @@ def sorted_unique(keys: np.ndarray) -> np.ndarray:
     if len(ordered) == 0:
         return ordered
     return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+
+
+def rank_in_group(group: np.ndarray) -> np.ndarray:
+    """Position of each item among the items of its group, in the order given.
+
+    Parameters
+    ----------
+    group : np.ndarray
+        ``int64`` ``(m,)``: group numbers, all >= 0.
+
+    Examples
+    --------
+    >>> rank_in_group(np.array([1, 0, 1, 1, 0])).tolist()
+    [0, 0, 1, 2, 1]
+    """
+    group = np.asarray(group, dtype=np.int64)
+    order = np.argsort(group, kind="stable")
+    start = group_starts(np.bincount(group))
+    rank = np.empty(len(group), dtype=np.int64)
+    rank[order] = np.arange(len(group)) - start[group[order]]
+    return rank
+
+
+def pool_sizes(group_size: np.ndarray, members_per_item: int, shared: bool) -> np.ndarray:
+    """Items in each group's pool: one per ``members_per_item`` members when shared.
+
+    A group shares at least one item; one that does not share gets one item per member.
+
+    Examples
+    --------
+    >>> pool_sizes(np.array([1, 8, 9]), 4, shared=True).tolist()
+    [1, 2, 3]
+    >>> pool_sizes(np.array([1, 8, 9]), 4, shared=False).tolist()
+    [1, 8, 9]
+    """
+    group_size = np.asarray(group_size, dtype=np.int64)
+    if not shared:
+        return group_size
+    return np.maximum(1, -(-group_size // members_per_item))
+
+
+def pick_from_pools(
+    group: np.ndarray,
+    pool_start: np.ndarray,
+    pool_size: np.ndarray,
+    shared: bool,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """An item of its group's pool for each member.
+
+    Parameters
+    ----------
+    group : np.ndarray
+        ``int64`` ``(m,)``: each member's group.
+    pool_start, pool_size : np.ndarray
+        ``int64`` ``(n_groups,)``: group ``g``'s items are
+        ``pool_start[g] + range(pool_size[g])``.
+    shared : bool
+        Pick uniformly at random (members then share items); otherwise give each
+        member its own item, in order (the pools must hold one item per member, as
+        :func:`pool_sizes` makes them), drawing nothing from ``rng``.
+    rng : np.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    np.ndarray
+        ``int64`` ``(m,)``: item indices.
+    """
+    if not shared:
+        return pool_start[group] + rank_in_group(group)
+    return pool_start[group] + (rng.random(len(group)) * pool_size[group]).astype(np.int64)

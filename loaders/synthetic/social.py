@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskgraph.loaders.synthetic.cohort import DAY, RING, Cohort
-from riskgraph.loaders.synthetic.sampling import GroupIndex, sorted_unique
+from riskgraph.loaders.synthetic.sampling import GroupIndex, rank_in_group, sorted_unique
 
 __all__ = ["TIE_TYPES", "SocialTies", "draw_social"]
 
@@ -94,7 +94,7 @@ def draw_social(
     in_household = np.flatnonzero(cohort.household >= 0)
     hh = cohort.household[in_household]
     size = households.size[hh]
-    rank = _rank_in_group(in_household, households)
+    rank = rank_in_group(hh)
     for step in range(1, int(size.max(initial=1))):
         has = size > step
         offset = (rank[has] + step) % size[has]
@@ -141,12 +141,3 @@ def draw_social(
     beta = _WEIGHT_BETA[kind]
     weight = np.round(rng.beta(beta[:, 0], beta[:, 1]), 3).clip(0.001, 0.999)
     return SocialTies(src, dst, kind, created_at, weight)
-
-
-def _rank_in_group(users: np.ndarray, groups: GroupIndex) -> np.ndarray:
-    """Position of each of ``users`` among its group's members."""
-    position = np.empty(groups.members.max() + 1 if len(groups.members) else 0, dtype=np.int64)
-    position[groups.members] = np.arange(len(groups.members))
-    group_of = np.repeat(np.arange(len(groups.size)), groups.size)
-    rank_all = np.arange(len(groups.members)) - groups.start[group_of]
-    return rank_all[position[users]]

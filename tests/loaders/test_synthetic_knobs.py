@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from riskgraph.loaders.synthetic import SyntheticPopulation, generate_population
+from riskgraph.errors import ConfigError
+from riskgraph.loaders.synthetic import PopulationConfig, SyntheticPopulation, generate_population
 
 # sha256 of every table and the truth of 2,000 users under the default configuration,
 # as the generator drew them before the knobs below existed: the defaults must keep
@@ -35,3 +38,184 @@ def population_digest(pop: SyntheticPopulation) -> str:
 @pytest.mark.parametrize("seed", sorted(PINNED))
 def test_default_config_reproduces_the_pinned_population(seed: int) -> None:
     assert population_digest(generate_population(2000, seed=seed)) == PINNED[seed]
+
+
+# -- rings ---------------------------------------------------------------------------
+
+N = 4000
+RINGY = dict(ring_share=0.04)
+
+# Identifier kind -> (table, filter on that table's rows).
+KINDS = {
+    "device": ("user_devices", None),
+    "phone": ("user_accounts", "phone"),
+    "card": ("user_accounts", "bank_card"),
+}
+
+
+def ring_sharing(pop: SyntheticPopulation) -> dict[str, int]:
+    """Per identifier kind: how many identifiers link two or more ring members."""
+    members = pop.truth.loc[pop.truth["role"] == "ring", "user_id"]
+    out = {}
+    for kind, (table, account_type) in KINDS.items():
+        links = pop.tables[table]
+        if account_type is not None:
+            links = links[links["account_type"] == account_type]
+        node = "device_id" if table == "user_devices" else "account_id"
+        ring_links = links[links["user_id"].isin(members)]
+        out[kind] = int((ring_links.groupby(node)["user_id"].nunique() > 1).sum())
+    return out
+
+
+@pytest.mark.parametrize(
+    "shared", [("device", "phone", "card"), ("device", "card"), ("phone",), ()]
+)
+def test_rings_share_only_the_identifier_kinds_chosen(shared: tuple[str, ...]) -> None:
+    config = PopulationConfig(**RINGY, ring_shared_identifiers=shared)
+    pop = generate_population(N, seed=1, config=config)
+    sharing = ring_sharing(pop)
+    assert {kind for kind, count in sharing.items() if count > 0} == set(shared)
+
+
+def test_a_ring_that_shares_nothing_links_to_nobody_through_identifiers() -> None:
+    config = PopulationConfig(**RINGY, ring_shared_identifiers=())
+    pop = generate_population(N, seed=2, config=config)
+    members = set(pop.truth.loc[pop.truth["role"] == "ring", "user_id"])
+    assert len(members) > 50
+    for table, node in (("user_devices", "device_id"), ("user_accounts", "account_id")):
+        links = pop.tables[table]
+        touched = links.loc[links["user_id"].isin(members), node]
+        users_per_node = links[links[node].isin(touched)].groupby(node)["user_id"].nunique()
+        assert (users_per_node == 1).all(), table
+    # their applications still come from a device of their own
+    apps = pop.tables["applications"]
+    ring_apps = apps[apps["user_id"].isin(members)]
+    assert ring_apps["device_id"].notna().all()
+    assert ring_apps.groupby("device_id")["user_id"].nunique().max() == 1
+
+
+def test_ring_members_per_identifier_sets_the_pool_size() -> None:
+    config = PopulationConfig(**RINGY, ring_members_per_device=2, ring_members_per_card=20)
+    pop = generate_population(N, seed=1, config=config)
+    default = generate_population(N, seed=1, config=PopulationConfig(**RINGY))
+    assert ring_sharing(pop)["device"] > 2 * ring_sharing(default)["device"]
+    assert ring_sharing(pop)["card"] < ring_sharing(default)["card"]
+
+
+def ring_spans(pop: SyntheticPopulation) -> pd.DataFrame:
+    """Per ring member: registration, first application and days first-to-last."""
+    truth = pop.truth[pop.truth["role"] == "ring"][["user_id", "ring_id"]]
+    apps = pop.tables["applications"].merge(truth, on="user_id")
+    per_user = apps.groupby("user_id")["applied_at"].agg(["min", "max"])
+    users = pop.tables["users"].set_index("user_id")["registered_at"]
+    day = pd.Timedelta(days=1)
+    return pd.DataFrame(
+        {
+            "ring_id": truth.set_index("user_id")["ring_id"],
+            "registered": users,
+            "first_delay": (per_user["min"] - users) / day,
+            "spread": (per_user["max"] - per_user["min"]) / day,
+        }
+    ).dropna(subset=["ring_id"])
+
+
+def test_ring_tightness_knobs_set_registration_and_application_windows() -> None:
+    loose = PopulationConfig(
+        **RINGY, ring_burst_days=21.0, ring_apply_delay_days=7.0, ring_apply_spread_days=20.0
+    )
+    spans = {
+        name: ring_spans(generate_population(N, seed=4, days=365, config=config))
+        for name, config in (("tight", PopulationConfig(**RINGY)), ("loose", loose))
+    }
+    for name, burst, spread in (("tight", 4, 3), ("loose", 21, 20)):
+        s = spans[name]
+        registered = s.groupby("ring_id")["registered"]
+        width = (registered.max() - registered.min()) / pd.Timedelta(days=1)
+        assert width.max() <= burst and width.max() > 0.6 * burst, name
+        assert s["spread"].max() <= spread and s["spread"].max() > 0.6 * spread, name
+    assert spans["tight"]["first_delay"].mean() == pytest.approx(1.0, rel=0.35)
+    assert spans["loose"]["first_delay"].mean() == pytest.approx(7.0, rel=0.35)
+
+
+def test_ring_and_agent_logit_means_move_their_risk() -> None:
+    base = generate_population(N, seed=5, config=PopulationConfig(**RINGY))
+    moved = generate_population(
+        N, seed=5, config=PopulationConfig(**RINGY, ring_logit_mean=-0.5, agent_logit_mean=1.5)
+    )
+    before = base.truth.groupby("role")["p_bad"].mean()
+    after = moved.truth.groupby("role")["p_bad"].mean()
+    assert before["ring"] > 0.7 and after["ring"] < 0.45
+    assert after["intermediary_client"] > 2 * before["intermediary_client"]
+    assert after["normal"] == pytest.approx(before["normal"], rel=0.05)
+
+
+# -- risk spreading within communities -------------------------------------------------
+
+
+def logit(p: pd.Series) -> np.ndarray:
+    p = p.to_numpy()
+    return np.log(p) - np.log1p(-p)
+
+
+def test_community_effect_scale_scales_the_community_part_of_the_log_odds() -> None:
+    # Without exposure, the scale changes nothing but the community term, and draws
+    # nothing: the same seed's log-odds differ by exactly that term.
+    truth = {
+        scale: generate_population(
+            N, seed=6, config=PopulationConfig(exposure_weight=0.0, community_effect_scale=scale)
+        ).truth
+        for scale in (0.0, 1.0, 2.0)
+    }
+    normal = (truth[0.0]["role"] != "ring").to_numpy()
+    effect = (logit(truth[1.0]["p_bad"]) - logit(truth[0.0]["p_bad"]))[normal]
+    community = truth[0.0]["community_id"].to_numpy()[normal]
+    per_community = pd.Series(effect).groupby(community)
+    assert per_community.std().max() < 1e-6  # one value per community: nothing else moved
+    assert 0.4 < per_community.first().std() < 0.9  # the community effect, SD ~0.64
+    doubled = (logit(truth[2.0]["p_bad"]) - logit(truth[0.0]["p_bad"]))[normal]
+    np.testing.assert_allclose(doubled, 2 * effect, atol=1e-6)
+
+
+# -- labels ------------------------------------------------------------------------------
+
+
+def test_label_delay_scale_stretches_every_lag() -> None:
+    pops = {
+        scale: generate_population(
+            N, seed=7, days=365, config=PopulationConfig(label_delay_scale=scale)
+        )
+        for scale in (1.0, 2.0)
+    }
+    lags = {}
+    for scale, pop in pops.items():
+        users = pop.tables["users"].merge(pop.truth, on="user_id")
+        labelled = users.dropna(subset=["label_at"]).set_index("user_id")
+        lags[scale] = (labelled["label_at"] - labelled["first_approved_at"]).dt.total_seconds()
+    both = lags[2.0].index
+    assert set(both) < set(lags[1.0].index)  # later labels: fewer known by the end
+    stretch = lags[2.0] - 2 * lags[1.0].loc[both]
+    assert stretch.between(0, 2).all()  # lag rounds down to the second
+    assert lags[2.0].median() == pytest.approx(2 * lags[1.0].loc[both].median(), rel=1e-6)
+    # the scale draws nothing: outcomes and approvals are those of the same seed
+    assert pops[2.0].truth["outcome"].equals(pops[1.0].truth["outcome"])
+    assert pops[2.0].truth["first_approved_at"].equals(pops[1.0].truth["first_approved_at"])
+
+
+# -- validation ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("ring_shared_identifiers", ("device", "sim"), "expected a tuple of distinct kinds"),
+        ("ring_shared_identifiers", ("card", "card"), "expected a tuple of distinct kinds"),
+        ("ring_shared_identifiers", "device", "expected a tuple of distinct kinds"),
+        ("community_effect_scale", -0.5, "expected >= 0"),
+        ("label_delay_scale", 0.0, "expected > 0"),
+        ("ring_apply_spread_days", -1.0, "expected > 0"),
+        ("base_logit", float("nan"), "expected a finite number"),
+    ],
+)
+def test_new_settings_are_validated(setting: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=rf"PopulationConfig.{setting} = .*{message}"):
+        generate_population(10, config=PopulationConfig(**{setting: value}))
