@@ -1,12 +1,8 @@
 """``generate_population``: a synthetic lending population in the input contract.
 
-The generative story (docs/synthetic.md) runs in layers, each in its own module:
-who the users are (:mod:`.cohort`), what a lender sees of them (:mod:`.attributes`),
-when they apply (:mod:`.applications`), their devices (:mod:`.devices`), accounts
-(:mod:`.accounts`) and ties (:mod:`.social`), their true risk (:mod:`.outcomes`),
-what the lender learns of it and when (:mod:`.labels`). This module draws them in
-that order and lays the result out as the contract's tables plus a ground truth the
-pipeline never reads.
+:func:`~riskgraph.loaders.synthetic.story.draw_story` draws the layers of the
+generative story (docs/synthetic.md); this module lays them out as the contract's
+tables plus a ground truth the pipeline never reads.
 """
 
 from __future__ import annotations
@@ -21,20 +17,13 @@ import pyarrow as pa
 
 from riskgraph.errors import ConfigError
 from riskgraph.loaders.synthetic import identifiers as ids
-from riskgraph.loaders.synthetic.accounts import draw_accounts
-from riskgraph.loaders.synthetic.applications import (
-    STATUSES,
-    draw_application_details,
-    draw_application_times,
-    platform_weights,
-)
-from riskgraph.loaders.synthetic.attributes import AGE_BANDS, INCOME_BANDS, draw_attributes
-from riskgraph.loaders.synthetic.cohort import DAY, REGIONS, ROLES, build_cohort
+from riskgraph.loaders.synthetic.applications import STATUSES
+from riskgraph.loaders.synthetic.attributes import AGE_BANDS, INCOME_BANDS
+from riskgraph.loaders.synthetic.cohort import DAY, REGIONS, ROLES
 from riskgraph.loaders.synthetic.config import PopulationConfig
-from riskgraph.loaders.synthetic.devices import Devices, draw_devices
-from riskgraph.loaders.synthetic.labels import draw_labels
-from riskgraph.loaders.synthetic.outcomes import draw_outcomes
-from riskgraph.loaders.synthetic.social import TIE_TYPES, draw_social
+from riskgraph.loaders.synthetic.devices import Devices
+from riskgraph.loaders.synthetic.social import TIE_TYPES
+from riskgraph.loaders.synthetic.story import draw_story, stage_rng
 from riskgraph.loaders.synthetic.write import write_population
 from riskgraph.loaders.tables import TIMESTAMP
 
@@ -45,11 +34,6 @@ _UNIT = TIMESTAMP.split("[")[1].split(",")[0]
 
 #: Default end of the window. Fixed (not today) so that a seed always gives the same files.
 DEFAULT_END = "2026-06-30"
-
-_STAGES = (
-    "cohort", "attributes", "times", "devices", "accounts", "social",
-    "outcomes", "details", "labels", "platforms", "identifiers",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -162,27 +146,12 @@ def generate_population(
     start_s = end_s - int(days) * DAY
     n = int(n_users)
 
-    rngs = dict(
-        zip(
-            _STAGES,
-            (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(_STAGES))),
-            strict=True,
-        )
-    )
-    cohort = build_cohort(n, config, start_s, end_s, rngs["cohort"])
-    attributes = draw_attributes(cohort, config, rngs["attributes"])
-    times = draw_application_times(cohort, attributes, config, end_s, rngs["times"])
-    devices = draw_devices(cohort, times.first_applied, config, end_s, rngs["devices"])
-    accounts = draw_accounts(cohort, config, end_s, rngs["accounts"])
-    social = draw_social(cohort, times.first_applied, end_s, rngs["social"])
-    outcomes = draw_outcomes(cohort, attributes, social, config, rngs["outcomes"])
-    weights = platform_weights(config.n_platforms, rngs["platforms"])
-    details = draw_application_details(
-        times, cohort, attributes, devices, weights, config, end_s, rngs["details"]
-    )
-    labels = draw_labels(cohort, outcomes.outcome, times, details, config, end_s, rngs["labels"])
+    story = draw_story(n, config, seed, start_s, end_s)
+    cohort, attributes, times, devices = story.cohort, story.attributes, story.times, story.devices
+    accounts, social, outcomes = story.accounts, story.social, story.outcomes
+    details, labels = story.details, story.labels
 
-    rng = rngs["identifiers"]
+    rng = stage_rng(seed, "identifiers")
     user_id = ids.user_ids(n, rng)
     device_id = ids.device_ids(devices.is_ios, rng)
     account_id = _account_ids(accounts.account_type, rng)
