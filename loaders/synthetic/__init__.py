@@ -8,13 +8,18 @@ from riskgraph.loaders.synthetic.population import (
     SyntheticPopulation,
     generate_population,
 )
+from riskgraph.loaders.synthetic.worlds import World, apply_world, generate_world, random_world
 from riskgraph.loaders.synthetic.write import default_truth_path, write_population
 
 __all__ = [
     "DEFAULT_END",
     "PopulationConfig",
     "SyntheticPopulation",
+    "World",
+    "apply_world",
     "default_truth_path",
     "generate_population",
+    "generate_world",
+    "random_world",
     "write_population",
 ]

@@ -159,20 +159,8 @@ class PopulationConfig:
             value = getattr(self, f.name)
             if f.name == "ring_shared_identifiers":
                 self._check_identifiers(value)
-            elif not isinstance(value, Real) or not math.isfinite(value):
-                raise ConfigError(
-                    f"PopulationConfig.{f.name} = {value!r}: expected a finite number"
-                )
-            elif f.name.endswith("_share"):
-                if not 0.0 <= value <= 1.0:
-                    raise ConfigError(
-                        f"PopulationConfig.{f.name} = {value!r}: expected a share in [0, 1]"
-                    )
-            elif f.name in _NON_NEGATIVE:
-                if not value >= 0:
-                    raise ConfigError(f"PopulationConfig.{f.name} = {value!r}: expected >= 0")
-            elif f.name not in _ANY_FINITE and not value > 0:
-                raise ConfigError(f"PopulationConfig.{f.name} = {value!r}: expected > 0")
+            else:
+                self._check_number(f.name, value)
         if self.ring_size_min > self.ring_size_max:
             raise ConfigError(
                 f"PopulationConfig.ring_size_min = {self.ring_size_min} exceeds "
@@ -185,6 +173,22 @@ class PopulationConfig:
                 f"multi_borrower_share = {special:.3f}; expected at most 0.5"
             )
         return self
+
+    @staticmethod
+    def _check_number(name: str, value: object) -> None:
+        if isinstance(value, Real) and math.isfinite(value):
+            number = float(value)
+            if name.endswith("_share"):
+                fits, expected = 0.0 <= number <= 1.0, "a share in [0, 1]"
+            elif name in _NON_NEGATIVE:
+                fits, expected = number >= 0.0, ">= 0"
+            else:
+                fits, expected = name in _ANY_FINITE or number > 0.0, "> 0"
+            if fits:
+                return
+        else:
+            expected = "a finite number"
+        raise ConfigError(f"PopulationConfig.{name} = {value!r}: expected {expected}")
 
     @staticmethod
     def _check_identifiers(value: object) -> None:

@@ -27,7 +27,7 @@ from riskgraph.loaders.synthetic.story import draw_story, stage_rng
 from riskgraph.loaders.synthetic.write import write_population
 from riskgraph.loaders.tables import TIMESTAMP
 
-__all__ = ["DEFAULT_END", "SyntheticPopulation", "generate_population"]
+__all__ = ["DEFAULT_END", "SyntheticPopulation", "generate_population", "window"]
 
 # The time unit of GraphTables timestamps, e.g. "us" in "datetime64[us, UTC]".
 _UNIT = TIMESTAMP.split("[")[1].split(",")[0]
@@ -138,12 +138,8 @@ def generate_population(
     """
     if isinstance(n_users, bool) or not isinstance(n_users, int | np.integer) or n_users < 1:
         raise ConfigError(f"n_users = {n_users!r}: expected a positive integer")
-    if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 1:
-        raise ConfigError(f"days = {days!r}: expected a positive integer number of days")
     config = (config or PopulationConfig()).validate()
-    end_ts = _parse_end(end)
-    end_s = int(end_ts.value // 10**9)
-    start_s = end_s - int(days) * DAY
+    end_ts, start_s, end_s = window(days, end)
     n = int(n_users)
 
     story = draw_story(n, config, seed, start_s, end_s)
@@ -235,6 +231,21 @@ def generate_population(
         }
     )
     return SyntheticPopulation(tables, truth, int(seed), end_ts, int(days), config)
+
+
+def window(days: int, end: str | pd.Timestamp) -> tuple[pd.Timestamp, int, int]:
+    """The generation window: its end as a timestamp, its start and end in epoch seconds.
+
+    Raises
+    ------
+    ConfigError
+        When ``days`` is not a positive integer or ``end`` not a date.
+    """
+    if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 1:
+        raise ConfigError(f"days = {days!r}: expected a positive integer number of days")
+    end_ts = _parse_end(end)
+    end_s = int(end_ts.value // 10**9)
+    return end_ts, end_s - int(days) * DAY, end_s
 
 
 def _parse_end(end: str | pd.Timestamp) -> pd.Timestamp:

@@ -1,0 +1,143 @@
+"""``calibrate_base_logit``: the intercept that gives a population a chosen bad rate.
+
+The bad rate a lender measures is the one among *labelled* users, which depends on
+more than the intercept: who gets approved, how soon labels arrive (bad ones come
+sooner), how many ring members there are and how bad they are. So the intercept is
+found on the generator itself: the story of a pilot population is drawn once, and
+for each candidate intercept the true risk is recomputed (same random draws) and
+the expected bad rate among labelled users taken over the label model's lag
+distribution, without drawing outcomes. That rate rises with the intercept, so
+bisection finds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from riskgraph.errors import ConfigError
+from riskgraph.loaders.synthetic.cohort import RING
+from riskgraph.loaders.synthetic.config import PopulationConfig
+from riskgraph.loaders.synthetic.labels import label_known_probability
+from riskgraph.loaders.synthetic.outcomes import draw_outcomes
+from riskgraph.loaders.synthetic.population import DEFAULT_END, window
+from riskgraph.loaders.synthetic.story import Story, draw_story, stage_rng
+
+__all__ = ["Calibration", "calibrate_base_logit"]
+
+# Intercepts searched: from almost nobody bad outside rings to almost everybody bad.
+_LOWEST, _HIGHEST = -20.0, 8.0
+_STEPS = 40
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """An intercept and what it gives the pilot population.
+
+    Attributes
+    ----------
+    base_logit : float
+        The intercept (``PopulationConfig.base_logit``).
+    bad_rate : float
+        Expected bad rate among labelled users at that intercept.
+    ring_bad_share : float
+        Share of the expected labelled bad users who are ring members.
+    """
+
+    base_logit: float
+    bad_rate: float
+    ring_bad_share: float
+
+
+def calibrate_base_logit(
+    config: PopulationConfig,
+    target_bad_rate: float,
+    *,
+    n_users: int = 20_000,
+    days: int = 180,
+    end: str | pd.Timestamp = DEFAULT_END,
+    seed: int = 0,
+) -> Calibration:
+    """Find the ``base_logit`` that gives ``target_bad_rate`` among labelled users.
+
+    Parameters
+    ----------
+    config : PopulationConfig
+        Every other setting; its ``base_logit`` is ignored.
+    target_bad_rate : float
+        Wanted bad rate among labelled users, in (0, 1).
+    n_users, days, end, seed
+        The pilot population, as for
+        :func:`~riskgraph.loaders.synthetic.generate_population`. The same
+        arguments there give a population whose realized rate differs from the
+        target by sampling noise only.
+
+    Returns
+    -------
+    Calibration
+
+    Raises
+    ------
+    ConfigError
+        For a target outside (0, 1), or one no intercept reaches (ring members
+        alone, whose risk ignores the intercept, already exceed it).
+
+    Examples
+    --------
+    >>> c = calibrate_base_logit(PopulationConfig(), 0.05, n_users=3000)
+    >>> round(c.bad_rate, 4)
+    0.05
+    """
+    if not 0.0 < target_bad_rate < 1.0:
+        raise ConfigError(f"target_bad_rate = {target_bad_rate!r}: expected a rate in (0, 1)")
+    config = config.validate()
+    _, start, stop = window(days, end)
+    story = draw_story(int(n_users), config, seed, start, stop)
+    rates = _LabelledBadRate(story, config, seed, stop)
+    low, high = _LOWEST, _HIGHEST
+    for bound in (low, high):
+        if (rates(bound).bad_rate > target_bad_rate) == (bound == low):
+            reach = f"{rates(low).bad_rate:.4%} to {rates(high).bad_rate:.4%}"
+            raise ConfigError(
+                f"target_bad_rate = {target_bad_rate!r}: this configuration's labelled bad "
+                f"rate can only range over {reach} (ring_share = {config.ring_share}, "
+                f"ring_logit_mean = {config.ring_logit_mean})"
+            )
+    for _ in range(_STEPS):
+        middle = (low + high) / 2
+        if rates(middle).bad_rate < target_bad_rate:
+            low = middle
+        else:
+            high = middle
+    return rates((low + high) / 2)
+
+
+class _LabelledBadRate:
+    """Expected labelled bad rate of a drawn story as a function of the intercept."""
+
+    def __init__(self, story: Story, config: PopulationConfig, seed: int, end: int) -> None:
+        self.story, self.config, self.seed = story, config, seed
+        cohort, approved_at = story.cohort, story.labels.approved_at
+        everyone = np.ones(cohort.n, dtype=bool)
+        # Whether a label is known by the end depends on the outcome (bad labels come
+        # sooner), not on the intercept: computed once for either outcome.
+        self.known_if_bad = label_known_probability(cohort, everyone, approved_at, config, end)
+        self.known_if_good = label_known_probability(cohort, ~everyone, approved_at, config, end)
+        self.ring = cohort.role == RING
+
+    def __call__(self, base_logit: float) -> Calibration:
+        config = replace(self.config, base_logit=base_logit)
+        s = self.story
+        p_bad = draw_outcomes(
+            s.cohort, s.attributes, s.social, config, stage_rng(self.seed, "outcomes")
+        ).p_bad
+        bad = p_bad * self.known_if_bad
+        labelled = bad.sum() + ((1.0 - p_bad) * self.known_if_good).sum()
+        total_bad = bad.sum()
+        return Calibration(
+            base_logit=float(base_logit),
+            bad_rate=float(total_bad / labelled) if labelled > 0 else 0.0,
+            ring_bad_share=float(bad[self.ring].sum() / total_bad) if total_bad > 0 else 0.0,
+        )
