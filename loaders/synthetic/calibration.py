@@ -6,16 +6,18 @@ sooner), how many ring members there are and how bad they are. So the intercept 
 found on the generator itself: the story of a pilot population is drawn once, and
 for each candidate intercept the true risk is recomputed (same random draws) and
 the expected bad rate among labelled users taken over the label model's lag
-distribution, without drawing outcomes. That rate rises with the intercept, so
-bisection finds it.
+distribution, without drawing outcomes. That rate rises with the intercept, so a
+bracketing root finder (Brent's method) finds it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 
 from riskgraph.errors import ConfigError
 from riskgraph.loaders.synthetic.cohort import RING
@@ -29,7 +31,7 @@ __all__ = ["Calibration", "calibrate_base_logit"]
 
 # Intercepts searched: from almost nobody bad outside rings to almost everybody bad.
 _LOWEST, _HIGHEST = -20.0, 8.0
-_STEPS = 40
+_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def calibrate_base_logit(
     n_users: int = 20_000,
     days: int = 180,
     end: str | pd.Timestamp = DEFAULT_END,
-    seed: int = 0,
+    seeds: Sequence[int] = (0,),
 ) -> Calibration:
     """Find the ``base_logit`` that gives ``target_bad_rate`` among labelled users.
 
@@ -68,11 +70,15 @@ def calibrate_base_logit(
         Every other setting; its ``base_logit`` is ignored.
     target_bad_rate : float
         Wanted bad rate among labelled users, in (0, 1).
-    n_users, days, end, seed
-        The pilot population, as for
-        :func:`~riskgraph.loaders.synthetic.generate_population`. The same
-        arguments there give a population whose realized rate differs from the
-        target by sampling noise only.
+    n_users, days, end
+        The pilot populations, as for
+        :func:`~riskgraph.loaders.synthetic.generate_population`.
+    seeds : sequence of int
+        One pilot population per seed; the rate is pooled over them. With one seed,
+        ``generate_population`` with the same arguments gives a population whose
+        realized rate differs from the target by outcome noise only; several seeds
+        aim at the configuration's typical rate, which matters where a few rings or
+        communities carry much of the risk and one draw can be far from another.
 
     Returns
     -------
@@ -81,8 +87,8 @@ def calibrate_base_logit(
     Raises
     ------
     ConfigError
-        For a target outside (0, 1), or one no intercept reaches (ring members
-        alone, whose risk ignores the intercept, already exceed it).
+        For a target outside (0, 1), no seed, or a target no intercept reaches
+        (ring members alone, whose risk ignores the intercept, already exceed it).
 
     Examples
     --------
@@ -92,30 +98,41 @@ def calibrate_base_logit(
     """
     if not 0.0 < target_bad_rate < 1.0:
         raise ConfigError(f"target_bad_rate = {target_bad_rate!r}: expected a rate in (0, 1)")
+    if len(seeds) == 0:
+        raise ConfigError("seeds = (): expected at least one pilot seed")
     config = config.validate()
     _, start, stop = window(days, end)
-    story = draw_story(int(n_users), config, seed, start, stop)
-    rates = _LabelledBadRate(story, config, seed, stop)
-    low, high = _LOWEST, _HIGHEST
-    for bound in (low, high):
-        if (rates(bound).bad_rate > target_bad_rate) == (bound == low):
-            reach = f"{rates(low).bad_rate:.4%} to {rates(high).bad_rate:.4%}"
-            raise ConfigError(
-                f"target_bad_rate = {target_bad_rate!r}: this configuration's labelled bad "
-                f"rate can only range over {reach} (ring_share = {config.ring_share}, "
-                f"ring_logit_mean = {config.ring_logit_mean})"
-            )
-    for _ in range(_STEPS):
-        middle = (low + high) / 2
-        if rates(middle).bad_rate < target_bad_rate:
-            low = middle
-        else:
-            high = middle
-    return rates((low + high) / 2)
+    pilots = [
+        _Pilot(draw_story(int(n_users), config, seed, start, stop), config, seed, stop)
+        for seed in seeds
+    ]
+
+    def at(base_logit: float) -> Calibration:
+        bad, labelled, ring_bad = np.sum([pilot.expected(base_logit) for pilot in pilots], axis=0)
+        return Calibration(
+            base_logit=float(base_logit),
+            bad_rate=float(bad / labelled) if labelled > 0 else 0.0,
+            ring_bad_share=float(ring_bad / bad) if bad > 0 else 0.0,
+        )
+
+    low, high = at(_LOWEST), at(_HIGHEST)
+    if not low.bad_rate <= target_bad_rate <= high.bad_rate:
+        raise ConfigError(
+            f"target_bad_rate = {target_bad_rate!r}: this configuration's labelled bad "
+            f"rate can only range over {low.bad_rate:.4%} to {high.bad_rate:.4%} "
+            f"(ring_share = {config.ring_share}, ring_logit_mean = {config.ring_logit_mean})"
+        )
+    root = brentq(
+        lambda base_logit: at(base_logit).bad_rate - target_bad_rate,
+        _LOWEST,
+        _HIGHEST,
+        xtol=_TOLERANCE,
+    )
+    return at(root)
 
 
-class _LabelledBadRate:
-    """Expected labelled bad rate of a drawn story as a function of the intercept."""
+class _Pilot:
+    """One pilot story: its expected labelled bad users as a function of the intercept."""
 
     def __init__(self, story: Story, config: PopulationConfig, seed: int, end: int) -> None:
         self.story, self.config, self.seed = story, config, seed
@@ -127,17 +144,15 @@ class _LabelledBadRate:
         self.known_if_good = label_known_probability(cohort, ~everyone, approved_at, config, end)
         self.ring = cohort.role == RING
 
-    def __call__(self, base_logit: float) -> Calibration:
-        config = replace(self.config, base_logit=base_logit)
+    def expected(self, base_logit: float) -> tuple[float, float, float]:
+        """Expected labelled bad users, labelled users and labelled bad ring members."""
         s = self.story
+        config = replace(self.config, base_logit=base_logit)
+        # The stream of the outcome layer, fresh each time: the same random effects
+        # for every intercept, so the rate is a smooth function of it.
         p_bad = draw_outcomes(
             s.cohort, s.attributes, s.social, config, stage_rng(self.seed, "outcomes")
         ).p_bad
         bad = p_bad * self.known_if_bad
         labelled = bad.sum() + ((1.0 - p_bad) * self.known_if_good).sum()
-        total_bad = bad.sum()
-        return Calibration(
-            base_logit=float(base_logit),
-            bad_rate=float(total_bad / labelled) if labelled > 0 else 0.0,
-            ring_bad_share=float(bad[self.ring].sum() / total_bad) if total_bad > 0 else 0.0,
-        )
+        return float(bad.sum()), float(labelled), float(bad[self.ring].sum())

@@ -41,8 +41,10 @@ _WORLD_STREAM = 0x5752_4C44
 _APPLICATIONS_P = 0.75
 _TIE_WEIGHTS_P = 0.5
 
-# Population of the pilot the bad rate is calibrated on.
+# The pilot populations the bad rate is calibrated on: the world's own seed and two
+# more, so that the target is the world's typical rate, not one draw's.
 _PILOT_USERS = 20_000
+_PILOT_SEED_OFFSETS = (1_000_000, 2_000_000)
 # Ceiling of the ring share a world may end up with.
 _MAX_RING_SHARE = 0.05
 
@@ -99,8 +101,8 @@ def random_world(seed: int, *, days: int = 180) -> World:
     The knobs and their ranges (``U`` uniform, ``LU`` log-uniform):
 
     * bad rate among labelled users LU(0.5%, 15%), reached by ``base_logit``
-      (:func:`~riskgraph.loaders.synthetic.calibration.calibrate_base_logit` on a
-      pilot of 20,000 users with the world's seed);
+      (:func:`~riskgraph.loaders.synthetic.calibration.calibrate_base_logit`, pooled
+      over three pilots of 20,000 users: the world's seed and two more);
     * share of labelled bad users who are ring members U(5%, 50%), reached by
       ``ring_share`` (a second calibration pass; at most 5% of users);
     * ring size median LU(3.5, 40), sizes between 0.75 and 1.5 times it (at least 3,
@@ -131,7 +133,8 @@ def random_world(seed: int, *, days: int = 180) -> World:
     # ring share so that ring members make up about ring_bad_share of the bad users
     # (their contribution grows in proportion to their number).
     config = PopulationConfig(**draws.knobs, ring_share=round(0.1 * target, 6)).validate()
-    pilot = partial(calibrate_base_logit, n_users=_PILOT_USERS, days=days, seed=seed)
+    seeds = [seed, *(seed + offset for offset in _PILOT_SEED_OFFSETS)]
+    pilot = partial(calibrate_base_logit, n_users=_PILOT_USERS, days=days, seeds=seeds)
     calibration = pilot(config, target)
     if calibration.ring_bad_share > 0:
         share = config.ring_share * draws.ring_bad_share / calibration.ring_bad_share
@@ -178,8 +181,8 @@ def generate_world(world: World, n_users: int, *, seed: int | None = None) -> Sy
     n_users : int
         Number of users.
     seed : int, optional
-        Seed of the population; default ``world.seed`` (the calibration pilot's, so
-        that the realized bad rate differs from the target by outcome noise only).
+        Seed of the population; default ``world.seed`` (one of the calibration's
+        pilots at 20,000 users).
 
     Returns
     -------
