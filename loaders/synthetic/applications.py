@@ -3,12 +3,11 @@
 Timing is what tells the roles apart: an ordinary user applies once or twice over
 months; a multi-borrower four to a dozen times within two weeks; an intermediary
 pushes a client to several platforms within a week; a ring member applies at two to
-six platforms within days of registering (by default about a day, then within three;
-``PopulationConfig.ring_apply_delay_days`` and ``ring_apply_spread_days``), staying under
-per-identity velocity rules: it is the ring that hits many platforms, through many
-identities. Platforms have a skewed size
-distribution (a few large lenders take most applications); rings favour the small
-ones, whose controls are weaker.
+six platforms within days of registering (by default about a day, then within three:
+``PopulationConfig.ring_apply_delay_days`` and ``ring_apply_spread_days``), staying
+under per-identity velocity rules: it is the ring that hits many platforms, through
+many identities. Platforms have a skewed size distribution (a few large lenders take
+most applications); rings favour the small ones, whose controls are weaker.
 
 Times are drawn first (:func:`draw_application_times`), because devices depend on
 them (a public device is where some users filed their first application); the

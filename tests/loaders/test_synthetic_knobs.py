@@ -9,7 +9,21 @@ import pandas as pd
 import pytest
 
 from riskgraph.errors import ConfigError
-from riskgraph.loaders.synthetic import PopulationConfig, SyntheticPopulation, generate_population
+from riskgraph.loaders.synthetic import (
+    DEFAULT_END,
+    PopulationConfig,
+    SyntheticPopulation,
+    generate_population,
+)
+from riskgraph.loaders.synthetic.labels import label_known_probability
+from riskgraph.loaders.synthetic.population import window
+from riskgraph.loaders.synthetic.sampling import (
+    group_starts,
+    pick_from_pools,
+    pool_sizes,
+    rank_in_group,
+)
+from riskgraph.loaders.synthetic.story import draw_story
 
 # sha256 of every table and the truth of 2,000 users under the default configuration,
 # as the generator drew them before the knobs below existed: the defaults must keep
@@ -219,3 +233,34 @@ def test_label_delay_scale_stretches_every_lag() -> None:
 def test_new_settings_are_validated(setting: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=rf"PopulationConfig.{setting} = .*{message}"):
         generate_population(10, config=PopulationConfig(**{setting: value}))
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def test_pools_give_each_member_its_own_item_unless_shared() -> None:
+    group = np.array([1, 0, 1, 1, 0, 1])
+    assert rank_in_group(group).tolist() == [0, 0, 1, 2, 1, 3]
+    size = np.bincount(group)
+    assert pool_sizes(size, 3, shared=True).tolist() == [1, 2]
+    assert pool_sizes(size, 3, shared=False).tolist() == [2, 4]
+    for shared in (True, False):
+        pool = pool_sizes(size, 3, shared)
+        start = group_starts(pool)
+        items = pick_from_pools(group, start, pool, shared, np.random.default_rng(0))
+        assert ((items >= start[group]) & (items < start[group] + pool[group])).all()
+        assert (len(set(items.tolist())) == len(group)) == (not shared)
+
+
+@pytest.mark.parametrize("delay_scale", [1.0, 2.0])
+def test_label_known_probability_predicts_the_drawn_labels(delay_scale: float) -> None:
+    config = PopulationConfig(label_delay_scale=delay_scale)
+    _, start, end = window(180, DEFAULT_END)
+    story = draw_story(20_000, config, 3, start, end)
+    outcome = story.outcomes.outcome
+    known = label_known_probability(story.cohort, outcome, story.labels.approved_at, config, end)
+    drawn = int((story.labels.label >= 0).sum())
+    # the labelled count is a sum of independent Bernoulli draws with these chances
+    sd = float(np.sqrt((known * (1 - known)).sum()))
+    assert abs(drawn - known.sum()) < 4 * sd
+    assert known[story.labels.approved_at < 0].max() == 0.0
