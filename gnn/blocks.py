@@ -14,8 +14,17 @@ block               columns                                                 labe
 ``identifiers``     per identifier relation: identifiers held, co-users,    no
                     largest sharing; social degree (log1p)
 ``activity``        the user's own applications up to its reference time   no
+``profile``         the user's own row beyond its attributes: registration  no
+                    age, accounts per type, ties in and out per type, tie
+                    weights, largest application amount
+``spread``          means of the neighbours' identifiers, activity core     no
+                    and profile via shared identifiers and via social ties,
+                    and over two identifier hops (GADBench's XGB-Graph
+                    recipe: what the neighbourhood does, not only who it is)
 ``labels``          per relation: mean and log1p count of known-bad and     yes
-                    known-good neighbours; 2-hop means of both
+                    known-good neighbours; 2-hop means and log1p counts
+``communities``     the user's community (Leiden, label-free) and its       yes
+                    known-bad and known-good members under the view
 ``features``        the graph risk features of the same label view          yes
 ==================  ======================================================  =======
 
@@ -44,12 +53,18 @@ __all__ = [
     "activity_inputs",
     "label_channels",
     "one_hot",
+    "profile_inputs",
 ]
 
 _DAY = 86_400
 #: Columns of :meth:`SignInputs.label_block` and :meth:`SignInputs.score_block`.
-LABEL_BLOCK_WIDTH = 4 * len(RELATIONS) + 4
+LABEL_BLOCK_WIDTH = 4 * len(RELATIONS) + 8
 SCORE_BLOCK_WIDTH = 3 + len(RELATIONS)
+#: Columns of the activity block that are spread to the neighbours (the counts,
+#: windows, platforms, mean amount and age; not the per-status and per-platform shares).
+ACTIVITY_CORE = 7
+#: Relations over which the ``spread`` block averages, then its two-hop mean.
+SPREAD_RELATIONS = ("identifier", "social")
 
 
 def one_hot(x_cat: np.ndarray, sizes: list[int]) -> np.ndarray:
@@ -145,6 +160,97 @@ def activity_inputs(
     return x, names
 
 
+def profile_inputs(
+    data: HeteroData,
+    reference_time: pd.Series,
+    registered_at: pd.Series,
+    n_account_types: int,
+    n_tie_types: int,
+) -> tuple[np.ndarray, list[str]]:
+    """Each user's own row beyond its attributes, from one snapshot.
+
+    What a tabular model reads about a user that is not a user attribute: how long it
+    has been registered (at its reference time), which kinds of accounts it links,
+    how many ties it has in each direction and of each type, how strong they are
+    (the contract's optional ``weight``: a transfer amount, a contact frequency), and
+    its largest application amount. Label-free.
+
+    Parameters
+    ----------
+    data : HeteroData
+        Snapshot (:meth:`HeteroGraphBuilder.transform`).
+    reference_time, registered_at : pandas.Series
+        UTC datetimes, one per user.
+    n_account_types, n_tie_types : int
+        Codes of the account-type and tie-type vocabularies.
+
+    Returns
+    -------
+    x : np.ndarray
+        float32 ``(n_users, 7 + n_account_types + n_tie_types)``: log1p days
+        registered, log1p ties out and in, log1p summed tie weight out and in, mean
+        tie weight (0 without weights), largest scaled application amount (0 without
+        applications), log1p accounts per type, log1p ties per type.
+    names : list[str]
+    """
+    n_users = int(data["user"].num_nodes)
+    ref = to_epoch_seconds(reference_time)
+    reg = to_epoch_seconds(registered_at)
+    age = np.clip((ref - reg) / _DAY, 0.0, None)
+
+    def counts(idx: np.ndarray, width: int, codes: np.ndarray | None = None) -> np.ndarray:
+        if codes is None:
+            return np.bincount(idx, minlength=width).astype(np.float64)
+        flat = np.bincount(idx * width + codes, minlength=n_users * width)
+        return flat.reshape(n_users, width).astype(np.float64)
+
+    ua = data["user", "owns", "account"].edge_index.numpy()
+    acc_type = data["account"].x_cat.numpy()[:, 0] if len(ua[1]) else np.zeros(0, np.int64)
+    per_type = counts(ua[0], n_account_types, acc_type[ua[1]])
+
+    knows = data["user", "knows", "user"]
+    ei = knows.edge_index.numpy()
+    half = ei.shape[1] // 2
+    src, dst = ei[0, :half], ei[1, :half]
+    tie = knows.edge_attr_cat.numpy()[:half]
+    weight = knows.edge_weight.numpy()[:half].astype(np.float64)
+    has_w = ~np.isnan(weight)
+    w = np.where(has_w, weight, 0.0)
+    out_deg, in_deg = counts(src, n_users), counts(dst, n_users)
+    w_out = np.bincount(src, weights=w, minlength=n_users)
+    w_in = np.bincount(dst, weights=w, minlength=n_users)
+    n_w = np.bincount(src, weights=has_w, minlength=n_users) + np.bincount(
+        dst, weights=has_w, minlength=n_users
+    )
+    mean_w = np.divide(w_out + w_in, n_w, out=np.zeros(n_users), where=n_w > 0)
+    per_tie = counts(src, n_tie_types, tie) + counts(dst, n_tie_types, tie)
+
+    sub = data["user", "submitted", "application"]
+    users, apps = sub.edge_index.numpy()
+    keep = sub.edge_time.numpy() < ref[users]
+    amount = data["application"].x.numpy()[:, 0]
+    largest = np.zeros(n_users)
+    if keep.any():
+        top = pd.Series(amount[apps[keep]]).groupby(users[keep]).max()
+        largest[top.index.to_numpy()] = top.to_numpy()
+
+    x = np.empty((n_users, 7 + n_account_types + n_tie_types), dtype=np.float32)
+    x[:, 0] = np.log1p(age)
+    x[:, 1] = np.log1p(out_deg)
+    x[:, 2] = np.log1p(in_deg)
+    x[:, 3] = np.log1p(np.clip(w_out, 0.0, None))
+    x[:, 4] = np.log1p(np.clip(w_in, 0.0, None))
+    x[:, 5] = mean_w
+    x[:, 6] = largest
+    x[:, 7 : 7 + n_account_types] = np.log1p(per_type)
+    x[:, 7 + n_account_types :] = np.log1p(per_tie)
+    names = ["days_registered", "ties_out", "ties_in", "tie_weight_out", "tie_weight_in",
+             "tie_weight_mean", "amount_max"]  # fmt: skip
+    names += [f"accounts:{i}" for i in range(n_account_types)]
+    names += [f"ties:{i}" for i in range(n_tie_types)]
+    return x, names
+
+
 @dataclass
 class SignInputs:
     """Every user's propagation-model inputs for one snapshot.
@@ -181,20 +287,25 @@ class SignInputs:
         attributes: np.ndarray,
         x_cat: np.ndarray,
         category_sizes: list[int],
+        profile: np.ndarray | None = None,
     ) -> SignInputs:
         """Compute the label-free blocks (see the module table).
 
-        ``activity`` is :func:`activity_inputs` of the same snapshot. Every block is
-        written straight into one preallocated ``static`` array and ``own`` /
+        ``activity`` is :func:`activity_inputs` of the same snapshot, ``profile``
+        :func:`profile_inputs` (none: no ``profile`` and no ``spread`` block). Every
+        block is written straight into one preallocated ``static`` array and ``own`` /
         ``first_hop`` are views of it: at a million users a list of blocks plus their
-        concatenation would hold the 1.2 GB of inputs three times over.
+        concatenation would hold the inputs three times over.
         """
         own = np.concatenate([attributes, one_hot(x_cat, category_sizes)], axis=1)
         own = own.astype(np.float32, copy=False)
         structure, _ = graph.structure()
         a = own.shape[1]
+        n_profile = 0 if profile is None else profile.shape[1]
+        spread_w = 0 if profile is None else structure.shape[1] + ACTIVITY_CORE + n_profile
         widths = [("own", a), *[(f"mean:{r}", a) for r in RELATIONS], ("hop2", 2 * a),
-                  ("identifiers", structure.shape[1]), ("activity", activity.shape[1])]  # fmt: skip
+                  ("identifiers", structure.shape[1]), ("activity", activity.shape[1]),
+                  ("profile", n_profile), ("spread", 3 * spread_w)]  # fmt: skip
         ends = np.cumsum([w for _, w in widths]).tolist()
         starts = {name: end - w for (name, w), end in zip(widths, ends, strict=True)}
         static = np.empty((graph.num_users, ends[-1]), dtype=np.float32)
@@ -213,6 +324,13 @@ class SignInputs:
         columns("hop2", a, at=a)[:] = graph.mean("social", first_hop)
         columns("identifiers", structure.shape[1])[:] = structure
         columns("activity", activity.shape[1])[:] = activity
+        if profile is not None:
+            columns("profile", n_profile)[:] = profile
+            row = np.concatenate([structure, activity[:, :ACTIVITY_CORE], profile], axis=1)
+            for i, r in enumerate(SPREAD_RELATIONS):
+                columns("spread", spread_w, at=i * spread_w)[:] = graph.mean(r, row)
+            first = columns("spread", spread_w)
+            columns("spread", spread_w, at=2 * spread_w)[:] = graph.mean("identifier", first)
         return cls(
             graph=graph,
             own=columns("own", a),
@@ -242,7 +360,10 @@ class SignInputs:
         raise KeyError(name)
 
     def label_block(self, labels: np.ndarray) -> np.ndarray:
-        """float32 ``(n_users, 4 * len(RELATIONS) + 4)`` label inputs of one view.
+        """float32 ``(n_users, LABEL_BLOCK_WIDTH)`` label inputs of one view: per relation
+        the mean and log1p count of known-bad and known-good neighbours, the 2-hop
+        means (identifier then identifier, identifier then social) and the 2-hop log1p
+        counts (identifier twice, social twice).
 
         ``labels`` must already be the view (fold-masked visible labels).
         """
@@ -254,4 +375,9 @@ class SignInputs:
         first = self.graph.mean("identifier", lab)
         cols.append(self.graph.mean("identifier", first))
         cols.append(self.graph.mean("social", first))
+        # Two-hop counts (walks of two links, hubs left out): a ring-mate's ring-mates,
+        # a contact's contacts; computed as two products, so the cost grows with the
+        # links, not with the two-hop paths.
+        for r in ("identifier", "social"):
+            cols.append(np.log1p(self.graph.count(r, self.graph.count(r, lab))))
         return np.concatenate(cols, axis=1).astype(np.float32)

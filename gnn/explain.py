@@ -48,7 +48,8 @@ import scipy.sparse as sp
 import torch
 
 from riskgraph.errors import ModelError
-from riskgraph.gnn.blocks import label_channels
+from riskgraph.gnn.blocks import ACTIVITY_CORE, LABEL_BLOCK_WIDTH, label_channels
+from riskgraph.gnn.communities import COMMUNITY_BLOCK_WIDTH
 from riskgraph.gnn.propagation import RELATIONS, UserGraph
 from riskgraph.gnn.protocol import FeatureViews
 from riskgraph.gnn.runners import SignRunner
@@ -68,7 +69,10 @@ def _column_offsets(runner: SignRunner) -> dict[str, int]:
         offsets[name] = pos
         pos += width
     offsets["labels"] = pos
-    pos += 4 * len(RELATIONS) + 4
+    pos += LABEL_BLOCK_WIDTH
+    if runner.communities is not None:
+        offsets["communities"] = pos
+        pos += COMMUNITY_BLOCK_WIDTH
     if runner.scorer is not None:
         offsets["score"] = pos
     return offsets
@@ -109,10 +113,18 @@ _GRADIENT_CHUNK = 16_384
 
 
 def _gradients(runner: SignRunner, v: int, users: np.ndarray) -> np.ndarray:
-    """d logit / d input of ``users`` under view ``v``: float32 ``(len(users), width)``,
-    as autograd gives it (float64 would be 0.7 GB for the 270,000 users a million-user
-    night explains; the products promote each chunk's rows)."""
-    net = runner.model.net_
+    """d logit / d input of ``users`` under view ``v``: float32 ``(len(users), width)``.
+
+    For the network, as autograd gives it (float64 would be 0.7 GB for the 270,000
+    users a million-user night explains; the products promote each chunk's rows).
+    For a tree head, TreeSHAP's contribution of each input column read as a
+    gradient (:func:`_tree_gradients`), so that the same per-link products split
+    each column's contribution over its links.
+    """
+    model = runner.model
+    if model.tree_heads():
+        return _tree_gradients(runner, v, users)
+    net = model.net_
     net.eval()
     out = np.empty((len(users), sum(runner.block_dims)), dtype=np.float32)
     # chunks of users bound the autograd activations
@@ -123,6 +135,54 @@ def _gradients(runner: SignRunner, v: int, users: np.ndarray) -> np.ndarray:
         logits.sum().backward()
         assert x.grad is not None
         out[lo : lo + len(chunk)] = x.grad.numpy()
+    return out
+
+
+def _count_columns(runner: SignRunner) -> np.ndarray:
+    """Positions, in the model input, of the ``log1p`` counts that links add to: known
+    bad and good neighbours per relation, their two-hop counts, co-users per
+    identifier relation and the social degree."""
+    off = _column_offsets(runner)
+    cols = [off["labels"] + 4 * i + j for i in range(len(RELATIONS)) for j in (2, 3)]
+    cols += [off["labels"] + 4 * len(RELATIONS) + 4 + j for j in range(4)]
+    cols += [off["identifiers"] + 3 * i + 1 for i in range(len(_SHARING))]
+    cols.append(off["identifiers"] + 3 * len(_SHARING))
+    return np.asarray(cols, dtype=np.int64)
+
+
+def _tree_gradients(runner: SignRunner, v: int, users: np.ndarray) -> np.ndarray:
+    """TreeSHAP of the selected tree head, as gradients of the model input.
+
+    A column that is a sum over links (a neighbour mean: ``x = sum of parts``) gets
+    ``phi / x``, so that a link's part times it is the link's share of the column's
+    contribution ``phi``; a ``log1p`` count ``x = log1p(n)`` gets
+    ``phi * (1 + n) / n``, which the link products divide by ``1 + n``: each of the
+    ``n`` counted neighbours then carries ``phi / n``. Columns the head does not read,
+    and the raw attributes, get 0.
+    """
+    model = runner.model
+    width = sum(runner.block_dims)
+    out = np.zeros((len(users), width), dtype=np.float32)
+    count_columns = _count_columns(runner)
+    for name in model.tree_heads():
+        # a blend's log-odds is the mean of its heads' standardized log-odds
+        scale = 1.0
+        if model.selected_ == "blend":
+            scale = 1.0 / (model.blend_[name][1] * len(model.tree_heads()))
+        columns = model._head_columns(name, runner)
+        inside = columns < width  # raw attributes and codes come after the model's inputs
+        counts = np.isin(columns, count_columns)
+        for lo in range(0, len(users), _GRADIENT_CHUNK):
+            chunk = users[lo : lo + _GRADIENT_CHUNK]
+            x = model.head_inputs(runner, chunk, v, name)
+            phi = model.heads_[name].contributions(x)[:, :-1] * scale
+            xv = x.astype(np.float64)
+            n = np.expm1(np.where(counts[None, :], xv, 0.0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                linear = np.where(np.abs(xv) > 1e-6, phi / xv, 0.0)
+                count = np.where(n > 1e-6, phi * (1.0 + n) / n, 0.0)
+            g = np.where(counts[None, :], count, linear)
+            out[lo : lo + len(chunk), columns[inside]] += g[:, inside].astype(np.float32)
     return out
 
 
@@ -142,6 +202,8 @@ class _ViewTerms:
     ratio: np.ndarray | None
     phi: np.ndarray
     g_base: np.ndarray
+    lab_count: dict[str, np.ndarray]  # known bad / good counted once, per 2-hop relation
+    spread: tuple[np.ndarray, ...] | None  # the spread block's inputs, its first hop
 
 
 #: Links whose contributions are computed at once: each link's float64 gradient row
@@ -178,6 +240,8 @@ def _view_contributions(
         ratio=ratio,
         phi=phi,
         g_base=g_base,
+        lab_count={r: graph.count(r, lab).astype(np.float64) for r in ("identifier", "social")},
+        spread=_spread_inputs(runner),
     )
     out = {}
     for r_i, r in enumerate(RELATIONS):
@@ -190,6 +254,23 @@ def _view_contributions(
             )
         out[r] = contrib
     return out
+
+
+def _spread_inputs(runner: SignRunner) -> tuple[np.ndarray, ...] | None:
+    """What the ``spread`` block averages (identifiers, activity core, profile: three
+    views of the static inputs) and its first identifier hop; None without it."""
+    inputs = runner.inputs
+    names = [name for name, _ in inputs.static_blocks]
+    if "spread" not in names:
+        return None
+    spread = inputs.block("spread")
+    width = spread.shape[1] // 3
+    return (
+        inputs.block("identifiers"),
+        inputs.block("activity")[:, :ACTIVITY_CORE],
+        inputs.block("profile"),
+        spread[:, :width],
+    )
 
 
 def _link_contributions(
@@ -229,6 +310,21 @@ def _link_contributions(
         if t.score_first is not None:
             s = off["score"] + 1 + len(RELATIONS) + hop
             contrib += w * gs[:, s] * t.score_first[other, 0]
+        # two-hop counts: the link brings in the other user's own known neighbours
+        s = off["labels"] + 4 * len(RELATIONS) + 4 + 2 * hop
+        n2_now = np.expm1(t.view_block[users[row], s - off["labels"] : s - off["labels"] + 2])
+        once = t.lab_count[r][other]
+        contrib += c * np.einsum("ij,ij->i", gs[:, s : s + 2] / (1.0 + n2_now), once)
+        if t.spread is not None:
+            # neighbours' identifiers, activity and profile, and their first hop
+            ident, act, prof, first = t.spread
+            sw = first.shape[1]
+            s = off["spread"] + hop * sw
+            other_row = np.concatenate([ident[other], act[other], prof[other]], axis=1)
+            contrib += w * np.einsum("ij,ij->i", gs[:, s : s + sw], other_row)
+            if r == "identifier":
+                s = off["spread"] + 2 * sw
+                contrib += w * np.einsum("ij,ij->i", gs[:, s : s + sw], first[other])
     # identifier sharing: each link adds one co-user (or tie) to a log1p count
     s = off["identifiers"] + (3 * _SHARING.index(r) + 1 if r in _SHARING else 3 * len(_SHARING))
     count_now = np.expm1(runner.inputs.static[users[row], s].astype(np.float64))

@@ -34,7 +34,9 @@ Edge types (every relation in both directions; social ties are symmetric)
 directed one. Every edge store carries ``edge_time`` (int64 epoch seconds of
 ``first_seen`` / ``linked_at`` / ``created_at`` / ``applied_at``; a missing time is
 :data:`ALWAYS`, i.e. known since forever) for temporal neighbour sampling;
-``knows`` carries ``edge_attr_cat`` (tie type code).
+``knows`` carries ``edge_attr_cat`` (tie type code) and ``edge_weight`` (the tie's
+weight, NaN when not given); its first half is the ties as given (source to
+destination), the second half the same ties reversed.
 
 Time: with ``as_of``, edges and applications dated at or after ``as_of`` are left out,
 and so are all links of users registered at or after it (architecture.md, "Time");
@@ -532,6 +534,8 @@ class HeteroGraphBuilder:
         )
         store.edge_time = torch.from_numpy(np.concatenate([t, t]))
         store.edge_attr_cat = torch.from_numpy(np.concatenate([tie, tie]))
+        weight = _float(so["weight"])[so_ok].astype(np.float32)
+        store.edge_weight = torch.from_numpy(np.concatenate([weight, weight]))
         return data
 
     # -- persistence ---------------------------------------------------------------

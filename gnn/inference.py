@@ -62,9 +62,11 @@ def average_views(
         for start in range(0, len(rows_k), chunk_size):
             rows = rows_k[start : start + chunk_size]
             z = np.asarray(view_logits(k, rows), dtype=np.float64)
-            proba[rows] += weights[rows, k] * calibrate(z)
-            logit[rows] += weights[rows, k] * z
-    return proba, logit
+            w = weights[rows, k].astype(np.float64)
+            proba[rows] += w * calibrate(z)
+            logit[rows] += w * z
+    # float32 weights summing to 1 within rounding: a certain bad stays at most 1
+    return np.clip(proba, 0.0, 1.0), logit
 
 
 def score_users(

@@ -31,12 +31,14 @@ The protocol here:
    tonight); tonight's users are scored on every fold's view and the predictions
    averaged, so each sees ``(K-1)/K`` of the known labels, as in training; a
    labelled user is scored on its own fold's view.
-6. **Time-based validation**: the labelled users whose reference time is latest form
-   the validation window for early stopping and calibration; they are never
-   training targets.
+6. **Time-based validation**: the bad users and the good users whose reference time
+   is latest (the same share of each, so that a rare outcome is in it too) form the
+   validation window for early stopping and calibration; they are never training
+   targets.
 7. **Reference time**: activity is measured up to each user's own first application
    (plus a day), or ``D`` for users who have not applied: old users and new
-   applicants are measured alike.
+   applicants are measured alike. Without any application (an input without the
+   optional applications table) the reference is the registration (plus a day).
 
 :func:`split_labels` makes the folds, :func:`graph_feature_views` the graph
 features of every view, and :meth:`riskgraph.gnn.train.GraphRiskModel.fit` trains on
@@ -74,6 +76,9 @@ __all__ = [
     "split_labels",
 ]
 
+#: Key of the hash that orders users whose reference times tie (16 characters).
+_VALIDATION_KEY = "rgvalidation0000"
+
 #: ``compute(tables, as_of, labels=..., reference_time=...) -> DataFrame``
 FeatureFunction = Callable[..., pd.DataFrame]
 
@@ -99,6 +104,10 @@ def reference_times(tables: GraphTables, as_of: Any, lag: str = "1D") -> pd.Seri
     """Each user's reference instant: first application before ``as_of`` plus ``lag``,
     capped at ``as_of``; ``as_of`` for users who have not applied.
 
+    An input without applications (the table is optional) has no application moment:
+    each user's reference is then its registration plus ``lag`` (capped at ``as_of``),
+    the moment the lender first knew of it.
+
     Returns
     -------
     pandas.Series
@@ -107,8 +116,12 @@ def reference_times(tables: GraphTables, as_of: Any, lag: str = "1D") -> pd.Seri
     as_of = as_utc(as_of)
     apps = tables.applications
     before = apps.loc[apps["applied_at"] < as_of, ["user_idx", "applied_at"]]
-    first = before.groupby("user_idx")["applied_at"].min()
     out = pd.Series(as_of, index=pd.RangeIndex(tables.num_users), dtype="datetime64[us, UTC]")
+    if before.empty:
+        registered = tables.users["registered_at"].astype("datetime64[us, UTC]")
+        ref = (registered + pd.Timedelta(lag)).clip(upper=as_of).fillna(as_of)
+        return pd.Series(ref.to_numpy(), index=out.index, dtype="datetime64[us, UTC]")
+    first = before.groupby("user_idx")["applied_at"].min()
     ref = (first + pd.Timedelta(lag)).clip(upper=as_of)
     out.loc[ref.index.to_numpy()] = ref.to_numpy()
     return out
@@ -247,8 +260,8 @@ def split_labels(
         Labels with ``label_at >= as_of`` are hidden, whatever ``labels`` says.
     n_folds : int, default 5
     validation_fraction : float, default 0.2
-        Share of the labelled users, latest reference times first, held out for early
-        stopping and calibration (0 for none).
+        Share of the bad users and of the good users, latest reference times first,
+        held out for early stopping and calibration (0 for none).
     seed : int, default 0
         Keys the fold hash.
     labels : array-like, optional
@@ -300,11 +313,23 @@ def split_labels(
     else:
         validation = np.zeros(len(users), dtype=bool)
         n_val = round(validation_fraction * int(labelled.sum()))
-    if n_val:
-        idx = np.flatnonzero(labelled)
-        # Latest reference times first; ties broken by user id so the split is stable.
-        order = np.lexsort((users["user_id"].to_numpy()[idx].astype(str), ref.to_numpy()[idx]))
-        validation[idx[order[-n_val:]]] = True
+    # The latest share of the bad users and the same share of the good ones: at a
+    # base rate under 1% the latest fifth of all labelled users may hold no bad user
+    # to stop early or calibrate on, and with two bad users known one of them is.
+    for outcome in (1.0, 0.0) if n_val else ():
+        idx = np.flatnonzero(visible == outcome)
+        take = max(1, round(validation_fraction * len(idx))) if len(idx) >= 2 else 0
+        if not take:
+            continue
+        # Latest reference times first. Ties are broken by a keyed hash of the user id,
+        # not by the id: where times do not tell users apart (data without dates, users
+        # labelled on one day) the window is then a random sample, whereas ids are often
+        # in an order that says something (sign-up order, a source system's batches).
+        tie = pd.util.hash_array(
+            users["user_id"].to_numpy()[idx].astype(str).astype(object), hash_key=_VALIDATION_KEY
+        )
+        order = np.lexsort((tie, ref.to_numpy()[idx]))
+        validation[idx[order[-take:]]] = True
     if time_buckets < 1:
         raise ModelError(f"time_buckets = {time_buckets!r}: expected >= 1")
     ref_s = to_epoch_seconds(ref)

@@ -30,7 +30,9 @@ from riskgraph.gnn.blocks import (
     SignInputs,
     activity_inputs,
     label_channels,
+    profile_inputs,
 )
+from riskgraph.gnn.communities import COMMUNITY_BLOCK_WIDTH, community_block, user_communities
 from riskgraph.gnn.inference import forward_chunks
 from riskgraph.gnn.propagation import UserGraph, user_graph
 from riskgraph.gnn.protocol import FeatureViews, LabelFolds
@@ -72,11 +74,12 @@ def make_net(architecture: str, config: dict) -> torch.nn.Module:  # type: ignor
 
 def _snapshot_inputs(
     model: GraphRiskModel, tables: GraphTables, as_of: pd.Timestamp, reference_time: pd.Series
-) -> tuple[UserGraph, np.ndarray]:
-    """The user graph and the activity block of the snapshot of ``tables`` as of ``as_of``.
+) -> tuple[UserGraph, np.ndarray, np.ndarray]:
+    """The user graph, the activity and the profile blocks of the snapshot of
+    ``tables`` as of ``as_of``.
 
-    The ``HeteroData`` they are read from (0.9 GB at a million users) is let go when
-    this returns, before the propagated blocks (1.2 GB) are built.
+    The ``HeteroData`` they are read from is let go when this returns, before the
+    propagated blocks (larger still) are built.
     """
     builder = model.builder_
     data = builder.transform(tables, as_of=as_of)
@@ -86,7 +89,14 @@ def _snapshot_inputs(
         builder.vocabulary_size("status"),
         builder.vocabulary_size("platform_id"),
     )
-    return user_graph(data, model.max_sharing), activity
+    profile, _ = profile_inputs(
+        data,
+        reference_time,
+        tables.users["registered_at"],
+        builder.vocabulary_size("account_type"),
+        builder.vocabulary_size("tie_type"),
+    )
+    return user_graph(data, model.max_sharing), activity, profile
 
 
 class SignRunner:
@@ -107,9 +117,19 @@ class SignRunner:
         self.folds = folds
         self.tables = tables
         self.feature_views = feature_views
-        graph, activity = _snapshot_inputs(model, tables, as_of, folds.reference_time)
+        graph, activity, profile = _snapshot_inputs(model, tables, as_of, folds.reference_time)
         attributes, x_cat = builder.attribute_inputs(tables)
-        self.inputs = SignInputs.build(graph, activity, attributes, x_cat, builder.category_sizes)
+        self.inputs = SignInputs.build(
+            graph, activity, attributes, x_cat, builder.category_sizes, profile=profile
+        )
+        del activity, profile
+        #: Raw numeric attributes and category codes of every user, for the tree heads
+        #: (filled on first use by :meth:`GraphRiskModel.head_inputs`).
+        self.raw_attributes: tuple[np.ndarray, np.ndarray] | None = None
+        #: Community of every user (label-free; None when the model reads none).
+        self.communities: np.ndarray | None = (
+            user_communities(graph, seed=model.seed) if model.communities else None
+        )
         #: Label-free inputs the boosters add to the user's own attributes (a view of
         #: the static inputs: the boosters read them a chunk of rows at a time).
         self.booster_extra: np.ndarray | None = (
@@ -126,12 +146,18 @@ class SignRunner:
         self.scorer = scorer
         self._cached, self._own = None, None
         self.block_dims = [w for _, w in self.inputs.static_blocks] + [LABEL_BLOCK_WIDTH]
+        if self.communities is not None:
+            self.block_dims.append(COMMUNITY_BLOCK_WIDTH)
         if scorer is not None:
             # the booster's own score opens the score block, right after the labels
-            self.base_column = self.inputs.static.shape[1] + LABEL_BLOCK_WIDTH
+            # (and the community block)
+            self.base_column = self.inputs.static.shape[1] + sum(self.label_widths())
             self.block_dims.append(SCORE_BLOCK_WIDTH)
         if self.feature_views is not None:
             self.block_dims.append(len(self.model.builder_.feature_names_))
+
+    def check_net(self) -> None:
+        """Raise :class:`ModelError` unless the inputs fit the trained network."""
         config = getattr(self.model, "net_config_", None)
         if config is not None and config["block_dims"] != self.block_dims:
             raise ModelError(
@@ -150,11 +176,23 @@ class SignRunner:
         }
         return make_net("sign", m.net_config_)
 
+    def label_widths(self) -> list[int]:
+        """Widths of the label-derived blocks every model reads (labels, communities)."""
+        return [LABEL_BLOCK_WIDTH] + ([COMMUNITY_BLOCK_WIDTH] if self.communities is not None else [])
+
+    def label_inputs(self, v: int) -> list[np.ndarray]:
+        """The label block (and the community block) of view ``v``."""
+        labels = self.folds.view(v)
+        parts = [self.inputs.label_block(labels)]
+        if self.communities is not None:
+            parts.append(community_block(self.communities, labels))
+        return parts
+
     def view_block(self, v: int) -> np.ndarray:
         """float32 ``(n_users, w)``: every label-derived input of view ``v``."""
         if self._cached is not None and self._cached[0] == v:
             return self._cached[1]
-        parts = [self.inputs.label_block(self.folds.view(v))]
+        parts = self.label_inputs(v)
         if self.scorer is not None:
             parts.append(self.inputs.score_block(self.scorer(v)))
         if self.feature_views is not None:

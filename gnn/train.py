@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import platform
 import time
@@ -37,6 +38,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from riskgraph.errors import ModelError
 from riskgraph.gnn.boost import ViewBoosters, booster_inputs
+from riskgraph.gnn.head import TreeHead
 from riskgraph.gnn.hetero import HeteroGraphBuilder, as_utc
 from riskgraph.gnn.inference import average_views
 from riskgraph.gnn.protocol import FeatureViews, LabelFolds, scoring_folds, split_labels
@@ -45,6 +47,8 @@ from riskgraph.loaders.tables import GraphTables
 
 __all__ = [
     "ARCHITECTURES",
+    "CANDIDATES",
+    "HEADS",
     "FittedGraphRisk",
     "GraphRiskModel",
     "TrainingRecord",
@@ -53,7 +57,15 @@ __all__ = [
 ]
 
 ARCHITECTURES = ("sign", "sage", "rgcn", "hgt")
-MODEL_FORMAT = "riskgraph-gnn/1"
+#: The tree heads (:class:`~riskgraph.gnn.head.TreeHead`) a model may train: ``tabular``
+#: reads the user's own row only, ``graph`` every input of the propagation model.
+HEADS = ("tabular", "graph")
+#: Every candidate, in the order a tie between them is settled (simplest first).
+#: ``blend`` averages the tree heads' standardized log-odds (both must be candidates).
+CANDIDATES = (*HEADS, "blend", "gnn")
+MODEL_FORMAT = "riskgraph-gnn/2"
+# Static blocks a ``tabular`` head reads: the user's own row, nothing of its neighbours.
+_OWN_BLOCKS = ("identifiers", "activity", "profile")
 
 
 @dataclass
@@ -78,6 +90,8 @@ class TrainingRecord:
     feature_columns: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    selected: str = "gnn"
+    candidates: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def _data_fingerprint(tables: GraphTables, folds: LabelFolds) -> str:
@@ -137,6 +151,18 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         (neighbours' attributes, identifier sharing, own activity); ``"own"`` the
         user's own application activity only. Both are explained link by link
         (:mod:`riskgraph.gnn.explain`).
+    candidates : tuple of str or None, default None
+        The models fitted and compared on the validation window (the best average
+        precision becomes the model): ``"tabular"``, a tree head on each user's own
+        row (attributes, activity, profile, identifier sharing); ``"graph"``, a tree
+        head on every input of the propagation model (neighbours' means over each
+        relation and two hops, known-bad and known-good neighbours, communities);
+        ``"gnn"``, the network of ``architecture``. None: all three for ``"sign"``,
+        ``("gnn",)`` for the message-passing architectures (the heads read the
+        propagation model's inputs).
+    communities : bool, default True
+        Give the models each user's community (Leiden, label-free) and its known-bad
+        and known-good members per label view (:mod:`riskgraph.gnn.communities`).
     seed : int, default 0
         Seeds the weights, the batch order, the sampler and the folds.
     num_threads : int or None, default None
@@ -145,8 +171,15 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
     Attributes
     ----------
     builder_ : HeteroGraphBuilder
+    heads_ : dict[str, TreeHead]
+        The fitted tree heads.
     boosters_ : ViewBoosters or None
     net_ : torch.nn.Module
+        The network (when ``"gnn"`` is a candidate).
+    selected_ : str
+        The candidate that validated best: the model's predictions are its.
+    candidates_ : dict[str, dict[str, float]]
+        Validation AUC-ROC and AUC-PR of every candidate.
     calibrator_ : dict
     record_ : TrainingRecord
     history_ : list[dict]
@@ -172,6 +205,8 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         calibration: str = "platt",
         booster: bool = True,
         booster_inputs: str = "graph",
+        candidates: tuple[str, ...] | None = None,
+        communities: bool = True,
         seed: int = 0,
         num_threads: int | None = None,
     ) -> None:
@@ -192,6 +227,8 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         self.calibration = calibration
         self.booster = booster
         self.booster_inputs = booster_inputs
+        self.candidates = candidates
+        self.communities = communities
         self.seed = seed
         self.num_threads = num_threads
 
@@ -222,9 +259,34 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             )
         if not self.fanout or any(int(k) == 0 for k in self.fanout):
             raise ModelError(f"GraphRiskModel.fanout = {self.fanout!r}: expected non-zero ints")
+        given = self.candidate_list
+        unknown = [c for c in given if c not in CANDIDATES]
+        if not given or unknown:
+            raise ModelError(
+                f"GraphRiskModel.candidates = {self.candidates!r}: expected a non-empty subset "
+                f"of {CANDIDATES}"
+            )
+        if "blend" in given and not all(h in given for h in HEADS):
+            raise ModelError(
+                f"GraphRiskModel.candidates = {self.candidates!r}: 'blend' averages the "
+                f"tree heads {HEADS}; add both"
+            )
+        if self.architecture != "sign" and any(c in (*HEADS, "blend") for c in given):
+            raise ModelError(
+                f"GraphRiskModel.candidates = {self.candidates!r}: the tree heads "
+                f"{HEADS} read the propagation model's inputs; architecture "
+                f"{self.architecture!r} trains 'gnn' only"
+            )
+
+    @property
+    def candidate_list(self) -> tuple[str, ...]:
+        """The candidates this model fits (:attr:`candidates`, or its default)."""
+        if self.candidates is not None:
+            return tuple(self.candidates)
+        return CANDIDATES if self.architecture == "sign" else ("gnn",)
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "net_"):
+        if not hasattr(self, "selected_"):
             raise ModelError("GraphRiskModel is not fitted: call fit() or GraphRiskModel.load()")
 
     # -- fitting -------------------------------------------------------------------
@@ -238,7 +300,14 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         feature_views: FeatureViews | None = None,
         folds: LabelFolds | None = None,
     ) -> GraphRiskModel:
-        """Train on the labels visible as of ``as_of``.
+        """Train every candidate on the labels visible as of ``as_of``; keep the one
+        that validates best.
+
+        Four steps: the label plan (``folds``: visible labels, out-of-fold point-in-time
+        views, the validation window), the inputs of the snapshot (one runner), each
+        candidate of :attr:`candidates` fitted on the training users' own views, and
+        the choice, by average precision on the validation window, of the candidate
+        that becomes the model, calibrated on that window.
 
         Parameters
         ----------
@@ -248,13 +317,13 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         labels : array-like, optional
             Labels to use instead of the table's (still hidden when dated >= ``D``).
         reference_time : pandas.Series, optional
-            Per-user reference instant (default: first application + 1 day).
+            Per-user reference instant (default :func:`~riskgraph.gnn.protocol.reference_times`).
         feature_views : FeatureViews, optional
             Graph features per label view (:func:`~riskgraph.gnn.protocol.graph_feature_views`
-            on the same ``folds``); without them the GNN uses the graph alone.
+            on the same ``folds``); without them the models use the graph alone.
         folds : LabelFolds, optional
-            Precomputed :func:`~riskgraph.gnn.protocol.split_labels` of these
-            ``tables`` and ``as_of`` with this model's ``n_folds`` and ``seed``.
+            The label plan, precomputed (:func:`~riskgraph.gnn.protocol.split_labels`
+            of these ``tables`` and ``as_of`` with this model's ``n_folds`` and ``seed``).
 
         Returns
         -------
@@ -265,133 +334,222 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         as_of = as_utc(as_of)
         with _Threads(self.num_threads):
             torch.manual_seed(self.seed)
-            if folds is None:
-                folds = split_labels(
-                    tables,
-                    as_of,
-                    n_folds=self.n_folds,
-                    validation_fraction=self.validation_fraction,
-                    seed=self.seed,
-                    labels=labels,
-                    reference_time=reference_time,
-                    time_buckets=self.time_buckets,
-                )
-            elif folds.n_folds != self.n_folds or folds.as_of != as_of:
-                raise ModelError(
-                    f"folds were split for n_folds={folds.n_folds}, as_of={folds.as_of}; "
-                    f"the model has n_folds={self.n_folds}, fit as_of={as_of}"
-                )
+            folds = self._plan(tables, as_of, labels, reference_time, folds)
             if feature_views is not None:
                 feature_views.check(folds)
-            train = folds.train
-            val = folds.validation
-            y = folds.labels
-            if train.sum() == 0 or len(np.unique(y[train])) < 2:
-                raise ModelError(
-                    f"fit as of {as_of.date()}: the training users need both bad and good "
-                    f"labels (got {int(train.sum())} labelled, "
-                    f"{int(np.nansum(y[train]))} bad)"
-                )
-            if val.sum() == 0 or len(np.unique(y[val])) < 2:
-                raise ModelError(
-                    f"fit as of {as_of.date()}: the validation window ({int(val.sum())} users) "
-                    "needs both bad and good labels; raise validation_fraction or wait for labels"
-                )
             self.__dict__.pop("net_config_", None)  # a refit may change the input widths
             fit_frame = None if feature_views is None else feature_views.own_view(folds)
             self.builder_ = HeteroGraphBuilder().fit(tables, fit_frame, as_of=as_of)
-            self.boosters_: ViewBoosters | None = None
-            stages: dict[str, float] = {"snapshot": time.perf_counter() - clock}
+            stages: dict[str, float] = {}
             # "propagation" includes building the snapshot (HeteroData) it reads
             runner = self._runner(tables, as_of, folds, feature_views)
-            stages["propagation"] = time.perf_counter() - clock - sum(stages.values())
-            if self.booster:
-                source = self.booster_source(tables)
-                x_train = source(fit_frame, runner.booster_extra, np.flatnonzero(train))
-                n_num = len(self.builder_.attribute_columns_)
-                self.boosters_ = ViewBoosters(
-                    n_num, len(self.builder_.categorical_), seed=self.seed
-                ).fit(x_train, folds, tables.users["user_id"])
-            runner.attach_scorer(self._scorer(tables, feature_views, folds, runner.booster_extra))
-            stages["boosters"] = time.perf_counter() - clock - sum(stages.values())
-            self.net_ = runner.new_net()
+            stages["propagation"] = time.perf_counter() - clock
+            val_idx = np.flatnonzero(folds.validation)
+            y_val = folds.labels[val_idx]
+            logits: dict[str, np.ndarray] = {}
+            self.heads_: dict[str, TreeHead] = {}
+            runner.attach_scorer(None)
+            for name in (c for c in self.candidate_list if c in HEADS):
+                began = time.perf_counter()
+                logits[name] = self._fit_head(name, runner)
+                stages[name] = time.perf_counter() - began
+            self.blend_: dict[str, tuple[float, float]] = {}
+            if "blend" in self.candidate_list:
+                logits["blend"] = self._fit_blend(logits)
+            self.boosters_: ViewBoosters | None = None
             self.history_: list[dict[str, float]] = []
-            best_state, best_ap, best_epoch, stale = None, -1.0, 0, 0
-            rng = np.random.default_rng(self.seed)
-            n_pos = float(np.nansum(y[train]))
-            n_neg = float(train.sum() - n_pos)
-            weight = {"sqrt": np.sqrt(n_neg / n_pos), "balanced": n_neg / n_pos, "none": 1.0}
-            loss_fn = torch.nn.BCEWithLogitsLoss(
-                pos_weight=torch.tensor(float(weight[self.pos_weight]))
-            )
-            optimizer = torch.optim.AdamW(
-                self.net_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
-            )
-            val_idx = np.flatnonzero(val)
-            epoch = 0
-            if self.boosters_ is not None and self.architecture == "sign":
-                # The untrained residual net is the booster itself: a candidate too.
-                _, best_ap = _metrics(y[val_idx], runner.own_logits(val_idx))
-                best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
-                self.history_.append({"epoch": 0, "loss": float("nan"), "val_auc_pr": best_ap})
-            for epoch in range(1, self.max_epochs + 1):
-                self.net_.train()
-                total, count = 0.0, 0
-                for logits, target in runner.train_batches(np.flatnonzero(train), rng):
-                    loss = loss_fn(logits, target)
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                    total += loss.item() * len(target)
-                    count += len(target)
-                z_val = runner.own_logits(val_idx)
-                auc, ap = _metrics(y[val_idx], z_val)
-                self.history_.append(
-                    {
-                        "epoch": epoch,
-                        "loss": total / max(count, 1),
-                        "val_auc_pr": ap,
-                        "val_auc_roc": auc,
-                    }
-                )
-                if ap > best_ap + 1e-5:
-                    best_ap, best_epoch, stale = ap, epoch, 0
-                    best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
-                else:
-                    stale += 1
-                    if stale >= self.patience:
-                        break
-            assert best_state is not None
-            stages["epochs"] = time.perf_counter() - clock - sum(stages.values())
-            self.net_.load_state_dict(best_state)
-            z_val = runner.own_logits(val_idx)
-            self.calibrator_ = _fit_calibrator(self.calibration, z_val, y[val_idx])
+            if "gnn" in self.candidate_list:
+                began = time.perf_counter()
+                logits["gnn"] = self._fit_network(runner, tables, folds, feature_views, fit_frame)
+                stages["gnn"] = time.perf_counter() - began
+            self.selected_, margins = _select(logits, y_val, self.seed)
+            self.candidates_ = {
+                name: {
+                    **dict(zip(("auc_roc", "auc_pr"), _metrics(y_val, z), strict=True)),
+                    "auc_pr_margin_se": margins[name],
+                }
+                for name, z in logits.items()
+            }
+            if self.selected_ != "gnn":
+                runner.attach_scorer(None)
+            z_val = logits[self.selected_]
+            self.calibrator_ = _fit_calibrator(self.calibration, z_val, y_val)
             p_val = _calibrate(self.calibrator_, z_val)
-            auc, ap = _metrics(y[val_idx], p_val)
-            self.record_ = TrainingRecord(
-                trained_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                as_of=as_of.isoformat(),
-                architecture=self.architecture,
-                n_users=tables.num_users,
-                n_train=int(train.sum()),
-                n_validation=int(val.sum()),
-                train_bad_rate=float(np.nanmean(y[train])),
-                validation_bad_rate=float(np.nanmean(y[val])),
-                data_fingerprint=_data_fingerprint(tables, folds),
-                best_epoch=best_epoch,
-                epochs_run=epoch,
-                seconds=time.perf_counter() - clock,
-                validation_auc_roc=auc,
-                validation_auc_pr=ap,
-                validation_brier=float(brier_score_loss(y[val_idx], p_val)),
-                feature_columns=list(self.builder_.feature_columns_),
-                versions=_versions(),
-                stage_seconds=stages,
-            )
+            self.record_ = self._record(tables, as_of, folds, p_val, clock, stages)
             self.validation_ = pd.DataFrame(
-                {"user_idx": val_idx, "label": y[val_idx], "logit": z_val, "proba": p_val}
+                {"user_idx": val_idx, "label": y_val, "logit": z_val, "proba": p_val}
             )
         return self
+
+    def _plan(
+        self,
+        tables: GraphTables,
+        as_of: pd.Timestamp,
+        labels: Any,
+        reference_time: pd.Series | None,
+        folds: LabelFolds | None,
+    ) -> LabelFolds:
+        """The label plan of a fit: the given ``folds`` (checked) or a new split."""
+        if folds is None:
+            folds = split_labels(
+                tables,
+                as_of,
+                n_folds=self.n_folds,
+                validation_fraction=self.validation_fraction,
+                seed=self.seed,
+                labels=labels,
+                reference_time=reference_time,
+                time_buckets=self.time_buckets,
+            )
+        elif folds.n_folds != self.n_folds or folds.as_of != as_of:
+            raise ModelError(
+                f"folds were split for n_folds={folds.n_folds}, as_of={folds.as_of}; "
+                f"the model has n_folds={self.n_folds}, fit as_of={as_of}"
+            )
+        y, train, val = folds.labels, folds.train, folds.validation
+        if train.sum() == 0 or len(np.unique(y[train])) < 2:
+            raise ModelError(
+                f"fit as of {as_of.date()}: the training users need both bad and good "
+                f"labels (got {int(train.sum())} labelled, {int(np.nansum(y[train]))} bad)"
+            )
+        if val.sum() == 0 or len(np.unique(y[val])) < 2:
+            raise ModelError(
+                f"fit as of {as_of.date()}: the validation window ({int(val.sum())} users) "
+                "needs both bad and good labels; raise validation_fraction or wait for labels"
+            )
+        return folds
+
+    def _fit_head(self, name: str, runner: SignRunner | MessagePassingRunner) -> np.ndarray:
+        """Fit the tree head ``name`` on the training users' own views; return the
+        validation users' logits."""
+        assert isinstance(runner, SignRunner)
+        folds = runner.folds
+        train, val = np.flatnonzero(folds.train), np.flatnonzero(folds.validation)
+        x_train = self.head_inputs(runner, train, None, name)
+        x_val = self.head_inputs(runner, val, None, name)
+        head = TreeHead(seed=self.seed).fit(
+            x_train,
+            folds.labels[train],
+            x_val,
+            folds.labels[val],
+            categorical=self._head_categorical(runner, name),
+        )
+        del x_train
+        self.heads_[name] = head
+        return head.predict_logit(x_val)
+
+    def _fit_blend(self, logits: dict[str, np.ndarray]) -> np.ndarray:
+        """Standardize each tree head's log-odds on the validation window and average
+        them; return the validation users' blended logits."""
+        self.blend_ = {
+            name: (float(logits[name].mean()), float(logits[name].std()) or 1.0)
+            for name in HEADS
+        }
+        return self._blended({name: logits[name] for name in HEADS})
+
+    def _blended(self, logits: dict[str, np.ndarray]) -> np.ndarray:
+        """The mean of the heads' log-odds, each standardized as at fit time."""
+        return np.mean(
+            [(z - self.blend_[name][0]) / self.blend_[name][1] for name, z in logits.items()],
+            axis=0,
+        )
+
+    def _fit_network(
+        self,
+        runner: SignRunner | MessagePassingRunner,
+        tables: GraphTables,
+        folds: LabelFolds,
+        feature_views: FeatureViews | None,
+        fit_frame: pd.DataFrame | None,
+    ) -> np.ndarray:
+        """Fit the network (on the boosted encoder when ``booster``), stopping early on
+        the validation window's average precision; return the validation logits."""
+        y, train = folds.labels, folds.train
+        if self.booster:
+            source = self.booster_source(tables)
+            x_train = source(fit_frame, runner.booster_extra, np.flatnonzero(train))
+            n_num = len(self.builder_.attribute_columns_)
+            self.boosters_ = ViewBoosters(n_num, len(self.builder_.categorical_), seed=self.seed).fit(
+                x_train, folds, tables.users["user_id"]
+            )
+            del x_train
+        runner.attach_scorer(self._scorer(tables, feature_views, folds, runner.booster_extra))
+        self.net_ = runner.new_net()
+        best_state, best_ap, best_epoch, stale = None, -1.0, 0, 0
+        rng = np.random.default_rng(self.seed)
+        n_pos = float(np.nansum(y[train]))
+        n_neg = float(train.sum() - n_pos)
+        weight = {"sqrt": np.sqrt(n_neg / n_pos), "balanced": n_neg / n_pos, "none": 1.0}
+        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(float(weight[self.pos_weight])))
+        optimizer = torch.optim.AdamW(
+            self.net_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )
+        val_idx = np.flatnonzero(folds.validation)
+        epoch = 0
+        if self.boosters_ is not None and self.architecture == "sign":
+            # The untrained residual net is the booster itself: a candidate too.
+            _, best_ap = _metrics(y[val_idx], runner.own_logits(val_idx))
+            best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
+            self.history_.append({"epoch": 0, "loss": float("nan"), "val_auc_pr": best_ap})
+        for epoch in range(1, self.max_epochs + 1):
+            self.net_.train()
+            total, count = 0.0, 0
+            for logits, target in runner.train_batches(np.flatnonzero(train), rng):
+                loss = loss_fn(logits, target)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(target)
+                count += len(target)
+            auc, ap = _metrics(y[val_idx], runner.own_logits(val_idx))
+            self.history_.append(
+                {"epoch": epoch, "loss": total / max(count, 1), "val_auc_pr": ap, "val_auc_roc": auc}
+            )
+            if ap > best_ap + 1e-5:
+                best_ap, best_epoch, stale = ap, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    break
+        assert best_state is not None
+        self.net_.load_state_dict(best_state)
+        self.best_epoch_, self.epochs_run_ = best_epoch, epoch
+        return runner.own_logits(val_idx)
+
+    def _record(
+        self,
+        tables: GraphTables,
+        as_of: pd.Timestamp,
+        folds: LabelFolds,
+        p_val: np.ndarray,
+        clock: float,
+        stages: dict[str, float],
+    ) -> TrainingRecord:
+        y, train, val = folds.labels, folds.train, folds.validation
+        auc, ap = _metrics(y[val], p_val)
+        return TrainingRecord(
+            trained_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            as_of=as_of.isoformat(),
+            architecture=self.architecture,
+            n_users=tables.num_users,
+            n_train=int(train.sum()),
+            n_validation=int(val.sum()),
+            train_bad_rate=float(np.nanmean(y[train])),
+            validation_bad_rate=float(np.nanmean(y[val])),
+            data_fingerprint=_data_fingerprint(tables, folds),
+            best_epoch=int(getattr(self, "best_epoch_", 0)),
+            epochs_run=int(getattr(self, "epochs_run_", 0)),
+            seconds=time.perf_counter() - clock,
+            validation_auc_roc=auc,
+            validation_auc_pr=ap,
+            validation_brier=float(brier_score_loss(y[val], p_val)),
+            feature_columns=list(self.builder_.feature_columns_),
+            versions=_versions(),
+            stage_seconds=stages,
+            selected=self.selected_,
+            candidates={k: dict(v) for k, v in self.candidates_.items()},
+        )
 
     # -- prediction ------------------------------------------------------------------
     def predict_proba(
@@ -458,11 +616,84 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                 folds=folds,
             )
             return average_views(
-                runner.view_logits,
+                functools.partial(self.view_logits, runner),
                 runner.folds.view_weights(),
                 self.calibrate,
                 chunk_size=runner.chunk_size,
             )
+
+    def view_logits(
+        self, runner: SignRunner | MessagePassingRunner, v: int, rows: np.ndarray
+    ) -> np.ndarray:
+        """Raw logits of users ``rows`` under view ``v`` of ``runner`` (from
+        :meth:`prepare`), from the selected candidate."""
+        if self.selected_ == "gnn":
+            return runner.view_logits(v, rows)
+        assert isinstance(runner, SignRunner)
+        logits = {
+            name: self.heads_[name].predict_logit(self.head_inputs(runner, rows, v, name))
+            for name in self.tree_heads()
+        }
+        if self.selected_ == "blend":
+            return self._blended(logits)
+        return logits[self.selected_]
+
+    def tree_heads(self) -> tuple[str, ...]:
+        """The tree heads the selected candidate reads (none for the network)."""
+        if self.selected_ == "blend":
+            return HEADS
+        return (self.selected_,) if self.selected_ in HEADS else ()
+
+    # -- the tree heads' inputs ---------------------------------------------------------
+    def head_inputs(
+        self, runner: SignRunner, rows: np.ndarray, v: int | None, name: str
+    ) -> np.ndarray:
+        """float32 inputs of tree head ``name`` for users ``rows`` under view ``v``
+        (None: each labelled user's own view).
+
+        The propagation model's inputs (static blocks, then the label-derived ones),
+        then the raw numeric attributes (NaN kept: trees need no imputation) and the
+        category codes, restricted to the head's columns.
+        """
+        x = runner.own_inputs(rows) if v is None else runner.view_inputs(v, rows)
+        raw, codes = self._raw_attributes(runner)
+        full = np.concatenate([x, raw[rows], codes[rows].astype(np.float32)], axis=1)
+        return full[:, self._head_columns(name, runner)]
+
+    def _raw_attributes(self, runner: SignRunner) -> tuple[np.ndarray, np.ndarray]:
+        """The raw numeric attributes and category codes of every user (kept on the runner)."""
+        cached = getattr(runner, "raw_attributes", None)
+        if cached is None:
+            users = runner.tables.users
+            raw = (
+                users[self.builder_.attribute_columns_]
+                .astype("float64")
+                .to_numpy(dtype=np.float32, na_value=np.nan)
+            )
+            cached = (raw, runner.inputs.x_cat)
+            runner.raw_attributes = cached
+        return cached
+
+    def _head_columns(self, name: str, runner: SignRunner) -> np.ndarray:
+        """Positions, in :meth:`head_inputs`' full row, of the columns head ``name`` reads."""
+        inputs = runner.inputs
+        n_model = inputs.static.shape[1] + sum(runner.block_dims[len(inputs.static_blocks) :])
+        n_raw = len(self.builder_.attribute_columns_) + inputs.x_cat.shape[1]
+        if name == "graph":
+            return np.arange(n_model + n_raw)
+        keep, start = [], 0
+        for block, width in inputs.static_blocks:
+            if block in _OWN_BLOCKS:
+                keep.append(np.arange(start, start + width))
+            start += width
+        keep.append(np.arange(n_model, n_model + n_raw))
+        return np.concatenate(keep)
+
+    def _head_categorical(self, runner: SignRunner, name: str) -> list[int]:
+        """Positions of the category codes among head ``name``'s columns (they come last)."""
+        n_cols = len(self._head_columns(name, runner))
+        n_cat = runner.inputs.x_cat.shape[1]
+        return list(range(n_cols - n_cat, n_cols))
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of raw logits (float64, same shape)."""
@@ -496,7 +727,12 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         if feature_views is not None:
             feature_views.check(folds)
         runner = self._runner(tables, as_of, folds, feature_views)
+        if self.selected_ != "gnn":
+            runner.attach_scorer(None)
+            return runner
         runner.attach_scorer(self._scorer(tables, feature_views, folds, runner.booster_extra))
+        if isinstance(runner, SignRunner):
+            runner.check_net()
         return runner
 
     def scoring_folds(
@@ -597,18 +833,25 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         self._check_fitted()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        net = getattr(self, "net_", None)
         payload = {
             "format": MODEL_FORMAT,
             "params": self.get_params(),
             "builder": self.builder_.state_dict(),
-            "net_config": self.net_config_,
-            "state_dict": self.net_.state_dict(),
+            "net_config": getattr(self, "net_config_", None),
+            "state_dict": None if net is None else net.state_dict(),
+            "heads": {name: head.state_dict() for name, head in self.heads_.items()},
+            "blend": {name: list(scale) for name, scale in self.blend_.items()},
+            "selected": self.selected_,
+            "candidates": self.candidates_,
             "calibrator": self.calibrator_,
             "boosters": None if self.boosters_ is None else self.boosters_.state_dict(),
             "record": asdict(self.record_),
             "history": self.history_,
         }
         payload["params"]["fanout"] = list(self.fanout)
+        if self.candidates is not None:
+            payload["params"]["candidates"] = list(self.candidates)
         tmp = path.with_name(path.name + ".tmp")
         torch.save(payload, tmp)
         tmp.replace(path)
@@ -634,18 +877,69 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             raise ModelError(f"{path}: not a riskgraph GNN model (expected format {MODEL_FORMAT})")
         params = dict(payload["params"])
         params["fanout"] = tuple(params["fanout"])
+        if params.get("candidates") is not None:
+            params["candidates"] = tuple(params["candidates"])
         model = cls(**params)
         model.builder_ = HeteroGraphBuilder.from_state_dict(payload["builder"])
-        model.net_config_ = payload["net_config"]
-        model.net_ = make_net(model.architecture, model.net_config_)
-        model.net_.load_state_dict(payload["state_dict"])
-        model.net_.eval()
+        if payload["net_config"] is not None:
+            model.net_config_ = payload["net_config"]
+            model.net_ = make_net(model.architecture, model.net_config_)
+            model.net_.load_state_dict(payload["state_dict"])
+            model.net_.eval()
+        model.heads_ = {
+            name: TreeHead.from_state_dict(state) for name, state in payload["heads"].items()
+        }
+        model.blend_ = {name: (float(a), float(b)) for name, (a, b) in payload["blend"].items()}
+        model.selected_ = str(payload["selected"])
+        model.candidates_ = {k: dict(v) for k, v in payload["candidates"].items()}
         model.calibrator_ = payload["calibrator"]
         boosters = payload.get("boosters")
         model.boosters_ = None if boosters is None else ViewBoosters.from_state_dict(boosters)
         model.record_ = TrainingRecord(**payload["record"])
         model.history_ = list(payload["history"])
         return model
+
+
+#: Bootstrap resamples of the validation window behind the selection's standard errors.
+_SELECTION_RESAMPLES = 200
+
+
+def _select(
+    logits: dict[str, np.ndarray], y: np.ndarray, seed: int
+) -> tuple[str, dict[str, float]]:
+    """The simplest candidate whose validation AUC-PR is within one standard error of
+    the best (the one-standard-error rule).
+
+    A more complex candidate must earn its place: on a validation window of a few
+    hundred users the average precision of equally good models differs by chance, and
+    taking the largest would prefer whichever model reads the most columns. The
+    standard error is that of the paired difference to the best candidate, from
+    bootstrap resamples of the validation users.
+
+    Returns
+    -------
+    name : str
+    margins : dict[str, float]
+        Per candidate, its AUC-PR minus the best one's, in standard errors.
+    """
+    order = [c for c in CANDIDATES if c in logits]
+    ap = {c: _metrics(y, logits[c])[1] for c in order}
+    best = max(order, key=lambda c: (-1.0 if np.isnan(ap[c]) else ap[c], -order.index(c)))
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    resampled = []  # per resample, every candidate's AUC-PR
+    for _ in range(_SELECTION_RESAMPLES):
+        idx = rng.integers(0, n, n)
+        if 0 < y[idx].sum() < n:
+            resampled.append([average_precision_score(y[idx], logits[c][idx]) for c in order])
+    boot = np.asarray(resampled).reshape(-1, len(order))
+    margins: dict[str, float] = {}
+    for i, c in enumerate(order):
+        diff = boot[:, i] - boot[:, order.index(best)]
+        se = max(float(diff.std()), 1e-9) if len(diff) > 1 else 1e-9
+        margins[c] = float((ap[c] - ap[best]) / se)
+    chosen = next(c for c in order if margins[c] >= -1.0)
+    return chosen, margins
 
 
 # -- calibration ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from riskgraph.errors import ModelError
+from riskgraph.errors import ConfigError, ModelError
 from riskgraph.gnn.explain import risky_links
 from riskgraph.gnn.protocol import (
     FeatureViews,
@@ -35,7 +35,7 @@ from riskgraph.gnn.protocol import (
     own_view_features,
     split_labels,
 )
-from riskgraph.gnn.train import GraphRiskModel
+from riskgraph.gnn.train import CANDIDATES, HEADS, GraphRiskModel
 from riskgraph.graph.features import FeatureConfig, GraphFeatures
 from riskgraph.loaders.tables import GraphTables
 from riskgraph.score import CreditScorecard, DecisionPolicy, build_score_frame, score_users
@@ -70,9 +70,21 @@ class ModelConfig:
         ``"graph"`` costs about twice the booster training and a TreeSHAP pass for every
         explained user (five times the risky-links stage), which the nightly at a
         million users cannot afford.
-    scorecard_rows : {"labelled", "validation"}, default "labelled"
-        Which labelled users fit the scorecard: all of them, or only the GNN's
-        validation window, where ``gnn_risk`` is out of sample.
+    candidates : tuple of str, default ("tabular", "graph", "blend", "gnn")
+        The graph models fitted each training night; the one with the best average
+        precision on the validation window gives ``gnn_risk``
+        (:class:`~riskgraph.gnn.train.GraphRiskModel`): ``"tabular"`` boosted trees on
+        each user's own row, ``"graph"`` boosted trees on the user's row, its
+        neighbours' and its community's, ``"blend"`` the mean of the two,
+        ``"gnn"`` the propagation network.
+    communities : bool, default True
+        Give the graph models each user's community and its known record.
+    scorecard_rows : {"validation", "labelled"}, default "validation"
+        Which labelled users fit the scorecard: the graph model's validation window,
+        where ``gnn_risk`` is out of sample, or every labelled user (whose
+        ``gnn_risk`` the graph model was trained on: trees fit their training users
+        far better than they predict new ones, and the scorecard would trust the
+        score too much).
     num_threads : int or None, default None
         Torch threads while training and scoring (None: torch's default).
     """
@@ -82,8 +94,45 @@ class ModelConfig:
     validation_fraction: float = 0.2
     gnn_graph_features: bool = False
     booster_inputs: Literal["own", "graph"] = "own"
-    scorecard_rows: Literal["labelled", "validation"] = "labelled"
+    candidates: tuple[str, ...] = ("tabular", "graph", "blend", "gnn")
+    communities: bool = True
+    scorecard_rows: Literal["labelled", "validation"] = "validation"
     num_threads: int | None = None
+
+    def validate(self) -> ModelConfig:
+        """Check every setting; return ``self``.
+
+        Raises
+        ------
+        ConfigError
+            Naming the setting, its value and what is allowed.
+        """
+        if not isinstance(self.n_folds, int) or self.n_folds < 2:
+            raise ConfigError(f"model.n_folds = {self.n_folds!r}: expected an integer >= 2")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ConfigError(
+                f"model.validation_fraction = {self.validation_fraction!r}: expected in (0, 1)"
+            )
+        unknown = [c for c in self.candidates if c not in CANDIDATES]
+        if not self.candidates or unknown:
+            raise ConfigError(
+                f"model.candidates = {list(self.candidates)!r}: expected a non-empty list of "
+                f"{list(CANDIDATES)}"
+            )
+        if "blend" in self.candidates and not all(h in self.candidates for h in HEADS):
+            raise ConfigError(
+                f"model.candidates = {list(self.candidates)!r}: 'blend' averages "
+                f"{list(HEADS)}; list both"
+            )
+        for name, allowed in (
+            ("booster_inputs", ("own", "graph")),
+            ("scorecard_rows", ("labelled", "validation")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"model.{name} = {getattr(self, name)!r}: expected one of {list(allowed)}"
+                )
+        return self
 
 
 @dataclass(frozen=True)
@@ -162,6 +211,8 @@ class RiskModels:
             n_folds=cfg.n_folds,
             validation_fraction=cfg.validation_fraction,
             booster_inputs=cfg.booster_inputs,
+            candidates=tuple(cfg.candidates),
+            communities=cfg.communities,
             num_threads=cfg.num_threads,
         ).fit(tables, as_of, folds=folds, feature_views=gnn_views)
         gnn_train = gnn.predict_proba(tables, as_of, folds=folds, feature_views=gnn_views)[:, 1]
@@ -188,6 +239,8 @@ class RiskModels:
             "gnn_validation_auc_roc": gnn.record_.validation_auc_roc,
             "gnn_validation_auc_pr": gnn.record_.validation_auc_pr,
             "gnn_validation_brier": gnn.record_.validation_brier,
+            "candidate": gnn.selected_,
+            "candidates": gnn.candidates_,
             "config": asdict(cfg),
         }
         return self
@@ -278,7 +331,10 @@ class RiskModels:
         if missing:
             raise ModelError(f"{directory}: saved model incomplete, missing {missing}")
         record = json.loads((directory / _RECORD_FILE).read_text())
-        config = ModelConfig(**record["config"])
+        settings = dict(record["config"])
+        if "candidates" in settings:
+            settings["candidates"] = tuple(settings["candidates"])
+        config = ModelConfig(**settings)
         models = cls(config, features)
         models.gnn_ = GraphRiskModel.load(directory / _GNN_FILE)
         models.scorecard_ = CreditScorecard.load(directory / _SCORECARD_FILE)

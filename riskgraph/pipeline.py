@@ -118,6 +118,7 @@ class PipelineConfig:
         config.decisions.validate()
         config.watchlist.validate()
         config.risk_links.validate()
+        config.model.validate()
         return config
 
 

@@ -432,11 +432,13 @@ _RING_SPECS = [
     _spec(
         "ring_flag",
         "rings",
-        "The ring looks organised rather than like a household or an intermediary's "
-        "clients: at least RingConfig.flag_min_size (3) members, and at least "
-        "flag_min_burst_share (75%) of them registered within burst_days (7) of each "
-        "other, or at least 75% of its applicants (at least 3) filed their first "
-        "application within 7 days of each other. False when in no ring.",
+        "The ring looks organised rather than like a household, by what this "
+        "population says: at least RingConfig.flag_min_size (3) members, and most of "
+        "them registered (or most of its applicants filed their first application) "
+        "within burst_days (7) of each other, more of them than in all but "
+        "flag_significance (1%) of random groups of as many users of this population; "
+        "or the other members' known bad labels are more than the population's bad "
+        "rate explains at that significance. False when in no ring.",
         "belongs to a group of accounts on shared phones, devices or cards that "
         "registered or applied for credit together",
         "increasing",

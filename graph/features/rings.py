@@ -85,20 +85,23 @@ class RingConfig:
         (of its applicants, filing their first application) within any ``burst_days``.
     flag_min_size : int, default 3
         Smallest ring that can be flagged. Pairs are mostly couples sharing a card.
-    flag_min_burst_share : float, default 0.75
-        A ring of at least ``flag_min_size`` members is flagged when at least this share
-        of its members registered within ``burst_days`` of each other, or at least this
-        share of its applicants (and at least ``flag_min_size`` of them) filed their
-        first application within ``burst_days``: organised rings create their
-        identities together and cash out together; households register years apart
-        and start borrowing independently, and an intermediary recruits clients over
-        weeks (the intermediary signal is ``app_device_co_applicants``, not this flag).
+    flag_significance : float, default 0.01
+        A ring of at least ``flag_min_size`` members is flagged when this population
+        says it is not an accident, at this significance: most of its members
+        registered (or most of its applicants filed their first application) within
+        ``burst_days``, more of them than in all but this share of random groups of as
+        many users of the same population; or its members' known bad labels are more
+        than the population's bad rate explains (binomial tail below it, two bad
+        members at least).
+        Organised rings create their identities together, cash out together and
+        default together; households register years apart, and a population that
+        registered on one day (data without dates) has no burst to show.
     """
 
     max_sharing: int = 20
     burst_days: float = 7.0
     flag_min_size: int = 3
-    flag_min_burst_share: float = 0.75
+    flag_significance: float = 0.01
 
     def validate(self) -> RingConfig:
         """Check every setting; return ``self``.
@@ -110,14 +113,88 @@ class RingConfig:
         """
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "flag_min_burst_share":
-                if not 0.0 <= value <= 1.0:
-                    raise ConfigError(f"RingConfig.{f.name} = {value!r}: expected 0..1")
+            if f.name == "flag_significance":
+                if not 0.0 < value < 0.5:
+                    raise ConfigError(f"RingConfig.{f.name} = {value!r}: expected in (0, 0.5)")
             elif f.name == "max_sharing" and not (isinstance(value, int) and value >= 2):
                 raise ConfigError(f"RingConfig.max_sharing = {value!r}: expected an integer >= 2")
             elif not value > 0:
                 raise ConfigError(f"RingConfig.{f.name} = {value!r}: expected > 0")
         return self
+
+
+#: Random groups drawn per ring size for the burst test's null distribution.
+_NULL_GROUPS = 2000
+
+
+def burst_thresholds(
+    times_s: np.ndarray, sizes: np.ndarray, window: int, significance: float, seed: int = 0
+) -> dict[int, int]:
+    """Per group size, the most events within ``window`` that random groups exceed only
+    with probability ``significance``.
+
+    The null distribution is this population's own: groups of ``size`` events drawn
+    without replacement from ``times_s`` (every member's registration, every
+    applicant's first application), their densest window counted as for the rings.
+
+    Parameters
+    ----------
+    times_s : np.ndarray
+        int64 event times of the population, seconds.
+    sizes : np.ndarray
+        Group sizes to calibrate.
+    window : int
+        Seconds.
+    significance : float
+    seed : int, default 0
+        The draws are fixed: the same population gives the same thresholds.
+
+    Returns
+    -------
+    dict[int, int]
+        ``size -> count``: a group of ``size`` is unusual when its densest window holds
+        more than ``count`` events. ``size`` itself when the population cannot tell
+        (fewer events than the group, or all at one time).
+
+    Examples
+    --------
+    A population spread over a year: four of four in a week is rare.
+
+    >>> t = np.arange(0, 365 * 86_400, 3_600)
+    >>> burst_thresholds(t, np.array([4]), 7 * 86_400, 0.01)[4] < 4
+    True
+    """
+    rng = np.random.default_rng(seed)
+    times_s = np.asarray(times_s, dtype=np.int64)
+    out: dict[int, int] = {}
+    for size in (int(v) for v in np.unique(sizes)):
+        if size < 2 or len(times_s) <= size:
+            out[size] = size
+            continue
+        picks = np.stack([rng.choice(len(times_s), size, replace=False) for _ in range(_NULL_GROUPS)])
+        group = np.repeat(np.arange(_NULL_GROUPS), size)
+        counts = densest_window(group, times_s[picks.ravel()], window, _NULL_GROUPS)
+        out[size] = int(np.quantile(counts, 1.0 - significance, method="higher"))
+    return out
+
+
+def _exceeds(counts: np.ndarray, groups: np.ndarray, thresholds: dict[int, int]) -> np.ndarray:
+    """Whether each ring's densest-window count exceeds the threshold of its size."""
+    limit = np.array([thresholds.get(int(g), int(g)) for g in groups], dtype=np.int64)
+    return counts > limit
+
+
+def _bad_label_excess(
+    bad: np.ndarray, known: np.ndarray, base_rate: float, significance: float
+) -> np.ndarray:
+    """Rings whose known bad members the base rate explains with probability below
+    ``significance`` (binomial upper tail), two bad members at least."""
+    from scipy.stats import binom
+
+    if not 0.0 < base_rate < 1.0:
+        return np.zeros(len(bad), dtype=bool)
+    tail = binom.sf(bad - 1, np.maximum(known, 1), base_rate)
+    return (bad >= 2) & (tail < significance)
 
 
 def ring_id_of(member_id: str) -> str:
@@ -241,13 +318,23 @@ def shared_identifier_rings(
     ident_ring[linking_idx] = component_to_ring[component[n + linking_idx]]
     shared_identifiers = np.bincount(ident_ring[ident_ring >= 0], minlength=n_rings)
 
-    with np.errstate(invalid="ignore"):
-        app_bunched = (app_burst >= config.flag_min_burst_share) & (
-            applicants >= config.flag_min_size
-        )
-    flagged = (size >= config.flag_min_size) & (
-        (reg_burst >= config.flag_min_burst_share) | app_bunched
+    # Bursts against this population's own timing: random groups of the same size.
+    big = size >= config.flag_min_size
+    all_registered = snapshot.registered_us[snapshot.active] // 1_000_000
+    reg_limits = burst_thresholds(all_registered, size[big], window, config.flag_significance)
+    reg_count = np.rint(reg_burst * size).astype(np.int64)
+    reg_unusual = big & (2 * reg_count > size) & _exceeds(reg_count, size, reg_limits)
+    all_first = snapshot.app_time_us[first_app] // 1_000_000
+    app_big = applicants >= config.flag_min_size
+    app_limits = burst_thresholds(all_first, applicants[app_big], window, config.flag_significance)
+    app_unusual = (
+        app_big & (2 * app_burst_count > applicants) & _exceeds(app_burst_count, applicants, app_limits)
     )
+    base_rate = float(bad.sum() / known.sum()) if known.any() else float("nan")
+    label_unusual = big & _bad_label_excess(
+        bad_count, known_count, base_rate, config.flag_significance
+    )
+    flagged = reg_unusual | app_unusual | label_unusual
 
     with np.errstate(invalid="ignore", divide="ignore"):
         rings = pd.DataFrame(
@@ -270,7 +357,21 @@ def shared_identifier_rings(
             }
         )
 
+    burst_flag = reg_unusual | app_unusual
     features = _user_features(n, members, member_ring, rings, labels)
+    # A member's own label never decides its own flag: the label test, member by member,
+    # counts the other members only.
+    own_known = known[members]
+    own_bad = bad[members]
+    loo = _bad_label_excess(
+        bad_count[member_ring] - own_bad,
+        known_count[member_ring] - own_known,
+        base_rate,
+        config.flag_significance,
+    )
+    flag = np.zeros(n, dtype=bool)
+    flag[members] = (burst_flag[member_ring] | loo) & big[member_ring]
+    features["ring_flag"] = flag
     return features, rings
 
 

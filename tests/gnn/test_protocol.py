@@ -98,13 +98,64 @@ def test_scoring_folds_see_every_known_label_but_their_fold() -> None:
     assert not folds.validation.any()
 
 
-def test_validation_window_is_the_latest_labelled_users() -> None:
+def test_validation_window_is_the_latest_bad_and_the_latest_good_users() -> None:
     tables = random_tables(500, seed=4)
     folds = split_labels(tables, "2024-06-01", validation_fraction=0.25)
     ref = folds.reference_time.to_numpy()
-    assert folds.validation.sum() == round(0.25 * folds.labelled.sum())
-    assert ref[folds.validation].min() >= ref[folds.train].max()
+    for outcome in (0.0, 1.0):
+        of = folds.labels == outcome
+        assert (folds.validation & of).sum() == round(0.25 * of.sum())
+        assert ref[folds.validation & of].min() >= ref[folds.train & of].max()
     assert not (folds.validation & folds.train).any()
+
+
+def test_a_rare_outcome_is_in_the_validation_window_too() -> None:
+    """Three bad users among hundreds, the latest labelled users all good: the
+    window still holds one bad user (its latest), so early stopping and calibration
+    see both outcomes."""
+    tables = random_tables(500, seed=4)
+    labels = tables.users["label"].to_numpy(dtype=float, na_value=np.nan)
+    folds = split_labels(tables, "2024-06-01")
+    bad = np.flatnonzero(folds.labels == 1.0)
+    ref = folds.reference_time.to_numpy()
+    keep = bad[np.argsort(ref[bad])][:3]  # the three earliest bad users stay bad
+    labels[np.setdiff1d(bad, keep)] = 0.0
+    folds = split_labels(tables, "2024-06-01", labels=labels)
+    assert (folds.validation & (folds.labels == 1.0)).sum() == 1
+    assert folds.validation[keep[-1]]
+
+
+def test_without_applications_the_reference_is_the_registration(tiny: GraphTables) -> None:
+    no_apps = GraphTables(**{**dict(tiny.tables()), "applications": tiny.applications.iloc[:0]})
+    ref = reference_times(no_apps, "2024-03-05")
+    registered = tiny.users["registered_at"] + pd.Timedelta("1D")
+    expected = registered.clip(upper=pd.Timestamp("2024-03-05", tz="UTC"))
+    assert (ref.to_numpy() == expected.to_numpy()).all()
+
+
+def test_ties_in_time_are_broken_at_random_not_by_id() -> None:
+    """Data without dates: every reference time equal. The window is then a keyed-hash
+    sample of the users, not the users with the largest ids."""
+    tables = random_tables(500, seed=4)
+    users = tables.users.copy()
+    users["registered_at"] = pd.Timestamp("2024-01-01", tz="UTC").as_unit("us")
+    users["label_at"] = pd.Timestamp("2024-01-02", tz="UTC").as_unit("us")
+    same_day = GraphTables(
+        **{**dict(tables.tables()), "users": users,
+           "applications": tables.applications.iloc[:0]}
+    )  # fmt: skip
+    folds = split_labels(same_day, "2024-06-01", validation_fraction=0.2)
+    ids = same_day.users["user_id"].astype(str).to_numpy()
+    good = folds.labels == 0.0
+    chosen = np.sort(ids[folds.validation & good])
+    assert len(chosen) > 10
+    # not the largest ids, and spread over the whole range of ids
+    assert not np.array_equal(chosen, np.sort(ids[good])[-len(chosen) :])
+    ordered = np.sort(ids[good])
+    assert chosen[0] < ordered[len(ordered) // 2] < chosen[-1]
+    # and the same again: a keyed hash, not a random draw
+    again = split_labels(same_day, "2024-06-01", validation_fraction=0.2)
+    assert np.array_equal(again.validation, folds.validation)
 
 
 def test_passed_labels_cannot_unhide_a_future_label(tiny: GraphTables) -> None:

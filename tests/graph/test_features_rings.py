@@ -63,24 +63,84 @@ def test_ring_activity_and_timing(town):
 
 def test_ring_flag_separates_burst_rings_from_households_and_cafes(town):
     f = by_user(town)
-    assert f.loc["r1", "ring_flag"]  # 4 members registered within 2 days
-    assert f.loc["a1", "ring_flag"]  # intermediary clients registered together
+    # 4 of 4 registered within 2 days: in this town of 13 users, random groups of 4
+    # do that in 1 draw of 715 (the four ring members themselves)
+    assert f.loc["r1", "ring_flag"]
     assert not f.loc["h1", "ring_flag"]  # a couple, registered 3 years apart
     assert not f.loc["c1", "ring_flag"]  # 4 cafe users registered months apart
     assert not f.loc["z1", "ring_flag"]
-    loose = FeatureConfig(rings=RingConfig(flag_min_burst_share=0.25))
-    assert by_user(town, config=loose).loc["c1", "ring_flag"]  # 1 of 4 in a week suffices
+    # 3 agent clients within 3 days: random triples of this town do that 5 times in
+    # 286 (1.7%): flagged at a 5% significance, not at 0.5%
+    loose = FeatureConfig(rings=RingConfig(flag_significance=0.05))
+    strict = FeatureConfig(rings=RingConfig(flag_significance=0.005))
+    assert by_user(town, config=loose).loc["a1", "ring_flag"]
+    assert not by_user(town, config=strict).loc["a1", "ring_flag"]
+    assert not by_user(town, config=loose).loc["c1", "ring_flag"]
 
 
-def test_ring_flag_also_catches_rings_that_apply_together(make_tables, town_frames):
-    frames = town_frames()
-    cafe = [["ca1", "c1", "p1", "2024-05-20"], ["ca2", "c2", "p2", "2024-05-21"]]
-    frames["applications"] += [[*row, "", ""] for row in cafe]
-    f = by_user(make_tables(frames))
-    assert not f.loc["c1", "ring_flag"]  # two applications: too few to call a burst
-    frames["applications"].append(["ca3", "c3", "p1", "2024-05-25", "", ""])
-    f = by_user(make_tables(frames))
-    assert f.loc["c1", "ring_flag"] and f.loc["c1", "ring_application_burst_share"] == 1.0
+def test_a_population_registered_on_one_day_shows_no_burst(make_tables):
+    """Data without dates (everyone registered on one day): a shared-card group is no
+    burst; it is flagged only when its other members' known bad labels exceed what the
+    population's bad rate explains, and a member's own label never decides its flag."""
+    users = [["user_id", "registered_at", "label", "label_at"]]
+    cards = [["user_id", "account_id", "account_type", "linked_at"]]
+    for g in range(40):  # 40 couples sharing a card, 1 bad in 20 labelled users
+        for m in range(2):
+            uid = f"u{g:02d}{m}"
+            users.append([uid, "2024-01-01", "1" if (g % 20 == 0 and m) else "0", "2024-02-01"])
+            cards.append([uid, f"card{g:02d}", "bank_card", ""])
+    for m in range(6):  # one group of six on one card: five known bad, one unknown
+        uid = f"ring{m}"
+        users.append([uid, "2024-01-01", "1" if m < 5 else "", "2024-02-01" if m < 5 else ""])
+        cards.append([uid, "cardR", "bank_card", ""])
+    for m in range(4):  # a group of four, nothing known against it
+        uid = f"quiet{m}"
+        users.append([uid, "2024-01-01", "0", "2024-02-01"])
+        cards.append([uid, "cardQ", "bank_card", ""])
+    tables = make_tables({"users": users, "user_accounts": cards})
+    f = by_user(tables)
+    assert f.loc["ring5", "ring_flag"]  # the unknown member: five known bad mates
+    assert f.loc["ring0", "ring_flag"]  # a bad member: four other bad mates suffice
+    assert not f.loc["quiet0", "ring_flag"]  # four together on one day: no burst here
+    assert f.loc["ring0", "ring_registration_burst_share"] == 1.0
+    # with only its own label against it, a member is not flagged by its own label
+    users2 = [row if not row[0].startswith("ring") or row[0] in ("ring0", "ring5")
+              else [row[0], "2024-01-01", "0", "2024-02-01"] for row in users]  # fmt: skip
+    f2 = by_user(make_tables({"users": users2, "user_accounts": cards}))
+    assert not f2.loc["ring0", "ring_flag"]
+
+
+def test_ring_flag_also_catches_rings_that_apply_together(make_tables):
+    """Everyone registered over a year and applies over a year; one group of four on a
+    shared card registered months apart but applies within two days: flagged. A group
+    applying weeks apart is not, nor a pair (too few to call a burst)."""
+    rng = np.random.default_rng(0)
+    start = pd.Timestamp("2023-01-01")
+    users = [["user_id", "registered_at", "label", "label_at"]]
+    cards = [["user_id", "account_id", "account_type", "linked_at"]]
+    apps = [["application_id", "user_id", "platform_id", "applied_at", "amount", "device_id"]]
+
+    def add(uid: str, registered: pd.Timestamp, applied: pd.Timestamp, card: str) -> None:
+        users.append([uid, str(registered.date()), "", ""])
+        cards.append([uid, card, "bank_card", ""])
+        apps.append([f"a-{uid}", uid, "p1", str(applied), "", ""])
+
+    for i in range(200):
+        registered = start + pd.Timedelta(days=int(rng.integers(0, 365)))
+        add(f"n{i:03d}", registered, registered + pd.Timedelta(days=int(rng.integers(1, 100))),
+            f"own{i:03d}")  # fmt: skip
+    for m in range(4):
+        add(f"g{m}", start + pd.Timedelta(days=90 * m), pd.Timestamp("2024-03-10") +
+            pd.Timedelta(hours=12 * m), "cardG")  # fmt: skip
+        add(f"s{m}", start + pd.Timedelta(days=90 * m), pd.Timestamp("2024-01-10") +
+            pd.Timedelta(days=20 * m), "cardS")  # fmt: skip
+    for m in range(2):
+        add(f"p{m}", start + pd.Timedelta(days=150 * m), pd.Timestamp("2024-02-01"), "cardP")
+    f = by_user(make_tables({"users": users, "user_accounts": cards, "applications": apps}))
+    assert f.loc["g0", "ring_flag"] and f.loc["g0", "ring_application_burst_share"] == 1.0
+    assert f.loc["g0", "ring_registration_burst_share"] == 0.25
+    assert not f.loc["s0", "ring_flag"]
+    assert not f.loc["p0", "ring_flag"]
 
 
 def test_one_multi_borrower_does_not_make_a_household_a_ring(make_tables, town_frames):
@@ -178,7 +238,7 @@ def test_rings_match_networkx_components(seed, max_sharing, make_tables):
     [
         ("max_sharing", 1, r"RingConfig.max_sharing = 1: expected an integer >= 2"),
         ("burst_days", 0, r"RingConfig.burst_days = 0: expected > 0"),
-        ("flag_min_burst_share", 1.5, r"RingConfig.flag_min_burst_share = 1.5: expected 0..1"),
+        ("flag_significance", 0.7, r"RingConfig.flag_significance = 0.7: expected in \(0, 0.5\)"),
     ],
 )
 def test_ring_config_errors_name_the_setting(town, setting, value, message):

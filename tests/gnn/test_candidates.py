@@ -1,0 +1,151 @@
+"""The candidates of a fit and the choice between them; what communities may see."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskgraph.errors import ModelError
+from riskgraph.gnn.communities import community_block, user_communities
+from riskgraph.gnn.hetero import HeteroGraphBuilder
+from riskgraph.gnn.protocol import split_labels
+from riskgraph.gnn.runners import SignRunner
+from riskgraph.gnn.train import GraphRiskModel
+from riskgraph.loaders import GraphTables, build_graph_tables
+
+from .conftest import KEY
+
+D = "2024-07-01"
+HEADS_ONLY = {"candidates": ("tabular", "graph", "blend"), "n_folds": 3, "time_buckets": 2}
+
+
+def community_world(shuffle_ties: bool, seed: int = 0) -> GraphTables:
+    """1,500 users in 30 communities of 50; 6 communities are risky (30% bad against
+    2%), one attribute says a little, and each user has 4 social ties: inside its
+    community, or, with ``shuffle_ties``, to anybody (the ties then say nothing)."""
+    rng = np.random.default_rng(seed)
+    n, size = 1500, 50
+    community = np.arange(n) // size
+    risky = np.isin(community, rng.choice(n // size, 6, replace=False))
+    x = rng.normal(size=n)
+    logit = np.where(risky, np.log(0.3 / 0.7), np.log(0.02 / 0.98)) + 0.5 * x
+    bad = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
+    registered = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 150, n), unit="D")
+    labelled = rng.random(n) < 0.6
+    ids = np.array([f"u{i:04d}" for i in range(n)])
+    users = pd.DataFrame(
+        {
+            "user_id": ids,
+            "registered_at": registered.astype(str),
+            "label": np.where(labelled, bad.astype(int).astype(str), ""),
+            "label_at": np.where(labelled, (registered + pd.Timedelta("20D")).astype(str), ""),
+            "score_x": x.round(3),
+        }
+    )
+    src = np.repeat(np.arange(n), 4)
+    if shuffle_ties:
+        dst = rng.integers(0, n, len(src))
+    else:
+        dst = community[src] * size + rng.integers(0, size, len(src))
+    keep = src != dst
+    social = pd.DataFrame(
+        {"src_user_id": ids[src[keep]], "dst_user_id": ids[dst[keep]], "tie_type": "contact"}
+    ).drop_duplicates(["src_user_id", "dst_user_id"])
+    return build_graph_tables({"users": users, "social": social}, hmac_key=KEY).tables
+
+
+def test_selection_takes_the_graph_when_the_ties_carry_the_risk() -> None:
+    model = GraphRiskModel(seed=0, **HEADS_ONLY).fit(community_world(shuffle_ties=False), D)
+    assert model.selected_ in ("graph", "blend")
+    scores = model.candidates_
+    assert scores["graph"]["auc_pr"] > scores["tabular"]["auc_pr"] + 0.1
+    assert scores["tabular"]["auc_pr_margin_se"] < -1.0  # beaten beyond one standard error
+
+
+def test_selection_keeps_the_tabular_head_when_the_ties_say_nothing() -> None:
+    model = GraphRiskModel(seed=0, **HEADS_ONLY).fit(community_world(shuffle_ties=True), D)
+    assert model.selected_ == "tabular"
+    assert model.record_.selected == "tabular"
+    assert set(model.record_.candidates) == {"tabular", "graph", "blend"}
+
+
+def test_the_choice_is_saved_and_scores_come_from_it(tmp_path) -> None:
+    tables = community_world(shuffle_ties=False)
+    model = GraphRiskModel(seed=0, **HEADS_ONLY).fit(tables, D)
+    loaded = GraphRiskModel.load(model.save(tmp_path / "gnn.pt"))
+    assert loaded.selected_ == model.selected_
+    assert np.array_equal(loaded.predict_proba(tables, D), model.predict_proba(tables, D))
+    # the validation window's calibrated risk is the selected candidate's
+    val = model.validation_
+    assert np.allclose(val["proba"], model.calibrate(val["logit"].to_numpy()))
+
+
+def test_candidate_settings_are_checked() -> None:
+    tables = community_world(shuffle_ties=True)
+    with pytest.raises(ModelError, match=r"candidates = \('forest',\): expected a non-empty"):
+        GraphRiskModel(candidates=("forest",)).fit(tables, D)
+    with pytest.raises(ModelError, match=r"'blend' averages the tree heads"):
+        GraphRiskModel(candidates=("tabular", "blend")).fit(tables, D)
+    with pytest.raises(ModelError, match=r"architecture 'sage' trains 'gnn' only"):
+        GraphRiskModel(architecture="sage", candidates=("tabular",)).fit(tables, D)
+
+
+def test_communities_are_found_without_labels_and_counted_per_view() -> None:
+    tables = community_world(shuffle_ties=False)
+    model = GraphRiskModel(seed=0, **HEADS_ONLY)
+    folds = split_labels(tables, D, n_folds=3, time_buckets=2)
+    model.builder_ = HeteroGraphBuilder().fit(tables, as_of=D)
+    runner = SignRunner(model, tables, pd.Timestamp(D, tz="UTC"), folds, None)
+    membership = runner.communities
+    assert membership is not None
+    truth = np.arange(tables.num_users) // 50
+    # most of each planted community ends up in one found community
+    agree = [np.bincount(membership[truth == c]).max() / 50 for c in range(30)]
+    assert np.median(agree) >= 0.8
+    # the same graph without labels gives the same communities
+    assert np.array_equal(user_communities(runner.inputs.graph, seed=0), membership)
+
+
+def test_a_users_own_fold_never_reaches_its_community_or_label_inputs() -> None:
+    """Flip every label of one fold (the user's own among them): the user's own-view
+    inputs (label block, community block and all) stay identical. Flip labels of
+    another fold: its community inputs change (so the test can fail)."""
+    tables = community_world(shuffle_ties=False)
+    folds = split_labels(tables, D, n_folds=3, time_buckets=1)
+    u = int(np.flatnonzero(folds.train & (folds.fold == 0))[0])
+
+    def own_inputs(labels: np.ndarray) -> np.ndarray:
+        users = tables.users.copy()
+        users["label"] = pd.array(
+            np.where(np.isnan(labels), pd.NA, labels).tolist(), dtype="Int8"
+        )
+        t = GraphTables(**{**dict(tables.tables()), "users": users})
+        model = GraphRiskModel(seed=0, **HEADS_ONLY)
+        model.builder_ = HeteroGraphBuilder().fit(t, as_of=D)
+        f = split_labels(t, D, n_folds=3, time_buckets=1)
+        runner = SignRunner(model, t, pd.Timestamp(D, tz="UTC"), f, None)
+        runner.attach_scorer(None)
+        return runner.own_inputs(np.array([u]))[0]
+
+    labels = folds.labels.copy()
+    base = own_inputs(labels)
+    same_fold = labels.copy()
+    flip = (folds.fold == 0) & ~np.isnan(labels)
+    same_fold[flip] = 1.0 - same_fold[flip]
+    assert np.array_equal(own_inputs(same_fold), base)
+    other_fold = labels.copy()
+    flip = (folds.fold == 1) & ~np.isnan(labels)
+    other_fold[flip] = 1.0 - other_fold[flip]
+    assert not np.array_equal(own_inputs(other_fold), base)
+
+
+def test_community_block_counts_only_the_labels_it_is_given() -> None:
+    membership = np.array([0, 0, 0, 1, 1])
+    labels = np.array([1.0, np.nan, 0.0, np.nan, np.nan])
+    block = community_block(membership, labels)
+    # community 0: 3 users, 1 known bad, 1 known good; community 1: nothing known
+    assert np.allclose(np.expm1(block[0, :3]), [3, 1, 1])
+    assert np.allclose(np.expm1(block[3, :3]), [2, 0, 0])
+    assert block[3, 3] == pytest.approx(0.5)  # the view's base rate: nothing known there
+    assert block[0, 3] == pytest.approx((1 + 10 * 0.5) / (2 + 10))
