@@ -196,7 +196,8 @@ def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
                 f"{rel}_bad_2hop",
                 "exposure",
                 f"Distinct users with a visible bad label within two hops over {via} "
-                f"(one-hop ones included, the user itself excluded){cap}.",
+                f"(one-hop ones included, the user itself excluded; the second hop "
+                f"through users of at most ExposureConfig.max_sharing (50) links){cap}.",
                 f"is linked through {via} to {{value:count}} {{value:user|users}} who "
                 "defaulted, directly or through one other user",
                 "increasing",
@@ -205,8 +206,9 @@ def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
             _spec(
                 f"{rel}_bad_share_2hop",
                 "exposure",
-                f"Bad share among the labelled users within two hops over {via}; NaN when "
-                "none has a visible label.",
+                f"Bad share among the labelled users within two hops over {via} (the "
+                "second hop through users of at most ExposureConfig.max_sharing (50) "
+                "links); NaN when none has a visible label.",
                 f"{{value:pct}} of the users linked to this applicant through {via}, "
                 "directly or through one other user, defaulted (of those whose repayments "
                 "are known)",

@@ -69,7 +69,8 @@ class ExposureConfig:
     max_sharing : int, default 50
         A device or account links the users on it only when at most this many users
         share it. Above that (internet-cafe PCs, shop demo phones) "shares a device
-        with 3 users who defaulted" would say nothing about the applicant.
+        with 3 users who defaulted" would say nothing about the applicant. Likewise a
+        user with more links than this links nobody at two hops.
     ppr_damping : float, default 0.85
         Probability that the PageRank walker follows a link rather than jumping back
         to a known-bad user (networkx ``alpha``).
@@ -123,7 +124,9 @@ class ExposureConfig:
         return self
 
 
-def hop_counts(adjacency: sp.csr_array, labels: np.ndarray) -> dict[str, np.ndarray]:
+def hop_counts(
+    adjacency: sp.csr_array, labels: np.ndarray, max_links: int | None = None
+) -> dict[str, np.ndarray]:
     """Users, bad users and shares within one and two hops, never counting oneself.
 
     Parameters
@@ -132,6 +135,10 @@ def hop_counts(adjacency: sp.csr_array, labels: np.ndarray) -> dict[str, np.ndar
         ``(n, n)`` 0/1, symmetric, no diagonal.
     labels : np.ndarray
         ``float64`` ``(n,)``: 1 bad, 0 good, NaN unknown.
+    max_links : int, optional
+        Two hops go through other users with at most this many links: a user with
+        hundreds of contacts links nobody at two hops, as a public PC links nobody at
+        one (None: through everyone).
 
     Returns
     -------
@@ -143,8 +150,9 @@ def hop_counts(adjacency: sp.csr_array, labels: np.ndarray) -> dict[str, np.ndar
     Notes
     -----
     The two-hop counts only materialize the columns of labelled users:
-    ``(A + A A)[:, labelled]``, at cost ``sum over u of sum over neighbours v of the
-    labelled neighbours of v``.
+    ``(A + A[:, m] A[m, :])[:, labelled]`` with ``m`` the users of at most
+    ``max_links`` links, at cost at most ``max_links`` times the links: it grows with
+    the links, not with the two-hop paths of a dense graph.
 
     Examples
     --------
@@ -155,6 +163,11 @@ def hop_counts(adjacency: sp.csr_array, labels: np.ndarray) -> dict[str, np.ndar
     >>> h = hop_counts(a, np.array([np.nan, np.nan, 1.0]))
     >>> h["bad_1hop"].tolist(), h["bad_2hop"].tolist()
     ([0, 1, 0], [1, 1, 0])
+
+    With at most one link allowed, user 1 (two links) carries nobody two hops:
+
+    >>> hop_counts(a, np.array([np.nan, np.nan, 1.0]), max_links=1)["bad_2hop"].tolist()
+    [0, 1, 0]
     """
     n = adjacency.shape[0]
     known = ~np.isnan(labels)
@@ -166,9 +179,13 @@ def hop_counts(adjacency: sp.csr_array, labels: np.ndarray) -> dict[str, np.ndar
     known_idx = np.flatnonzero(known)
     # Symmetric: the labelled columns are the transposed labelled rows (cheap to slice).
     to_known = sp.csr_array(adjacency[known_idx].T)
-    # (A + I) A[:, known] holds the one-hop and the two-hop pairs in one product.
-    with_self = adjacency + sp.eye_array(n, dtype=adjacency.dtype, format="csr")
-    two = binary(with_self @ to_known)
+    # Two hops only through users of few links: rows of the others are left out of the
+    # middle factor, so A[:, m] A[m, known] costs at most max_links per link.
+    middle = to_known
+    if max_links is not None:
+        hub = users_1hop > max_links
+        middle = sp.csr_array(to_known.multiply((~hub).astype(np.float32)[:, None]))
+    two = binary(to_known + adjacency @ middle)
     rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(two.indptr))
     target = known_idx[two.indices]
     not_self = target != rows
@@ -279,7 +296,8 @@ class ExposureGraph:
         """
         columns: dict[str, np.ndarray] = {}
         for rel in EXPOSURE_RELATIONS:  # five relations, each vectorised over all users
-            for name, values in hop_counts(self.matrices[rel], labels).items():
+            counts = hop_counts(self.matrices[rel], labels, max_links=self.config.max_sharing)
+            for name, values in counts.items():
                 columns[f"{rel}_{name}"] = values
         columns["bad_ppr"] = self.bad_ppr([labels])[0] if bad_ppr is None else bad_ppr
         return pd.DataFrame({name: columns[name] for name in EXPOSURE_FEATURES})

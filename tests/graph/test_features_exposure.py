@@ -66,6 +66,26 @@ def random_graph(seed: int, n: int = 40, p: float = 0.08) -> tuple[sp.csr_array,
     return binary_matrix(rows, cols, (n, n)), labels
 
 
+def test_two_hops_go_through_users_of_few_links_only():
+    """A star: the centre has 30 contacts, one of them bad. Through the centre every
+    leaf would see the bad leaf two hops away; with at most 10 links per middle user,
+    none does, and the centre still sees it one hop away."""
+    leaves = np.arange(1, 31)
+    a = binary_matrix(
+        np.concatenate([np.zeros(30, np.int64), leaves]),
+        np.concatenate([leaves, np.zeros(30, np.int64)]),
+        (31, 31),
+    )
+    labels = np.full(31, np.nan)
+    labels[1] = 1.0
+    labels[2:6] = 0.0
+    open_ = hop_counts(a, labels)
+    capped = hop_counts(a, labels, max_links=10)
+    assert open_["bad_2hop"][7] == 1 and capped["bad_2hop"][7] == 0
+    assert open_["bad_share_2hop"][7] == 0.2 and np.isnan(capped["bad_share_2hop"][7])
+    assert capped["bad_1hop"][0] == 1 and capped["bad_2hop"][0] == 1
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_hop_counts_match_networkx_shortest_paths(seed):
     adjacency, labels = random_graph(seed)
