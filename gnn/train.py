@@ -92,6 +92,7 @@ class TrainingRecord:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     selected: str = "gnn"
     candidates: dict[str, dict[str, float]] = field(default_factory=dict)
+    cross_fitted: bool = False
 
 
 def _data_fingerprint(tables: GraphTables, folds: LabelFolds) -> str:
@@ -163,6 +164,13 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
     communities : bool, default True
         Give the models each user's community (Leiden, label-free) and its known-bad
         and known-good members per label view (:mod:`riskgraph.gnn.communities`).
+    cross_fit_below : int, default 100
+        When the validation window holds fewer bad users than this, its average
+        precision is too noisy to choose by: the tree heads are then also fitted once
+        per fold on the other folds' training users, and the candidates are compared
+        and calibrated on every labelled user (the training users out of fold). The
+        network is not cross-fitted (it would cost ``n_folds`` trainings) and is then
+        left out of the comparison when tree heads are candidates.
     seed : int, default 0
         Seeds the weights, the batch order, the sampler and the folds.
     num_threads : int or None, default None
@@ -178,6 +186,12 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         The network (when ``"gnn"`` is a candidate).
     selected_ : str
         The candidate that validated best: the model's predictions are its.
+    cross_fitted_ : bool
+        Whether the tree heads were cross-fitted (see ``cross_fit_below``).
+    validation_, out_of_fold_ : pandas.DataFrame
+        ``user_idx``, ``label``, ``logit``, ``proba`` of the selected candidate for the
+        validation window and (when cross-fitted) the training users out of fold:
+        predictions made without the user's label.
     candidates_ : dict[str, dict[str, float]]
         Validation AUC-ROC and AUC-PR of every candidate.
     calibrator_ : dict
@@ -207,6 +221,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         booster_inputs: str = "graph",
         candidates: tuple[str, ...] | None = None,
         communities: bool = True,
+        cross_fit_below: int = 100,
         seed: int = 0,
         num_threads: int | None = None,
     ) -> None:
@@ -229,6 +244,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         self.booster_inputs = booster_inputs
         self.candidates = candidates
         self.communities = communities
+        self.cross_fit_below = cross_fit_below
         self.seed = seed
         self.num_threads = num_threads
 
@@ -345,7 +361,13 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             runner = self._runner(tables, as_of, folds, feature_views)
             stages["propagation"] = time.perf_counter() - clock
             val_idx = np.flatnonzero(folds.validation)
-            y_val = folds.labels[val_idx]
+            # Too few bad users to judge by (a new portfolio, a rare outcome): the tree
+            # heads are cross-fitted, and every labelled user judges (see cross_fit_below).
+            self.cross_fitted_ = int(np.nansum(folds.labels[val_idx])) < self.cross_fit_below
+            judges = val_idx
+            if self.cross_fitted_:
+                judges = np.concatenate([val_idx, np.flatnonzero(folds.train)])
+            y_judges = folds.labels[judges]
             logits: dict[str, np.ndarray] = {}
             self.heads_: dict[str, TreeHead] = {}
             runner.attach_scorer(None)
@@ -355,30 +377,36 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                 stages[name] = time.perf_counter() - began
             self.blend_: dict[str, tuple[float, float]] = {}
             if "blend" in self.candidate_list:
-                logits["blend"] = self._fit_blend(logits)
+                logits["blend"] = self._fit_blend(logits, len(val_idx))
             self.boosters_: ViewBoosters | None = None
             self.history_: list[dict[str, float]] = []
-            if "gnn" in self.candidate_list:
+            if "gnn" in self.candidate_list and (not self.cross_fitted_ or not logits):
                 began = time.perf_counter()
-                logits["gnn"] = self._fit_network(runner, tables, folds, feature_views, fit_frame)
+                z = self._fit_network(runner, tables, folds, feature_views, fit_frame)
+                if self.cross_fitted_:  # the network alone: judged on its window
+                    judges, y_judges = val_idx, folds.labels[val_idx]
+                logits["gnn"] = z
                 stages["gnn"] = time.perf_counter() - began
-            self.selected_, margins = _select(logits, y_val, self.seed)
+            self.selected_, margins = _select(logits, y_judges, self.seed)
             self.candidates_ = {
                 name: {
-                    **dict(zip(("auc_roc", "auc_pr"), _metrics(y_val, z), strict=True)),
+                    **dict(zip(("auc_roc", "auc_pr"), _metrics(y_judges, z), strict=True)),
                     "auc_pr_margin_se": margins[name],
                 }
                 for name, z in logits.items()
             }
             if self.selected_ != "gnn":
                 runner.attach_scorer(None)
-            z_val = logits[self.selected_]
-            self.calibrator_ = _fit_calibrator(self.calibration, z_val, y_val)
-            p_val = _calibrate(self.calibrator_, z_val)
-            self.record_ = self._record(tables, as_of, folds, p_val, clock, stages)
-            self.validation_ = pd.DataFrame(
-                {"user_idx": val_idx, "label": y_val, "logit": z_val, "proba": p_val}
+            z_judges = logits[self.selected_]
+            self.calibrator_ = _fit_calibrator(self.calibration, z_judges, y_judges)
+            p_judges = _calibrate(self.calibrator_, z_judges)
+            judged = pd.DataFrame(
+                {"user_idx": judges, "label": y_judges, "logit": z_judges, "proba": p_judges}
             )
+            window = folds.validation[judges]
+            self.validation_ = judged[window].reset_index(drop=True)
+            self.out_of_fold_ = judged[~window].reset_index(drop=True)
+            self.record_ = self._record(tables, as_of, folds, judged, clock, stages)
         return self
 
     def _plan(
@@ -420,29 +448,40 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         return folds
 
     def _fit_head(self, name: str, runner: SignRunner | MessagePassingRunner) -> np.ndarray:
-        """Fit the tree head ``name`` on the training users' own views; return the
-        validation users' logits."""
+        """Fit the tree head ``name`` on the training users' own views, stopping early
+        on the validation window; return the validation users' logits, followed, when
+        cross-fitted, by the training users' out-of-fold logits (a head per fold,
+        trained on the other folds' users)."""
         assert isinstance(runner, SignRunner)
         folds = runner.folds
         train, val = np.flatnonzero(folds.train), np.flatnonzero(folds.validation)
         x_train = self.head_inputs(runner, train, None, name)
         x_val = self.head_inputs(runner, val, None, name)
-        head = TreeHead(seed=self.seed).fit(
-            x_train,
-            folds.labels[train],
-            x_val,
-            folds.labels[val],
-            categorical=self._head_categorical(runner, name),
-        )
-        del x_train
+        y_train, y_val = folds.labels[train], folds.labels[val]
+        categorical = self._head_categorical(runner, name)
+        head = TreeHead(seed=self.seed).fit(x_train, y_train, x_val, y_val, categorical)
         self.heads_[name] = head
-        return head.predict_logit(x_val)
+        out = [head.predict_logit(x_val)]
+        if self.cross_fitted_:
+            oof = np.zeros(len(train))
+            fold = folds.fold[train]
+            for k in np.unique(fold):
+                inside = fold != k
+                if len(np.unique(y_train[inside])) < 2:
+                    oof[~inside] = head.predict_logit(x_train[~inside])
+                    continue
+                part = TreeHead(seed=self.seed).fit(
+                    x_train[inside], y_train[inside], x_val, y_val, categorical
+                )
+                oof[~inside] = part.predict_logit(x_train[~inside])
+            out.append(oof)
+        return np.concatenate(out)
 
-    def _fit_blend(self, logits: dict[str, np.ndarray]) -> np.ndarray:
-        """Standardize each tree head's log-odds on the validation window and average
-        them; return the validation users' blended logits."""
+    def _fit_blend(self, logits: dict[str, np.ndarray], n_val: int) -> np.ndarray:
+        """Standardize each tree head's log-odds on the validation window (its first
+        ``n_val`` logits) and average them; return the blended logits."""
         self.blend_ = {
-            name: (float(logits[name].mean()), float(logits[name].std()) or 1.0)
+            name: (float(logits[name][:n_val].mean()), float(logits[name][:n_val].std()) or 1.0)
             for name in HEADS
         }
         return self._blended({name: logits[name] for name in HEADS})
@@ -522,12 +561,14 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         tables: GraphTables,
         as_of: pd.Timestamp,
         folds: LabelFolds,
-        p_val: np.ndarray,
+        judged: pd.DataFrame,
         clock: float,
         stages: dict[str, float],
     ) -> TrainingRecord:
+        """The record of a fit; its validation metrics are the selected candidate's,
+        calibrated, on the users that judged the candidates."""
         y, train, val = folds.labels, folds.train, folds.validation
-        auc, ap = _metrics(y[val], p_val)
+        auc, ap = _metrics(judged["label"].to_numpy(), judged["proba"].to_numpy())
         return TrainingRecord(
             trained_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             as_of=as_of.isoformat(),
@@ -543,12 +584,15 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             seconds=time.perf_counter() - clock,
             validation_auc_roc=auc,
             validation_auc_pr=ap,
-            validation_brier=float(brier_score_loss(y[val], p_val)),
+            validation_brier=float(
+                brier_score_loss(judged["label"].to_numpy(), judged["proba"].to_numpy())
+            ),
             feature_columns=list(self.builder_.feature_columns_),
             versions=_versions(),
             stage_seconds=stages,
             selected=self.selected_,
             candidates={k: dict(v) for k, v in self.candidates_.items()},
+            cross_fitted=self.cross_fitted_,
         )
 
     # -- prediction ------------------------------------------------------------------
