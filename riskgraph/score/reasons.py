@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskgraph.reason_text import template_fields
+from riskgraph.graph.features.reason_text import template_fields
 from riskgraph.score.scorecard import CreditScorecard
 from riskgraph.score.thin_file import NO_CREDIT_HISTORY
 from riskgraph.score.variables import VariableSpec, format_reason, share_below

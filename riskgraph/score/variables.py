@@ -16,7 +16,7 @@ The trend comes from the meaning of the variable, never from the data alone:
   that every variable's points move one way and its reason reads the same for
   everyone.
 
-Reason templates are filled by :func:`riskgraph.reason_text.format_reason` (plural
+Reason templates are filled by :func:`riskgraph.graph.features.reason_text.format_reason` (plural
 agreement, "less than 1%" rather than a false "0%", bands as words). A sentence must
 be true for every value that can cost points and quote no internal score: the GNN's
 probability is stated as the share of the scorecard's training applicants whose
@@ -33,8 +33,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from riskgraph.reason_text import format_reason as _fill
-from riskgraph.reason_text import template_fields
+from riskgraph.graph.features.reason_text import format_reason as _fill
+from riskgraph.graph.features.reason_text import template_fields
 from riskgraph.score.thin_file import NO_CREDIT_HISTORY
 
 __all__ = [
@@ -85,7 +85,7 @@ class VariableSpec:
     reason : str
         Sentence template for an applicant, with ``{value}`` (the user's value) and
         optionally ``{share_below}`` (see ``reference``); the specs of
-        :mod:`riskgraph.reason_text`.
+        :mod:`riskgraph.graph.features.reason_text`.
     missing_reason : str
         Sentence when the user's value is missing and that costs points.
     missing_is_neutral : bool
@@ -324,7 +324,7 @@ def _graph_missing_reason(name: str) -> str:
 
 
 def format_reason(template: str, value: Any, **fields: Any) -> str:
-    """Fill a reason template (:func:`riskgraph.reason_text.format_reason`): plural
+    """Fill a reason template (:func:`riskgraph.graph.features.reason_text.format_reason`): plural
     agreement, bands and shares as words; a category in a numeric spec is written
     as it is.
 

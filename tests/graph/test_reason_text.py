@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from riskgraph.reason_text import format_reason, template_fields
+from riskgraph.graph.features.reason_text import format_reason, template_fields
 
 COUNT = "shares a device with {value:count} {value:user|users} who defaulted"
 
