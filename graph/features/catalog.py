@@ -177,14 +177,21 @@ FEATURE_CODES: dict[str, str] = {
 # The fact each feature tells (FeatureSpec.topic); a feature not listed tells its family's.
 _TOPICS = {
     "rings": "ring",
+    "ring_bad_count": "ring_defaults",
+    "ring_bad_rate": "ring_defaults",
+    "ring_registration_span_days": "ring_registration",
+    "ring_registration_burst_share": "ring_registration",
+    "ring_platforms": "ring_applications",
+    "ring_application_burst_share": "ring_applications",
     "hubs": "shared_identifiers",
     "exposure": "defaulted_links",
+    **{f"{rel}_users_1hop": "linked_users" for rel in EXPOSURE_RELATIONS},
+    "borrowing": "applications",
     "amount_sum_30d": "amounts",
     "amount_sum_90d": "amounts",
     "amount_max_90d": "amounts",
     "app_device_co_applicants": "co_applicants",
     "co_users_same_platform_week": "co_applicants",
-    "borrowing": "applications",
 }
 
 _FEWER = "at most {edge:below} would score better"

@@ -20,7 +20,6 @@ spec                        renders                                            e
                             words                                              10k``
 ``{edge:below}``            the largest whole number below a bin edge          ``2`` for 2.5 or 3
                             (advice: "at most 2 would score better")
-``{edge:atleast}``          the smallest whole number at or above a bin edge   ``24`` for 23.5
 ``{edge:pct_below}``        a share rounded *down* to a whole percent, so      ``30%`` for 0.305
                             "below 30%" is true of every value below the edge
 ``{value:ONE|MANY}``        ONE when the last number written before it reads   ``user``, ``users``
@@ -99,14 +98,14 @@ class _ReasonFormatter(string.Formatter):
             return f"{number:.0%}"
         if format_spec == "range":
             return _band(str(value))
-        if format_spec in ("below", "atleast", "pct_below"):
+        if format_spec in ("below", "pct_below"):
             number = _as_float(value)
             if number is None:
                 return str(value)
             self.last_number = None
             if format_spec == "pct_below":
                 return f"{math.floor(number * 100.0 + 1e-9):.0f}%"
-            whole = math.ceil(number - 1e-9) - (1 if format_spec == "below" else 0)
+            whole = math.ceil(number - 1e-9) - 1
             self.last_number = float(whole)
             return f"{whole:,}"
         try:

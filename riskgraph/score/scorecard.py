@@ -393,9 +393,18 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         return self._points(self.prepare(X))
 
     def _points(self, prepared: pd.DataFrame) -> pd.DataFrame:
+        return self.points_of_bins(self.bin_indices(prepared))
+
+    def bin_indices(self, prepared: pd.DataFrame, dtype: Any = np.int64) -> pd.DataFrame:
+        """Each user's bin of each variable, ``(n, n_variables)``, index of
+        ``prepared`` (from :meth:`prepare`).
+
+        Bins are optbinning's: the regular bins in order, then Special (never used
+        here) and Missing (the last).
+        """
         process = self.scorecard_.binning_process_
         out = {}
-        for name, bin_points in self.bin_points_.items():
+        for name in self.bin_points_:
             # Bin indices straight from each variable's binning: the process-level
             # transform would apply our per-variable metric_missing=0 to the indices
             # too and send missing values to bin 0 instead of the Missing bin.
@@ -405,8 +414,36 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
                 metric_special="empirical",
                 metric_missing="empirical",
             )
-            out[name] = bin_points[np.asarray(index, dtype=np.int64)]
+            out[name] = np.asarray(index, dtype=dtype)
         return pd.DataFrame(out, index=prepared.index)
+
+    def points_of_bins(self, bins: pd.DataFrame) -> pd.DataFrame:
+        """Points per variable, ``(n, n_variables)``, from :meth:`bin_indices`."""
+        return pd.DataFrame(
+            {
+                name: points[bins[name].to_numpy(dtype=np.int64)]
+                for name, points in self.bin_points_.items()
+            },
+            index=bins.index,
+        )
+
+    def bin_woe(self, name: str) -> np.ndarray:
+        """Weight of evidence of each bin of ``name`` (indexed like :meth:`bin_indices`),
+        as binned on the training users: ``ln(share of good / share of bad)``, so a bin
+        whose users go bad more often than the average has a negative WoE."""
+        check_is_fitted(self, "variables_")
+        table = self.scorecard_.binning_process_.get_binned_variable(name).binning_table
+        return _woe_of(
+            np.asarray(table.n_nonevent, dtype=np.float64),
+            np.asarray(table.n_event, dtype=np.float64),
+        )
+
+    def bin_splits(self, name: str) -> np.ndarray:
+        """Edges between the regular bins of a numerical variable (bin ``b`` holds
+        ``[splits[b - 1], splits[b])``); empty for one bin."""
+        check_is_fitted(self, "variables_")
+        binning = self.scorecard_.binning_process_.get_binned_variable(name)
+        return np.asarray(binning.splits, dtype=np.float64)
 
     def risk_from_points(self, points: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Probability of going bad, ``(n,)``, from the points of :meth:`points`."""
@@ -482,6 +519,13 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         """``variables_`` by name."""
         check_is_fitted(self, "variables_")
         return {v.name: v for v in self.variables_}
+
+
+def _woe_of(good: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Per bin ``ln((good_b / good) / (bad_b / bad))``; 0 for a bin without either."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        woe = np.log((good / max(good.sum(), 1.0)) / (bad / max(bad.sum(), 1.0)))
+    return np.where(np.isfinite(woe), woe, 0.0)
 
 
 def _check_target(y: Any, n: int) -> np.ndarray:

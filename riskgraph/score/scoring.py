@@ -22,9 +22,16 @@ from riskgraph.score.reasons import top_reasons
 from riskgraph.score.scorecard import CreditScorecard, default_catalog
 from riskgraph.score.variables import GNN_RISK, CatalogEntry
 
-__all__ = ["SCORE_COLUMNS", "ScoreResult", "average_points", "build_score_frame", "score_users"]
+__all__ = [
+    "REASON_DETAIL_COLUMNS",
+    "SCORE_COLUMNS",
+    "ScoreResult",
+    "average_points",
+    "build_score_frame",
+    "score_users",
+]
 
-#: Columns of scores.parquet, in order (CONTRACT.md).
+#: Columns of scores.parquet the contract names, in order (CONTRACT.md).
 SCORE_COLUMNS = (
     "user_id",
     "risk_score",
@@ -37,6 +44,15 @@ SCORE_COLUMNS = (
     "reason_2",
     "reason_3",
 )
+#: Columns riskgraph adds after them (README): each reason's stable code and points.
+REASON_DETAIL_COLUMNS = (
+    "reason_code_1",
+    "reason_code_2",
+    "reason_code_3",
+    "points_lost_1",
+    "points_lost_2",
+    "points_lost_3",
+)
 
 
 @dataclass(frozen=True)
@@ -46,19 +62,25 @@ class ScoreResult:
     Attributes
     ----------
     scores : pd.DataFrame
-        ``(n, 10)``: the :data:`SCORE_COLUMNS`, one row per user, RangeIndex.
+        ``(n, 16)``: the :data:`SCORE_COLUMNS` then the
+        :data:`REASON_DETAIL_COLUMNS`, one row per user, RangeIndex.
     reasons : pd.DataFrame
-        ``(n, 1 + 3 k)``: ``user_id``, ``reason_1..k``, ``reason_code_1..k`` (the
-        variable behind each reason) and ``points_lost_1..k``, for the watchlist's
-        "reasons changed" and for investigators.
+        ``(n, 1 + 4 k)``: ``user_id``, ``reason_1..k``, ``reason_code_1..k`` (stable
+        codes), ``reason_variable_1..k`` (the variable whose sentence is quoted) and
+        ``points_lost_1..k``, for investigators.
     flags : pd.DataFrame
         ``(n, 4)``: ``user_id``, ``ring_member``, ``intermediary_client``,
         ``multi_borrowing``: the graph flags the decision used.
+    bins : pd.DataFrame or None
+        ``(n, n_variables)`` int8: each user's bin of each scorecard variable
+        (:meth:`CreditScorecard.bin_indices` of the values the reasons quote), for
+        the characteristic stability of :mod:`riskgraph.monitoring`.
     """
 
     scores: pd.DataFrame
     reasons: pd.DataFrame
     flags: pd.DataFrame
+    bins: pd.DataFrame | None = None
 
 
 def build_score_frame(
@@ -155,6 +177,7 @@ def score_users(
     views: Iterable[pd.DataFrame] | None = None,
     view_weights: np.ndarray | None = None,
     points: pd.DataFrame | None = None,
+    catalog: Mapping[str, CatalogEntry] | None = None,
 ) -> ScoreResult:
     """Risk score, credit score, reasons and decision for every user of ``frame``.
 
@@ -186,6 +209,10 @@ def score_users(
         The views' averaged points, already computed by :func:`average_points`
         (instead of ``views``): a caller that computes them before building ``frame``
         never holds the full frame and a view at once (a GB at a million users).
+    catalog : mapping, optional
+        The graph feature catalogue of the settings in force, which the graph reasons
+        are worded from (:func:`riskgraph.graph.features.feature_catalog`); default
+        the catalogue the model was fitted with.
 
     Returns
     -------
@@ -216,8 +243,11 @@ def score_users(
         points = model._points(prepared)
     risk = model.risk_from_points(points)
     credit = model.scaling_.credit_score(risk)
-    reasons = top_reasons(model, prepared, points, max(n_reasons, 3))
+    # Bins hold at most max_n_bins + 2 indices: int8 keeps a million users' bins small.
+    bins = model.bin_indices(prepared, dtype=np.int8)
+    reasons = top_reasons(model, prepared, points, max(n_reasons, 3), catalog=catalog, bins=bins)
     del points
+    bins = bins.reset_index(drop=True)
 
     n = len(user_ids)
     flags = _flags(features, user_ids, policy)
@@ -245,8 +275,10 @@ def score_users(
             "reason_1": reasons["reason_1"].array,
             "reason_2": reasons["reason_2"].array,
             "reason_3": reasons["reason_3"].array,
+            **{c: reasons[c].to_numpy() for c in REASON_DETAIL_COLUMNS if c.startswith("points")},
+            **{c: reasons[c].array for c in REASON_DETAIL_COLUMNS if c.startswith("reason")},
         }
-    )
+    )[[*SCORE_COLUMNS, *REASON_DETAIL_COLUMNS]]
     detail = reasons.reset_index(drop=True)
     keep = [c for c in detail.columns if int(c.rsplit("_", 1)[1]) <= n_reasons]
     detail = detail[keep]
@@ -257,6 +289,7 @@ def score_users(
         scores=scores,
         reasons=detail,
         flags=flags[["user_id", "ring_member", "intermediary_client", "multi_borrowing"]],
+        bins=bins,
     )
 
 

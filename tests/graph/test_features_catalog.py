@@ -230,9 +230,11 @@ def test_every_feature_but_the_identifiers_has_its_own_stable_code_and_a_topic()
     assert FEATURE_CATALOG["ring_id"].code is None
     assert FEATURE_CATALOG["device_bad_1hop"].code == "E02"
     assert FEATURE_CATALOG["platforms_30d"].code == "B07"
-    # Exposure features tell one fact (links to defaulters) in other words.
+    # Links to defaulters are one fact, told in other words by many features.
     topics = {spec.topic for spec in FEATURE_CATALOG.values() if spec.family == "exposure"}
-    assert topics == {"defaulted_links"}
+    assert topics == {"defaulted_links", "linked_users"}
+    assert FEATURE_CATALOG["bad_ppr"].topic == FEATURE_CATALOG["any_bad_2hop"].topic
+    assert FEATURE_CATALOG["ring_bad_count"].topic != FEATURE_CATALOG["ring_size"].topic
     assert all(spec.topic for spec in FEATURE_CATALOG.values() if spec.kind != "identifier")
 
 

@@ -10,7 +10,13 @@ import pandas as pd
 from riskgraph.graph.features import FEATURE_CATALOG, compute_graph_features
 from riskgraph.loaders import build_graph_tables
 from riskgraph.loaders.synthetic import generate_population
-from riskgraph.score import SCORE_COLUMNS, CreditScorecard, build_score_frame, score_users
+from riskgraph.score import (
+    REASON_DETAIL_COLUMNS,
+    SCORE_COLUMNS,
+    CreditScorecard,
+    build_score_frame,
+    score_users,
+)
 
 KEY = b"test-key-0123456789abcdef"
 
@@ -48,7 +54,7 @@ def test_every_catalogue_feature_but_identifiers_is_a_model_input():
 def test_every_user_scored_once_with_readable_reasons():
     tables, _, _, _, result = scored()
     scores = result.scores
-    assert tuple(scores.columns) == SCORE_COLUMNS
+    assert tuple(scores.columns) == (*SCORE_COLUMNS, *REASON_DETAIL_COLUMNS)
     assert scores["user_id"].tolist() == tables.users["user_id"].tolist()
     assert scores["credit_score"].between(350, 950).all()
     text = pd.concat([scores[c].dropna() for c in ("reason_1", "reason_2", "reason_3")])

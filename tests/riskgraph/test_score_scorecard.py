@@ -240,7 +240,10 @@ def test_any_users_get_a_score_in_range_monotone_in_risk_and_up_to_three_reasons
 
     all_lost = points_lost(model, model.points(frame), model.prepare(frame)).to_numpy()
     losing = (all_lost > MIN_POINTS_LOST).sum(axis=1)
-    assert (has.sum(axis=1) == np.minimum(losing, 3)).all()
+    # A user losing points has a reason; the network model's points may be told as
+    # up to three graph facts, so a user may read more reasons than variables lost.
+    assert (has[:, 0] == (losing > 0)).all()
+    assert (lost[has] > MIN_POINTS_LOST).all()
 
 
 def test_auto_regularization_is_chosen_by_cross_validation():
