@@ -41,7 +41,9 @@ __all__ = [
     "ATTRIBUTE_SPECS",
     "GNN_RISK",
     "NETWORK_CODE",
+    "NETWORK_REASON",
     "NO_CREDIT_HISTORY_CODE",
+    "NO_CREDIT_HISTORY_REASON",
     "CatalogEntry",
     "VariableSpec",
     "describe_variables",
@@ -204,11 +206,11 @@ _TRENDS = {"increasing": "ascending", "decreasing": "descending", "none": "auto_
 # this sentence is read only when no such fact exists. The probability is an internal
 # score, so the sentence states where the applicant stands among the scorecard's
 # training applicants: true for every value, and it grows with the risk.
-_GNN_REASON = (
+NETWORK_REASON = (
     "the devices, accounts and contacts linked to this applicant carry more risk than "
     "those of {share_below:pct} of applicants"
 )
-_NO_HISTORY_REASON = "no credit history yet"
+NO_CREDIT_HISTORY_REASON = "no credit history yet"
 #: Quantile levels of ``VariableSpec.reference``.
 _REFERENCE_LEVELS = np.linspace(0.0, 1.0, 1001)
 
@@ -252,8 +254,8 @@ def describe_variables(
                 "indicator",
                 "numerical",
                 "ascending",
-                _NO_HISTORY_REASON,
-                _NO_HISTORY_REASON,
+                NO_CREDIT_HISTORY_REASON,
+                NO_CREDIT_HISTORY_REASON,
                 code=NO_CREDIT_HISTORY_CODE,
                 topic=name,
             )
@@ -263,7 +265,7 @@ def describe_variables(
                 "gnn",
                 "numerical",
                 "ascending",
-                _GNN_REASON,
+                NETWORK_REASON,
                 "network risk not available",
                 code=NETWORK_CODE,
                 topic=name,
@@ -370,7 +372,7 @@ def refresh_graph_specs(
         if spec.name == NO_CREDIT_HISTORY:
             spec = replace(spec, code=NO_CREDIT_HISTORY_CODE, topic=name)
         elif spec.kind == "gnn":
-            spec = replace(spec, reason=_GNN_REASON, code=NETWORK_CODE, topic=name)
+            spec = replace(spec, reason=NETWORK_REASON, code=NETWORK_CODE, topic=name)
         elif spec.kind == "graph" and entry is not None and entry.reason is not None:
             spec = replace(
                 spec,

@@ -71,3 +71,26 @@ def test_flagged_ring_members_are_never_approved():
     assert ring.any()
     assert (result.scores.loc[ring, "decision"] != "approve").all()
     assert result.scores.loc[ring, "ring_id"].notna().all()
+
+
+def test_every_reason_code_a_night_gives_is_documented():
+    from riskgraph.score.codes import code_table
+
+    _, _, frame, _, result = scored()
+    documented = set(code_table()["code"])
+    given = set(pd.concat([result.scores[f"reason_code_{i}"] for i in (1, 2, 3)]).dropna())
+    assert given, "the users have reasons"
+    attributes = {c for c in given if c.startswith("A:")}
+    assert given - attributes <= documented
+    # An attribute without a code of its own is named by its column.
+    assert {c.removeprefix("A:") for c in attributes} <= set(frame.columns)
+    # Each code has one meaning: the same code never quotes two variables.
+    pairs = pd.concat(
+        [
+            result.reasons[[f"reason_code_{i}", f"reason_variable_{i}"]].set_axis(
+                ["code", "variable"], axis=1
+            )
+            for i in (1, 2, 3)
+        ]
+    ).dropna()
+    assert (pairs.groupby("code")["variable"].nunique() == 1).all()
