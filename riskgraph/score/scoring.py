@@ -20,6 +20,7 @@ from riskgraph.loaders.tables import TABLE_COLUMNS
 from riskgraph.score.decisions import DecisionPolicy, decide
 from riskgraph.score.reasons import top_reasons
 from riskgraph.score.scorecard import CreditScorecard, default_catalog
+from riskgraph.score.strategy import ResolvedCutoffs, forced_review, resolve_cutoffs
 from riskgraph.score.variables import GNN_RISK, CatalogEntry
 
 __all__ = [
@@ -75,12 +76,16 @@ class ScoreResult:
         ``(n, n_variables)`` int8: each user's bin of each scorecard variable
         (:meth:`CreditScorecard.bin_indices` of the values the reasons quote), for
         the characteristic stability of :mod:`riskgraph.monitoring`.
+    cutoffs : ResolvedCutoffs or None
+        The cut-offs the decisions used (the policy's targets resolved on these
+        users) and the shares they approve, review and decline.
     """
 
     scores: pd.DataFrame
     reasons: pd.DataFrame
     flags: pd.DataFrame
     bins: pd.DataFrame | None = None
+    cutoffs: ResolvedCutoffs | None = None
 
 
 def build_score_frame(
@@ -193,6 +198,7 @@ def score_users(
         only, households stay out of it), ``app_device_co_applicants`` (intermediary
         clients) and ``multi_borrowing``. Absent columns mean no flag.
     policy : DecisionPolicy, optional
+        Cut-offs, or targets resolved to cut-offs on the users of ``frame``.
     n_reasons : int, default 3
         Reasons kept in ``ScoreResult.reasons`` (scores.parquet holds three).
     views, view_weights : optional
@@ -251,12 +257,13 @@ def score_users(
 
     n = len(user_ids)
     flags = _flags(features, user_ids, policy)
+    cutoffs = resolve_cutoffs(policy, credit, risk, forced_review(flags, policy))
     decision = decide(
         credit,
         ring_member=flags["ring_member"].to_numpy(),
         intermediary_client=flags["intermediary_client"].to_numpy(),
         multi_borrowing=flags["multi_borrowing"].to_numpy(),
-        policy=policy,
+        policy=cutoffs.policy(policy),
     )
     gnn = (
         frame[GNN_RISK].to_numpy(dtype=np.float64)
@@ -290,6 +297,7 @@ def score_users(
         reasons=detail,
         flags=flags[["user_id", "ring_member", "intermediary_client", "multi_borrowing"]],
         bins=bins,
+        cutoffs=cutoffs,
     )
 
 
