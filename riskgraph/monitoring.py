@@ -30,6 +30,7 @@ __all__ = [
     "SHIFTED",
     "WATCH",
     "ModelMonitoring",
+    "MonitoringConfig",
     "WatchlistConfig",
     "model_monitoring",
     "population_stability_index",
@@ -68,6 +69,33 @@ class WatchlistConfig:
             raise ConfigError(f"watchlist.min_abs_delta = {self.min_abs_delta}: expected >= 0")
         if self.max_rows < 1:
             raise ConfigError(f"watchlist.max_rows = {self.max_rows}: expected >= 1")
+        return self
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """Which users the model monitoring compares (config table ``[monitoring]``).
+
+    Parameters
+    ----------
+    applicant_days : int, default 30
+        The development sample is applicants measured at their first application;
+        the comparable users tonight are the applicants whose first application
+        falls in the last ``applicant_days`` days (users who applied long ago are
+        rescored every night, with activity windows that have emptied since).
+    min_applicants : int, default 100
+        With fewer such applicants, every user scored tonight is compared (and the
+        report says so).
+    """
+
+    applicant_days: int = 30
+    min_applicants: int = 100
+
+    def validate(self) -> MonitoringConfig:
+        if self.applicant_days < 1:
+            raise ConfigError(f"monitoring.applicant_days = {self.applicant_days}: expected >= 1")
+        if self.min_applicants < 1:
+            raise ConfigError(f"monitoring.min_applicants = {self.min_applicants}: expected >= 1")
         return self
 
 
@@ -312,6 +340,8 @@ class ModelMonitoring:
     bin_counts : dict[str, list of int]
         Tonight's users per bin of each characteristic (the next night's
         "previous").
+    score_counts : list of int
+        Tonight's users per credit score 350..950 (the next night's "previous").
     notes : list of str
         What could not be compared, and why.
     """
@@ -321,6 +351,7 @@ class ModelMonitoring:
     characteristics: pd.DataFrame
     ranking: dict[str, dict[str, float]]
     bin_counts: dict[str, list[int]]
+    score_counts: list[int]
     notes: list[str]
 
     @property
@@ -352,6 +383,7 @@ class ModelMonitoring:
                 "bands": self.bands.to_dict(orient="records"),
                 "ranking": self.ranking,
                 "bin_counts": self.bin_counts,
+                "score_counts": self.score_counts,
                 "notes": self.notes,
             }
         )
@@ -362,7 +394,7 @@ def model_monitoring(
     credit_score: Any,
     bins: pd.DataFrame | None,
     *,
-    previous_score: Any = None,
+    previous_score_counts: Any = None,
     previous_bin_counts: dict[str, list[int]] | None = None,
     matured: pd.DataFrame | None = None,
 ) -> ModelMonitoring:
@@ -379,8 +411,8 @@ def model_monitoring(
     bins : pd.DataFrame or None
         ``(n, n_variables)`` tonight's bin of each characteristic
         (``ScoreResult.bins`` of tonight's users).
-    previous_score : array-like, optional
-        The previous night's credit scores.
+    previous_score_counts : array-like, optional
+        ``(601,)`` the previous night's :attr:`ModelMonitoring.score_counts`.
     previous_bin_counts : dict, optional
         The previous night's :attr:`ModelMonitoring.bin_counts`, from the same model.
     matured : pd.DataFrame, optional
@@ -393,7 +425,7 @@ def model_monitoring(
     """
     notes: list[str] = []
     tonight = score_histogram(credit_score)
-    previous = None if previous_score is None else score_histogram(previous_score)
+    previous = None if previous_score_counts is None else np.asarray(previous_score_counts)
     if development is None:
         notes.append("the model was saved without its development sample: retrain to compare")
         reference = tonight
@@ -474,6 +506,7 @@ def model_monitoring(
         characteristics=characteristics,
         ranking=ranking,
         bin_counts=counts_tonight,
+        score_counts=tonight.astype(int).tolist(),
         notes=notes,
     )
 

@@ -45,6 +45,8 @@ SCORE_COLUMNS = (
     "reason_2",
     "reason_3",
 )
+#: Key of ``average_points(...).attrs`` holding each user's bins in its weightiest view.
+VIEW_BINS = "view_bins"
 #: Columns riskgraph adds after them (README): each reason's stable code and points.
 REASON_DETAIL_COLUMNS = (
     "reason_code_1",
@@ -73,9 +75,11 @@ class ScoreResult:
         ``(n, 4)``: ``user_id``, ``ring_member``, ``intermediary_client``,
         ``multi_borrowing``: the graph flags the decision used.
     bins : pd.DataFrame or None
-        ``(n, n_variables)`` int8: each user's bin of each scorecard variable
-        (:meth:`CreditScorecard.bin_indices` of the values the reasons quote), for
-        the characteristic stability of :mod:`riskgraph.monitoring`.
+        ``(n, n_variables)`` int8: each user's bin of each variable, for the
+        characteristic stability of :mod:`riskgraph.monitoring`. With label views,
+        the bins of the view the user weighs most: label-derived variables are then
+        counted at the label density the scorecard was developed at (the values the
+        reasons quote see every visible label).
     cutoffs : ResolvedCutoffs or None
         The cut-offs the decisions used (the policy's targets resolved on these
         users) and the shares they approve, review and decline.
@@ -244,6 +248,8 @@ def score_users(
     elif views is not None:
         # the views before the frame is prepared: never a view and that at once
         points = average_points(model, views, view_weights, frame.index)
+    # Taken out before the points are sliced: pandas copies attrs along with a slice.
+    view_bins = points.attrs.pop(VIEW_BINS, None) if points is not None else None
     prepared = model.prepare(frame)
     if points is None:
         points = model._points(prepared)
@@ -252,8 +258,8 @@ def score_users(
     # Bins hold at most max_n_bins + 2 indices: int8 keeps a million users' bins small.
     bins = model.bin_indices(prepared, dtype=np.int8)
     reasons = top_reasons(model, prepared, points, max(n_reasons, 3), catalog=catalog, bins=bins)
-    del points
-    bins = bins.reset_index(drop=True)
+    bins = (view_bins if view_bins is not None else bins).reset_index(drop=True)
+    del points, view_bins
 
     n = len(user_ids)
     flags = _flags(features, user_ids, policy)
@@ -309,8 +315,10 @@ def _add_view_points(
     index: pd.Index,
     names: list[str],
     total: np.ndarray,
+    bins: np.ndarray,
 ) -> None:
-    """Add view ``k``'s weighted points of the users that weigh it to ``total``."""
+    """Add view ``k``'s weighted points of the users that weigh it to ``total``, and
+    put its bins in ``bins`` for the users whose weightiest view it is."""
     if not view.index.equals(index):
         raise ModelError(f"view {k}: its users (index) differ from the score frame's")
     rows = np.flatnonzero(w[:, k] > 0)
@@ -318,8 +326,10 @@ def _add_view_points(
         return
     # the model's columns first, then the rows: a row copy of the whole view frame
     # is about 0.5 GB at a million users (60 float64 columns)
-    points = model._points(model.prepare(view).iloc[rows])
-    total[rows] += w[rows, k, None] * points[names].to_numpy()
+    view_bins = model.bin_indices(model.prepare(view).iloc[rows], dtype=np.int8)
+    total[rows] += w[rows, k, None] * model.points_of_bins(view_bins)[names].to_numpy()
+    mine = np.argmax(w[rows], axis=1) == k
+    bins[rows[mine]] = view_bins[names].to_numpy()[mine]
 
 
 def average_points(
@@ -344,7 +354,8 @@ def average_points(
     Returns
     -------
     pd.DataFrame
-        ``(n, n_variables)``.
+        ``(n, n_variables)``; ``attrs[VIEW_BINS]`` holds each user's bins (int8) in
+        the view it weighs most, for :attr:`ScoreResult.bins`.
 
     Raises
     ------
@@ -363,18 +374,21 @@ def average_points(
         raise ModelError("view_weights: every row must sum to 1")
     names = [v.name for v in model.variables_]
     total = np.zeros((len(index), len(names)))
+    bins = np.zeros((len(index), len(names)), dtype=np.int8)
     seen = 0
     # Not enumerate: its reused result tuple would keep the last view alive.
     for view in views:
         if seen < w.shape[1]:  # more views than columns: counted, then reported below
-            _add_view_points(model, view, seen, w, index, names, total)
+            _add_view_points(model, view, seen, w, index, names, total, bins)
         seen += 1
         del view  # not held while the next view is computed (0.5 GB at a million users)
     if seen != w.shape[1]:
         raise ModelError(
             f"view_weights has {w.shape[1]} columns for {seen} views: one column per view"
         )
-    return pd.DataFrame(total, index=index, columns=names)
+    points = pd.DataFrame(total, index=index, columns=names)
+    points.attrs[VIEW_BINS] = pd.DataFrame(bins, index=index, columns=names)
+    return points
 
 
 def _flags(
