@@ -183,7 +183,7 @@ class _Clock:
 
     @contextlib.contextmanager
     def stage(self, name: str, what: str) -> Iterator[None]:
-        log.info("%s: %s", name, what)
+        log.info("%s", what, extra={"stage": name})
         task = self.progress.add_task(what, total=None) if self.progress else None
         reset_peak_rss()
         start = time.perf_counter()
@@ -194,12 +194,19 @@ class _Clock:
         if task is not None:
             self.progress.update(task, total=1, completed=1)
         if peak is None:
-            log.info("%s: done in %.1f s", name, self.timings[name])
+            log.info("done in %.1f s", self.timings[name], extra={"stage": name})
         else:
             self.peak_memory_gb[name] = peak
-            log.info("%s: done in %.1f s, peak memory %.2f GB", name, self.timings[name], peak)
+            log.info(
+                "done in %.1f s, peak memory %.2f GB",
+                self.timings[name],
+                peak,
+                extra={"stage": name},
+            )
         if self.crash_after == name:
-            log.error("%s=%s: dying now, as a test asked", ENV_CRASH_AFTER, name)
+            log.error(
+                "%s=%s: dying now, as a test asked", ENV_CRASH_AFTER, name, extra={"stage": name}
+            )
             os._exit(137)
 
 
@@ -529,7 +536,7 @@ def _without_protected(tables: GraphTables, protected: tuple[str, ...]) -> Graph
     present = [c for c in protected if c in tables.users.columns]
     if not present:
         return tables
-    log.info("model: leaving out the protected attributes %s", present)
+    log.info("leaving out the protected attributes %s", present, extra={"stage": "model"})
     return dataclasses.replace(tables, users=tables.users.drop(columns=present))
 
 
@@ -577,7 +584,11 @@ def _previous_manifest(previous_dir: Path | None) -> dict[str, Any]:
     try:
         return json.loads((previous_dir / RUN_MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        log.warning("report: cannot read %s: no comparison with it", previous_dir / RUN_MANIFEST)
+        log.warning(
+            "cannot read %s: no comparison with it",
+            previous_dir / RUN_MANIFEST,
+            extra={"stage": "report"},
+        )
         return {}
 
 
@@ -605,9 +616,11 @@ def _models(night: _Night, tables: GraphTables) -> tuple[RiskModels, bool]:
     the run is published)."""
     model_dir, config = night.out.model_dir, night.config
     if RiskModels.exists(model_dir) and not night.retrain:
-        log.info("model: reusing %s", model_dir)
+        log.info("reusing %s", model_dir, extra={"stage": "model"})
         return RiskModels.load(model_dir, config.features), False
-    log.info("model: training on the labels visible before %s", night.as_of.date())
+    log.info(
+        "training on the labels visible before %s", night.as_of.date(), extra={"stage": "model"}
+    )
     models = RiskModels(config.model, config.features).fit(tables, night.as_of)
     models.save(night.staging / "model")
     # The scorecard as a risk team reads it, beside the model it describes.

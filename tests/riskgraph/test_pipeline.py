@@ -181,6 +181,29 @@ def test_run_adds_machine_readable_outputs(population, trained):
         assert f"<h2>{title}</h2>" in report
 
 
+def test_off_a_terminal_every_log_record_is_one_line(population, trained, tmp_path):
+    import re
+
+    from riskgraph.cli import LOG_LINE
+
+    line_format = re.compile(LOG_LINE)
+    input_dir, date = population
+    out = with_models(trained, tmp_path / "out")
+    env = {**os.environ, "RISKGRAPH_HMAC_KEY": KEY, "OMP_NUM_THREADS": "2", "COLUMNS": "80"}
+    command = [sys.executable, "-m", "riskgraph", "nightly", "--input", str(input_dir),
+               "--out", str(out), "--date", date.isoformat(), "--no-neo4j"]  # fmt: skip
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=900, cwd=out.parent
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert all(line_format.match(line) for line in lines), lines  # nothing wrapped
+    stages = [line_format.match(line)["stage"] for line in lines]
+    assert set(STAGES) - {"upsert", "read_back", "write_back"} <= set(stages)
+    assert any(line.endswith("score: scoring") for line in lines)
+    assert max(len(line) for line in lines) > 80  # long lines are not wrapped at 80
+
+
 def test_an_approval_rate_target_is_met_on_a_synthetic_night(population, trained, tmp_path):
     input_dir, date = population
     out = with_models(trained, tmp_path / "out")
