@@ -39,6 +39,7 @@ __all__ = [
     "FeatureSpec",
     "catalog_markdown",
     "feature_catalog",
+    "rewrite_generated",
     "update_catalog_docs",
 ]
 
@@ -674,13 +675,25 @@ def update_catalog_docs(path: str | Path) -> bool:
     ValueError
         When the file lacks the markers.
     """
+    return rewrite_generated(path, CATALOG_BEGIN, CATALOG_END, catalog_markdown())
+
+
+def rewrite_generated(path: str | Path, begin: str, end: str, content: str) -> bool:
+    """Put ``content`` between the markers ``begin`` and ``end`` of the file ``path``
+    (a generated table in a document); True when the file changed.
+
+    Raises
+    ------
+    ValueError
+        When the file lacks the markers.
+    """
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    if CATALOG_BEGIN not in text or CATALOG_END not in text:
-        raise ValueError(f"{path}: missing the markers {CATALOG_BEGIN!r} and {CATALOG_END!r}")
-    head, rest = text.split(CATALOG_BEGIN, 1)
-    _, tail = rest.split(CATALOG_END, 1)
-    new = f"{head}{CATALOG_BEGIN}\n{catalog_markdown()}{CATALOG_END}{tail}"
+    if begin not in text or end not in text:
+        raise ValueError(f"{path}: missing the markers {begin!r} and {end!r}")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    new = f"{head}{begin}\n{content}{end}{tail}"
     if new != text:
         path.write_text(new, encoding="utf-8")
         return True

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskgraph.graph.features.catalog import rewrite_generated
 from riskgraph.score.variables import (
     ATTRIBUTE_SPECS,
     NETWORK_CODE,
@@ -127,14 +128,4 @@ def update_code_table_docs(path: str | Path) -> bool:
     ValueError
         When the file lacks the markers.
     """
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    if CODES_BEGIN not in text or CODES_END not in text:
-        raise ValueError(f"{path}: missing the markers {CODES_BEGIN!r} and {CODES_END!r}")
-    head, rest = text.split(CODES_BEGIN, 1)
-    _, tail = rest.split(CODES_END, 1)
-    new = f"{head}{CODES_BEGIN}\n{code_table_markdown()}{CODES_END}{tail}"
-    if new != text:
-        path.write_text(new, encoding="utf-8")
-        return True
-    return False
+    return rewrite_generated(path, CODES_BEGIN, CODES_END, code_table_markdown())
