@@ -197,10 +197,20 @@ def _strategy(data: ReportData) -> str:
         ax.axvline(x, color="#555", ls=style, lw=1)
     lines = ax.get_legend_handles_labels()
     more = bad.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], frameon=False, fontsize=8, loc="center left")
+    ax.legend(
+        lines[0] + more[0],
+        lines[1] + more[1],
+        frameon=False,
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
+        ncol=2,
+    )
     parts.append(_figure(fig))
 
-    shown = table[(table["approval_rate"] > 0.005) & (table["approval_rate"] < 0.9995)]
+    # Cut-offs below every score (or above) approve the same users: not shown.
+    rate = table["approval_rate"]
+    shown = table[(rate > 0.005) & (rate < rate.max() - 0.005)]
     view = pd.DataFrame(
         {
             "approve from": shown["cutoff"],
@@ -214,8 +224,9 @@ def _strategy(data: ReportData) -> str:
         }
     )
     parts.append(
-        "<h3>Strategy table</h3><p>Per cut-off every 10 points (those that approve some "
-        "but not all applicants).</p>" + _table(view)
+        "<h3>Strategy table</h3><p>Per cut-off every 10 points, from where the approval "
+        "rate starts to fall (run.json <code>strategy</code> holds every cut-off).</p>"
+        + _table(view)
     )
     return "".join(parts)
 
