@@ -116,16 +116,6 @@ def code_table_markdown(catalog: Mapping[str, CatalogEntry] | None = None) -> st
 
 
 def update_code_table_docs(path: str | Path) -> bool:
-    """Rewrite the generated table between the reason-code markers of ``path``.
-
-    Returns
-    -------
-    bool
-        True when the file changed.
-
-    Raises
-    ------
-    ValueError
-        When the file lacks the markers.
-    """
+    """Rewrite the generated table between the reason-code markers of ``path``; True
+    when the file changed (:func:`~riskgraph.graph.features.catalog.rewrite_generated`)."""
     return rewrite_generated(path, CODES_BEGIN, CODES_END, code_table_markdown())
