@@ -104,7 +104,7 @@ def reason_summary(scored: Any, groups: dict[str, np.ndarray], n_examples: int =
     reasons = scored.reasons
     n = len(reasons)
     count = reasons[[f"reason_{i}" for i in (1, 2, 3)]].notna().sum(axis=1)
-    codes = [f"reason_code_{i}" for i in (1, 2, 3)]
+    codes = [f"reason_variable_{i}" for i in (1, 2, 3)]
     among = pd.concat([reasons[c] for c in codes]).dropna().value_counts() / n
     out: dict[str, Any] = {
         "users_by_number_of_reasons": {
@@ -113,7 +113,7 @@ def reason_summary(scored: Any, groups: dict[str, np.ndarray], n_examples: int =
         },
         "reason_1_share": {
             str(k): round(float(v), 4)
-            for k, v in (reasons["reason_code_1"].value_counts().head(12) / n).items()
+            for k, v in (reasons["reason_variable_1"].value_counts().head(12) / n).items()
         },
         "share_with_reason_among_three": {
             str(k): round(float(v), 4) for k, v in among.head(12).items()

@@ -18,8 +18,26 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from riskgraph import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the riskgraph version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
     """Graph-based fraud and multi-borrowing detection for consumer lenders."""
     import warnings
 
@@ -45,7 +63,9 @@ def generate(
     days: Annotated[int, typer.Option("--days", help="Length of the window in days.", min=1)] = 180,
     truth: Annotated[
         Path | None,
-        typer.Option("--truth", help="Ground-truth Parquet file [default: OUT/../truth.parquet]."),
+        typer.Option(
+            "--truth", help=r"Ground-truth Parquet file. \[default: OUT/../truth.parquet]"
+        ),
     ] = None,
     file_format: Annotated[
         str, typer.Option("--format", help="Table file format: csv or parquet.")
@@ -312,19 +332,63 @@ def _interactive() -> bool:
     return sys.stderr.isatty()
 
 
+#: What a log line off a terminal looks like (:class:`LineFormatter`), for log readers:
+#: ISO-8601 time with its offset, level, stage, message.
+LOG_LINE = (
+    r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d) "
+    r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) (?P<stage>[a-z_0-9.]+): (?P<message>.*)$"
+)
+
+
+class LineFormatter(logging.Formatter):
+    """One line per record, for a scheduler's log: ISO-8601 time with its offset, level,
+    stage, message (``2026-06-01T00:12:03.120+00:00 INFO score: done in 7.8 s``).
+
+    The stage is the record's ``stage`` (the nightly job's stages set it), else the
+    last part of the logger's name. Line breaks (a traceback) are written as ``\\n``
+    so that a record never spans two lines.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        import datetime as dt
+
+        when = dt.datetime.fromtimestamp(record.created).astimezone()
+        stage = _stage(record)
+        text = record.getMessage()
+        if record.exc_info:
+            text = f"{text}\n{self.formatException(record.exc_info)}"
+        if record.stack_info:
+            text = f"{text}\n{self.formatStack(record.stack_info)}"
+        text = text.replace("\r\n", "\n").replace("\n", "\\n")
+        return f"{when.isoformat(timespec='milliseconds')} {record.levelname} {stage}: {text}"
+
+
+class _TerminalFormatter(logging.Formatter):
+    """``stage: message``; rich's handler adds the time and the level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{_stage(record)}: {super().format(record)}"
+
+
+def _stage(record: logging.LogRecord) -> str:
+    return getattr(record, "stage", None) or record.name.rsplit(".", 1)[-1]
+
+
 def _logging(level: str) -> None:
-    """Log lines to stderr: a scheduler's log gets every stage; a terminal shows
-    progress bars instead (warnings and errors still print)."""
-    import logging
+    """Log records to stderr: one line each off a terminal (a scheduler's log gets
+    every stage); on a terminal, rich's handler beside the progress bars (warnings
+    and errors only, unless asked)."""
+    import sys
 
-    from rich.logging import RichHandler
+    if sys.stderr.isatty():
+        from rich.logging import RichHandler
 
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(message)s",
-        datefmt="%H:%M:%S",
-        handlers=[RichHandler(show_path=False, rich_tracebacks=False)],
-    )
+        handler: logging.Handler = RichHandler(show_path=False, rich_tracebacks=False)
+        handler.setFormatter(_TerminalFormatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(LineFormatter())
+    logging.basicConfig(level=getattr(logging, level), handlers=[handler])
 
 
 @contextlib.contextmanager
@@ -347,7 +411,7 @@ def nightly(
     date: Annotated[
         str | None,
         typer.Option(
-            "--date", help="Run date YYYY-MM-DD (sees events before it) [default: today]."
+            "--date", help=r"Run date YYYY-MM-DD (sees events before it). \[default: today]"
         ),
     ] = None,
     no_neo4j: Annotated[
@@ -360,7 +424,8 @@ def nightly(
         bool, typer.Option("--force", help="Rerun a date that already has a complete run.")
     ] = False,
     config_file: Annotated[
-        Path | None, typer.Option("--config", help="TOML config file [default: ./riskgraph.toml].")
+        Path | None,
+        typer.Option("--config", help=r"TOML config file. \[default: ./riskgraph.toml]"),
     ] = None,
     hmac_key_file: Annotated[
         Path | None,

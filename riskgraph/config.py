@@ -13,6 +13,13 @@ that layer's frozen dataclass::
 
     [decisions]                      # riskgraph.score.decisions.DecisionPolicy
     decline_below = 520
+    approve_rate = 0.70              # a target instead of approve_from
+
+    [fairness]                       # riskgraph.score.fairness.FairnessConfig
+    protected = ["age", "gender"]
+
+    [monitoring]                     # riskgraph.monitoring.MonitoringConfig
+    applicant_days = 30
 
     [model]                          # riskgraph.modeling.ModelConfig
     seed = 0

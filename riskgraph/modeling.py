@@ -36,7 +36,7 @@ from riskgraph.gnn.protocol import (
     split_labels,
 )
 from riskgraph.gnn.train import CANDIDATES, HEADS, GraphRiskModel
-from riskgraph.graph.features import FeatureConfig, GraphFeatures
+from riskgraph.graph.features import FeatureConfig, GraphFeatures, feature_catalog
 from riskgraph.loaders.tables import GraphTables
 from riskgraph.score import CreditScorecard, DecisionPolicy, build_score_frame, score_users
 from riskgraph.score.scoring import ScoreResult, average_points
@@ -282,7 +282,11 @@ class RiskModels:
         index = pd.Index(users["user_id"].astype("string"), name="user_id")
         points = average_points(self.scorecard_, frames, folds.view_weights(), index)
         full = build_score_frame(users, features.features, gnn_risk)
-        result = score_users(self.scorecard_, full, features.features, policy, points=points)
+        # Reasons quote the thresholds of tonight's feature settings.
+        catalog = feature_catalog(self.features)
+        result = score_users(
+            self.scorecard_, full, features.features, policy, points=points, catalog=catalog
+        )
         return TonightScores(gnn_risk=gnn_risk, result=result, gnn_views=gnn_views)
 
     def risky_links(

@@ -24,7 +24,9 @@ no-op unless forced; the same input twice leaves the same outputs and Neo4j stat
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import json
 import logging
 import os
 import shutil
@@ -44,12 +46,26 @@ from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph
 from riskgraph.loaders import GraphTables, load_input, write_rejects
 from riskgraph.memory import peak_rss_gb, release_free_memory, reset_peak_rss
 from riskgraph.modeling import ModelConfig, RiskModels
-from riskgraph.monitoring import WatchlistConfig, score_changes
+from riskgraph.monitoring import (
+    MonitoringConfig,
+    WatchlistConfig,
+    model_monitoring,
+    score_changes,
+)
 from riskgraph.report import ReportData, render_report
 from riskgraph.runs import RUN_MANIFEST, OutputRoot, write_json_atomic
-from riskgraph.score import DecisionPolicy, fairness_report
+from riskgraph.score import DecisionPolicy, decide, fairness_report
+from riskgraph.score.fairness import FairnessConfig
+from riskgraph.score.strategy import forced_review, resolve_cutoffs, strategy_table
 
-__all__ = ["STAGES", "PipelineConfig", "RiskLinkConfig", "RunResult", "run_nightly"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "STAGES",
+    "PipelineConfig",
+    "RiskLinkConfig",
+    "RunResult",
+    "run_nightly",
+]
 
 log = logging.getLogger("riskgraph.nightly")
 
@@ -66,6 +82,13 @@ STAGES = (
     "write_back",
     "publish",
 )
+
+#: Version of the outputs' layout (run.json ``schema_version``): raised when a documented
+#: output changes in a way a reader must know of (a column or key renamed or removed).
+SCHEMA_VERSION = 1
+
+#: The scorecard table written beside the saved models (``OUT/model/scorecard.csv``).
+SCORECARD_CSV = "scorecard.csv"
 
 #: Fault injection for the crash-safety tests: the run dies (like ``kill -9``) right
 #: after the named stage. Never set it in production.
@@ -107,6 +130,8 @@ class PipelineConfig:
     watchlist: WatchlistConfig = field(default_factory=WatchlistConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     risk_links: RiskLinkConfig = field(default_factory=RiskLinkConfig)
+    fairness: FairnessConfig = field(default_factory=FairnessConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
 
     @classmethod
     def from_file(cls, path: Path | None) -> PipelineConfig:
@@ -119,7 +144,14 @@ class PipelineConfig:
         config.watchlist.validate()
         config.risk_links.validate()
         config.model.validate()
+        config.fairness.validate()
+        config.monitoring.validate()
         return config
+
+    def to_dict(self) -> dict[str, Any]:
+        """The effective configuration, JSON-ready (run.json ``config``; no secret is
+        part of it)."""
+        return _plain(dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -152,7 +184,7 @@ class _Clock:
 
     @contextlib.contextmanager
     def stage(self, name: str, what: str) -> Iterator[None]:
-        log.info("%s: %s", name, what)
+        log.info("%s", what, extra={"stage": name})
         task = self.progress.add_task(what, total=None) if self.progress else None
         reset_peak_rss()
         start = time.perf_counter()
@@ -163,12 +195,19 @@ class _Clock:
         if task is not None:
             self.progress.update(task, total=1, completed=1)
         if peak is None:
-            log.info("%s: done in %.1f s", name, self.timings[name])
+            log.info("done in %.1f s", self.timings[name], extra={"stage": name})
         else:
             self.peak_memory_gb[name] = peak
-            log.info("%s: done in %.1f s, peak memory %.2f GB", name, self.timings[name], peak)
+            log.info(
+                "done in %.1f s, peak memory %.2f GB",
+                self.timings[name],
+                peak,
+                extra={"stage": name},
+            )
         if self.crash_after == name:
-            log.error("%s=%s: dying now, as a test asked", ENV_CRASH_AFTER, name)
+            log.error(
+                "%s=%s: dying now, as a test asked", ENV_CRASH_AFTER, name, extra={"stage": name}
+            )
             os._exit(137)
 
 
@@ -317,27 +356,49 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
     with clock.stage("features", f"graph risk features as of {as_of.date()}"):
         features = compute_graph_features(tables, as_of, config=config.features)
 
+    # The models never see a protected attribute (the fairness table does).
+    model_tables = _without_protected(tables, config.fairness.protected)
     with clock.stage("model", "loading or training the models"):
-        models, trained = _models(night, tables)
+        models, trained = _models(night, model_tables)
+    model_version = _model_version(models.record_)
 
     with clock.stage("score", "scoring"):
-        scored = models.score(tables, as_of, features, config.decisions)
+        scored = models.score(model_tables, as_of, features, config.decisions)
         positions = pd.Index(tables.users["user_id"]).get_indexer(tonight.users["user_id"])
         if (positions < 0).any():
             raise RunError("score: some input users are missing from the graph read back")
         scores = scored.result.scores.iloc[positions].reset_index(drop=True)
+        flags = scored.result.flags.iloc[positions].reset_index(drop=True)
+        bins = _priced_characteristics(models, scored.result.bins, positions)
         gnn_views = scored.gnn_views
         # Every user's scores, reasons and flags are not needed past here, and tonight's
         # feature rows only again in the report: neither is held through the links
         # (about 0.5 GB each at a million users).
         del scored
+        # The cut-off targets apply to the users decided tonight.
+        forced = forced_review(flags, config.decisions)
+        cutoffs = resolve_cutoffs(
+            config.decisions, scores["credit_score"], scores["risk_score"], forced
+        )
+        scores["decision"] = decide(
+            scores["credit_score"].to_numpy(),
+            ring_member=flags["ring_member"].to_numpy(),
+            intermediary_client=flags["intermediary_client"].to_numpy(),
+            multi_borrowing=flags["multi_borrowing"].to_numpy(),
+            policy=cutoffs.policy(config.decisions),
+        )
+        scores["as_of"] = pd.Series(as_of, index=scores.index).astype("datetime64[us, UTC]")
+        scores["model_version"] = pd.array([model_version] * len(scores), dtype="string")
         scores.to_parquet(staging / "scores.parquet", index=False)
-        _tonight_rows(features, positions).to_parquet(staging / "features.parquet", index=False)
+        _tonight_rows(features, positions, as_of).to_parquet(
+            staging / "features.parquet", index=False
+        )
+        features.rings.to_parquet(staging / "rings.parquet", index=False)
 
     with clock.stage("links", "risky links of the users under review or declined"):
         explained = scores.loc[scores["decision"].isin(config.risk_links.decisions), "user_id"]
         associations = models.risky_links(
-            tables, as_of, explained.tolist(), gnn_views, top_k=config.risk_links.top_k
+            model_tables, as_of, explained.tolist(), gnn_views, top_k=config.risk_links.top_k
         )
         del gnn_views
         associations.to_parquet(staging / "associations.parquet", index=False)
@@ -357,8 +418,37 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
         feature_rows = _tonight_rows(features, positions)
         labels_now = _labelled_since(tables, models, as_of, positions, scores)
         fairness = fairness_report(
-            scores["decision"], _visible_label(tables, as_of)[positions], tonight.users
+            scores["decision"],
+            _visible_label(tables, as_of)[positions],
+            tonight.users,
+            attributes=config.fairness.audited,
         )
+        development = getattr(models.scorecard_, "development_", None)
+        matured = labels_now[["credit_score", "label"]]
+        strategy = strategy_table(
+            scores["credit_score"],
+            scores["risk_score"],
+            forced,
+            development=development,
+            labelled=matured,
+        )
+        previous_manifest = _previous_manifest(previous_dir)
+        previous_monitoring = (
+            previous_manifest.get("monitoring", {})
+            if previous_manifest.get("model_version") == model_version
+            else {}
+        )
+        cohort, cohort_note = _applicants(tables, positions, as_of, config.monitoring)
+        monitoring = model_monitoring(
+            development,
+            scores["credit_score"].to_numpy()[cohort],
+            None if bins is None else bins.iloc[cohort],
+            previous_score_counts=previous_monitoring.get("score_counts"),
+            previous_bin_counts=previous_monitoring.get("bin_counts"),
+            matured=matured,
+        )
+        monitoring.notes.insert(0, cohort_note)
+        del bins
         report = ReportData(
             run_date=run_date,
             summary=_summary(tonight.counts, tables, scores, features, trained),
@@ -374,6 +464,9 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
             model={k: v for k, v in models.record_.items() if k != "config"},
             fairness=fairness.table,
             fairness_gaps=fairness.largest_gaps(),
+            strategy=strategy,
+            cutoffs=cutoffs.to_dict(),
+            monitoring=monitoring,
             changes=changes,
             previous_scores=previous_scores,
             previous_features=(
@@ -394,6 +487,7 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
 
     with clock.stage("publish", f"publishing runs/{run_date}"):
         manifest = {
+            "schema_version": SCHEMA_VERSION,
             "run_date": run_date.isoformat(),
             "as_of": as_of.isoformat(),
             "input": str(night.input_dir.resolve()),
@@ -410,9 +504,14 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
             "timings_seconds": dict(clock.timings),
             "peak_memory_gb": dict(clock.peak_memory_gb),
             "model": {**models.record_, "trained_tonight": trained},
+            "model_version": model_version,
             "metrics": _quality_metrics(labels_now),
             "decisions": scores["decision"].value_counts().to_dict(),
+            "cutoffs": cutoffs.to_dict(),
+            "strategy": _records(strategy),
+            "monitoring": monitoring.to_dict(),
             "fairness": fairness.summary,
+            "config": config.to_dict(),
             "versions": _versions(),
         }
         write_json_atomic(staging / RUN_MANIFEST, manifest)
@@ -422,9 +521,95 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
     return manifest
 
 
-def _tonight_rows(features: GraphFeatures, positions: np.ndarray) -> pd.DataFrame:
-    """The feature rows of tonight's users, in input order (features.parquet)."""
-    return features.features.iloc[positions].reset_index(drop=True)
+def _tonight_rows(
+    features: GraphFeatures, positions: np.ndarray, as_of: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """The feature rows of tonight's users, in input order; with ``as_of``, the
+    column ``as_of`` last (features.parquet)."""
+    rows = features.features.iloc[positions].reset_index(drop=True)
+    if as_of is not None:
+        rows["as_of"] = pd.Series(as_of, index=rows.index).astype("datetime64[us, UTC]")
+    return rows
+
+
+def _without_protected(tables: GraphTables, protected: tuple[str, ...]) -> GraphTables:
+    """``tables`` whose users table lacks the protected attributes: what the models get."""
+    present = [c for c in protected if c in tables.users.columns]
+    if not present:
+        return tables
+    log.info("leaving out the protected attributes %s", present, extra={"stage": "model"})
+    return dataclasses.replace(tables, users=tables.users.drop(columns=present))
+
+
+def _priced_characteristics(
+    models: RiskModels, bins: pd.DataFrame | None, positions: np.ndarray
+) -> pd.DataFrame | None:
+    """Tonight's users' bins of the characteristics that carry points: those the
+    monitoring compares (one the regression gave no weight is no part of the score)."""
+    if bins is None:
+        return None
+    coef = models.scorecard_.coef_
+    return bins.iloc[positions][[c for c in bins.columns if coef.get(c, 0.0) != 0.0]]
+
+
+def _applicants(
+    tables: GraphTables, positions: np.ndarray, as_of: pd.Timestamp, config: MonitoringConfig
+) -> tuple[np.ndarray, str]:
+    """Tonight's users the monitoring compares with the development sample: those whose
+    first application falls in the last ``applicant_days`` (all users when too few)."""
+    apps = tables.applications
+    first = pd.Series(apps["applied_at"].to_numpy()).groupby(apps["user_idx"].to_numpy()).min()
+    since = as_of - pd.Timedelta(days=config.applicant_days)
+    recent = first.index[(first >= since).to_numpy() & (first < as_of).to_numpy()]
+    cohort = np.flatnonzero(np.isin(positions, recent.to_numpy()))
+    if len(cohort) >= config.min_applicants:
+        return cohort, (
+            f"compared: the {len(cohort):,} users whose first application is in the last "
+            f"{config.applicant_days} days"
+        )
+    return np.arange(len(positions)), (
+        f"compared: every user scored tonight ({len(positions):,}), as only {len(cohort):,} "
+        f"first applied in the last {config.applicant_days} days"
+    )
+
+
+def _model_version(record: dict[str, Any]) -> str:
+    """The models' version: their training date and data fingerprint (the same
+    training data and date give the same models)."""
+    return f"{str(record['as_of'])[:10]}.{record['data_fingerprint'][:8]}"
+
+
+def _previous_manifest(previous_dir: Path | None) -> dict[str, Any]:
+    if previous_dir is None:
+        return {}
+    try:
+        return json.loads((previous_dir / RUN_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        log.warning(
+            "cannot read %s: no comparison with it",
+            previous_dir / RUN_MANIFEST,
+            extra={"stage": "report"},
+        )
+        return {}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (NaN becomes None)."""
+    return [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+        for row in frame.astype(object).to_dict(orient="records")
+    ]
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, paths as text: JSON as it is read back."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def _models(night: _Night, tables: GraphTables) -> tuple[RiskModels, bool]:
@@ -432,11 +617,17 @@ def _models(night: _Night, tables: GraphTables) -> tuple[RiskModels, bool]:
     the run is published)."""
     model_dir, config = night.out.model_dir, night.config
     if RiskModels.exists(model_dir) and not night.retrain:
-        log.info("model: reusing %s", model_dir)
+        log.info("reusing %s", model_dir, extra={"stage": "model"})
         return RiskModels.load(model_dir, config.features), False
-    log.info("model: training on the labels visible before %s", night.as_of.date())
+    log.info(
+        "training on the labels visible before %s", night.as_of.date(), extra={"stage": "model"}
+    )
     models = RiskModels(config.model, config.features).fit(tables, night.as_of)
     models.save(night.staging / "model")
+    # The scorecard as a risk team reads it, beside the model it describes.
+    models.scorecard_.characteristic_table().to_csv(
+        night.staging / "model" / SCORECARD_CSV, index=False
+    )
     return models, True
 
 
@@ -472,6 +663,7 @@ def _labelled_since(
     return pd.DataFrame(
         {
             "risk_score": scores["risk_score"].to_numpy()[mask],
+            "credit_score": scores["credit_score"].to_numpy()[mask],
             "label": users["label"].to_numpy()[mask].astype(int),
         }
     )

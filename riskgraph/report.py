@@ -1,8 +1,9 @@
 """``report.html``: the run summary a risk analyst opens in the morning.
 
 One self-contained file (plots embedded as PNG data URIs, no scripts, no network):
-counts and rejects, the score distribution, drift against the previous run, the
-largest rings, model quality on labelled users, fairness, and the watchlist.
+counts and rejects, the score distribution, the cut-off strategy, model monitoring
+against the development sample, drift against the previous run, the largest rings,
+model quality on labelled users, fairness, and the watchlist.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from riskgraph.monitoring import population_stability_index, stability_table
+from riskgraph.monitoring import (
+    SHIFTED,
+    WATCH,
+    ModelMonitoring,
+    population_stability_index,
+    stability_flag,
+    stability_table,
+)
 
 __all__ = ["ReportData", "render_report"]
 
@@ -61,6 +69,12 @@ class ReportData:
     previous_scores, previous_features : pd.DataFrame or None
         The previous run's outputs, for drift.
     previous_date : date or None
+    strategy : pd.DataFrame or None
+        The cut-off strategy table (:func:`riskgraph.score.strategy.strategy_table`).
+    cutoffs : dict or None
+        The cut-offs in force tonight (``ResolvedCutoffs.to_dict()``).
+    monitoring : ModelMonitoring or None
+        The model against its development sample and the previous night.
     """
 
     run_date: dt.date
@@ -78,6 +92,9 @@ class ReportData:
     previous_scores: pd.DataFrame | None = None
     previous_features: pd.DataFrame | None = None
     previous_date: dt.date | None = None
+    strategy: pd.DataFrame | None = None
+    cutoffs: dict[str, Any] | None = None
+    monitoring: ModelMonitoring | None = None
 
 
 def render_report(data: ReportData, top_features: int = 8) -> str:
@@ -85,6 +102,8 @@ def render_report(data: ReportData, top_features: int = 8) -> str:
     sections = [
         _section("Run", _summary(data)),
         _section("Score distribution", _score_distribution(data)),
+        _section("Cut-off strategy", _strategy(data)),
+        _section("Model monitoring against the development sample", _monitoring(data)),
         _section("Drift against the previous run", _drift(data, top_features)),
         _section("Largest rings", _rings(data)),
         _section("Model quality on labelled users", _quality(data)),
@@ -138,6 +157,192 @@ def _score_distribution(data: ReportData) -> str:
     return _figure(fig) + _table(table) + _table(extra)
 
 
+def _strategy(data: ReportData) -> str:
+    table, cut = data.strategy, data.cutoffs
+    if table is None or table.empty or cut is None:
+        return "<p>No strategy table in this run.</p>"
+    targets = cut.get("targets") or {}
+    if targets:
+        given = ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in targets.items())
+        how = f"resolved tonight from the targets {html.escape(given)}"
+        if cut.get("binding"):
+            how += f" (approve from set by {html.escape(cut['binding'].replace('_', ' '))})"
+    else:
+        how = "fixed in the configuration"
+    parts = [
+        f"<p>Cut-offs {how}: approve from <b>{cut['approve_from']}</b>, decline below "
+        f"<b>{cut['decline_below']}</b>. Tonight they approve {_pct(cut['approve_rate'])}, "
+        f"send {_pct(cut['review_rate'])} to review and decline {_pct(cut['decline_rate'])}; "
+        f"expected bad rate among the approved {_pct(cut['expected_bad_rate'], 2)}. Graph "
+        "flags that send a user to review count as not approved at every cut-off.</p>"
+    ]
+    parts += [f"<p><b>Note:</b> {html.escape(note)}</p>" for note in cut.get("notes", [])]
+
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    ax.plot(table["cutoff"], table["approval_rate"], color="#3a923a", label="approval rate")
+    ax.set_xlabel("cut-off (approve from this credit score)")
+    ax.set_ylabel("approval rate")
+    ax.set_ylim(0, 1.02)
+    bad = ax.twinx()
+    bad.plot(table["cutoff"], table["expected_bad_rate"], color="#c0392b",
+             label="expected bad rate among the approved")  # fmt: skip
+    if table["validation_bad_rate"].notna().any():
+        bad.plot(table["cutoff"], table["validation_bad_rate"], ls="--", color="#7f1d1d",
+                 label="observed (development sample, out of fold)")  # fmt: skip
+    if table["recent_bad_rate"].notna().any():
+        bad.plot(table["cutoff"], table["recent_bad_rate"], ls=":", marker=".", color="#e67e22",
+                 label="observed (labels matured since training)")  # fmt: skip
+    bad.set_ylabel("bad rate among the approved")
+    for x, style in ((cut["approve_from"], "-"), (cut["decline_below"], ":")):
+        ax.axvline(x, color="#555", ls=style, lw=1)
+    lines = ax.get_legend_handles_labels()
+    more = bad.get_legend_handles_labels()
+    ax.legend(
+        lines[0] + more[0],
+        lines[1] + more[1],
+        frameon=False,
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
+        ncol=2,
+    )
+    parts.append(_figure(fig))
+
+    # Cut-offs below every score (or above) approve the same users: not shown.
+    rate = table["approval_rate"]
+    shown = table[(rate > 0.005) & (rate < rate.max() - 0.005)]
+    view = pd.DataFrame(
+        {
+            "approve from": shown["cutoff"],
+            "approval rate": shown["approval_rate"].map(_pct),
+            "expected bad rate": shown["expected_bad_rate"].map(lambda v: _pct(v, 2)),
+            "observed, development (out of fold)": shown["validation_bad_rate"].map(
+                lambda v: _pct(v, 2)
+            ),
+            "labelled since training": shown["recent_approved"],
+            "observed, since training": shown["recent_bad_rate"].map(lambda v: _pct(v, 2)),
+        }
+    )
+    parts.append(
+        "<h3>Strategy table</h3><p>Per cut-off every 10 points, from where the approval "
+        "rate starts to fall (run.json <code>strategy</code> holds every cut-off).</p>"
+        + _table(view)
+    )
+    return "".join(parts)
+
+
+def _monitoring(data: ReportData, top: int = 15) -> str:
+    m = data.monitoring
+    if m is None:
+        return "<p>No monitoring in this run.</p>"
+    parts = []
+    psi = m.score_psi
+    parts.append(
+        "<p>Population stability index of the credit score over the development sample's "
+        f"score bands: against the development sample <b>{_psi_text(psi['development'])}</b>, "
+        f"against the previous night <b>{_psi_text(psi['previous'])}</b> "
+        f"(below {WATCH:g} stable, {WATCH:g}-{SHIFTED:g} watch, above {SHIFTED:g} shifted).</p>"
+    )
+    flags = m.flags
+    if flags:
+        rows = pd.DataFrame(flags)[["what", "against", "value", "flag"]]
+        parts.append("<h3>Flagged</h3>" + _table(rows.assign(value=rows["value"].round(3))))
+    else:
+        parts.append("<p>Nothing flagged: every PSI and CSI is below 0.1.</p>")
+    parts += [f"<p><b>Note:</b> {html.escape(note)}</p>" for note in m.notes]
+
+    ranking = [
+        (label, m.ranking[key])
+        for key, label in (
+            ("validation", "development sample, out of fold"),
+            ("matured", "labels matured since training"),
+        )
+        if key in m.ranking
+    ]
+    if ranking:
+        parts.append(
+            "<h3>Discrimination of the credit score</h3>"
+            + _table(
+                pd.DataFrame(
+                    {
+                        "users": [label for label, _ in ranking],
+                        "labelled": [r["users"] for _, r in ranking],
+                        "bad rate": [_pct(r["bad_rate"], 2) for _, r in ranking],
+                        "KS": [round(r["ks"], 3) for _, r in ranking],
+                        "Gini": [round(r["gini"], 3) for _, r in ranking],
+                    }
+                )
+            )
+        )
+
+    bands = m.bands
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    x = np.arange(len(bands))
+    width = 0.27
+    for k, (column, label, color) in enumerate(
+        (
+            ("development_share", "development sample", "#1f5fa8"),
+            ("tonight_share", "tonight", "#3a923a"),
+            ("previous_share", "previous night", "#999"),
+        )
+    ):
+        if bands[column].notna().any():
+            ax.bar(x + (k - 1) * width, bands[column], width, label=label, color=color)
+    ax.set_xticks(x, bands["band"], rotation=30, fontsize=8)
+    ax.set_xlabel("credit score band (deciles of the development sample)")
+    ax.set_ylabel("share of users")
+    rate = ax.twinx()
+    if bands["validation_bad_rate"].notna().any():
+        rate.plot(x, bands["validation_bad_rate"], color="#7f1d1d", marker="o",
+                  label="bad rate, development (out of fold)")  # fmt: skip
+    if bands["matured_bad_rate"].notna().any():
+        rate.plot(x, bands["matured_bad_rate"], color="#e67e22", marker="s",
+                  label="bad rate, matured since training")  # fmt: skip
+    rate.set_ylabel("bad rate")
+    handles = ax.get_legend_handles_labels()
+    more = rate.get_legend_handles_labels()
+    ax.legend(handles[0] + more[0], handles[1] + more[1], frameon=False, fontsize=8)
+    fig.tight_layout()
+    parts.append("<h3>Score bands</h3>" + _figure(fig))
+    view = bands.copy()
+    for column in ("development_share", "tonight_share", "previous_share"):
+        view[column] = view[column].map(_pct)
+    for column in ("validation_bad_rate", "matured_bad_rate"):
+        view[column] = view[column].map(lambda v: _pct(v, 2))
+    parts.append(_table(view.rename(columns=lambda c: c.replace("_", " "))))
+
+    chars = m.characteristics
+    shown = chars.head(top).assign(
+        csi_development=lambda t: t["csi_development"].round(3),
+        csi_previous=lambda t: t["csi_previous"].round(3),
+    )
+    rest = len(chars) - len(shown)
+    worst_rest = chars.iloc[top:][["csi_development", "csi_previous"]].max().max()
+    note = (
+        f"<p>{rest} more, each with a CSI of {worst_rest:.3f} or less.</p>"
+        if rest and not np.isnan(worst_rest)
+        else ""
+    )
+    parts.append(
+        "<h3>Characteristic stability (CSI over each characteristic's scorecard bins)</h3>"
+        + _table(shown.rename(columns=lambda c: c.replace("_", " ")))
+        + note
+    )
+    return "".join(parts)
+
+
+def _pct(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return f"{float(value):.{digits}%}"
+
+
+def _psi_text(value: float) -> str:
+    if value is None or np.isnan(value):
+        return "not measurable"
+    return f"{value:.3f} ({stability_flag(value)})"
+
+
 def _drift(data: ReportData, top_features: int) -> str:
     if data.previous_scores is None:
         return "<p>First run on this output root: nothing to compare with yet.</p>"
@@ -163,7 +368,8 @@ def _drift(data: ReportData, top_features: int) -> str:
     text = (
         f"<p>Compared with the run of {data.previous_date}. "
         f"PSI of the credit score: <b>{psi:.3f}</b> "
-        f"({_psi_word(psi)}; &lt; 0.1 stable, 0.1-0.25 watch, &gt; 0.25 shifted).</p>"
+        f"({stability_flag(psi) or 'not measurable'}; &lt; 0.1 stable, 0.1-0.25 watch, "
+        "&gt; 0.25 shifted).</p>"
     )
     feature_columns = [c for c in data.features.columns if c != "user_id"]
     table = (
@@ -345,9 +551,3 @@ def _fmt(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
     return str(value)
-
-
-def _psi_word(psi: float) -> str:
-    if np.isnan(psi):
-        return "not measurable"
-    return "stable" if psi < 0.1 else "watch" if psi < 0.25 else "shifted"

@@ -2,7 +2,8 @@
 
 What it does, in headless Chromium driven by Selenium:
 
-* ``report.png``: ``report.html`` of a run, the whole page (cut at ``--max-height``).
+* ``report.png``: ``report.html`` of a run, the whole page (cut at ``--max-height``);
+  ``report_<name>.png``: sections of it on their own (:data:`REPORT_SECTIONS`).
 * ``browser_<name>.png`` for a few investigations of ``graph/browser/investigations.cypher``:
   logs in to Neo4j Browser, imports ``graph/browser/riskgraph.grass`` the way a person
   does (the file dropped onto the Browser window), types the block's ``:param`` lines
@@ -40,6 +41,11 @@ SHOTS = {
     "ring-around-user": "browser_ring.png",
     "risky-links": "browser_risky_links.png",
     "largest-rings": "browser_largest_rings.png",
+}
+#: Report sections captured on their own (their <h2> title), and the file each becomes.
+REPORT_SECTIONS = {
+    "Cut-off strategy": "report_strategy.png",
+    "Model monitoring against the development sample": "report_monitoring.png",
 }
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -118,6 +124,18 @@ def shoot_report(run_dir: Path, out: Path, width: int, max_height: int) -> None:
         browser.set_window_size(width, min(height, max_height) + 100)
         time.sleep(0.5)
         save_png(browser.get_screenshot_as_png(), out / "report.png", max_height)
+        # Each section whole, in a window tall enough to hold the page.
+        browser.set_window_size(width, height + 100)
+        time.sleep(0.5)
+        for title, name in REPORT_SECTIONS.items():
+            section = browser.execute_script(
+                "return [...document.querySelectorAll('section')]"
+                ".find(s => s.querySelector('h2').textContent === arguments[0]) || null",
+                title,
+            )
+            if section is None:
+                sys.exit(f"{report}: no section {title!r} (a report from before it existed?)")
+            save_png(section.screenshot_as_png, out / name)
 
 
 def shoot_browser(

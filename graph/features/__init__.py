@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from riskgraph.errors import FeatureError
 from riskgraph.graph.features.borrowing import BorrowingConfig, MultiBorrowingThresholds
-from riskgraph.graph.features.catalog import FEATURE_CATALOG, FeatureSpec, catalog_markdown
+from riskgraph.graph.features.catalog import (
+    FEATURE_CATALOG,
+    FeatureSpec,
+    catalog_markdown,
+    feature_catalog,
+)
 from riskgraph.graph.features.compute import (
     FeatureConfig,
     GraphFeatures,
@@ -38,5 +43,6 @@ __all__ = [
     "catalog_markdown",
     "compute_graph_feature_views",
     "compute_graph_features",
+    "feature_catalog",
     "visible_labels",
 ]

@@ -1,10 +1,15 @@
-"""``FEATURE_CATALOG``: every graph feature with its meaning, type and reason-code text.
+"""The feature catalogue: every graph feature with its meaning, type and reason text.
 
-One entry per column of ``GraphFeatures.features`` (except ``user_id``). The scorecard
-builds its reason codes from :attr:`FeatureSpec.reason` (a sentence as an applicant would
-read it, with the value filled in by :func:`riskgraph.reason_text.format_reason`) and its
-monotonic bin trends from :attr:`FeatureSpec.risk_direction`; docs/features.md holds the
-table :func:`catalog_markdown` renders (a test keeps the two in step).
+One entry per column of ``GraphFeatures.features`` (except ``user_id``).
+:func:`feature_catalog` builds it from a :class:`FeatureConfig` (the effective
+configuration), so that descriptions and reasons quote the thresholds in force (a
+``max_sharing`` of 10 reads "shared by more than 10 people"); :data:`FEATURE_CATALOG`
+is the catalogue of the defaults. The scorecard builds its reasons from
+:attr:`FeatureSpec.reason` (a sentence as an applicant would read it, with the value
+filled in by :func:`riskgraph.graph.features.reason_text.format_reason`), its stable
+reason codes from :attr:`FeatureSpec.code` and its monotonic bin trends from
+:attr:`FeatureSpec.risk_direction`; docs/features.md holds the table
+:func:`catalog_markdown` renders (a test keeps the two in step).
 
 Rules for a reason sentence: it is true for every value that can cost points (a count
 of 1 reads "1 user", never "1 users"; a share above 0 never reads "0%"), it makes no
@@ -16,19 +21,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from riskgraph.graph.features.borrowing import WINDOW_DAYS, MultiBorrowingThresholds
-from riskgraph.graph.features.exposure import EXPOSURE_RELATIONS
+from riskgraph.graph.features.borrowing import WINDOW_DAYS, BorrowingConfig
+from riskgraph.graph.features.exposure import EXPOSURE_RELATIONS, ExposureConfig
+from riskgraph.graph.features.reason_text import format_reason
 from riskgraph.graph.features.rings import RingConfig
-from riskgraph.reason_text import format_reason
+
+if TYPE_CHECKING:
+    from riskgraph.graph.features.compute import FeatureConfig
 
 __all__ = [
     "CATALOG_BEGIN",
     "CATALOG_END",
     "FEATURE_CATALOG",
+    "FEATURE_CODES",
     "FeatureSpec",
     "catalog_markdown",
+    "feature_catalog",
+    "rewrite_generated",
     "update_catalog_docs",
 ]
 
@@ -54,7 +65,7 @@ class FeatureSpec:
         For analysts: what is counted, over which window, with which missing value.
     reason : str or None
         Reason-code template with ``{value}`` and the specs of
-        :mod:`riskgraph.reason_text`, as an applicant reads it, e.g.
+        :mod:`riskgraph.graph.features.reason_text`, as an applicant reads it, e.g.
         ``"shares a device with {value:count} {value:user|users} who defaulted"``;
         None for identifiers, which are never a reason.
     risk_direction : {"increasing", "decreasing", "none"}
@@ -75,6 +86,18 @@ class FeatureSpec:
         for everyone, carry what membership costs). The scorecard weighs it neutral
         (weight of evidence 0) and never gives it as a reason, and a value loses
         points only against the best bin of the users *with* a value.
+    code : str or None
+        The stable reason code of the feature (``scores.parquet`` ``reason_code_N``,
+        docs/score.md); None for identifiers.
+    topic : str
+        The fact the feature tells. Features of one topic tell the same fact in other
+        words ("shares a device with 1 user who defaulted", "is linked to 1 user who
+        defaulted"), so the reasons of one applicant quote at most one of them.
+    advice : str or None
+        What would score better, with ``{edge}`` (the nearest value in a better bin of
+        the scorecard): e.g. ``"at most {edge:below} would score better"``. Only for
+        what the applicant can change (applications, amounts asked for); None
+        otherwise.
     """
 
     name: str
@@ -86,6 +109,9 @@ class FeatureSpec:
     dtype: str = "float64"
     zero_reason: str | None = None
     missing_neutral: bool = False
+    code: str | None = None
+    topic: str = ""
+    advice: str | None = None
 
     def format_reason(self, value: float | bool) -> str:
         """The reason sentence with ``value`` filled in (``zero_reason`` for 0).
@@ -109,13 +135,86 @@ class FeatureSpec:
         return format_reason(self.reason, value)
 
 
+#: The stable reason code of every feature but the identifiers. A code is never reused
+#: for another meaning: a new feature gets a new code (docs/score.md lists them all).
+FEATURE_CODES: dict[str, str] = {
+    "ring_size": "R01",
+    "ring_bad_count": "R02",
+    "ring_bad_rate": "R03",
+    "ring_platforms": "R04",
+    "ring_registration_span_days": "R05",
+    "ring_registration_burst_share": "R06",
+    "ring_application_burst_share": "R07",
+    "ring_shared_identifiers": "R08",
+    "ring_flag": "R09",
+    "shared_identifiers": "H01",
+    "hub_identifiers": "H02",
+    "max_identifier_users": "H03",
+    **{
+        f"{rel}_{name}": f"E{5 * r + k + 1:02d}"
+        for r, rel in enumerate(("device", "account", "social", "app_device", "any"))
+        for k, name in enumerate(
+            ("users_1hop", "bad_1hop", "bad_share_1hop", "bad_2hop", "bad_share_2hop")
+        )
+    },
+    "bad_ppr": "E26",
+    "applications_1d": "B01",
+    "applications_7d": "B02",
+    "applications_30d": "B03",
+    "applications_90d": "B04",
+    "platforms_1d": "B05",
+    "platforms_7d": "B06",
+    "platforms_30d": "B07",
+    "platforms_90d": "B08",
+    "max_applications_24h": "B09",
+    "amount_sum_30d": "B10",
+    "amount_sum_90d": "B11",
+    "amount_max_90d": "B12",
+    "app_device_co_applicants": "B13",
+    "co_users_same_platform_week": "B14",
+    "multi_borrowing": "B15",
+}
+
+# The fact each feature tells (FeatureSpec.topic); a feature not listed tells its family's.
+_TOPICS = {
+    "rings": "ring",
+    "ring_bad_count": "ring_defaults",
+    "ring_bad_rate": "ring_defaults",
+    "ring_registration_span_days": "ring_registration",
+    "ring_registration_burst_share": "ring_registration",
+    "ring_platforms": "ring_applications",
+    "ring_application_burst_share": "ring_applications",
+    "hubs": "shared_identifiers",
+    "exposure": "defaulted_links",
+    **{f"{rel}_users_1hop": "linked_users" for rel in EXPOSURE_RELATIONS},
+    "borrowing": "applications",
+    "amount_sum_30d": "amounts",
+    "amount_sum_90d": "amounts",
+    "amount_max_90d": "amounts",
+    "app_device_co_applicants": "co_applicants",
+    "co_users_same_platform_week": "co_applicants",
+}
+
+_FEWER = "at most {edge:below} would score better"
+
+
 def _spec(*args, **kwargs) -> tuple[str, FeatureSpec]:
     spec = FeatureSpec(*args, **kwargs)
+    if spec.kind != "identifier":
+        topic = _TOPICS.get(spec.name, _TOPICS[spec.family])
+        spec = FeatureSpec(**{**spec.__dict__, "code": FEATURE_CODES[spec.name], "topic": topic})
     return spec.name, spec
 
 
 def _window_phrase(days: int) -> str:
     return "the last day" if days == 1 else f"the last {days} days"
+
+
+def _together_phrase(days: float, same_week: str) -> str:
+    """How "within ``days`` of each other" reads: ``same_week`` for 7 days."""
+    if float(days) == 7.0:
+        return same_week
+    return f"within {days:g} {'day' if days == 1 else 'days'} of each other"
 
 
 # How each relation reads in a sentence: (with whom it is shared, who they are, path).
@@ -152,18 +251,16 @@ _RELATION_WORDS = {
     ),
 }
 
-_CAP = "identifiers shared by more than ExposureConfig.max_sharing (50) users link nobody"
 
-# The defaults the features are computed with, quoted by the sentences that define them.
-_MB = MultiBorrowingThresholds()
-_MAX_SHARING = RingConfig().max_sharing
-
-
-def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
+def _exposure_specs(config: ExposureConfig) -> list[tuple[str, FeatureSpec]]:
+    cap_text = (
+        f"identifiers shared by more than ExposureConfig.max_sharing ({config.max_sharing}) "
+        "users link nobody"
+    )
     specs = []
     for rel in EXPOSURE_RELATIONS:
         shares_with, who, via, link = _RELATION_WORDS[rel]
-        cap = "" if rel == "social" else f"; {_CAP}"
+        cap = "" if rel == "social" else f"; {cap_text}"
         sharing_direction: Direction = "none" if rel in ("social", "any") else "increasing"
         specs += [
             _spec(
@@ -196,8 +293,9 @@ def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
                 f"{rel}_bad_2hop",
                 "exposure",
                 f"Distinct users with a visible bad label within two hops over {via} "
-                f"(one-hop ones included, the user itself excluded; the second hop "
-                f"through users of at most ExposureConfig.max_sharing (50) links){cap}.",
+                "(one-hop ones included, the user itself excluded; the second hop through "
+                f"users of at most ExposureConfig.max_sharing ({config.max_sharing}) "
+                f"links){cap}.",
                 f"is linked through {via} to {{value:count}} {{value:user|users}} who "
                 "defaulted, directly or through one other user",
                 "increasing",
@@ -207,8 +305,8 @@ def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
                 f"{rel}_bad_share_2hop",
                 "exposure",
                 f"Bad share among the labelled users within two hops over {via} (the "
-                "second hop through users of at most ExposureConfig.max_sharing (50) "
-                "links); NaN when none has a visible label.",
+                "second hop through users of at most ExposureConfig.max_sharing "
+                f"({config.max_sharing}) links); NaN when none has a visible label.",
                 f"{{value:pct}} of the users linked to this applicant through {via}, "
                 "directly or through one other user, defaulted (of those whose repayments "
                 "are known)",
@@ -222,9 +320,10 @@ def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
             "exposure",
             "Personalized PageRank score over users, devices (used or applied from), "
             "accounts and social ties, restarting at the known-bad users (one unit of "
-            "restart mass each, damping 0.85); the user's own label is excluded exactly by "
-            "seeding each user's score on the bad users of the other hash folds "
-            "(ExposureConfig.ppr_folds, 4). 0 when no bad user is reachable.",
+            f"restart mass each, damping {config.ppr_damping:g}); the user's own label is "
+            "excluded exactly by seeding each user's score on the bad users of the other "
+            f"hash folds (ExposureConfig.ppr_folds, {config.ppr_folds}). 0 when no bad user "
+            "is reachable.",
             # Any score above the best bin means some defaulted user is reachable, not
             # that the link is close; the score itself means nothing to an applicant.
             "is linked through a chain of shared devices, accounts or contacts to users "
@@ -235,7 +334,8 @@ def _exposure_specs() -> list[tuple[str, FeatureSpec]]:
     return specs
 
 
-def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
+def _borrowing_specs(config: BorrowingConfig) -> list[tuple[str, FeatureSpec]]:
+    thresholds = config.thresholds
     specs = []
     for w in WINDOW_DAYS:
         specs.append(
@@ -248,6 +348,7 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
                 f"{_window_phrase(w)}",
                 "increasing",
                 dtype="int64",
+                advice=_FEWER,
             )
         )
     for w in WINDOW_DAYS:
@@ -261,6 +362,7 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
                 f"{_window_phrase(w)}",
                 "increasing",
                 dtype="int64",
+                advice=_FEWER,
             )
         )
     specs += [
@@ -272,6 +374,7 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
             "filed {value:count} credit {value:application|applications} within 24 hours",
             "increasing",
             dtype="int64",
+            advice=_FEWER,
         ),
         _spec(
             "amount_sum_30d",
@@ -280,6 +383,7 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
             "(applications without an amount add nothing).",
             "applied for {value:,.0f} in total in the last 30 days",
             "increasing",
+            advice="less than {edge:,.0f} would score better",
         ),
         _spec(
             "amount_sum_90d",
@@ -287,6 +391,7 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
             "Total amount applied for in the 90 days before the reference time.",
             "applied for {value:,.0f} in total in the last 90 days",
             "increasing",
+            advice="less than {edge:,.0f} would score better",
         ),
         _spec(
             "amount_max_90d",
@@ -295,14 +400,16 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
             "time; NaN without one.",
             "asked for as much as {value:,.0f} in one application in the last 90 days",
             "increasing",
+            advice="asking for less than {edge:,.0f} would score better",
         ),
         _spec(
             "app_device_co_applicants",
             "borrowing",
             "Intermediary signal: distinct other users who filed applications (before "
             "as_of) from any device this user's applications were filed from. Devices "
-            "with more than BorrowingConfig.max_device_applicants (1000) applicants add "
-            "their applicant count instead (a lower bound).",
+            "with more than BorrowingConfig.max_device_applicants "
+            f"({config.max_device_applicants}) applicants add their applicant count "
+            "instead (a lower bound).",
             "{value:count} other {value:person|people} filed credit applications from the "
             "same devices as this applicant",
             "increasing",
@@ -312,22 +419,26 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
             "co_users_same_platform_week",
             "borrowing",
             "Distinct users sharing a device or account (shared by at most "
-            "BorrowingConfig.co_user_max_sharing, 50, users) with the user who applied "
-            "to a platform the user applied to less than "
-            "BorrowingConfig.co_application_days (7) days apart, before as_of.",
+            f"BorrowingConfig.co_user_max_sharing, {config.co_user_max_sharing}, users) "
+            "with the user who applied to a platform the user applied to less than "
+            f"BorrowingConfig.co_application_days ({config.co_application_days:g}) days "
+            "apart, before as_of.",
             "{value:count} {value:person|people} sharing a phone, device or card with this "
-            "applicant applied to the same lenders in the same week",
+            "applicant applied to the same lenders "
+            f"{_together_phrase(config.co_application_days, 'in the same week')}",
             "increasing",
             dtype="int64",
         ),
         _spec(
             "multi_borrowing",
             "borrowing",
-            "Multi-borrowing flag: platforms_7d >= 3, or platforms_30d >= 5, or "
-            "max_applications_24h >= 4 (MultiBorrowingThresholds).",
-            f"applied for credit many times in a short time ({_MB.platforms_7d} or more "
-            f"lending platforms within 7 days, {_MB.platforms_30d} or more within 30 days, "
-            f"or {_MB.applications_24h} or more applications within 24 hours)",
+            f"Multi-borrowing flag: platforms_7d >= {thresholds.platforms_7d}, or "
+            f"platforms_30d >= {thresholds.platforms_30d}, or max_applications_24h >= "
+            f"{thresholds.applications_24h} (MultiBorrowingThresholds).",
+            f"applied for credit many times in a short time ({thresholds.platforms_7d} or "
+            f"more lending platforms within 7 days, {thresholds.platforms_30d} or more "
+            f"within 30 days, or {thresholds.applications_24h} or more applications "
+            "within 24 hours)",
             "increasing",
             kind="flag",
             dtype="bool",
@@ -336,163 +447,203 @@ def _borrowing_specs() -> list[tuple[str, FeatureSpec]]:
     return specs
 
 
-_RING_SPECS = [
-    _spec(
-        "ring_id",
-        "rings",
-        "Id of the user's shared-identifier ring: a connected component (at least two "
-        "users) of users linked by devices (used or applied from) and accounts shared by "
-        "2..RingConfig.max_sharing (20) users; `ring-` + 16 hex digits of a BLAKE2b hash "
-        "of the smallest member user id, so stable while the membership is. Empty when "
-        "the user is in no ring.",
-        None,
-        "none",
-        kind="identifier",
-        dtype="string",
-    ),
-    _spec(
-        "ring_size",
-        "rings",
-        "Users in the user's ring, the user included; 0 when in no ring.",
-        "belongs to a group of {value:count} {value:account|accounts} linked by shared phones, "
-        "devices or cards",
-        "increasing",
-        dtype="int64",
-    ),
-    _spec(
-        "ring_bad_count",
-        "rings",
-        "Other ring members with a visible bad label (leave-one-out); NaN when in no ring.",
-        "belongs to a group of linked accounts in which {value:count} other "
-        "{value:user|users} defaulted",
-        "increasing",
-        missing_neutral=True,
-    ),
-    _spec(
-        "ring_bad_rate",
-        "rings",
-        "Bad share among the other ring members with a visible label (leave-one-out); "
-        "NaN when in no ring or none of the others is labelled.",
-        "{value:pct} of the other accounts in this applicant's group of linked accounts "
-        "defaulted (of those whose repayments are known)",
-        "increasing",
-        missing_neutral=True,
-    ),
-    _spec(
-        "ring_platforms",
-        "rings",
-        "Distinct lending platforms the ring's members applied to before as_of; NaN when "
-        "in no ring.",
-        "belongs to a group of linked accounts that applied at {value:count} lending "
-        "{value:platform|platforms}",
-        "increasing",
-        missing_neutral=True,
-    ),
-    _spec(
-        "ring_registration_span_days",
-        "rings",
-        "Days between the first and the last registration among the ring's members; NaN "
-        "when in no ring.",
-        "belongs to a group of linked accounts all registered within {value:within} "
-        "{value:day|days}",
-        "decreasing",
-        zero_reason="belongs to a group of linked accounts all registered on the same day",
-        missing_neutral=True,
-    ),
-    _spec(
-        "ring_registration_burst_share",
-        "rings",
-        "Largest share of the ring's members registered within any "
-        "RingConfig.burst_days (7) days: near 1 for identities created together; NaN "
-        "when in no ring.",
-        "{value:pct} of the accounts in this applicant's group of linked accounts "
-        "registered within the same week",
-        "increasing",
-        missing_neutral=True,
-    ),
-    _spec(
-        "ring_application_burst_share",
-        "rings",
-        "Largest share of the ring's applicants (members who applied before as_of) "
-        "whose first application falls within any RingConfig.burst_days (7) days; NaN "
-        "when in no ring or fewer than two members applied.",
-        "{value:pct} of the accounts in this applicant's group of linked accounts "
-        "started applying for credit in the same week",
-        "increasing",
-        missing_neutral=True,
-    ),
-    _spec(
-        "ring_shared_identifiers",
-        "rings",
-        "Devices and accounts that link the ring (each shared by 2..max_sharing of its "
-        "members); NaN when in no ring.",
-        "belongs to a group of accounts linked by {value:count} shared "
-        "{value:phone, device or card|phones, devices or cards}",
-        "increasing",
-        missing_neutral=True,
-    ),
-    _spec(
-        "ring_flag",
-        "rings",
-        "The ring looks organised rather than like a household, by what this "
-        "population says: at least RingConfig.flag_min_size (3) members, and most of "
-        "them registered (or most of its applicants filed their first application) "
-        "within burst_days (7) of each other, more of them than in all but "
-        "flag_significance (1%) of random groups of as many users of this population; "
-        "or the other members' known bad labels are more than the population's bad "
-        "rate explains at that significance. False when in no ring.",
-        "belongs to a group of accounts on shared phones, devices or cards that "
-        "registered or applied for credit together",
-        "increasing",
-        kind="flag",
-        dtype="bool",
-    ),
-]
+def _ring_specs(config: RingConfig) -> list[tuple[str, FeatureSpec]]:
+    k, burst = config.max_sharing, config.burst_days
+    return [
+        _spec(
+            "ring_id",
+            "rings",
+            "Id of the user's shared-identifier ring: a connected component (at least two "
+            "users) of users linked by devices (used or applied from) and accounts shared "
+            f"by 2..RingConfig.max_sharing ({k}) users; `ring-` + 16 hex digits of a "
+            "BLAKE2b hash of the smallest member user id, so stable while the membership "
+            "is. Empty when the user is in no ring.",
+            None,
+            "none",
+            kind="identifier",
+            dtype="string",
+        ),
+        _spec(
+            "ring_size",
+            "rings",
+            "Users in the user's ring, the user included; 0 when in no ring.",
+            "belongs to a group of {value:count} {value:account|accounts} linked by shared "
+            "phones, devices or cards",
+            "increasing",
+            dtype="int64",
+        ),
+        _spec(
+            "ring_bad_count",
+            "rings",
+            "Other ring members with a visible bad label (leave-one-out); NaN when in no ring.",
+            "belongs to a group of linked accounts in which {value:count} other "
+            "{value:user|users} defaulted",
+            "increasing",
+            missing_neutral=True,
+        ),
+        _spec(
+            "ring_bad_rate",
+            "rings",
+            "Bad share among the other ring members with a visible label (leave-one-out); "
+            "NaN when in no ring or none of the others is labelled.",
+            "{value:pct} of the other accounts in this applicant's group of linked accounts "
+            "defaulted (of those whose repayments are known)",
+            "increasing",
+            missing_neutral=True,
+        ),
+        _spec(
+            "ring_platforms",
+            "rings",
+            "Distinct lending platforms the ring's members applied to before as_of; NaN "
+            "when in no ring.",
+            "belongs to a group of linked accounts that applied at {value:count} lending "
+            "{value:platform|platforms}",
+            "increasing",
+            missing_neutral=True,
+        ),
+        _spec(
+            "ring_registration_span_days",
+            "rings",
+            "Days between the first and the last registration among the ring's members; "
+            "NaN when in no ring.",
+            "belongs to a group of linked accounts all registered within {value:within} "
+            "{value:day|days}",
+            "decreasing",
+            zero_reason="belongs to a group of linked accounts all registered on the same day",
+            missing_neutral=True,
+        ),
+        _spec(
+            "ring_registration_burst_share",
+            "rings",
+            "Largest share of the ring's members registered within any "
+            f"RingConfig.burst_days ({burst:g}) days: near 1 for identities created "
+            "together; NaN when in no ring.",
+            "{value:pct} of the accounts in this applicant's group of linked accounts "
+            f"registered {_together_phrase(burst, 'within the same week')}",
+            "increasing",
+            missing_neutral=True,
+        ),
+        _spec(
+            "ring_application_burst_share",
+            "rings",
+            "Largest share of the ring's applicants (members who applied before as_of) "
+            f"whose first application falls within any RingConfig.burst_days ({burst:g}) "
+            "days; NaN when in no ring or fewer than two members applied.",
+            "{value:pct} of the accounts in this applicant's group of linked accounts "
+            f"started applying for credit {_together_phrase(burst, 'in the same week')}",
+            "increasing",
+            missing_neutral=True,
+        ),
+        _spec(
+            "ring_shared_identifiers",
+            "rings",
+            "Devices and accounts that link the ring (each shared by 2..max_sharing of its "
+            "members); NaN when in no ring.",
+            "belongs to a group of accounts linked by {value:count} shared "
+            "{value:phone, device or card|phones, devices or cards}",
+            "increasing",
+            missing_neutral=True,
+        ),
+        _spec(
+            "ring_flag",
+            "rings",
+            "The ring looks organised rather than like a household, by what this "
+            f"population says: at least RingConfig.flag_min_size ({config.flag_min_size}) "
+            "members, and most of them registered (or most of its applicants filed their "
+            f"first application) within burst_days ({burst:g}) of each other, more of them "
+            f"than in all but flag_significance ({config.flag_significance:.0%}) of random "
+            "groups of as many users of this population; or the other members' known bad "
+            "labels are more than the population's bad rate explains at that "
+            "significance. False when in no ring.",
+            "belongs to a group of accounts on shared phones, devices or cards that "
+            "registered or applied for credit together",
+            "increasing",
+            kind="flag",
+            dtype="bool",
+        ),
+    ]
 
-_HUB_SPECS = [
-    _spec(
-        "shared_identifiers",
-        "hubs",
-        "The user's devices (used or applied from) and accounts that at least one other "
-        "user also has.",
-        "uses {value:count} {value:phone, device or card|phones, devices or cards} that "
-        "other people also use",
-        "increasing",
-        dtype="int64",
-    ),
-    _spec(
-        "hub_identifiers",
-        "hubs",
-        "The user's devices and accounts used by more than RingConfig.max_sharing (20) "
-        "users (public computers, shop demo phones); they link no ring.",
-        f"uses {{value:count}} {{value:device or account|devices or accounts}} shared by "
-        f"more than {_MAX_SHARING} people",
-        "increasing",
-        dtype="int64",
-    ),
-    _spec(
-        "max_identifier_users",
-        "hubs",
-        "Users on the user's most widely shared device or account, the user included; "
-        "0 when the user has none.",
-        "one of this applicant's devices or accounts is used by {value:count} "
-        "{value:person|people}, this applicant included",
-        "increasing",
-        dtype="int64",
-    ),
-]
 
-#: Every graph feature, in the column order of ``GraphFeatures.features``.
-FEATURE_CATALOG: dict[str, FeatureSpec] = dict(
-    [*_RING_SPECS, *_HUB_SPECS, *_exposure_specs(), *_borrowing_specs()]
-)
+def _hub_specs(config: RingConfig) -> list[tuple[str, FeatureSpec]]:
+    return [
+        _spec(
+            "shared_identifiers",
+            "hubs",
+            "The user's devices (used or applied from) and accounts that at least one other "
+            "user also has.",
+            "uses {value:count} {value:phone, device or card|phones, devices or cards} that "
+            "other people also use",
+            "increasing",
+            dtype="int64",
+        ),
+        _spec(
+            "hub_identifiers",
+            "hubs",
+            "The user's devices and accounts used by more than RingConfig.max_sharing "
+            f"({config.max_sharing}) users (public computers, shop demo phones); they link "
+            "no ring.",
+            f"uses {{value:count}} {{value:device or account|devices or accounts}} shared by "
+            f"more than {config.max_sharing} people",
+            "increasing",
+            dtype="int64",
+        ),
+        _spec(
+            "max_identifier_users",
+            "hubs",
+            "Users on the user's most widely shared device or account, the user included; "
+            "0 when the user has none.",
+            "one of this applicant's devices or accounts is used by {value:count} "
+            "{value:person|people}, this applicant included",
+            "increasing",
+            dtype="int64",
+        ),
+    ]
+
+
+def feature_catalog(config: FeatureConfig | None = None) -> dict[str, FeatureSpec]:
+    """Every graph feature's entry, worded for the settings the features are computed with.
+
+    Parameters
+    ----------
+    config : FeatureConfig, optional
+        The effective feature settings; default ``FeatureConfig()``
+        (:data:`FEATURE_CATALOG`).
+
+    Returns
+    -------
+    dict[str, FeatureSpec]
+        In the column order of ``GraphFeatures.features``.
+
+    Examples
+    --------
+    >>> from riskgraph.graph.features import FeatureConfig, RingConfig
+    >>> catalog = feature_catalog(FeatureConfig(rings=RingConfig(max_sharing=10)))
+    >>> catalog["hub_identifiers"].format_reason(2)
+    'uses 2 devices or accounts shared by more than 10 people'
+    """
+    rings = config.rings if config is not None else RingConfig()
+    exposure = config.exposure if config is not None else ExposureConfig()
+    borrowing = config.borrowing if config is not None else BorrowingConfig()
+    return dict(
+        [
+            *_ring_specs(rings),
+            *_hub_specs(rings),
+            *_exposure_specs(exposure),
+            *_borrowing_specs(borrowing),
+        ]
+    )
+
+
+#: Every graph feature with the default settings, in the column order of
+#: ``GraphFeatures.features``.
+FEATURE_CATALOG: dict[str, FeatureSpec] = feature_catalog()
 
 
 def catalog_markdown() -> str:
     """The catalogue as a Markdown table (name, family, type, risk direction, meaning, reason)."""
     lines = [
-        "| feature | family | type | riskier when | meaning | reason code |",
-        "|---|---|---|---|---|---|",
+        "| feature | code | family | type | riskier when | meaning | reason |",
+        "|---|---|---|---|---|---|---|",
     ]
     for spec in FEATURE_CATALOG.values():
         reason = "-" if spec.reason is None else f"`{spec.reason}`"
@@ -500,6 +651,8 @@ def catalog_markdown() -> str:
             reason += f"; when 0: `{spec.zero_reason}`"
         if spec.missing_neutral:
             reason += "; NaN: neutral, never a reason"
+        if spec.advice is not None:
+            reason += f"; advice: `{spec.advice}`"
         # A pipe inside a cell, even in code, ends the cell.
         reason = reason.replace("|", "\\|")
         direction = {"increasing": "higher", "decreasing": "lower", "none": "-"}[
@@ -507,7 +660,7 @@ def catalog_markdown() -> str:
         ]
         description = spec.description.replace("|", "\\|")
         lines.append(
-            f"| `{spec.name}` | {spec.family} | {spec.dtype} | {direction} | "
+            f"| `{spec.name}` | {spec.code or '-'} | {spec.family} | {spec.dtype} | {direction} | "
             f"{description} | {reason} |"
         )
     return "\n".join(lines) + "\n"
@@ -526,13 +679,25 @@ def update_catalog_docs(path: str | Path) -> bool:
     ValueError
         When the file lacks the markers.
     """
+    return rewrite_generated(path, CATALOG_BEGIN, CATALOG_END, catalog_markdown())
+
+
+def rewrite_generated(path: str | Path, begin: str, end: str, content: str) -> bool:
+    """Put ``content`` between the markers ``begin`` and ``end`` of the file ``path``
+    (a generated table in a document); True when the file changed.
+
+    Raises
+    ------
+    ValueError
+        When the file lacks the markers.
+    """
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    if CATALOG_BEGIN not in text or CATALOG_END not in text:
-        raise ValueError(f"{path}: missing the markers {CATALOG_BEGIN!r} and {CATALOG_END!r}")
-    head, rest = text.split(CATALOG_BEGIN, 1)
-    _, tail = rest.split(CATALOG_END, 1)
-    new = f"{head}{CATALOG_BEGIN}\n{catalog_markdown()}{CATALOG_END}{tail}"
+    if begin not in text or end not in text:
+        raise ValueError(f"{path}: missing the markers {begin!r} and {end!r}")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    new = f"{head}{begin}\n{content}{end}{tail}"
     if new != text:
         path.write_text(new, encoding="utf-8")
         return True

@@ -17,7 +17,13 @@ from riskgraph.score.logistic import SignConstrainedLogisticRegression
 from riskgraph.score.reasons import points_lost, reason_codes, top_reasons
 from riskgraph.score.scaling import ScoreScaling
 from riskgraph.score.scorecard import BinningSettings, CreditScorecard
-from riskgraph.score.scoring import SCORE_COLUMNS, ScoreResult, build_score_frame, score_users
+from riskgraph.score.scoring import (
+    REASON_DETAIL_COLUMNS,
+    SCORE_COLUMNS,
+    ScoreResult,
+    build_score_frame,
+    score_users,
+)
 from riskgraph.score.thin_file import NO_CREDIT_HISTORY, ThinFileRule
 from riskgraph.score.variables import GNN_RISK, VariableSpec, describe_variables
 
@@ -25,6 +31,7 @@ __all__ = [
     "DECISIONS",
     "GNN_RISK",
     "NO_CREDIT_HISTORY",
+    "REASON_DETAIL_COLUMNS",
     "SCORE_COLUMNS",
     "BinningSettings",
     "CreditScorecard",

@@ -16,6 +16,11 @@ platforms is a risk the score already prices, not a sign of fraud.
 With the default scaling (650 points at 20:1 odds, 40 points to double them), the
 default cut-offs mean: approve below about 7.8% chance of going bad, decline above
 about 19%.
+
+Instead of scores, the cut-offs may be given as targets: an approval rate, a maximum
+expected bad rate among the approved, a review budget. Each night resolves them to
+scores on the users it decides (:func:`riskgraph.score.strategy.resolve_cutoffs`) and
+records the scores in run.json.
 """
 
 from __future__ import annotations
@@ -54,6 +59,16 @@ class DecisionPolicy:
         applications from a device this user's applications came from (graph
         feature ``app_device_co_applicants``). A household tablet gives 1-3; an
         agent's phone, filing for dozens of clients, far more.
+    approve_rate : float or None, default None
+        Target share approved (0-1]: replaces ``approve_from`` by the highest score
+        that approves at least this share.
+    max_bad_rate : float or None, default None
+        Target bad rate among the approved (0-1): replaces ``approve_from`` by the
+        lowest score whose expected bad rate among the approved is at most this.
+        With ``approve_rate`` as well, the higher of the two cut-offs.
+    review_budget : float or None, default None
+        Target share sent to review [0-1]: replaces ``decline_below`` by the lowest
+        score that keeps the review queue within it.
     """
 
     approve_from: int = 620
@@ -62,6 +77,18 @@ class DecisionPolicy:
     review_intermediary_clients: bool = True
     review_multi_borrowers: bool = False
     intermediary_min_co_applicants: int = 5
+    approve_rate: float | None = None
+    max_bad_rate: float | None = None
+    review_budget: float | None = None
+
+    @property
+    def targets(self) -> dict[str, float]:
+        """The targets that are set, by name."""
+        return {
+            name: value
+            for name in ("approve_rate", "max_bad_rate", "review_budget")
+            if (value := getattr(self, name)) is not None
+        }
 
     def validate(self) -> DecisionPolicy:
         """Check the cut-offs; return ``self``.
@@ -82,7 +109,21 @@ class DecisionPolicy:
                 "DecisionPolicy.intermediary_min_co_applicants = "
                 f"{self.intermediary_min_co_applicants!r}: expected an integer >= 1"
             )
-        if self.decline_below > self.approve_from:
+        for name, low, high, low_open in (
+            ("approve_rate", 0.0, 1.0, True),
+            ("max_bad_rate", 0.0, 1.0, True),
+            ("review_budget", 0.0, 1.0, False),
+        ):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not ((low < value if low_open else low <= value) and value <= high):
+                allowed = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+                raise ConfigError(
+                    f"DecisionPolicy.{name} = {value!r}: expected a share in {allowed}"
+                )
+        fixed = self.approve_rate is None and self.max_bad_rate is None
+        if fixed and self.decline_below > self.approve_from:
             raise ConfigError(
                 f"DecisionPolicy.decline_below = {self.decline_below} exceeds "
                 f"approve_from = {self.approve_from}; expected decline_below <= approve_from"

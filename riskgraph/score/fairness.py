@@ -1,6 +1,12 @@
 """Fairness of the decisions: approval rate and bad rate among the approved, by group.
 
-For each audited attribute (age band and region by default) a fairlearn
+Attributes a lender declares protected (:class:`FairnessConfig`, config table
+``[fairness]``, e.g. ``protected = ["age", "gender"]``) are never model inputs nor
+reasons: the nightly job gives the models the users table without them. They are used
+here only, audited beside age band and region. A numeric one (an age in years) is
+audited by quintile bands.
+
+For each audited attribute a fairlearn
 ``MetricFrame`` gives, per group:
 
 * ``approval_rate``: share of the group's users approved;
@@ -20,6 +26,7 @@ or not by tonight's score, whatever happened to them earlier): it measures the
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +34,52 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
 
-__all__ = ["FairnessReport", "fairness_report"]
+__all__ = ["DEFAULT_AUDITED", "FairnessConfig", "FairnessReport", "fairness_report"]
 
 _METRICS = ("approval_rate", "bad_rate_approved")
+#: Audited whether declared or not (the scorecard leaves them out by default).
+DEFAULT_AUDITED = ("age_band", "region")
+#: A numeric attribute with more distinct values is audited by quintile bands.
+_MAX_GROUPS = 10
+
+
+@dataclass(frozen=True)
+class FairnessConfig:
+    """Protected attributes (config table ``[fairness]``).
+
+    Parameters
+    ----------
+    protected : tuple of str, default ()
+        Columns of the users table that must never be a model input nor a reason
+        (age, gender, ...): the models are trained and scored without them, and
+        they are audited in the fairness table.
+    """
+
+    protected: tuple[str, ...] = ()
+
+    def validate(self) -> FairnessConfig:
+        """Check the names; return ``self``.
+
+        Raises
+        ------
+        ConfigError
+            When a name is empty or one of the users table's fixed columns.
+        """
+        from riskgraph.errors import ConfigError
+        from riskgraph.loaders.tables import TABLE_COLUMNS
+
+        for name in self.protected:
+            if not name.strip() or name in TABLE_COLUMNS["users"]:
+                raise ConfigError(
+                    f"fairness.protected: {name!r} cannot be protected; expected an attribute "
+                    f"column of users, not one of {list(TABLE_COLUMNS['users'])}"
+                )
+        return self
+
+    @property
+    def audited(self) -> tuple[str, ...]:
+        """The attributes the fairness table audits: the defaults, then the protected."""
+        return tuple(dict.fromkeys((*DEFAULT_AUDITED, *self.protected)))
 
 
 def _approval_rate(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -145,9 +195,7 @@ def fairness_report(
     for attribute in attributes:
         if attribute not in groups.columns:
             continue
-        sensitive = (
-            pd.Series(groups[attribute].to_numpy(), name=attribute).astype(object).fillna("missing")
-        ).astype(str)
+        sensitive = _groups(groups[attribute]).rename(attribute)
         frame = MetricFrame(
             metrics={
                 "users": _count,
@@ -182,6 +230,27 @@ def fairness_report(
     table["users"] = table["users"].astype(np.int64)
     table["approved_labelled"] = table["approved_labelled"].astype(np.int64)
     return FairnessReport(table=table, summary=summary)
+
+
+def _groups(column: pd.Series) -> pd.Series:
+    """One group label per user: the value, or a quintile band of a numeric attribute
+    with many values ("25-34"); missing values form the group ``"missing"``."""
+    values = pd.Series(column.to_numpy())
+    numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+        values.dtype
+    )
+    if numeric and values.nunique() > _MAX_GROUPS:
+        x = values.astype("float64")
+        edges = np.unique(np.nanquantile(x, np.linspace(0.0, 1.0, 6)))
+        which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+        labels = [f"{_number(a)}-{_number(b)}" for a, b in itertools.pairwise(edges)]
+        out = pd.Series(np.asarray(labels, dtype=object)[which], dtype=object)
+        return out.where(x.notna().to_numpy(), "missing").astype(str)
+    return values.astype(object).fillna("missing").astype(str)
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}"
 
 
 def _gap(values: pd.Series, overall: float) -> dict[str, Any]:

@@ -5,8 +5,31 @@ variable's best bin minus the points of the user's bin (the usual "points below
 maximum" method of adverse-action reasons). The factors losing the most points,
 most first, become ``reason_1..3``, each a sentence with the user's own value filled
 in ("shares a device with 3 users who defaulted", "uses 95% of the credit limits
-already granted"). Fewer than three reasons appear only when fewer factors lose
-points.
+already granted; below 30% would score better") and a stable code
+(``reason_code_1..3``, docs/score.md). Fewer than three reasons appear only when fewer
+factors lose points.
+
+**The network model's points are told as facts.** The GNN's probability is a
+scorecard variable, but "our network model says" is nothing a person can act on or
+check. The GNN reads the applicant's links and the applicant's own details, so its
+points lost are shared among the facts true of the applicant, graph features first
+among them ("shares a device with 2 users who defaulted", "filed 4 credit
+applications in the last 7 days") and the applicant's own attributes, that go with a
+higher bad rate than the average in the development sample: a variable whose bin holds
+the applicant's value with a negative weight of evidence (its users went bad more
+often). The GNN's points are split among those facts in proportion to that evidence.
+This is an attribution by evidence, read from the scorecard's bins, not from the
+GNN's internals. Only when no such fact exists is the network model's own sentence
+(code ``N01``) given.
+
+**One reason per fact.** Variables that tell the same fact in other words (the
+catalogue's ``topic``: every link to a defaulted user, every count of recent
+applications) give one reason, the variable losing the most points, with the points
+of the whole topic.
+
+**Advice.** Where a variable has one (recent applications, amounts asked for,
+utilization, credit history length) and the quoted value's own bin loses points, the
+sentence says what would score better: the edge of the next better bin.
 
 Thin-file users: the points they lack on the credit-history attributes (whose
 values they do not have) are added to ``no_credit_history``, so they read one
@@ -23,18 +46,27 @@ A reason must be true for the value it quotes:
   averaged over the views while the sentence quotes the value seen with every
   label; a variable whose quoted value sits in its best bin is not a reason;
 * **a 0 of an ascending variable** ("shares a device with 0 users who defaulted")
-  is never a reason unless the variable has a ``zero_reason``.
+  is never a reason unless the variable has a ``zero_reason``, nor a graph fact.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
-from riskgraph.reason_text import template_fields
+from riskgraph.graph.features.reason_text import template_fields
 from riskgraph.score.scorecard import CreditScorecard
 from riskgraph.score.thin_file import NO_CREDIT_HISTORY
-from riskgraph.score.variables import VariableSpec, format_reason, share_below
+from riskgraph.score.variables import (
+    GNN_RISK,
+    CatalogEntry,
+    VariableSpec,
+    format_reason,
+    refresh_graph_specs,
+    share_below,
+)
 
 __all__ = ["MIN_POINTS_LOST", "points_lost", "reason_codes", "top_reasons"]
 
@@ -114,6 +146,8 @@ def top_reasons(
     min_points_lost: float = MIN_POINTS_LOST,
     *,
     own_points: pd.DataFrame | None = None,
+    catalog: Mapping[str, CatalogEntry] | None = None,
+    bins: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The ``n_reasons`` factors that cost each user the most points, as sentences.
 
@@ -133,16 +167,24 @@ def top_reasons(
         :meth:`CreditScorecard.points` of ``prepared`` itself, when the caller has
         it (computed otherwise); a variable is a reason only where the quoted
         value loses points by itself.
+    catalog : mapping, optional
+        The graph feature catalogue of the settings in force
+        (:func:`riskgraph.graph.features.feature_catalog`): graph reasons are worded
+        from it. Default: the catalogue the model was fitted with.
+    bins : pd.DataFrame, optional
+        :meth:`CreditScorecard.bin_indices` of ``prepared``, when the caller has them.
 
     Returns
     -------
     pd.DataFrame
-        ``(n, 3 * n_reasons)``, index of ``points``: ``reason_1..k`` (text),
-        ``reason_code_1..k`` (the variable name) and ``points_lost_1..k`` (float);
+        ``(n, 4 * n_reasons)``, index of ``points``: ``reason_1..k`` (text),
+        ``reason_code_1..k`` (the stable code), ``reason_variable_1..k`` (the
+        variable whose sentence is quoted) and ``points_lost_1..k`` (float);
         ``<NA>``/NaN where fewer factors lose points. Ties keep model order.
     """
     if n_reasons < 1:
         raise ValueError(f"n_reasons = {n_reasons!r}; expected >= 1")
+    specs = refresh_graph_specs(model.variable_specs, catalog or model.catalog)
     # Row by row work, in chunks: the (n, n_variables) float64 temporaries of all
     # users at once were about 1 GB at 300,000 users (tracemalloc).
     n = len(points)
@@ -150,11 +192,13 @@ def top_reasons(
         [
             _top_reasons(
                 model,
+                specs,
                 prepared.iloc[lo : lo + _ROW_CHUNK],
                 points.iloc[lo : lo + _ROW_CHUNK],
                 n_reasons,
                 min_points_lost,
                 None if own_points is None else own_points.iloc[lo : lo + _ROW_CHUNK],
+                None if bins is None else bins.iloc[lo : lo + _ROW_CHUNK],
             )
             for lo in range(0, max(n, 1), _ROW_CHUNK)
         ]
@@ -167,61 +211,179 @@ _ROW_CHUNK = 131_072
 
 def _top_reasons(
     model: CreditScorecard,
+    specs: dict[str, VariableSpec],
     prepared: pd.DataFrame,
     points: pd.DataFrame,
     n_reasons: int,
     min_points_lost: float,
     own_points: pd.DataFrame | None,
+    bins: pd.DataFrame | None,
 ) -> pd.DataFrame:
     lost_frame = points_lost(model, points, prepared)
     lost = lost_frame.to_numpy()
-    names = np.asarray(lost_frame.columns, dtype=object)
+    names = list(lost_frame.columns)
+    if bins is None:
+        bins = model.bin_indices(prepared)
     if own_points is None:
-        own_points = model._points(prepared)
-    own_lost = points_lost(model, own_points[lost_frame.columns], prepared).to_numpy()
+        own_points = model.points_of_bins(bins)
+    own_lost = points_lost(model, own_points[names], prepared).to_numpy()
     lost = np.where(own_lost > min_points_lost, lost, 0.0)
-    _drop_zero_counts(model.variable_specs, prepared, names, lost)
-    k = min(n_reasons, lost.shape[1])
+    _drop_zero_counts(specs, prepared, names, lost)
+    _tell_network_points_as_facts(model, specs, prepared, bins, names, lost, min_points_lost)
+
+    # One reason per topic: the topic's points, the sentence of its costliest variable.
+    topic_of = [specs[name].topic or name for name in names]
+    topics = list(dict.fromkeys(topic_of))
+    topic_lost = np.empty((len(lost), len(topics)))
+    voice = np.empty((len(lost), len(topics)), dtype=np.int64)  # the variable quoted
+    for t, topic in enumerate(topics):
+        members = np.asarray([j for j, of in enumerate(topic_of) if of == topic])
+        topic_lost[:, t] = lost[:, members].sum(axis=1)
+        voice[:, t] = members[np.argmax(lost[:, members], axis=1)]
+
+    k = min(n_reasons, len(topics))
     # Stable sort on -lost: the largest loss first, ties in model order.
-    order = np.argsort(-lost, axis=1, kind="stable")[:, :k]
-    top_lost = np.take_along_axis(lost, order, axis=1)
+    order = np.argsort(-topic_lost, axis=1, kind="stable")[:, :k]
+    top_lost = np.take_along_axis(topic_lost, order, axis=1)
     valid = top_lost > min_points_lost
-    specs = model.variable_specs
 
     out: dict[str, object] = {}
     for slot in range(n_reasons):
         text = np.full(len(lost), None, dtype=object)
         code = np.full(len(lost), None, dtype=object)
+        variable = np.full(len(lost), None, dtype=object)
         amount = np.full(len(lost), np.nan)
         if slot < k:
-            chosen = order[:, slot]
             ok = valid[:, slot]
+            chosen = np.take_along_axis(voice, order[:, slot, None], axis=1)[:, 0]
             amount[ok] = top_lost[ok, slot]
             for j in np.unique(chosen[ok]):
                 rows = np.flatnonzero(ok & (chosen == j))
-                name = names[j]
-                code[rows] = name
-                text[rows] = _sentences(specs[name], prepared[name].to_numpy()[rows])
+                spec = specs[names[j]]
+                code[rows] = spec.code
+                variable[rows] = spec.name
+                text[rows] = _sentences(spec, prepared[spec.name].to_numpy()[rows])
+                advised = own_lost[rows, j] > min_points_lost
+                if spec.advice is not None and advised.any():
+                    text[rows[advised]] = _with_advice(
+                        model,
+                        spec,
+                        text[rows[advised]],
+                        bins[spec.name].to_numpy(dtype=np.int64)[rows[advised]],
+                    )
         out[f"reason_{slot + 1}"] = pd.array(text, dtype="string")
         out[f"reason_code_{slot + 1}"] = pd.array(code, dtype="string")
+        out[f"reason_variable_{slot + 1}"] = pd.array(variable, dtype="string")
         out[f"points_lost_{slot + 1}"] = amount
-    columns = (
-        [f"reason_{i}" for i in range(1, n_reasons + 1)]
-        + [f"reason_code_{i}" for i in range(1, n_reasons + 1)]
-        + [f"points_lost_{i}" for i in range(1, n_reasons + 1)]
-    )
+    columns = [
+        f"{kind}_{i}"
+        for kind in ("reason", "reason_code", "reason_variable", "points_lost")
+        for i in range(1, n_reasons + 1)
+    ]
     return pd.DataFrame(out, index=points.index)[columns]
 
 
-def reason_codes(model: CreditScorecard, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
+def reason_codes(
+    model: CreditScorecard,
+    X: pd.DataFrame,
+    n_reasons: int = 3,
+    catalog: Mapping[str, CatalogEntry] | None = None,
+) -> pd.DataFrame:
     """:func:`top_reasons` straight from a score frame ``X`` ``(n, p)``."""
     prepared = model.prepare(X)
     points = model._points(prepared)
-    return top_reasons(model, prepared, points, n_reasons, own_points=points)
+    return top_reasons(model, prepared, points, n_reasons, own_points=points, catalog=catalog)
+
+
+def _tell_network_points_as_facts(
+    model: CreditScorecard,
+    specs: dict[str, VariableSpec],
+    prepared: pd.DataFrame,
+    bins: pd.DataFrame,
+    names: list[str],
+    lost: np.ndarray,
+    min_points_lost: float,
+) -> None:
+    """In place: move the GNN's points lost onto the facts that carry them.
+
+    A fact is a variable other than the GNN's whose bin holds the user's value with a
+    negative weight of evidence (its users went bad more often than the average in
+    the development sample); not a missing value, nor a 0 of an ascending variable.
+    Per topic the strongest fact stands for the topic, and the GNN's points are shared
+    among the topics in proportion to their evidence (topics whose share would be too
+    small to be a reason give theirs to the others). Users with no fact keep the
+    GNN's own reason.
+    """
+    if GNN_RISK not in names:
+        return
+    network = lost[:, names.index(GNN_RISK)]
+    if not (network > 0).any():
+        return
+    facts = [j for j, name in enumerate(names) if specs[name].kind != "gnn"]
+    if not facts:
+        return
+    evidence = np.zeros((len(lost), len(facts)))
+    for c, j in enumerate(facts):
+        spec = specs[names[j]]
+        woe = model.bin_woe(spec.name)
+        index = bins[spec.name].to_numpy(dtype=np.int64)
+        regular = index < len(woe) - 2  # optbinning's Special and Missing come last
+        evidence[:, c] = np.where(regular, np.maximum(-woe[index], 0.0), 0.0)
+        if spec.monotonic_trend == "ascending" and spec.zero_reason is None:
+            values = prepared[spec.name].to_numpy(dtype=np.float64, na_value=np.nan)
+            evidence[values == 0.0, c] = 0.0
+    topic_of = [specs[names[j]].topic or names[j] for j in facts]
+    total = np.zeros(len(lost))
+    strongest: list[tuple[np.ndarray, np.ndarray]] = []
+    for topic in dict.fromkeys(topic_of):
+        members = np.asarray([c for c, t in enumerate(topic_of) if t == topic])
+        best = members[np.argmax(evidence[:, members], axis=1)]
+        strength = evidence[np.arange(len(lost)), best]
+        strongest.append((best, strength))
+        total += strength
+    told = (network > 0) & (total > 0)
+    rows = np.flatnonzero(told)
+    # A share too small to be a reason is given to the others: the network's points
+    # never vanish into facts that each lose less than a point.
+    strength = np.column_stack([s[rows] for _, s in strongest])
+    kept = (network[rows, None] * strength / total[rows, None] > min_points_lost) | (
+        strength == strength.max(axis=1, keepdims=True)
+    )
+    strength = np.where(kept, strength, 0.0)
+    total = strength.sum(axis=1)
+    for t, (best, _) in enumerate(strongest):
+        share = network[rows] * strength[:, t] / total
+        np.add.at(lost, (rows, np.asarray(facts)[best[rows]]), share)
+    lost[rows, names.index(GNN_RISK)] = 0.0
+
+
+def _with_advice(
+    model: CreditScorecard, spec: VariableSpec, texts: np.ndarray, index: np.ndarray
+) -> np.ndarray:
+    """``texts`` with ``"; <advice>"``: the edge of the next better bin, where there is
+    one in the direction the advice speaks of."""
+    assert spec.advice is not None
+    splits = model.bin_splits(spec.name)
+    points = model.bin_points_[spec.name]
+    out = texts.copy()
+    regular = len(splits) + 1
+    for b in np.unique(index):
+        if b >= regular:
+            continue
+        if spec.monotonic_trend == "ascending" and b >= 1 and points[b - 1] > points[b]:
+            edge = splits[b - 1]
+        elif spec.monotonic_trend == "descending" and b + 1 < regular and points[b + 1] > points[b]:
+            edge = splits[b]
+        else:
+            continue
+        advice = format_reason(spec.advice, None, edge=float(edge))
+        rows = index == b
+        out[rows] = [f"{text}; {advice}" for text in texts[rows]]
+    return out
 
 
 def _drop_zero_counts(
-    specs: dict[str, VariableSpec], prepared: pd.DataFrame, names: np.ndarray, lost: np.ndarray
+    specs: dict[str, VariableSpec], prepared: pd.DataFrame, names: list[str], lost: np.ndarray
 ) -> None:
     """In place: no reason from a 0 of an ascending variable without a ``zero_reason``
     ("shares a device with 0 users who defaulted" claims nothing adverse)."""

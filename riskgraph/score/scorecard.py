@@ -28,12 +28,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import log_expit
+from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from riskgraph.errors import ModelError
 from riskgraph.score._optbinning import BinningProcess, OptimalBinning, Scorecard
+from riskgraph.score.development import DevelopmentSample, score_histogram
 from riskgraph.score.logistic import SignConstrainedLogisticRegression
 from riskgraph.score.scaling import ScoreScaling
 from riskgraph.score.thin_file import NO_CREDIT_HISTORY, ThinFileRule
@@ -147,6 +148,9 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
     cv_log_loss_ : dict[float, float]
         Mean validation log loss per candidate ``C`` (empty unless ``C="auto"``).
     n_train_, bad_rate_train_ : int, float
+    development_ : DevelopmentSample
+        The training users' score and bin distributions, and their out-of-fold
+        scores with outcomes (when ``C="auto"``), for monitoring.
 
     Examples
     --------
@@ -279,11 +283,13 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
             binning_transform_params=transform_params,
         )
         self.cv_log_loss_: dict[float, float] = {}
+        validation: tuple[np.ndarray, np.ndarray] | None = None
         if isinstance(self.C, str):
             if self.C != "auto":
                 raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
-            self.cv_log_loss_ = self._cross_validate(process, frame, target)
+            self.cv_log_loss_, out_of_fold, cv_rows = self._cross_validate(process, frame, target)
             C = min(self.cv_log_loss_, key=self.cv_log_loss_.__getitem__)
+            validation = (out_of_fold[C], target[cv_rows])
         else:
             if not self.C > 0:
                 raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
@@ -323,12 +329,46 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.n_train_ = len(target)
         self.bad_rate_train_ = float(target.mean())
+        self.development_ = self._development_sample(frame, validation)
         return self
+
+    def _development_sample(
+        self, frame: pd.DataFrame, validation: tuple[np.ndarray, np.ndarray] | None
+    ) -> DevelopmentSample:
+        """The training users' profile for monitoring (:class:`DevelopmentSample`);
+        ``validation`` holds the out-of-fold log-odds of bad and the outcomes."""
+        bins = self.bin_indices(frame)
+        credit = self.scaling_.credit_score(self.risk_from_points(self.points_of_bins(bins)))
+        good = bad = None
+        if validation is not None:
+            log_odds, outcome = validation
+            oof = self.scaling_.credit_score(expit(log_odds))
+            good, bad = score_histogram(oof[outcome == 0]), score_histogram(oof[outcome == 1])
+        n_bins = {name: len(points) for name, points in self.bin_points_.items()}
+        return DevelopmentSample(
+            users=len(frame),
+            score_counts=score_histogram(credit),
+            bin_counts={
+                name: np.bincount(bins[name].to_numpy(), minlength=n_bins[name]).astype(np.int64)
+                for name in bins.columns
+            },
+            validation_good=good,
+            validation_bad=bad,
+        )
 
     def _cross_validate(
         self, process: BinningProcess, frame: pd.DataFrame, target: np.ndarray
-    ) -> dict[float, float]:
-        """Mean validation log loss of each candidate ``C``, binning refit per fold."""
+    ) -> tuple[dict[float, float], dict[float, np.ndarray], np.ndarray]:
+        """Mean validation log loss of each candidate ``C``, binning refit per fold.
+
+        Returns
+        -------
+        loss : dict[float, float]
+        out_of_fold : dict[float, np.ndarray]
+            Per ``C``, the out-of-fold log-odds of bad of the cross-validated rows.
+        rows : np.ndarray
+            Those rows (a subset when there are more than ``max_cv_rows``).
+        """
         if not self.Cs or min(self.Cs) <= 0 or self.cv < 2:
             raise ModelError(
                 f"CreditScorecard: Cs = {self.Cs!r}, cv = {self.cv!r}; expected positive "
@@ -344,6 +384,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
             members = rng.permutation(np.flatnonzero(target[rows] == cls))
             fold[members] = np.arange(len(members)) % self.cv
         loss = dict.fromkeys((float(c) for c in self.Cs), 0.0)
+        out_of_fold = {C: np.empty(len(rows)) for C in loss}
         for k in range(self.cv):
             train, test = rows[fold != k], rows[fold == k]
             if len(np.unique(target[train])) < 2:
@@ -360,7 +401,8 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
                 lr.set_params(C=C).fit(woe_train, target[train])
                 z = woe_test @ lr.coef_[0] + lr.intercept_[0]
                 loss[C] -= float(log_expit(sign * z).sum()) / len(rows)
-        return loss
+                out_of_fold[C][fold == k] = z
+        return loss, out_of_fold, rows
 
     # -- applying --------------------------------------------------------------
     def prepare(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -393,9 +435,18 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         return self._points(self.prepare(X))
 
     def _points(self, prepared: pd.DataFrame) -> pd.DataFrame:
+        return self.points_of_bins(self.bin_indices(prepared))
+
+    def bin_indices(self, prepared: pd.DataFrame, dtype: Any = np.int64) -> pd.DataFrame:
+        """Each user's bin of each variable, ``(n, n_variables)``, index of
+        ``prepared`` (from :meth:`prepare`).
+
+        Bins are optbinning's: the regular bins in order, then Special (never used
+        here) and Missing (the last).
+        """
         process = self.scorecard_.binning_process_
         out = {}
-        for name, bin_points in self.bin_points_.items():
+        for name in self.bin_points_:
             # Bin indices straight from each variable's binning: the process-level
             # transform would apply our per-variable metric_missing=0 to the indices
             # too and send missing values to bin 0 instead of the Missing bin.
@@ -405,8 +456,36 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
                 metric_special="empirical",
                 metric_missing="empirical",
             )
-            out[name] = bin_points[np.asarray(index, dtype=np.int64)]
+            out[name] = np.asarray(index, dtype=dtype)
         return pd.DataFrame(out, index=prepared.index)
+
+    def points_of_bins(self, bins: pd.DataFrame) -> pd.DataFrame:
+        """Points per variable, ``(n, n_variables)``, from :meth:`bin_indices`."""
+        return pd.DataFrame(
+            {
+                name: points[bins[name].to_numpy(dtype=np.int64)]
+                for name, points in self.bin_points_.items()
+            },
+            index=bins.index,
+        )
+
+    def bin_woe(self, name: str) -> np.ndarray:
+        """Weight of evidence of each bin of ``name`` (indexed like :meth:`bin_indices`),
+        as binned on the training users: ``ln(share of good / share of bad)``, so a bin
+        whose users go bad more often than the average has a negative WoE."""
+        check_is_fitted(self, "variables_")
+        table = self.scorecard_.binning_process_.get_binned_variable(name).binning_table
+        return _woe_of(
+            np.asarray(table.n_nonevent, dtype=np.float64),
+            np.asarray(table.n_event, dtype=np.float64),
+        )
+
+    def bin_splits(self, name: str) -> np.ndarray:
+        """Edges between the regular bins of a numerical variable (bin ``b`` holds
+        ``[splits[b - 1], splits[b])``); empty for one bin."""
+        check_is_fitted(self, "variables_")
+        binning = self.scorecard_.binning_process_.get_binned_variable(name)
+        return np.asarray(binning.splits, dtype=np.float64)
 
     def risk_from_points(self, points: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Probability of going bad, ``(n,)``, from the points of :meth:`points`."""
@@ -434,6 +513,46 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         table = self.scorecard_.table(style="detailed")
         keep = ["Variable", "Bin id", "Bin", "Count", "Event rate", "WoE", "Coefficient", "Points"]
         return table[[c for c in keep if c in table.columns]].reset_index(drop=True)
+
+    def characteristic_table(self) -> pd.DataFrame:
+        """The scorecard as a risk team reads it (``OUT/model/scorecard.csv``).
+
+        Returns
+        -------
+        pd.DataFrame
+            One row per characteristic and bin, in model order: ``characteristic``,
+            ``bin`` (an interval, the categories of an ordinal attribute, or
+            ``Missing``), ``count`` (training users), ``event_rate`` (their bad
+            rate), ``woe``, ``iv`` (the bin's share of the information value),
+            ``points`` (unrounded) and ``reason_code``. Special bins (never used)
+            are left out; a missing bin is kept when it holds users.
+        """
+        check_is_fitted(self, "variables_")
+        process = self.scorecard_.binning_process_
+        rows = []
+        for spec in self.variables_:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", module=r"optbinning(\.|$)")
+                table = process.get_binned_variable(spec.name).binning_table.build()
+            table = table.drop(index="Totals", errors="ignore").reset_index(drop=True)
+            points = self.bin_points_[spec.name]
+            labels = _bin_labels(spec, table["Bin"].tolist(), self.bin_splits(spec.name))
+            for b, row in table.iterrows():
+                if labels[b] == "Special" or (labels[b] == "Missing" and row["Count"] == 0):
+                    continue
+                rows.append(
+                    {
+                        "characteristic": spec.name,
+                        "bin": labels[b],
+                        "count": int(row["Count"]),
+                        "event_rate": float(row["Event rate"]),
+                        "woe": float(row["WoE"]),
+                        "iv": float(row["IV"]),
+                        "points": float(points[b]),
+                        "reason_code": getattr(spec, "code", "") or "",
+                    }
+                )
+        return pd.DataFrame(rows)
 
     # -- persistence -----------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -482,6 +601,29 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         """``variables_`` by name."""
         check_is_fitted(self, "variables_")
         return {v.name: v for v in self.variables_}
+
+
+def _bin_labels(spec: VariableSpec, bins: list[Any], splits: np.ndarray) -> list[str]:
+    """Readable bin labels: optbinning's, except that an ordinal attribute's bins of
+    positions name their categories ("<3k, 3k-6k")."""
+    labels = [
+        str(b) if not isinstance(b, (list, np.ndarray)) else ", ".join(map(str, b)) for b in bins
+    ]
+    categories = getattr(spec, "categories", None)
+    if categories is None:
+        return labels
+    edges = np.concatenate([[-np.inf], splits, [np.inf]])
+    for b in range(len(splits) + 1):
+        inside = [c for i, c in enumerate(categories) if edges[b] <= i < edges[b + 1]]
+        labels[b] = ", ".join(inside)
+    return labels
+
+
+def _woe_of(good: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Per bin ``ln((good_b / good) / (bad_b / bad))``; 0 for a bin without either."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        woe = np.log((good / max(good.sum(), 1.0)) / (bad / max(bad.sum(), 1.0)))
+    return np.where(np.isfinite(woe), woe, 0.0)
 
 
 def _check_target(y: Any, n: int) -> np.ndarray:

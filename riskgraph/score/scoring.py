@@ -20,11 +20,19 @@ from riskgraph.loaders.tables import TABLE_COLUMNS
 from riskgraph.score.decisions import DecisionPolicy, decide
 from riskgraph.score.reasons import top_reasons
 from riskgraph.score.scorecard import CreditScorecard, default_catalog
+from riskgraph.score.strategy import ResolvedCutoffs, forced_review, resolve_cutoffs
 from riskgraph.score.variables import GNN_RISK, CatalogEntry
 
-__all__ = ["SCORE_COLUMNS", "ScoreResult", "average_points", "build_score_frame", "score_users"]
+__all__ = [
+    "REASON_DETAIL_COLUMNS",
+    "SCORE_COLUMNS",
+    "ScoreResult",
+    "average_points",
+    "build_score_frame",
+    "score_users",
+]
 
-#: Columns of scores.parquet, in order (CONTRACT.md).
+#: Columns of scores.parquet the contract names, in order (CONTRACT.md).
 SCORE_COLUMNS = (
     "user_id",
     "risk_score",
@@ -37,6 +45,17 @@ SCORE_COLUMNS = (
     "reason_2",
     "reason_3",
 )
+#: Key of ``average_points(...).attrs`` holding each user's bins in its weightiest view.
+VIEW_BINS = "view_bins"
+#: Columns riskgraph adds after them (README): each reason's stable code and points.
+REASON_DETAIL_COLUMNS = (
+    "reason_code_1",
+    "reason_code_2",
+    "reason_code_3",
+    "points_lost_1",
+    "points_lost_2",
+    "points_lost_3",
+)
 
 
 @dataclass(frozen=True)
@@ -46,19 +65,31 @@ class ScoreResult:
     Attributes
     ----------
     scores : pd.DataFrame
-        ``(n, 10)``: the :data:`SCORE_COLUMNS`, one row per user, RangeIndex.
+        ``(n, 16)``: the :data:`SCORE_COLUMNS` then the
+        :data:`REASON_DETAIL_COLUMNS`, one row per user, RangeIndex.
     reasons : pd.DataFrame
-        ``(n, 1 + 3 k)``: ``user_id``, ``reason_1..k``, ``reason_code_1..k`` (the
-        variable behind each reason) and ``points_lost_1..k``, for the watchlist's
-        "reasons changed" and for investigators.
+        ``(n, 1 + 4 k)``: ``user_id``, ``reason_1..k``, ``reason_code_1..k`` (stable
+        codes), ``reason_variable_1..k`` (the variable whose sentence is quoted) and
+        ``points_lost_1..k``, for investigators.
     flags : pd.DataFrame
         ``(n, 4)``: ``user_id``, ``ring_member``, ``intermediary_client``,
         ``multi_borrowing``: the graph flags the decision used.
+    bins : pd.DataFrame or None
+        ``(n, n_variables)`` int8: each user's bin of each variable, for the
+        characteristic stability of :mod:`riskgraph.monitoring`. With label views,
+        the bins of the view the user weighs most: label-derived variables are then
+        counted at the label density the scorecard was developed at (the values the
+        reasons quote see every visible label).
+    cutoffs : ResolvedCutoffs or None
+        The cut-offs the decisions used (the policy's targets resolved on these
+        users) and the shares they approve, review and decline.
     """
 
     scores: pd.DataFrame
     reasons: pd.DataFrame
     flags: pd.DataFrame
+    bins: pd.DataFrame | None = None
+    cutoffs: ResolvedCutoffs | None = None
 
 
 def build_score_frame(
@@ -155,6 +186,7 @@ def score_users(
     views: Iterable[pd.DataFrame] | None = None,
     view_weights: np.ndarray | None = None,
     points: pd.DataFrame | None = None,
+    catalog: Mapping[str, CatalogEntry] | None = None,
 ) -> ScoreResult:
     """Risk score, credit score, reasons and decision for every user of ``frame``.
 
@@ -170,6 +202,7 @@ def score_users(
         only, households stay out of it), ``app_device_co_applicants`` (intermediary
         clients) and ``multi_borrowing``. Absent columns mean no flag.
     policy : DecisionPolicy, optional
+        Cut-offs, or targets resolved to cut-offs on the users of ``frame``.
     n_reasons : int, default 3
         Reasons kept in ``ScoreResult.reasons`` (scores.parquet holds three).
     views, view_weights : optional
@@ -186,6 +219,10 @@ def score_users(
         The views' averaged points, already computed by :func:`average_points`
         (instead of ``views``): a caller that computes them before building ``frame``
         never holds the full frame and a view at once (a GB at a million users).
+    catalog : mapping, optional
+        The graph feature catalogue of the settings in force, which the graph reasons
+        are worded from (:func:`riskgraph.graph.features.feature_catalog`); default
+        the catalogue the model was fitted with.
 
     Returns
     -------
@@ -211,22 +248,28 @@ def score_users(
     elif views is not None:
         # the views before the frame is prepared: never a view and that at once
         points = average_points(model, views, view_weights, frame.index)
+    # Taken out before the points are sliced: pandas copies attrs along with a slice.
+    view_bins = points.attrs.pop(VIEW_BINS, None) if points is not None else None
     prepared = model.prepare(frame)
     if points is None:
         points = model._points(prepared)
     risk = model.risk_from_points(points)
     credit = model.scaling_.credit_score(risk)
-    reasons = top_reasons(model, prepared, points, max(n_reasons, 3))
-    del points
+    # Bins hold at most max_n_bins + 2 indices: int8 keeps a million users' bins small.
+    bins = model.bin_indices(prepared, dtype=np.int8)
+    reasons = top_reasons(model, prepared, points, max(n_reasons, 3), catalog=catalog, bins=bins)
+    bins = (view_bins if view_bins is not None else bins).reset_index(drop=True)
+    del points, view_bins
 
     n = len(user_ids)
     flags = _flags(features, user_ids, policy)
+    cutoffs = resolve_cutoffs(policy, credit, risk, forced_review(flags, policy))
     decision = decide(
         credit,
         ring_member=flags["ring_member"].to_numpy(),
         intermediary_client=flags["intermediary_client"].to_numpy(),
         multi_borrowing=flags["multi_borrowing"].to_numpy(),
-        policy=policy,
+        policy=cutoffs.policy(policy),
     )
     gnn = (
         frame[GNN_RISK].to_numpy(dtype=np.float64)
@@ -245,8 +288,10 @@ def score_users(
             "reason_1": reasons["reason_1"].array,
             "reason_2": reasons["reason_2"].array,
             "reason_3": reasons["reason_3"].array,
+            **{c: reasons[c].to_numpy() for c in REASON_DETAIL_COLUMNS if c.startswith("points")},
+            **{c: reasons[c].array for c in REASON_DETAIL_COLUMNS if c.startswith("reason")},
         }
-    )
+    )[[*SCORE_COLUMNS, *REASON_DETAIL_COLUMNS]]
     detail = reasons.reset_index(drop=True)
     keep = [c for c in detail.columns if int(c.rsplit("_", 1)[1]) <= n_reasons]
     detail = detail[keep]
@@ -257,6 +302,8 @@ def score_users(
         scores=scores,
         reasons=detail,
         flags=flags[["user_id", "ring_member", "intermediary_client", "multi_borrowing"]],
+        bins=bins,
+        cutoffs=cutoffs,
     )
 
 
@@ -268,8 +315,10 @@ def _add_view_points(
     index: pd.Index,
     names: list[str],
     total: np.ndarray,
+    bins: np.ndarray,
 ) -> None:
-    """Add view ``k``'s weighted points of the users that weigh it to ``total``."""
+    """Add view ``k``'s weighted points of the users that weigh it to ``total``, and
+    put its bins in ``bins`` for the users whose weightiest view it is."""
     if not view.index.equals(index):
         raise ModelError(f"view {k}: its users (index) differ from the score frame's")
     rows = np.flatnonzero(w[:, k] > 0)
@@ -277,8 +326,10 @@ def _add_view_points(
         return
     # the model's columns first, then the rows: a row copy of the whole view frame
     # is about 0.5 GB at a million users (60 float64 columns)
-    points = model._points(model.prepare(view).iloc[rows])
-    total[rows] += w[rows, k, None] * points[names].to_numpy()
+    view_bins = model.bin_indices(model.prepare(view).iloc[rows], dtype=np.int8)
+    total[rows] += w[rows, k, None] * model.points_of_bins(view_bins)[names].to_numpy()
+    mine = np.argmax(w[rows], axis=1) == k
+    bins[rows[mine]] = view_bins[names].to_numpy()[mine]
 
 
 def average_points(
@@ -303,7 +354,8 @@ def average_points(
     Returns
     -------
     pd.DataFrame
-        ``(n, n_variables)``.
+        ``(n, n_variables)``; ``attrs[VIEW_BINS]`` holds each user's bins (int8) in
+        the view it weighs most, for :attr:`ScoreResult.bins`.
 
     Raises
     ------
@@ -322,18 +374,21 @@ def average_points(
         raise ModelError("view_weights: every row must sum to 1")
     names = [v.name for v in model.variables_]
     total = np.zeros((len(index), len(names)))
+    bins = np.zeros((len(index), len(names)), dtype=np.int8)
     seen = 0
     # Not enumerate: its reused result tuple would keep the last view alive.
     for view in views:
         if seen < w.shape[1]:  # more views than columns: counted, then reported below
-            _add_view_points(model, view, seen, w, index, names, total)
+            _add_view_points(model, view, seen, w, index, names, total, bins)
         seen += 1
         del view  # not held while the next view is computed (0.5 GB at a million users)
     if seen != w.shape[1]:
         raise ModelError(
             f"view_weights has {w.shape[1]} columns for {seen} views: one column per view"
         )
-    return pd.DataFrame(total, index=index, columns=names)
+    points = pd.DataFrame(total, index=index, columns=names)
+    points.attrs[VIEW_BINS] = pd.DataFrame(bins, index=index, columns=names)
+    return points
 
 
 def _flags(

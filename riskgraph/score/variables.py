@@ -16,40 +16,50 @@ The trend comes from the meaning of the variable, never from the data alone:
   that every variable's points move one way and its reason reads the same for
   everyone.
 
-Reason templates are filled by :func:`riskgraph.reason_text.format_reason` (plural
-agreement, "less than 1%" rather than a false "0%", bands as words). A sentence must
-be true for every value that can cost points and quote no internal score: the GNN's
-probability is stated as the share of the scorecard's training applicants whose
-probability is lower ("riskier than those of 85% of applicants"), not as a number
-only the model understands.
+Reason templates are filled by :func:`riskgraph.graph.features.reason_text.format_reason`
+(plural agreement, "less than 1%" rather than a false "0%", bands as words). A sentence
+must be true for every value that can cost points and quote no internal score. Every
+variable has a stable reason code (:attr:`VariableSpec.code`, the table in
+docs/score.md): the catalogue's for graph features, :data:`ATTRIBUTE_SPECS`' for known
+attributes, ``A:<column>`` for any other attribute of the users table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
 
-from riskgraph.reason_text import format_reason as _fill
-from riskgraph.reason_text import template_fields
+from riskgraph.graph.features.reason_text import format_reason as _fill
+from riskgraph.graph.features.reason_text import template_fields
 from riskgraph.score.thin_file import NO_CREDIT_HISTORY
 
 __all__ = [
     "ATTRIBUTE_SPECS",
     "GNN_RISK",
+    "NETWORK_CODE",
+    "NETWORK_REASON",
+    "NO_CREDIT_HISTORY_CODE",
+    "NO_CREDIT_HISTORY_REASON",
     "CatalogEntry",
     "VariableSpec",
     "describe_variables",
     "format_reason",
     "ordinal_positions",
+    "refresh_graph_specs",
     "share_below",
 ]
 
 #: Name of the GNN probability column in the score frame.
 GNN_RISK = "gnn_risk"
+#: Reason code of ``no_credit_history`` (the thin-file indicator).
+NO_CREDIT_HISTORY_CODE = "C01"
+#: Reason code of the network model's points when no graph fact true of the applicant
+#: carries them (docs/score.md, "Reasons").
+NETWORK_CODE = "N01"
 
 Kind = Literal["attribute", "graph", "gnn", "indicator"]
 
@@ -85,7 +95,7 @@ class VariableSpec:
     reason : str
         Sentence template for an applicant, with ``{value}`` (the user's value) and
         optionally ``{share_below}`` (see ``reference``); the specs of
-        :mod:`riskgraph.reason_text`.
+        :mod:`riskgraph.graph.features.reason_text`.
     missing_reason : str
         Sentence when the user's value is missing and that costs points.
     missing_is_neutral : bool
@@ -106,6 +116,14 @@ class VariableSpec:
         An ordinal attribute's categories, lowest first: the model bins their
         positions 0, 1, ... (``dtype`` numerical, with ``monotonic_trend``; an
         unknown category is missing) and the sentence quotes the category.
+    code : str
+        Stable reason code (docs/score.md).
+    topic : str
+        The fact the variable tells; an applicant's reasons quote one variable per
+        topic (the catalogue's topics; a variable's own name otherwise).
+    advice : str or None
+        What would score better, with ``{edge}`` (the edge of the user's bin towards
+        the better bins), appended to the reason when the value's own bin loses points.
     """
 
     name: str
@@ -118,6 +136,9 @@ class VariableSpec:
     zero_reason: str | None = None
     reference: tuple[float, ...] | None = None
     categories: tuple[str, ...] | None = None
+    code: str = ""
+    topic: str = ""
+    advice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,8 +146,12 @@ class _AttributeMeaning:
     trend: str | None
     reason: str
     missing_reason: str
+    #: Stable reason code.
+    code: str
     #: Ordered categories, lowest first: binned by position with ``trend``.
     order: tuple[str, ...] | None = None
+    #: What would score better (``VariableSpec.advice``).
+    advice: str | None = None
 
 
 #: Known user attributes of the synthetic population and of typical lender data:
@@ -136,21 +161,26 @@ ATTRIBUTE_SPECS: dict[str, _AttributeMeaning] = {
         "descending",
         "credit history of {value:count} {value:month|months}",
         "length of credit history unknown",
+        "A03",
     ),
     "past_loans": _AttributeMeaning(
         "auto_asc_desc",
         "{value:count} earlier {value:loan|loans} on record",
         "number of earlier loans unknown",
+        "A04",
     ),
     "past_dues": _AttributeMeaning(
         "ascending",
         "{value:count} late {value:payment|payments} on earlier loans",
         "repayment record on earlier loans unknown",
+        "A01",
     ),
     "utilization": _AttributeMeaning(
         "ascending",
         "uses {value:pct} of the credit limits already granted",
         "use of existing credit limits unknown",
+        "A02",
+        advice="below {edge:pct_below} would score better",
     ),
     # Income bands are ordered and a higher income is never riskier: left to bad
     # rates alone, the early labels (ring bust-outs that state high incomes) put
@@ -160,22 +190,27 @@ ATTRIBUTE_SPECS: dict[str, _AttributeMeaning] = {
         "descending",
         "stated monthly income {value:range}",
         "monthly income not stated",
+        "A05",
         order=("<3k", "3k-6k", "6k-10k", "10k-20k", "20k+"),
     ),
-    "age_band": _AttributeMeaning(None, "age group {value}", "age not stated"),
-    "region": _AttributeMeaning(None, "lives in a {value} area", "region not stated"),
+    # Excluded from the scorecard by default (CreditScorecard.exclude): no code of
+    # their own, like any other attribute.
+    "age_band": _AttributeMeaning(None, "age group {value}", "age not stated", "A:age_band"),
+    "region": _AttributeMeaning(None, "lives in a {value} area", "region not stated", "A:region"),
 }
 
 _TRENDS = {"increasing": "ascending", "decreasing": "descending", "none": "auto_asc_desc"}
 
 # The GNN's probability costs points for most users (few sit in its best bin). Its
-# value is an internal score, so the sentence states where the applicant stands among
-# the scorecard's training applicants: true for every value, and it grows with the risk.
-_GNN_REASON = (
-    "the devices, accounts and contacts linked to this applicant look riskier to our "
-    "network model than those of {share_below:pct} of applicants"
+# points are told as the graph facts true of the applicant that carry them (reasons.py);
+# this sentence is read only when no such fact exists. The probability is an internal
+# score, so the sentence states where the applicant stands among the scorecard's
+# training applicants: true for every value, and it grows with the risk.
+NETWORK_REASON = (
+    "the devices, accounts and contacts linked to this applicant carry more risk than "
+    "those of {share_below:pct} of applicants"
 )
-_NO_HISTORY_REASON = "no credit history yet"
+NO_CREDIT_HISTORY_REASON = "no credit history yet"
 #: Quantile levels of ``VariableSpec.reference``.
 _REFERENCE_LEVELS = np.linspace(0.0, 1.0, 1001)
 
@@ -215,11 +250,25 @@ def describe_variables(
         label = name.replace("_", " ")
         if name == NO_CREDIT_HISTORY:
             spec = VariableSpec(
-                name, "indicator", "numerical", "ascending", _NO_HISTORY_REASON, _NO_HISTORY_REASON
+                name,
+                "indicator",
+                "numerical",
+                "ascending",
+                NO_CREDIT_HISTORY_REASON,
+                NO_CREDIT_HISTORY_REASON,
+                code=NO_CREDIT_HISTORY_CODE,
+                topic=name,
             )
         elif name == GNN_RISK:
             spec = VariableSpec(
-                name, "gnn", "numerical", "ascending", _GNN_REASON, "network risk not available"
+                name,
+                "gnn",
+                "numerical",
+                "ascending",
+                NETWORK_REASON,
+                "network risk not available",
+                code=NETWORK_CODE,
+                topic=name,
             )
         elif name in catalog:
             entry = catalog[name]
@@ -243,6 +292,7 @@ def describe_variables(
                 getattr(entry, "missing_reason", None) or _graph_missing_reason(name),
                 missing_is_neutral=bool(getattr(entry, "missing_neutral", False)),
                 zero_reason=getattr(entry, "zero_reason", None),
+                **_graph_wording(name, entry),
             )
         elif name in ATTRIBUTE_SPECS:
             meaning = ATTRIBUTE_SPECS[name]
@@ -255,6 +305,8 @@ def describe_variables(
                     meaning.reason,
                     meaning.missing_reason,
                     categories=meaning.order,
+                    code=meaning.code,
+                    topic=name,
                 )
             else:
                 spec = VariableSpec(
@@ -264,6 +316,9 @@ def describe_variables(
                     (meaning.trend or "auto_asc_desc") if numerical else None,
                     meaning.reason,
                     meaning.missing_reason,
+                    code=meaning.code,
+                    topic=name,
+                    advice=meaning.advice if numerical else None,
                 )
         else:
             spec = VariableSpec(
@@ -273,6 +328,8 @@ def describe_variables(
                 "auto_asc_desc" if numerical else None,
                 f"{label} of {{value:g}}" if numerical else f"{label}: {{value}}",
                 f"{label} unknown",
+                code=f"A:{name}",
+                topic=name,
             )
         if name in history_columns:
             spec = VariableSpec(**{**spec.__dict__, "missing_is_neutral": True})
@@ -280,6 +337,60 @@ def describe_variables(
             spec = VariableSpec(**{**spec.__dict__, "reference": _quantiles(frame[name])})
         specs.append(spec)
     return specs
+
+
+def _graph_wording(name: str, entry: CatalogEntry) -> dict[str, Any]:
+    """What a catalogue entry gives a graph variable's wording: code, topic, advice.
+    A catalogue without them (a caller's own) gets ``G:<name>`` and a topic per feature."""
+    return {
+        "code": getattr(entry, "code", None) or f"G:{name}",
+        "topic": getattr(entry, "topic", None) or name,
+        "advice": getattr(entry, "advice", None),
+    }
+
+
+def refresh_graph_specs(
+    specs: Mapping[str, VariableSpec], catalog: Mapping[str, CatalogEntry] | None = None
+) -> dict[str, VariableSpec]:
+    """``specs`` worded as riskgraph words them now: codes, topics, advice and the
+    sentences of the graph features (from ``catalog``, the effective configuration's
+    catalogue, so that reasons quote the thresholds in force rather than those of the
+    day the model was fitted) and of the network model.
+
+    Trends, missing-value handling and the network model's reference quantiles stay
+    the model's: they are part of its bins. A model saved before codes existed gets
+    them here.
+    """
+    if catalog is None:
+        from riskgraph.graph.features import FEATURE_CATALOG
+
+        catalog = FEATURE_CATALOG
+    out = {}
+    for name, spec in specs.items():
+        entry = catalog.get(name)
+        meaning = ATTRIBUTE_SPECS.get(name)
+        if spec.name == NO_CREDIT_HISTORY:
+            spec = replace(spec, code=NO_CREDIT_HISTORY_CODE, topic=name)
+        elif spec.kind == "gnn":
+            spec = replace(spec, reason=NETWORK_REASON, code=NETWORK_CODE, topic=name)
+        elif spec.kind == "graph" and entry is not None and entry.reason is not None:
+            spec = replace(
+                spec,
+                reason=entry.reason,
+                zero_reason=getattr(entry, "zero_reason", None),
+                **_graph_wording(name, entry),
+            )
+        elif spec.kind == "graph":
+            spec = replace(spec, code=getattr(spec, "code", "") or f"G:{name}", topic=name)
+        elif meaning is not None:
+            numeric = spec.dtype == "numerical" and getattr(spec, "categories", None) is None
+            spec = replace(
+                spec, code=meaning.code, topic=name, advice=meaning.advice if numeric else None
+            )
+        else:
+            spec = replace(spec, code=f"A:{name}", topic=name)
+        out[name] = spec
+    return out
 
 
 def share_below(spec: VariableSpec, values: np.ndarray) -> np.ndarray:
@@ -324,7 +435,7 @@ def _graph_missing_reason(name: str) -> str:
 
 
 def format_reason(template: str, value: Any, **fields: Any) -> str:
-    """Fill a reason template (:func:`riskgraph.reason_text.format_reason`): plural
+    """Fill a reason template (:func:`riskgraph.graph.features.reason_text.format_reason`): plural
     agreement, bands and shares as words; a category in a numeric spec is written
     as it is.
 

@@ -11,12 +11,18 @@ import pytest
 
 from riskgraph.graph.features import (
     FEATURE_CATALOG,
+    BorrowingConfig,
+    ExposureConfig,
+    FeatureConfig,
     FeatureError,
+    MultiBorrowingThresholds,
+    RingConfig,
     catalog_markdown,
     compute_graph_features,
+    feature_catalog,
     visible_labels,
 )
-from riskgraph.graph.features.catalog import CATALOG_BEGIN, CATALOG_END
+from riskgraph.graph.features.catalog import CATALOG_BEGIN, CATALOG_END, FEATURE_CODES
 
 AS_OF = pd.Timestamp("2024-06-01", tz="UTC")
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "features.md"
@@ -128,9 +134,9 @@ def test_only_label_shares_and_ring_features_outside_a_ring_are_missing_neutral(
     assert neutral == shares | ring_nan
 
 
-def test_catalogue_table_has_six_cells_per_row_despite_pipes_in_templates():
+def test_catalogue_table_has_seven_cells_per_row_despite_pipes_in_templates():
     for line in catalog_markdown().splitlines():
-        assert len(re.findall(r"(?<!\\)\|", line)) == 7, line
+        assert len(re.findall(r"(?<!\\)\|", line)) == 8, line
 
 
 def test_docs_hold_the_current_catalogue():
@@ -177,3 +183,67 @@ def test_an_empty_graph_gives_an_empty_frame():
     gf = compute_graph_features(empty_graph_tables(), AS_OF)
     assert gf.features.columns.tolist() == ["user_id", *FEATURE_CATALOG]
     assert len(gf.features) == 0 and len(gf.rings) == 0
+
+
+def test_the_catalogue_quotes_the_thresholds_in_force():
+    config = FeatureConfig(
+        rings=RingConfig(max_sharing=10, burst_days=14.0, flag_min_size=4),
+        exposure=ExposureConfig(max_sharing=30),
+        borrowing=BorrowingConfig(
+            thresholds=MultiBorrowingThresholds(
+                platforms_7d=2, platforms_30d=6, applications_24h=3
+            ),
+            co_application_days=3.0,
+        ),
+    )
+    catalog = feature_catalog(config)
+    assert list(catalog) == list(FEATURE_CATALOG)
+    assert catalog["hub_identifiers"].format_reason(2) == (
+        "uses 2 devices or accounts shared by more than 10 people"
+    )
+    assert "(2 or more lending platforms within 7 days, 6 or more within 30 days, or 3 or " in (
+        catalog["multi_borrowing"].format_reason(True)
+    )
+    assert (
+        catalog["ring_registration_burst_share"]
+        .format_reason(1.0)
+        .endswith("registered within 14 days of each other")
+    )
+    assert (
+        catalog["co_users_same_platform_week"]
+        .format_reason(2)
+        .endswith("applied to the same lenders within 3 days of each other")
+    )
+    assert "(30) users link nobody" in catalog["device_bad_1hop"].description
+    assert "at least RingConfig.flag_min_size (4) members" in catalog["ring_flag"].description
+    # The defaults read as before.
+    assert FEATURE_CATALOG["hub_identifiers"].format_reason(2).endswith("more than 20 people")
+    assert (
+        FEATURE_CATALOG["co_users_same_platform_week"].format_reason(2).endswith("in the same week")
+    )
+
+
+def test_every_feature_but_the_identifiers_has_its_own_stable_code_and_a_topic():
+    codes = [spec.code for spec in FEATURE_CATALOG.values() if spec.kind != "identifier"]
+    assert len(codes) == len(set(codes)) == len(FEATURE_CODES)
+    assert all(re.fullmatch(r"[RHEB]\d\d", code) for code in codes)
+    assert FEATURE_CATALOG["ring_id"].code is None
+    assert FEATURE_CATALOG["device_bad_1hop"].code == "E02"
+    assert FEATURE_CATALOG["platforms_30d"].code == "B07"
+    # Links to defaulters are one fact, told in other words by many features.
+    topics = {spec.topic for spec in FEATURE_CATALOG.values() if spec.family == "exposure"}
+    assert topics == {"defaulted_links", "linked_users"}
+    assert FEATURE_CATALOG["bad_ppr"].topic == FEATURE_CATALOG["any_bad_2hop"].topic
+    assert FEATURE_CATALOG["ring_bad_count"].topic != FEATURE_CATALOG["ring_size"].topic
+    assert all(spec.topic for spec in FEATURE_CATALOG.values() if spec.kind != "identifier")
+
+
+def test_advice_is_given_only_for_what_an_applicant_can_change():
+    advised = {name for name, spec in FEATURE_CATALOG.items() if spec.advice is not None}
+    assert advised == {
+        *(f"{kind}_{w}d" for kind in ("applications", "platforms") for w in (1, 7, 30, 90)),
+        "max_applications_24h",
+        "amount_sum_30d",
+        "amount_sum_90d",
+        "amount_max_90d",
+    }

@@ -103,3 +103,20 @@ def test_demo_key_is_generated_once_private(tmp_path: Path):
     assert len(first) == 64
     assert (tmp_path / "inst" / "hmac.key").stat().st_mode & 0o777 == 0o600
     assert demo_hmac_key(tmp_path / "inst") == first
+
+
+def test_targets_protected_attributes_and_monitoring_read_from_the_file(tmp_path: Path):
+    from riskgraph.pipeline import PipelineConfig
+
+    path = tmp_path / "riskgraph.toml"
+    path.write_text(
+        "[decisions]\napprove_rate = 0.7\nreview_budget = 0.1\n"
+        '[fairness]\nprotected = ["age", "gender"]\n[monitoring]\napplicant_days = 14\n'
+    )
+    config = PipelineConfig.from_file(path)
+    assert config.decisions.targets == {"approve_rate": 0.7, "review_budget": 0.1}
+    assert config.fairness.protected == ("age", "gender")
+    assert config.monitoring.applicant_days == 14
+    path.write_text("[decisions]\nmax_bad_rate = 5\n")
+    with pytest.raises(ConfigError, match=r"max_bad_rate = 5.0: expected a share in \(0, 1\]"):
+        PipelineConfig.from_file(path)

@@ -35,6 +35,9 @@ OUTPUTS = ("scores.parquet", "features.parquet", "associations.parquet", "change
 SCORE_COLUMNS = [
     "user_id", "risk_score", "credit_score", "gnn_risk", "decision", "multi_borrowing",
     "ring_id", "reason_1", "reason_2", "reason_3",
+    # additive (README): stable codes and points of the reasons, when and by what
+    "reason_code_1", "reason_code_2", "reason_code_3",
+    "points_lost_1", "points_lost_2", "points_lost_3", "as_of", "model_version",
 ]  # fmt: skip
 
 
@@ -130,6 +133,116 @@ def test_run_publishes_every_contract_output(population, trained):
     assert {"load", "features", "model", "score"} <= set(peaks) <= set(STAGES)
     assert all(0.05 < gb < 64 for gb in peaks.values()), peaks
     assert manifest["model"]["trained_tonight"] is True
+
+
+def test_run_adds_machine_readable_outputs(population, trained):
+    _, date = population
+    root = OutputRoot(trained)
+    run_dir = root.run_dir(date)
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["schema_version"] == pipeline.SCHEMA_VERSION
+    # The effective configuration, every table of it, as read back.
+    assert manifest["config"] == pipeline.PipelineConfig().to_dict()
+    assert manifest["config"]["decisions"]["approve_from"] == 620
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    as_of = pd.Timestamp(date, tz="UTC")
+    assert (scores["as_of"] == as_of).all()
+    assert (scores["model_version"] == manifest["model_version"]).all()
+    has = scores["reason_1"].notna()
+    assert has.any() and (scores["reason_code_1"].notna() == has).all()
+    assert (scores.loc[has, "points_lost_1"] >= scores.loc[has, "points_lost_2"].fillna(0)).all()
+    from riskgraph.score.codes import code_table
+
+    codes = set(pd.concat([scores[f"reason_code_{i}"] for i in (1, 2, 3)]).dropna())
+    assert {c for c in codes if not c.startswith("A:")} <= set(code_table()["code"])
+    features = pd.read_parquet(run_dir / "features.parquet")
+    assert features.columns[-1] == "as_of" and (features["as_of"] == as_of).all()
+    rings = pd.read_parquet(run_dir / "rings.parquet")
+    assert rings["ring_id"].is_unique and len(rings) > 0
+    members = pd.read_parquet(run_dir / "features.parquet")["ring_id"].dropna()
+    assert set(members) <= set(rings["ring_id"])
+    table = pd.read_csv(root.model_dir / "scorecard.csv")
+    assert list(table.columns) == [
+        "characteristic", "bin", "count", "event_rate", "woe", "iv", "points", "reason_code",
+    ]  # fmt: skip
+    assert "gnn_risk" in set(table["characteristic"])
+    # Strategy and monitoring, in run.json and the report.
+    strategy = pd.DataFrame(manifest["strategy"])
+    assert strategy["cutoff"].tolist() == list(range(350, 951, 10))
+    cut = manifest["cutoffs"]
+    approve = (scores["decision"] == "approve").mean()
+    assert cut["approve_from"] == 620 and cut["approve_rate"] == pytest.approx(approve)
+    monitoring = manifest["monitoring"]
+    assert set(monitoring["score_psi"]) == {"development", "previous"}
+    assert monitoring["score_psi"]["development"] is not None
+    assert monitoring["ranking"]["validation"]["gini"] > 0
+    report = (run_dir / "report.html").read_text()
+    for title in ("Cut-off strategy", "Model monitoring against the development sample"):
+        assert f"<h2>{title}</h2>" in report
+
+
+def test_off_a_terminal_every_log_record_is_one_line(population, trained, tmp_path):
+    import re
+
+    from riskgraph.cli import LOG_LINE
+
+    line_format = re.compile(LOG_LINE)
+    input_dir, date = population
+    out = with_models(trained, tmp_path / "out")
+    env = {**os.environ, "RISKGRAPH_HMAC_KEY": KEY, "OMP_NUM_THREADS": "2", "COLUMNS": "80"}
+    command = [sys.executable, "-m", "riskgraph", "nightly", "--input", str(input_dir),
+               "--out", str(out), "--date", date.isoformat(), "--no-neo4j"]  # fmt: skip
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=900, cwd=out.parent
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert all(line_format.match(line) for line in lines), lines  # nothing wrapped
+    stages = [line_format.match(line)["stage"] for line in lines]
+    assert set(STAGES) - {"upsert", "read_back", "write_back"} <= set(stages)
+    assert any(line.endswith("score: scoring") for line in lines)
+    assert max(len(line) for line in lines) > 80  # long lines are not wrapped at 80
+
+
+def test_an_approval_rate_target_is_met_on_a_synthetic_night(population, trained, tmp_path):
+    input_dir, date = population
+    out = with_models(trained, tmp_path / "out")
+    config = tmp_path / "riskgraph.toml"
+    config.write_text("[decisions]\napprove_rate = 0.70\nreview_budget = 0.10\n")
+    done = nightly(input_dir, out, date, "--no-neo4j", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    run_dir = OutputRoot(out).run_dir(date)
+    decision = pd.read_parquet(run_dir / "scores.parquet")["decision"]
+    approve, review = (decision == "approve").mean(), (decision == "review").mean()
+    assert abs(approve - 0.70) <= 0.02, approve
+    assert review <= 0.10 + 1e-9
+    cut = json.loads((run_dir / "run.json").read_text())["cutoffs"]
+    assert cut["targets"] == {"approve_rate": 0.7, "review_budget": 0.1}
+    assert cut["approve_rate"] == pytest.approx(approve)
+    assert cut["binding"] == "approve_rate" and cut["approve_from"] != 620
+
+
+def test_a_protected_attribute_is_no_model_input_and_no_reason(population, tmp_path):
+    input_dir, date = population
+    out = tmp_path / "out"
+    config = tmp_path / "riskgraph.toml"
+    config.write_text('[fairness]\nprotected = ["income_band", "age_band"]\n')
+    done = nightly(input_dir, out, date, "--no-neo4j", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    models = RiskModels.load(OutputRoot(out).model_dir)
+    gnn_inputs = set(models.gnn_.builder_.numeric_) | set(models.gnn_.builder_.categorical_)
+    assert "age_band" not in gnn_inputs and "income_band" not in gnn_inputs
+    assert "region" in gnn_inputs  # the others stay
+    assert "income_band" not in {v.name for v in models.scorecard_.variables_}
+    run_dir = OutputRoot(out).run_dir(date)
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    reasons = pd.concat([scores[f"reason_{i}"] for i in (1, 2, 3)]).dropna()
+    assert len(reasons) > len(scores) / 2
+    assert not reasons.str.contains("income|age group").any()
+    assert not pd.concat([scores[f"reason_code_{i}"] for i in (1, 2, 3)]).isin(["A05"]).any()
+    # Used in the fairness table only.
+    fairness = json.loads((run_dir / "run.json").read_text())["fairness"]
+    assert {"income_band", "age_band", "region"} <= set(fairness)
 
 
 def test_rerun_of_a_complete_date_is_a_no_op_and_force_reproduces_it(population, trained):

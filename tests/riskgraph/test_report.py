@@ -90,3 +90,44 @@ def test_first_run_report_says_there_is_nothing_to_compare():
     page = render_report(_data(previous=False))
     assert "nothing to compare with yet" in page
     assert "the watchlist starts with the next run" in page
+
+
+def _with_strategy_and_monitoring(data: ReportData) -> ReportData:
+    from riskgraph.monitoring import model_monitoring
+    from riskgraph.score import DecisionPolicy
+    from riskgraph.score.development import DevelopmentSample, score_histogram
+    from riskgraph.score.strategy import resolve_cutoffs, strategy_table
+
+    rng = np.random.default_rng(1)
+    scores = data.scores
+    credit, risk = scores["credit_score"], scores["risk_score"]
+    label = (rng.random(len(risk)) < risk).to_numpy().astype(int)
+    dev_scores = np.clip(credit.to_numpy() + 30, 350, 950)
+    development = DevelopmentSample(
+        users=len(credit),
+        score_counts=score_histogram(dev_scores),
+        bin_counts={"utilization": np.array([300, 200, 0, 0])},
+        validation_good=score_histogram(dev_scores[label == 0]),
+        validation_bad=score_histogram(dev_scores[label == 1]),
+    )
+    bins = pd.DataFrame({"utilization": np.where(rng.random(len(credit)) < 0.8, 1, 0)})
+    matured = pd.DataFrame({"credit_score": credit, "label": label})
+    cutoffs = resolve_cutoffs(DecisionPolicy(approve_rate=0.6), credit, risk)
+    data.strategy = strategy_table(credit, risk, development=development, labelled=matured)
+    data.cutoffs = cutoffs.to_dict()
+    data.monitoring = model_monitoring(development, credit, bins, matured=matured)
+    return data
+
+
+def test_report_shows_the_cut_off_strategy_and_the_monitoring():
+    page = render_report(_with_strategy_and_monitoring(_data(previous=True)))
+    strategy = page.split("<h2>Cut-off strategy</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "resolved tonight from the targets approve rate 60.0%" in strategy
+    assert "<th>approve from</th>" in strategy and "data:image/png;base64," in strategy
+    monitoring = page.split("<h2>Model monitoring against the development sample</h2>", 1)[1]
+    monitoring = monitoring.split("<h2>", 1)[0]
+    assert "against the development sample <b>" in monitoring
+    # utilization moved from 60% to 20% in its first bin: flagged shifted.
+    assert "<td>utilization</td><td>development</td>" in monitoring
+    assert "shifted" in monitoring and "KS" in monitoring and "Gini" in monitoring
+    assert "development sample, out of fold" in monitoring

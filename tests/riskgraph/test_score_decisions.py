@@ -51,8 +51,18 @@ def test_flag_shape_must_match():
         ),
         ({"approve_from": 1200}, r"approve_from = 1200: expected a credit score in 350-951"),
         ({"intermediary_min_co_applicants": 0}, "intermediary_min_co_applicants = 0"),
+        ({"approve_rate": 0.0}, r"approve_rate = 0.0: expected a share in \(0, 1\]"),
+        ({"max_bad_rate": 1.5}, r"max_bad_rate = 1.5: expected a share in \(0, 1\]"),
+        ({"review_budget": -0.1}, r"review_budget = -0.1: expected a share in \[0, 1\]"),
     ],
 )
 def test_invalid_policy_named(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         DecisionPolicy(**kwargs).validate()
+
+
+def test_a_target_replaces_its_cut_off_so_a_fixed_order_no_longer_applies():
+    # decline_below above the default approve_from is fine once a target sets approve_from.
+    policy = DecisionPolicy(decline_below=640, approve_rate=0.5).validate()
+    assert policy.targets == {"approve_rate": 0.5}
+    assert DecisionPolicy().targets == {}

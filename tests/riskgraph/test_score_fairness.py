@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskgraph.errors import ConfigError
 from riskgraph.score import fairness_report
+from riskgraph.score.fairness import FairnessConfig
 
 
 def _report():
@@ -59,3 +61,22 @@ def test_summary_is_json_ready_and_missing_attribute_skipped():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match=r"decision \(2\), label \(1\) and groups \(1\)"):
         fairness_report(["approve", "review"], [0], pd.DataFrame({"region": ["a"]}))
+
+
+def test_a_numeric_protected_attribute_is_audited_by_bands():
+    rng = np.random.default_rng(0)
+    age = rng.integers(18, 80, 1000).astype(float)
+    age[:10] = np.nan
+    decision = np.where(age > 40, "approve", "decline")
+    report = fairness_report(decision, np.zeros(1000), pd.DataFrame({"age": age}), ("age",))
+    groups = report.table.loc[report.table["attribute"] == "age", "group"].tolist()
+    assert len(groups) == 7 and groups[-2:] == ["missing", "overall"]
+    assert groups[0].startswith("18-")
+    assert report.summary["age"]["approval_rate"]["difference"] > 0.9
+
+
+def test_protected_attributes_are_named_and_audited_after_the_defaults():
+    config = FairnessConfig(protected=("age", "region")).validate()
+    assert config.audited == ("age_band", "region", "age")
+    with pytest.raises(ConfigError, match=r"fairness.protected: 'label' cannot be protected"):
+        FairnessConfig(protected=("label",)).validate()

@@ -10,7 +10,13 @@ import pandas as pd
 from riskgraph.graph.features import FEATURE_CATALOG, compute_graph_features
 from riskgraph.loaders import build_graph_tables
 from riskgraph.loaders.synthetic import generate_population
-from riskgraph.score import SCORE_COLUMNS, CreditScorecard, build_score_frame, score_users
+from riskgraph.score import (
+    REASON_DETAIL_COLUMNS,
+    SCORE_COLUMNS,
+    CreditScorecard,
+    build_score_frame,
+    score_users,
+)
 
 KEY = b"test-key-0123456789abcdef"
 
@@ -48,7 +54,7 @@ def test_every_catalogue_feature_but_identifiers_is_a_model_input():
 def test_every_user_scored_once_with_readable_reasons():
     tables, _, _, _, result = scored()
     scores = result.scores
-    assert tuple(scores.columns) == SCORE_COLUMNS
+    assert tuple(scores.columns) == (*SCORE_COLUMNS, *REASON_DETAIL_COLUMNS)
     assert scores["user_id"].tolist() == tables.users["user_id"].tolist()
     assert scores["credit_score"].between(350, 950).all()
     text = pd.concat([scores[c].dropna() for c in ("reason_1", "reason_2", "reason_3")])
@@ -65,3 +71,26 @@ def test_flagged_ring_members_are_never_approved():
     assert ring.any()
     assert (result.scores.loc[ring, "decision"] != "approve").all()
     assert result.scores.loc[ring, "ring_id"].notna().all()
+
+
+def test_every_reason_code_a_night_gives_is_documented():
+    from riskgraph.score.codes import code_table
+
+    _, _, frame, _, result = scored()
+    documented = set(code_table()["code"])
+    given = set(pd.concat([result.scores[f"reason_code_{i}"] for i in (1, 2, 3)]).dropna())
+    assert given, "the users have reasons"
+    attributes = {c for c in given if c.startswith("A:")}
+    assert given - attributes <= documented
+    # An attribute without a code of its own is named by its column.
+    assert {c.removeprefix("A:") for c in attributes} <= set(frame.columns)
+    # Each code has one meaning: the same code never quotes two variables.
+    pairs = pd.concat(
+        [
+            result.reasons[[f"reason_code_{i}", f"reason_variable_{i}"]].set_axis(
+                ["code", "variable"], axis=1
+            )
+            for i in (1, 2, 3)
+        ]
+    ).dropna()
+    assert (pairs.groupby("code")["variable"].nunique() == 1).all()

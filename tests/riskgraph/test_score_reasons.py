@@ -104,7 +104,8 @@ def test_best_user_has_no_reason():
 def test_one_weak_factor_gives_one_reason_with_its_number():
     r = reasons_of(dues={"past_dues": 2.0})
     assert _texts(r.loc["dues"]) == ["2 late payments on earlier loans"]
-    assert r.loc["dues", "reason_code_1"] == "past_dues"
+    assert r.loc["dues", "reason_variable_1"] == "past_dues"
+    assert r.loc["dues", "reason_code_1"] == "A01"
     assert r.loc["dues", "points_lost_1"] > 0
 
 
@@ -113,9 +114,15 @@ def test_three_weak_factors_most_points_first():
         risky={"past_dues": 4.0, "utilization": 0.95, "device_bad_1hop": 3.0, "platforms_30d": 1.0}
     )
     texts = _texts(r.loc["risky"])
+    # Utilization is the one an applicant can change: its reason says what scores better.
+    advice = re.fullmatch(
+        r"uses 95% of the credit limits already granted; below (\d+)% would score better",
+        texts[[t.startswith("uses") for t in texts].index(True)],
+    )
+    assert advice is not None and int(advice.group(1)) < 95
     assert set(texts) == {
         "4 late payments on earlier loans",
-        "uses 95% of the credit limits already granted",
+        advice.group(0),
         "shares a device with 3 users who defaulted",
     }
     lost = r.loc["risky", ["points_lost_1", "points_lost_2", "points_lost_3"]].to_numpy(float)
@@ -153,7 +160,8 @@ def test_thin_file_reads_no_credit_history_not_missing_attributes():
     r = reasons_of(thin={"credit_history_months": 0.0, "past_dues": np.nan, "utilization": np.nan})
     texts = _texts(r.loc["thin"])
     assert texts == ["no credit history yet"]
-    assert r.loc["thin", "reason_code_1"] == "no_credit_history"
+    assert r.loc["thin", "reason_variable_1"] == "no_credit_history"
+    assert r.loc["thin", "reason_code_1"] == "C01"
 
 
 def test_thin_file_with_graph_risk_gets_both():
@@ -286,7 +294,10 @@ def graph_reasons(model: CreditScorecard | None = None, **users: dict[str, objec
 
 
 def _codes(row: pd.Series) -> list[str]:
-    return [row[f"reason_code_{i}"] for i in (1, 2, 3) if not pd.isna(row[f"reason_code_{i}"])]
+    """The variables whose sentences a user reads."""
+    return [
+        row[f"reason_variable_{i}"] for i in (1, 2, 3) if not pd.isna(row[f"reason_variable_{i}"])
+    ]
 
 
 def test_the_best_hand_made_user_has_no_reason():
@@ -375,6 +386,8 @@ def test_a_ring_member_reads_what_is_risky_about_the_group_never_a_zero():
     assert "belongs to a group of linked accounts in which 3 other users defaulted" in _texts(
         r.loc["three"]
     )
+    # Registered together and defaulted together are two facts, each told once.
+    assert len(set(_texts(r.loc["three"]))) == len(_texts(r.loc["three"])) >= 2
     # A household's values sit in the best bins of ring members: nothing to say.
     assert not set(_codes(r.loc["household"])) & set(RING_NAN)
 
@@ -406,9 +419,11 @@ def test_the_gnn_reason_states_a_true_share_of_applicants_not_the_probability():
     frame, _ = graph_population()
     r = graph_reasons(risky={"gnn_risk": 0.3})
     (text,) = _texts(r.loc["risky"])
+    # No graph fact of this user goes with more risk than the average: the network
+    # model's points are then stated as where the user stands, never as "our model".
     match = re.fullmatch(
-        r"the devices, accounts and contacts linked to this applicant look riskier to our "
-        r"network model than those of (\d+)% of applicants",
+        r"the devices, accounts and contacts linked to this applicant carry more risk than "
+        r"those of (\d+)% of applicants",
         text,
     )
     assert match, text
@@ -439,9 +454,60 @@ def test_a_view_averaged_loss_is_no_reason_when_the_quoted_value_is_in_the_best_
         == 0.0
     )
     assert _texts(top_reasons(model, quoted, view_points).loc["u"]) == []
-    # The same points with the view's own values quoted are reasons.
+    # The same points with the view's own values quoted are a reason: one, since both
+    # variables tell the same fact (links to defaulted users), with the points of both.
     both = top_reasons(model, model.prepare(view), view_points).loc["u"]
-    assert set(_codes(both)) == {"device_bad_1hop", "device_bad_share_1hop"}
+    assert len(_codes(both)) == 1
+    assert _codes(both)[0] in {"device_bad_1hop", "device_bad_share_1hop"}
+    assert both["points_lost_1"] == pytest.approx(
+        lost.loc["u", ["device_bad_1hop", "device_bad_share_1hop"]].sum()
+    )
+
+
+def test_the_network_models_points_are_told_as_the_graph_facts_that_carry_them():
+    model = graph_model()
+    users = graph_users(
+        alone={"gnn_risk": 0.6},
+        linked={"gnn_risk": 0.6, "device_bad_1hop": 2.0},
+        ring={"gnn_risk": 0.6, "ring_size": 8.0, "ring_registration_span_days": 2.0},
+    )
+    r = reason_codes(model, users)
+    lost = points_lost(model, model.points(users), model.prepare(users))
+    # The facts carry the network model's points, which are no reason of their own.
+    linked = r.loc["linked"]
+    assert linked["reason_1"] == "shares a device with 2 users who defaulted"
+    assert linked["reason_code_1"] == "E02"
+    assert linked["points_lost_1"] == pytest.approx(
+        lost.loc["linked", ["gnn_risk", "device_bad_1hop"]].sum()
+    )
+    assert "gnn_risk" not in _codes(linked)
+    assert "gnn_risk" not in _codes(r.loc["ring"])
+    assert {"R01", "R05"} & set(r.loc["ring", ["reason_code_1", "reason_code_2"]])
+    ring_total = r.loc["ring", ["points_lost_1", "points_lost_2", "points_lost_3"]].sum()
+    assert ring_total == pytest.approx(lost.loc["ring"].sum())
+    # Nothing in the graph goes with risk for this user: the network model's own code.
+    assert r.loc["alone", "reason_code_1"] == "N01"
+    for text in r[["reason_1", "reason_2", "reason_3"]].stack().dropna():
+        assert "model" not in text, text
+
+
+def test_a_protected_attribute_is_no_input_and_never_a_reason():
+    frame, y = graph_population()
+    rng = np.random.default_rng(0)
+    frame = frame.assign(age=rng.normal(45.0, 10.0, len(y)).round() - 10.0 * y)
+    model = CreditScorecard(catalog=graph_catalog(), C=1.0, exclude=("age",)).fit(frame, y)
+    assert "age" not in [v.name for v in model.variables_]
+    r = reason_codes(model, frame.iloc[:500])
+    assert not r.filter(like="reason_variable").isin(["age"]).any().any()
+    # The precondition: left in, age would be a reason (it predicts the outcome here).
+    free = CreditScorecard(catalog=graph_catalog(), C=1.0, exclude=()).fit(frame, y)
+    assert (
+        reason_codes(free, frame.iloc[:500])
+        .filter(like="reason_variable")
+        .isin(["age"])
+        .any()
+        .any()
+    )
 
 
 users_strategy = st.fixed_dictionaries(
@@ -472,7 +538,7 @@ def test_no_reason_contradicts_the_value_it_quotes(rows):
     for user, row in r.iterrows():
         values = frame.loc[user]
         for i in (1, 2, 3):
-            code, text = row[f"reason_code_{i}"], row[f"reason_{i}"]
+            code, text = row[f"reason_variable_{i}"], row[f"reason_{i}"]
             if pd.isna(code):
                 continue
             assert row[f"points_lost_{i}"] > MIN_POINTS_LOST
@@ -494,3 +560,18 @@ def test_no_reason_contradicts_the_value_it_quotes(rows):
                 assert value > 0 and not re.search(r"\d", text), text
             elif code == "gnn_risk":
                 assert f"{value:.1%}" not in text, text
+
+
+def test_reasons_are_worded_by_the_catalogue_in_force():
+    # A model keeps its bins; the sentences of its graph variables come from the
+    # catalogue of tonight's settings (thresholds quoted as they are now).
+    model = graph_model()
+    users = graph_users(linked={"device_bad_1hop": 2.0})
+    catalog = graph_catalog()
+    catalog["device_bad_1hop"] = replace(
+        catalog["device_bad_1hop"], reason="shares a phone with {value:count} defaulters"
+    )
+    assert reason_codes(model, users).loc["linked", "reason_1"].startswith("shares a device")
+    assert reason_codes(model, users, catalog=catalog).loc["linked", "reason_1"] == (
+        "shares a phone with 2 defaulters"
+    )

@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from riskgraph.errors import ModelError
-from riskgraph.score import SCORE_COLUMNS, CreditScorecard, build_score_frame, score_users
+from riskgraph.score import (
+    REASON_DETAIL_COLUMNS,
+    SCORE_COLUMNS,
+    CreditScorecard,
+    build_score_frame,
+    score_users,
+)
 from riskgraph.score.scoring import average_points
 
 
@@ -108,7 +114,7 @@ def test_scores_rows_are_the_contract_columns_one_per_user():
     model, users, features, frame = setup()
     result = score_users(model, frame, features)
     scores = result.scores
-    assert tuple(scores.columns) == SCORE_COLUMNS
+    assert tuple(scores.columns) == (*SCORE_COLUMNS, *REASON_DETAIL_COLUMNS)
     assert scores["user_id"].tolist() == users["user_id"].tolist()
     assert scores["credit_score"].between(350, 950).all()
     assert set(scores["decision"]) <= {"approve", "review", "decline"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from riskgraph.reason_text import format_reason, template_fields
+from riskgraph.graph.features.reason_text import format_reason, template_fields
 
 COUNT = "shares a device with {value:count} {value:user|users} who defaulted"
 
@@ -83,3 +83,17 @@ def test_other_fields_and_their_errors():
         format_reason(template, 0.3)
     with pytest.raises(ValueError, match=r"reason template 'a \{value' is malformed"):
         template_fields("a {value")
+
+
+@pytest.mark.parametrize(
+    ("template", "edge", "text"),
+    [
+        ("at most {edge:below} would score better", 2.5, "at most 2 would score better"),
+        ("at most {edge:below} would score better", 3.0, "at most 2 would score better"),
+        ("below {edge:pct_below} would score better", 0.305, "below 30% would score better"),
+        ("below {edge:pct_below} would score better", 0.3, "below 30% would score better"),
+    ],
+)
+def test_advice_edges_never_promise_what_the_bin_does_not_hold(template, edge, text):
+    # A bin edge e starts the user's bin: only values below e are in a better one.
+    assert format_reason(template, None, edge=edge) == text

@@ -18,6 +18,10 @@ spec                        renders                                            e
                             nor 1 to "0%" or "100%"
 ``{value:range}``           a band such as ``6k-10k``, ``<3k``, ``20k+`` as    ``between 6k and
                             words                                              10k``
+``{edge:below}``            the largest whole number below a bin edge          ``2`` for 2.5 or 3
+                            (advice: "at most 2 would score better")
+``{edge:pct_below}``        a share rounded *down* to a whole percent, so      ``30%`` for 0.305
+                            "below 30%" is true of every value below the edge
 ``{value:ONE|MANY}``        ONE when the last number written before it reads   ``user``, ``users``
                             "1", else MANY (agreement: "1 user", "2 users")
 any other spec              Python's ``format``: ``{value:.0f}``, ``{value:,.0f}``
@@ -94,6 +98,16 @@ class _ReasonFormatter(string.Formatter):
             return f"{number:.0%}"
         if format_spec == "range":
             return _band(str(value))
+        if format_spec in ("below", "pct_below"):
+            number = _as_float(value)
+            if number is None:
+                return str(value)
+            self.last_number = None
+            if format_spec == "pct_below":
+                return f"{math.floor(number * 100.0 + 1e-9):.0f}%"
+            whole = math.ceil(number - 1e-9) - 1
+            self.last_number = float(whole)
+            return f"{whole:,}"
         try:
             text = format(value, format_spec)
         except (ValueError, TypeError):
