@@ -461,16 +461,26 @@ def own_view_features(
     compute: FeatureFunction | None = None,
     as_of: Any = None,
     config: FeatureConfig | None = None,
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """``graph_feature_views(...).own_view(folds)`` without holding every view.
 
-    Training folds have ``K * B`` views (30 by default): at a million users all of
-    them held at once take about 13 GB. Each view is computed in turn and only its
-    own users' rows are kept, so two frames are alive at a time. Same arguments as
-    :func:`graph_feature_views`.
+    Training folds have ``K * B`` views (30 by default), too many to hold at once at
+    a million users. Each view is computed in turn and only its own users' rows are
+    kept, so two frames are alive at a time. Same arguments as
+    :func:`graph_feature_views`, and ``rows`` (bool ``(n_users,)``, labelled users):
+    only these users' rows are wanted, so only their views are computed (the others'
+    rows are those of the first view computed).
     """
-    views = iter_feature_views(tables, folds, compute, as_of, config)
-    return _own_rows(views, folds.own_view())
+    own = folds.own_view()
+    if rows is None:
+        views = iter_feature_views(tables, folds, compute, as_of, config)
+        return _own_rows(views, own)
+    needed = np.unique(own[rows])
+    views = iter_feature_views(tables, folds, compute, as_of, config, only=needed)
+    position = np.full(folds.n_views, -1, dtype=np.int64)
+    position[needed] = np.arange(len(needed))
+    return _own_rows(views, np.where(rows, position[own], -1))
 
 
 def _own_rows(frames: Iterable[pd.DataFrame], own: np.ndarray) -> pd.DataFrame:
@@ -496,12 +506,17 @@ def iter_feature_views(
     compute: FeatureFunction | None = None,
     as_of: Any = None,
     config: FeatureConfig | None = None,
+    only: np.ndarray | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The frames of :func:`graph_feature_views`, computed one at a time as they are
     consumed: a consumer that needs one view at a time holds one frame, not
-    ``folds.n_views`` of them. Same arguments."""
+    ``folds.n_views`` of them. Same arguments, and ``only``: these views, in this
+    order (default every view)."""
     when = folds.as_of if as_of is None else as_utc(as_of)
     ref = folds.reference_time.clip(upper=when)
+    label_views: Iterable[np.ndarray] = folds.views()
+    if only is not None:
+        label_views = (folds.view(int(v)) for v in only)
     if compute is None:
         from riskgraph.graph.features import compute_graph_feature_views
 
@@ -510,11 +525,11 @@ def iter_feature_views(
         yield from map(
             operator.attrgetter("features"),
             compute_graph_feature_views(
-                tables, when, folds.views(), reference_time=ref, config=config
+                tables, when, label_views, reference_time=ref, config=config
             ),
         )
         return
-    for view in folds.views():
+    for view in label_views:
         out = compute(tables, when, labels=view, reference_time=ref)
         frame: pd.DataFrame = getattr(out, "features", out)
         yield frame.reset_index(drop=True)

@@ -30,6 +30,7 @@ from riskgraph.errors import ConfigError, ModelError
 from riskgraph.gnn.explain import risky_links
 from riskgraph.gnn.protocol import (
     FeatureViews,
+    LabelFolds,
     graph_feature_views,
     iter_feature_views,
     own_view_features,
@@ -215,17 +216,16 @@ class RiskModels:
             communities=cfg.communities,
             num_threads=cfg.num_threads,
         ).fit(tables, as_of, folds=folds, feature_views=gnn_views)
-        gnn_train = gnn.predict_proba(tables, as_of, folds=folds, feature_views=gnn_views)[:, 1]
-        # The scorecard needs each user's own view only (never all K * B views), and
+        rows, gnn_train = self._scorecard_rows(gnn, tables, as_of, folds, gnn_views)
+        # The scorecard needs its users' own views only (never all K * B views), and
         # only now: held through the GNN's training it raised the training's peak.
         own_features = (
             gnn_views.own_view(folds)
             if gnn_views is not None
-            else own_view_features(tables, folds, config=self.features)
+            else own_view_features(tables, folds, config=self.features, rows=rows)
         )
         del gnn_views
         frame = build_score_frame(tables.users, own_features, gnn_train)
-        rows = folds.validation if cfg.scorecard_rows == "validation" else folds.labelled
         scorecard = CreditScorecard().fit(frame[rows], folds.labels[rows].astype(int))
         self.gnn_ = gnn
         self.scorecard_ = scorecard
@@ -236,6 +236,7 @@ class RiskModels:
             "labelled_users": int(folds.labelled.sum()),
             "bad_users": int(np.nansum(folds.labels[folds.labelled])),
             "scorecard_users": int(rows.sum()),
+            "cross_fitted": gnn.cross_fitted_,
             "gnn_validation_auc_roc": gnn.record_.validation_auc_roc,
             "gnn_validation_auc_pr": gnn.record_.validation_auc_pr,
             "gnn_validation_brier": gnn.record_.validation_brier,
@@ -244,6 +245,33 @@ class RiskModels:
             "config": asdict(cfg),
         }
         return self
+
+    def _scorecard_rows(
+        self,
+        gnn: GraphRiskModel,
+        tables: GraphTables,
+        as_of: pd.Timestamp,
+        folds: LabelFolds,
+        gnn_views: FeatureViews | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The users the scorecard is fitted on and their ``gnn_risk``.
+
+        ``"validation"``: the users the graph model was judged on, whose probability
+        it made without their label (the validation window, and the training users
+        out of fold when it was cross-fitted); ``"labelled"``: every labelled user,
+        each scored on its own view by the fitted model.
+        """
+        cfg = self.config or ModelConfig()
+        n = tables.num_users
+        if cfg.scorecard_rows == "labelled":
+            risk = gnn.predict_proba(tables, as_of, folds=folds, feature_views=gnn_views)[:, 1]
+            return folds.labelled, risk
+        judged = pd.concat([gnn.validation_, gnn.out_of_fold_], ignore_index=True)
+        rows = np.zeros(n, dtype=bool)
+        rows[judged["user_idx"].to_numpy()] = True
+        risk = np.full(n, np.nan)
+        risk[judged["user_idx"].to_numpy()] = judged["proba"].to_numpy()
+        return rows, risk
 
     def score(
         self,

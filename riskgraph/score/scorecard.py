@@ -4,13 +4,20 @@ Pipeline of one fit:
 
 1. :class:`~riskgraph.score.thin_file.ThinFileRule` adds ``no_credit_history`` and
    blanks the credit-history attributes of thin-file users;
-2. optbinning's ``BinningProcess`` bins every variable (monotonic trends from
-   :func:`~riskgraph.score.variables.describe_variables`) and maps bins to weight of
-   evidence; history attributes' missing bins are neutral (WoE 0);
-3. :class:`~riskgraph.score.logistic.SignConstrainedLogisticRegression` fits the
-   log-odds of going bad on the WoE;
-4. optbinning's ``Scorecard`` turns coefficients and WoE into points per bin with
-   the ``pdo_odds`` scaling of :class:`~riskgraph.score.scaling.ScoreScaling`.
+2. optbinning's ``BinningProcess`` bins every variable but the graph model's score
+   (monotonic trends from :func:`~riskgraph.score.variables.describe_variables`) and
+   maps bins to weight of evidence; history attributes' missing bins are neutral
+   (WoE 0);
+3. the graph model's probability (``gnn_risk``, already calibrated) is cut into fine
+   cells of its log-odds (:class:`ScoreCells`) whose weight of evidence is the
+   log-odds itself: coarse empirical bins would throw away the ranking of the
+   strongest input (six bins of a score that separates fraud rings from everyone
+   else make ties of thousands of users), and a new portfolio's few bad users could
+   not weigh a fine binning;
+4. :class:`~riskgraph.score.logistic.SignConstrainedLogisticRegression` fits the
+   log-odds of going bad on the WoE of every characteristic;
+5. coefficients and WoE become points per bin with the ``pdo_odds`` scaling of
+   :class:`~riskgraph.score.scaling.ScoreScaling` (optbinning's formula).
 
 The points of a user's bins add up to ``offset - factor * logit(p)`` exactly (no
 per-bin rounding), so :meth:`CreditScorecard.predict_proba` is computed from them,
@@ -33,21 +40,25 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from riskgraph.errors import ModelError
-from riskgraph.score._optbinning import BinningProcess, OptimalBinning, Scorecard
+from riskgraph.score._optbinning import BinningProcess, OptimalBinning
 from riskgraph.score.development import DevelopmentSample, score_histogram
 from riskgraph.score.logistic import SignConstrainedLogisticRegression
 from riskgraph.score.scaling import ScoreScaling
 from riskgraph.score.thin_file import NO_CREDIT_HISTORY, ThinFileRule
 from riskgraph.score.variables import (
+    GNN_RISK,
     CatalogEntry,
     VariableSpec,
     describe_variables,
     ordinal_positions,
 )
 
-__all__ = ["BinningSettings", "CreditScorecard", "default_catalog"]
+__all__ = ["BinningSettings", "CreditScorecard", "ScoreCells", "default_catalog"]
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
+
+#: Cells of the graph model's score (at most 127 bins fit the int8 bin indices).
+_SCORE_CELLS = 50
 
 # Fewest missing values for their own empirical weight of evidence; fewer are neutral.
 _MIN_MISSING_BIN = 50
@@ -83,6 +94,88 @@ class BinningSettings:
     max_pvalue: float | None = 0.05
     min_bin_n_event: int = 10
     min_bin_n_nonevent: int = 10
+
+
+@dataclass(frozen=True)
+class ScoreCells:
+    """The graph model's probability as a characteristic: fine cells of its log-odds.
+
+    The cells take equal shares of the training users; a cell's weight of evidence
+    is ``logit(base rate) - `` the median log-odds of its users, what an empirical
+    binning would find if the probability is calibrated (``gnn_risk`` is, on its own
+    validation window), without the noise of counting a few bad users per cell. The
+    logistic regression then weighs the score against the other characteristics.
+
+    Attributes
+    ----------
+    edges : np.ndarray
+        float64 ``(k - 1,)``: log-odds between the ``k`` regular cells.
+    woe : np.ndarray
+        float64 ``(k + 2,)``: weight of evidence of each cell, then of Special and
+        Missing (both 0: no evidence).
+    count, events : np.ndarray
+        int64 ``(k + 2,)``: training users and bad users per cell (for the table).
+
+    Examples
+    --------
+    >>> p = np.linspace(0.01, 0.5, 100)
+    >>> cells = ScoreCells.fit(p, (p > 0.4).astype(int), 10)
+    >>> len(cells.edges), bool(np.all(np.diff(cells.woe[:10]) < 0))
+    (9, True)
+    >>> cells.indices(np.array([0.01, 0.5, np.nan])).tolist()
+    [0, 9, 11]
+    """
+
+    edges: np.ndarray
+    woe: np.ndarray
+    count: np.ndarray
+    events: np.ndarray
+
+    @classmethod
+    def fit(cls, probability: np.ndarray, target: np.ndarray, n_cells: int) -> ScoreCells:
+        """Cells of the training users' ``probability``; ``target`` only counts them."""
+        if not 1 <= n_cells <= 125:
+            raise ModelError(f"CreditScorecard.score_cells = {n_cells!r}: expected 1..125")
+        z = _log_odds(probability)
+        known = ~np.isnan(z)
+        if not known.any():
+            edges = np.zeros(0)
+        else:
+            quantiles = np.quantile(z[known], np.arange(1, n_cells) / n_cells)
+            edges = np.unique(quantiles)
+        k = len(edges) + 1
+        cell = np.where(known, np.searchsorted(edges, np.nan_to_num(z), side="right"), k + 1)
+        count = np.bincount(cell, minlength=k + 2).astype(np.int64)
+        events = np.bincount(cell, weights=target, minlength=k + 2).astype(np.int64)
+        base = float(np.mean(target))
+        median = np.array(
+            [np.median(z[cell == c]) if count[c] else np.nan for c in range(k)], dtype=np.float64
+        )
+        # an empty cell (ties at an edge) takes its neighbours' log-odds
+        median = pd.Series(median).interpolate(limit_direction="both").to_numpy()
+        woe = np.zeros(k + 2)
+        woe[:k] = np.log(base / (1.0 - base)) - median
+        return cls(edges=edges, woe=woe, count=count, events=events)
+
+    def indices(self, probability: np.ndarray) -> np.ndarray:
+        """int64 cell of each probability (Missing, the last, for NaN)."""
+        z = _log_odds(np.asarray(probability, dtype=np.float64))
+        k = len(self.edges) + 1
+        return np.where(
+            np.isnan(z), k + 1, np.searchsorted(self.edges, np.nan_to_num(z), side="right")
+        ).astype(np.int64)
+
+    def labels(self) -> list[str]:
+        """Each cell as an interval of the probability, then Special and Missing."""
+        bounds = np.concatenate([[0.0], expit(self.edges), [1.0]])
+        cells = [f"[{bounds[c]:.4g}, {bounds[c + 1]:.4g})" for c in range(len(self.edges) + 1)]
+        return [*cells, "Special", "Missing"]
+
+
+def _log_odds(probability: np.ndarray) -> np.ndarray:
+    """Log-odds of probabilities kept away from 0 and 1 (NaN stays NaN)."""
+    p = np.clip(np.asarray(probability, dtype=np.float64), 1e-9, 1.0 - 1e-9)
+    return np.log(p) - np.log1p(-p)
 
 
 def default_catalog() -> Mapping[str, CatalogEntry]:
@@ -130,15 +223,23 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         (the final fit uses them all).
     random_state : int, default 0
         Seeds the folds and the subset.
+    score_column : str or None, default "gnn_risk"
+        The graph model's calibrated probability: a characteristic cut into fine cells
+        of its log-odds (:class:`ScoreCells`) rather than binned like the others.
+    score_cells : int, default 50
+        Cells of ``score_column`` (equal shares of the training users; at most 125).
 
     Attributes
     ----------
     variables_ : list of VariableSpec
         The variables, in model order.
-    scorecard_ : optbinning.Scorecard
-        The fitted optbinning scorecard (``scorecard_.table("detailed")``).
+    binning_process_ : optbinning.BinningProcess
+        The fitted binning of every variable but ``score_column``.
+    score_cells_ : ScoreCells or None
+        The cells of ``score_column`` (None when it is not an input).
     bin_points_ : dict[str, np.ndarray]
-        Per variable, the points of each bin, indexed like optbinning's bin indices.
+        Per variable, the points of each bin, indexed like optbinning's bin indices
+        (``score_column``: its cells, then Special and Missing).
     best_points_ : pd.Series
         Per variable, the most points any of its bins gives.
     coef_ : pd.Series
@@ -177,6 +278,8 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         cv: int = 5,
         max_cv_rows: int = 100_000,
         random_state: int = 0,
+        score_column: str | None = GNN_RISK,
+        score_cells: int = _SCORE_CELLS,
     ) -> None:
         self.scaling = scaling
         self.thin_file = thin_file
@@ -189,6 +292,8 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.max_cv_rows = max_cv_rows
         self.random_state = random_state
+        self.score_column = score_column
+        self.score_cells = score_cells
 
     # -- fitting ---------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any) -> CreditScorecard:
@@ -219,7 +324,78 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         if not isinstance(X, pd.DataFrame):
             raise ModelError(f"CreditScorecard.fit: X must be a DataFrame, got {type(X).__name__}")
         target = _check_target(y, len(X))
+        frame, variables = self._characteristics(X, target, rule, catalog, settings)
+        binned = [v for v in variables if v.name != self.score_column]
+        process = self._binning_process(binned, settings)
+        cells = None
+        if len(binned) < len(variables):
+            cells = ScoreCells.fit(frame[self.score_column].to_numpy(), target, self.score_cells)
 
+        self.cv_log_loss_: dict[float, float] = {}
+        validation: tuple[np.ndarray, np.ndarray] | None = None
+        if isinstance(self.C, str):
+            if self.C != "auto":
+                raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
+            self.cv_log_loss_, out_of_fold, cv_rows = self._cross_validate(
+                process, frame, target, cells
+            )
+            C = min(self.cv_log_loss_, key=self.cv_log_loss_.__getitem__)
+            validation = (out_of_fold[C], target[cv_rows])
+        else:
+            if not self.C > 0:
+                raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
+            C = float(self.C)
+        if binned:
+            try:
+                with warnings.catch_warnings():
+                    # optbinning 1.0 still uses pandas idioms pandas 3 deprecates
+                    # (inplace reset_index, mixed-dtype totals rows); nothing to act on.
+                    warnings.filterwarnings("ignore", module=r"optbinning(\.|$)")
+                    process.fit(frame[[v.name for v in binned]], target)
+            except (ValueError, RuntimeError) as exc:
+                raise ModelError(f"CreditScorecard.fit: optbinning failed: {exc}") from exc
+        self.variables_ = variables
+        self.binning_process_ = process
+        self.score_cells_ = cells
+        self.scaling_ = scaling
+        self.thin_file_ = rule
+        names = [v.name for v in variables]
+        bins = self.bin_indices(frame)
+        woe = {name: self.bin_woe(name) for name in names}
+        design = np.column_stack(
+            [woe[name][bins[name].to_numpy(dtype=np.int64)] for name in names]
+        )
+        lr = SignConstrainedLogisticRegression(sign="negative", C=C).fit(design, target)
+        self.coef_ = pd.Series(lr.coef_[0], index=names)
+        self.intercept_ = float(lr.intercept_[0])
+        # optbinning's pdo_odds points: each characteristic carries its share of the
+        # intercept and of the offset, so the points of a user's bins add up to
+        # offset - factor * logit(p).
+        share = 1.0 / len(names)
+        self.bin_points_ = {
+            name: -(self.coef_[name] * woe[name] + self.intercept_ * share) * scaling.factor
+            + scaling.offset * share
+            for name in names
+        }
+        self.best_points_ = pd.Series({n: float(p.max()) for n, p in self.bin_points_.items()})
+        self.C_ = C
+        self.classes_ = np.array([0, 1])
+        self.n_train_ = len(target)
+        self.bad_rate_train_ = float(target.mean())
+        self.development_ = self._development_sample(frame, validation)
+        return self
+
+    def _characteristics(
+        self,
+        X: pd.DataFrame,
+        target: np.ndarray,
+        rule: ThinFileRule,
+        catalog: Mapping[str, CatalogEntry],
+        settings: BinningSettings,
+    ) -> tuple[pd.DataFrame, list[VariableSpec]]:
+        """The usable input columns (thin-file rule applied, model dtypes) and their
+        specs: excluded and directionless columns dropped, and columns with too few
+        values to bin; the graph model's score is kept whenever it is given."""
         excluded = set(self.exclude)
         if not self.directionless_features:
             excluded |= {
@@ -233,24 +409,33 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         # min_bin_n_nonevent good users) carries nothing to bin, and in a
         # cross-validation fold it may have no value at all, which optbinning refuses.
         needed = settings.min_bin_n_event + settings.min_bin_n_nonevent
-        frame = frame.loc[:, frame.notna().sum(axis=0) >= needed]
+        enough = frame.notna().sum(axis=0) >= needed
+        enough[[c for c in frame.columns if c == self.score_column]] = True
+        frame = frame.loc[:, enough]
         if frame.shape[1] == 0:
             raise ModelError(
                 f"CreditScorecard.fit: no usable input column among {list(X.columns)} "
                 f"(excluded: {list(self.exclude)})"
             )
         variables = describe_variables(frame, catalog, rule.present(frame.columns))
-        names = [v.name for v in variables]
         frame = _as_model_dtypes(frame, variables)
         thin_missing = rule.present(frame.columns)
         variables = [
             replace(v, missing_is_neutral=True)
             if v.name in thin_missing
-            or not _missing_bin_is_reliable(frame[v.name], target, settings)
+            or (
+                v.name != self.score_column
+                and not _missing_bin_is_reliable(frame[v.name], target, settings)
+            )
             else v
             for v in variables
         ]
+        return frame, variables
 
+    def _binning_process(
+        self, variables: list[VariableSpec], settings: BinningSettings
+    ) -> BinningProcess:
+        """optbinning's binning of ``variables`` (unfitted), with their trends."""
         fit_params: dict[str, dict[str, Any]] = {
             v.name: {
                 "min_bin_n_event": settings.min_bin_n_event,
@@ -271,8 +456,8 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
             v.name: {"metric_missing": 0 if v.missing_is_neutral else "empirical"}
             for v in variables
         }
-        process = BinningProcess(
-            variable_names=names,
+        return BinningProcess(
+            variable_names=[v.name for v in variables],
             categorical_variables=[v.name for v in variables if v.dtype == "categorical"],
             max_n_prebins=settings.max_n_prebins,
             min_prebin_size=settings.min_prebin_size,
@@ -282,55 +467,6 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
             binning_fit_params=fit_params,
             binning_transform_params=transform_params,
         )
-        self.cv_log_loss_: dict[float, float] = {}
-        validation: tuple[np.ndarray, np.ndarray] | None = None
-        if isinstance(self.C, str):
-            if self.C != "auto":
-                raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
-            self.cv_log_loss_, out_of_fold, cv_rows = self._cross_validate(process, frame, target)
-            C = min(self.cv_log_loss_, key=self.cv_log_loss_.__getitem__)
-            validation = (out_of_fold[C], target[cv_rows])
-        else:
-            if not self.C > 0:
-                raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
-            C = float(self.C)
-        scorecard = Scorecard(
-            binning_process=process,
-            estimator=SignConstrainedLogisticRegression(sign="negative", C=C),
-            scaling_method="pdo_odds",
-            scaling_method_params=scaling.optbinning_params(),
-            rounding=False,
-        )
-        try:
-            with warnings.catch_warnings():
-                # optbinning 1.0 still uses pandas idioms pandas 3 deprecates
-                # (inplace reset_index, mixed-dtype totals rows); nothing we can act on.
-                warnings.filterwarnings("ignore", module=r"optbinning(\.|$)")
-                scorecard.fit(frame, target)
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"CreditScorecard.fit: optbinning failed: {exc}") from exc
-
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module=r"optbinning(\.|$)")
-            table = scorecard.table(style="detailed")
-        bin_points = {
-            name: table.loc[table["Variable"] == name, "Points"].to_numpy(dtype=np.float64)
-            for name in names
-        }
-        self.variables_ = variables
-        self.scorecard_ = scorecard
-        self.scaling_ = scaling
-        self.thin_file_ = rule
-        self.bin_points_ = bin_points
-        self.best_points_ = pd.Series({n: float(p.max()) for n, p in bin_points.items()})
-        self.coef_ = pd.Series(scorecard.estimator_.coef_[0], index=names)
-        self.C_ = C
-        self.intercept_ = float(scorecard.estimator_.intercept_[0])
-        self.classes_ = np.array([0, 1])
-        self.n_train_ = len(target)
-        self.bad_rate_train_ = float(target.mean())
-        self.development_ = self._development_sample(frame, validation)
-        return self
 
     def _development_sample(
         self, frame: pd.DataFrame, validation: tuple[np.ndarray, np.ndarray] | None
@@ -357,9 +493,15 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         )
 
     def _cross_validate(
-        self, process: BinningProcess, frame: pd.DataFrame, target: np.ndarray
+        self,
+        process: BinningProcess,
+        frame: pd.DataFrame,
+        target: np.ndarray,
+        cells: ScoreCells | None,
     ) -> tuple[dict[float, float], dict[float, np.ndarray], np.ndarray]:
-        """Mean validation log loss of each candidate ``C``, binning refit per fold.
+        """Mean validation log loss of each candidate ``C``, binning refit per fold
+        (the score's cells are label-free: their weight of evidence is the score's
+        own log-odds).
 
         Returns
         -------
@@ -393,6 +535,10 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
                     f"C or fewer folds (cv = {self.cv})"
                 )
             woe_train, woe_test = fold_woe(process, frame, target, train, test)
+            if cells is not None:
+                score_woe = cells.woe[cells.indices(frame[self.score_column].to_numpy())]
+                woe_train = np.column_stack([woe_train, score_woe[train]])
+                woe_test = np.column_stack([woe_test, score_woe[test]])
             sign = 2.0 * target[test] - 1.0
             # Strongest penalty first, each fit starting from the last: the path of
             # optima is smooth, so warm starts save most of the solver's iterations.
@@ -444,9 +590,14 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         Bins are optbinning's: the regular bins in order, then Special (never used
         here) and Missing (the last).
         """
-        process = self.scorecard_.binning_process_
+        process = self.binning_process_
         out = {}
-        for name in self.bin_points_:
+        for spec in self.variables_:
+            name = spec.name
+            if name == self.score_column:
+                assert self.score_cells_ is not None
+                out[name] = self.score_cells_.indices(prepared[name].to_numpy()).astype(dtype)
+                continue
             # Bin indices straight from each variable's binning: the process-level
             # transform would apply our per-variable metric_missing=0 to the indices
             # too and send missing values to bin 0 instead of the Missing bin.
@@ -474,17 +625,26 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         as binned on the training users: ``ln(share of good / share of bad)``, so a bin
         whose users go bad more often than the average has a negative WoE."""
         check_is_fitted(self, "variables_")
-        table = self.scorecard_.binning_process_.get_binned_variable(name).binning_table
-        return _woe_of(
+        if name == self.score_column:
+            assert self.score_cells_ is not None
+            return self.score_cells_.woe.copy()
+        table = self.binning_process_.get_binned_variable(name).binning_table
+        woe = _woe_of(
             np.asarray(table.n_nonevent, dtype=np.float64),
             np.asarray(table.n_event, dtype=np.float64),
         )
+        if self.variable_specs[name].missing_is_neutral:
+            woe[-1] = 0.0  # the Missing bin weighs nothing (see fit)
+        return woe
 
     def bin_splits(self, name: str) -> np.ndarray:
         """Edges between the regular bins of a numerical variable (bin ``b`` holds
         ``[splits[b - 1], splits[b])``); empty for one bin."""
         check_is_fitted(self, "variables_")
-        binning = self.scorecard_.binning_process_.get_binned_variable(name)
+        if name == self.score_column:
+            assert self.score_cells_ is not None
+            return expit(self.score_cells_.edges)
+        binning = self.binning_process_.get_binned_variable(name)
         return np.asarray(binning.splits, dtype=np.float64)
 
     def risk_from_points(self, points: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -510,9 +670,19 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
     def table(self) -> pd.DataFrame:
         """The scorecard: variable, bin, count, bad rate, WoE, coefficient, points."""
         check_is_fitted(self, "variables_")
-        table = self.scorecard_.table(style="detailed")
-        keep = ["Variable", "Bin id", "Bin", "Count", "Event rate", "WoE", "Coefficient", "Points"]
-        return table[[c for c in keep if c in table.columns]].reset_index(drop=True)
+        rows = self.characteristic_table()
+        return pd.DataFrame(
+            {
+                "Variable": rows["characteristic"],
+                "Bin id": rows.groupby("characteristic", sort=False).cumcount(),
+                "Bin": rows["bin"],
+                "Count": rows["count"],
+                "Event rate": rows["event_rate"],
+                "WoE": rows["woe"],
+                "Coefficient": rows["characteristic"].map(self.coef_),
+                "Points": rows["points"],
+            }
+        )
 
     def characteristic_table(self) -> pd.DataFrame:
         """The scorecard as a risk team reads it (``OUT/model/scorecard.csv``).
@@ -528,9 +698,12 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
             are left out; a missing bin is kept when it holds users.
         """
         check_is_fitted(self, "variables_")
-        process = self.scorecard_.binning_process_
+        process = self.binning_process_
         rows = []
         for spec in self.variables_:
+            if spec.name == self.score_column:
+                rows += self._score_rows(spec)
+                continue
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", module=r"optbinning(\.|$)")
                 table = process.get_binned_variable(spec.name).binning_table.build()
@@ -553,6 +726,31 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
                     }
                 )
         return pd.DataFrame(rows)
+
+    def _score_rows(self, spec: VariableSpec) -> list[dict[str, Any]]:
+        """:meth:`characteristic_table` rows of the graph model's score, one per cell."""
+        cells = self.score_cells_
+        assert cells is not None
+        points = self.bin_points_[spec.name]
+        good, bad = cells.count - cells.events, cells.events
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(cells.count > 0, bad / np.maximum(cells.count, 1), np.nan)
+            iv = (good / max(good.sum(), 1) - bad / max(bad.sum(), 1)) * cells.woe
+        labels = cells.labels()
+        return [
+            {
+                "characteristic": spec.name,
+                "bin": labels[b],
+                "count": int(cells.count[b]),
+                "event_rate": float(rate[b]),
+                "woe": float(cells.woe[b]),
+                "iv": float(iv[b]),
+                "points": float(points[b]),
+                "reason_code": getattr(spec, "code", "") or "",
+            }
+            for b in range(len(labels))
+            if labels[b] != "Special" and not (labels[b] == "Missing" and cells.count[b] == 0)
+        ]
 
     # -- persistence -----------------------------------------------------------
     def save(self, path: str | Path) -> None:
