@@ -129,12 +129,17 @@ def time_split_task(
     )
 
 
-def synthetic_tasks(n_users: int, seeds: int) -> Iterator[Task]:
+def synthetic_task(n_users: int, seed: int) -> Task:
+    """The synthetic population of ``seed``, time split."""
     from riskgraph.loaders.synthetic import generate_population
 
+    pop = generate_population(n_users, seed=seed)
+    return time_split_task("synthetic", f"synthetic-{seed}", pop, dict(pop.tables))
+
+
+def synthetic_tasks(n_users: int, seeds: int) -> Iterator[Task]:
     for seed in range(seeds):
-        pop = generate_population(n_users, seed=seed)
-        yield time_split_task("synthetic", f"synthetic-{seed}", pop, dict(pop.tables))
+        yield synthetic_task(n_users, seed)
 
 
 def world_tasks(n_users: int, worlds: int, seeds: int) -> Iterator[Task]:

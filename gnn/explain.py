@@ -51,7 +51,7 @@ from riskgraph.errors import ModelError
 from riskgraph.gnn.blocks import ACTIVITY_CORE, LABEL_BLOCK_WIDTH, label_channels
 from riskgraph.gnn.communities import COMMUNITY_BLOCK_WIDTH
 from riskgraph.gnn.propagation import RELATIONS, UserGraph
-from riskgraph.gnn.protocol import FeatureViews
+from riskgraph.gnn.protocol import FeatureViews, LabelFolds
 from riskgraph.gnn.runners import SignRunner
 from riskgraph.gnn.train import GraphRiskModel
 from riskgraph.loaders.tables import GraphTables
@@ -383,7 +383,7 @@ def risky_links(
     threshold: float = 0.5,
     top_k: int = 5,
     min_score: float | None = 0.0,
-    labels: Any = None,
+    folds: LabelFolds | None = None,
     feature_views: FeatureViews | None = None,
 ) -> pd.DataFrame:
     """The associations that drive each high-risk user's GNN score.
@@ -404,7 +404,7 @@ def risky_links(
     min_score : float or None, default 0.0
         Keep links scoring above it (None: every link, e.g. for
         :func:`evidence_agreement`).
-    labels, feature_views
+    folds, feature_views
         As for :meth:`GraphRiskModel.predict_proba`.
 
     Returns
@@ -419,7 +419,7 @@ def risky_links(
         )
     if top_k < 1:
         raise ModelError(f"top_k = {top_k!r}: expected >= 1")
-    runner = model.prepare(tables, as_of, labels=labels, feature_views=feature_views)
+    runner = model.prepare(tables, as_of, folds=folds, feature_views=feature_views)
     assert isinstance(runner, SignRunner)
     ids = tables.users["user_id"].astype(str).to_numpy()
     if users is not None:

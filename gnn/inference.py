@@ -22,7 +22,7 @@ import torch
 from riskgraph.loaders.tables import GraphTables
 
 if TYPE_CHECKING:
-    from riskgraph.gnn.protocol import FeatureViews
+    from riskgraph.gnn.protocol import FeatureViews, LabelFolds
     from riskgraph.gnn.train import GraphRiskModel
 
 __all__ = ["average_views", "score_users"]
@@ -74,7 +74,7 @@ def score_users(
     tables: GraphTables,
     as_of: Any,
     *,
-    labels: Any = None,
+    folds: LabelFolds | None = None,
     feature_views: FeatureViews | None = None,
     users: Sequence[str] | None = None,
 ) -> pd.DataFrame:
@@ -87,8 +87,9 @@ def score_users(
     tables : GraphTables
     as_of : timestamp
         Graph snapshot and label cut-off.
-    labels : array-like, optional
-        Labels the label inputs may use (default: those visible as of ``as_of``).
+    folds : LabelFolds, optional
+        The label views (default :meth:`GraphRiskModel.scoring_folds`: every label
+        visible as of ``as_of``).
     feature_views : FeatureViews, optional
         Required when the model was trained with graph features.
     users : sequence of str, optional
@@ -99,7 +100,7 @@ def score_users(
     pandas.DataFrame
         ``user_id``, ``gnn_risk`` (calibrated probability of bad), one row per user.
     """
-    proba = model.predict_proba(tables, as_of, labels=labels, feature_views=feature_views)[:, 1]
+    proba = model.predict_proba(tables, as_of, folds=folds, feature_views=feature_views)[:, 1]
     out = pd.DataFrame({"user_id": tables.users["user_id"].astype("string"), "gnn_risk": proba})
     if users is not None:
         wanted = pd.Index(pd.Series(list(users), dtype="string"))

@@ -40,10 +40,11 @@ The protocol here:
    applicants are measured alike. Without any application (an input without the
    optional applications table) the reference is the registration (plus a day).
 
-:func:`split_labels` makes the folds, :func:`graph_feature_views` the graph
-features of every view, and :meth:`riskgraph.gnn.train.GraphRiskModel.fit` trains on
-them; :func:`riskgraph.gnn.train.fit_graph_risk_model` runs the whole protocol (the
-nightly job calls it for ``--retrain``, the quality benchmark uses it).
+:func:`split_labels` makes the plan (the folds, buckets and validation window) once;
+:func:`graph_feature_views` computes the graph features of every view of it, and
+:meth:`riskgraph.gnn.train.GraphRiskModel.fit` trains on it
+(:meth:`riskgraph.modeling.RiskModels.fit`, the nightly job's one training path,
+passes the same plan to the graph model and the scorecard).
 """
 
 from __future__ import annotations

@@ -1,19 +1,24 @@
-"""``GraphRiskModel``: the GNN risk model as a scikit-learn style estimator.
+"""``GraphRiskModel``: the graph risk model as a scikit-learn style estimator.
 
 ``fit`` follows the training protocol of :mod:`riskgraph.gnn.protocol` (visible
-labels as of ``D``, out-of-fold label views, time-based validation window), trains
-with a class-weighted loss (bad rates of 1-10%), stops early on the validation
-window's average precision, and calibrates the scores on that window (Platt scaling
+labels as of ``D``, out-of-fold point-in-time label views, a time-based validation
+window) and fits every candidate on it: boosted trees over each user's own row
+(``tabular``), boosted trees over the propagated neighbourhood and its communities
+(``graph``, :mod:`riskgraph.gnn.head`), their blend, and the network (``gnn``,
+trained with a class-weighted loss and stopped early on the validation window's
+average precision). The candidate that validates best, by the one-standard-error
+rule, becomes the model and is calibrated on the users that judged it (Platt scaling
 by default; isotonic optional). ``predict_proba`` averages the calibrated
 probability over the label views each user may see. ``save`` writes one file
-holding the weights, the fitted input encodings, the calibration and a record of
-the training date and data; ``load`` reads it back with ``torch.load(...,
-weights_only=True)`` (no pickled code).
+holding the heads, the network's weights, the fitted input encodings, the
+calibration and a record of the training date, data and candidates; ``load`` reads
+it back with ``torch.load(..., weights_only=True)`` (no pickled code).
 
 Examples
 --------
->>> model = GraphRiskModel(max_epochs=5).fit(tables, "2024-06-01")  # doctest: +SKIP
->>> model.predict_proba(tables, "2024-07-01")[:, 1]                 # doctest: +SKIP
+>>> model = GraphRiskModel().fit(tables, "2024-06-01")    # doctest: +SKIP
+>>> model.selected_, model.candidates_                     # doctest: +SKIP
+>>> model.predict_proba(tables, "2024-07-01")[:, 1]        # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -49,11 +54,8 @@ __all__ = [
     "ARCHITECTURES",
     "CANDIDATES",
     "HEADS",
-    "FittedGraphRisk",
     "GraphRiskModel",
     "TrainingRecord",
-    "fit_graph_risk_model",
-    "score_graph_risk",
 ]
 
 ARCHITECTURES = ("sign", "sage", "rgcn", "hgt")
@@ -110,7 +112,8 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
 
 
 class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
-    """Heterogeneous GNN estimating each user's probability of going bad.
+    """Each user's probability of going bad, from its row, its neighbourhood and the
+    known labels around it: the best of several candidates on the validation window.
 
     Parameters
     ----------
@@ -146,7 +149,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         Give the GNN a boosted-tree score of each user's own attributes (and graph
         features), one booster per label view (:mod:`riskgraph.gnn.boost`), as an
         input it also propagates to the neighbours.
-    booster_inputs : {"graph", "own"}, default "graph"
+    booster_inputs : {"own", "graph"}, default "own"
         What the boosters read besides the attributes (and graph features):
         ``"graph"`` every label-free block of the propagation model too
         (neighbours' attributes, identifier sharing, own activity); ``"own"`` the
@@ -218,7 +221,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         pos_weight: str = "sqrt",
         calibration: str = "platt",
         booster: bool = True,
-        booster_inputs: str = "graph",
+        booster_inputs: str = "own",
         candidates: tuple[str, ...] | None = None,
         communities: bool = True,
         cross_fit_below: int = 100,
@@ -311,10 +314,8 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         tables: GraphTables,
         as_of: Any,
         *,
-        labels: Any = None,
-        reference_time: pd.Series | None = None,
-        feature_views: FeatureViews | None = None,
         folds: LabelFolds | None = None,
+        feature_views: FeatureViews | None = None,
     ) -> GraphRiskModel:
         """Train every candidate on the labels visible as of ``as_of``; keep the one
         that validates best.
@@ -330,16 +331,15 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         tables : GraphTables
         as_of : timestamp
             Snapshot date ``D``: only edges, applications and labels dated before it.
-        labels : array-like, optional
-            Labels to use instead of the table's (still hidden when dated >= ``D``).
-        reference_time : pandas.Series, optional
-            Per-user reference instant (default :func:`~riskgraph.gnn.protocol.reference_times`).
+        folds : LabelFolds, optional
+            The label plan (:func:`~riskgraph.gnn.protocol.split_labels` of these
+            ``tables`` and ``as_of`` with this model's ``n_folds`` and ``seed``; its
+            ``labels`` and ``reference_time`` arguments restrict the labels or move
+            the reference instants). Default: ``split_labels`` with this model's
+            settings.
         feature_views : FeatureViews, optional
             Graph features per label view (:func:`~riskgraph.gnn.protocol.graph_feature_views`
             on the same ``folds``); without them the models use the graph alone.
-        folds : LabelFolds, optional
-            The label plan, precomputed (:func:`~riskgraph.gnn.protocol.split_labels`
-            of these ``tables`` and ``as_of`` with this model's ``n_folds`` and ``seed``).
 
         Returns
         -------
@@ -350,7 +350,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         as_of = as_utc(as_of)
         with _Threads(self.num_threads):
             torch.manual_seed(self.seed)
-            folds = self._plan(tables, as_of, labels, reference_time, folds)
+            folds = self._plan(tables, as_of, folds)
             if feature_views is not None:
                 feature_views.check(folds)
             self.__dict__.pop("net_config_", None)  # a refit may change the input widths
@@ -410,12 +410,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         return self
 
     def _plan(
-        self,
-        tables: GraphTables,
-        as_of: pd.Timestamp,
-        labels: Any,
-        reference_time: pd.Series | None,
-        folds: LabelFolds | None,
+        self, tables: GraphTables, as_of: pd.Timestamp, folds: LabelFolds | None
     ) -> LabelFolds:
         """The label plan of a fit: the given ``folds`` (checked) or a new split."""
         if folds is None:
@@ -425,8 +420,6 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                 n_folds=self.n_folds,
                 validation_fraction=self.validation_fraction,
                 seed=self.seed,
-                labels=labels,
-                reference_time=reference_time,
                 time_buckets=self.time_buckets,
             )
         elif folds.n_folds != self.n_folds or folds.as_of != as_of:
@@ -601,10 +594,8 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         tables: GraphTables,
         as_of: Any,
         *,
-        labels: Any = None,
-        reference_time: pd.Series | None = None,
-        feature_views: FeatureViews | None = None,
         folds: LabelFolds | None = None,
+        feature_views: FeatureViews | None = None,
     ) -> np.ndarray:
         """Calibrated probabilities, ``(n_users, 2)``: column 1 is the probability of bad.
 
@@ -613,18 +604,16 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         tables : GraphTables
         as_of : timestamp
             Snapshot date; the label inputs see labels dated before it only.
-        labels : array-like, optional
-            Restrict the label inputs further (e.g. to the labels known at the
-            training date, to score a later time window without leakage).
-        reference_time : pandas.Series, optional
+        folds : LabelFolds, optional
+            The label views to average (:meth:`scoring_folds`, whose ``labels`` and
+            ``reference_time`` restrict the labels, e.g. to those known at the
+            training date, or move the reference instants). Default:
+            :meth:`scoring_folds` of ``tables`` as of ``as_of``.
         feature_views : FeatureViews, optional
             Required when the model was trained with graph features; computed on the
             same ``folds``.
-        folds : LabelFolds, optional
-            Default: :func:`~riskgraph.gnn.protocol.split_labels` with this model's
-            ``n_folds`` and ``seed`` and no validation window.
         """
-        proba, _ = self._predict(tables, as_of, labels, reference_time, feature_views, folds)
+        proba, _ = self._predict(tables, as_of, folds, feature_views)
         return np.stack([1.0 - proba, proba], axis=1)
 
     def decision_function(
@@ -632,33 +621,22 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         tables: GraphTables,
         as_of: Any,
         *,
-        labels: Any = None,
-        reference_time: pd.Series | None = None,
-        feature_views: FeatureViews | None = None,
         folds: LabelFolds | None = None,
+        feature_views: FeatureViews | None = None,
     ) -> np.ndarray:
         """Uncalibrated logits averaged over the label views, ``(n_users,)``."""
-        _, logit = self._predict(tables, as_of, labels, reference_time, feature_views, folds)
+        _, logit = self._predict(tables, as_of, folds, feature_views)
         return logit
 
     def _predict(
         self,
         tables: GraphTables,
         as_of: Any,
-        labels: Any,
-        reference_time: pd.Series | None,
-        feature_views: FeatureViews | None,
         folds: LabelFolds | None,
+        feature_views: FeatureViews | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         with _Threads(self.num_threads):
-            runner = self.prepare(
-                tables,
-                as_of,
-                labels=labels,
-                reference_time=reference_time,
-                feature_views=feature_views,
-                folds=folds,
-            )
+            runner = self.prepare(tables, as_of, folds=folds, feature_views=feature_views)
             return average_views(
                 functools.partial(self.view_logits, runner),
                 runner.folds.view_weights(),
@@ -749,20 +727,18 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         tables: GraphTables,
         as_of: Any,
         *,
-        labels: Any = None,
-        reference_time: pd.Series | None = None,
-        feature_views: FeatureViews | None = None,
         folds: LabelFolds | None = None,
+        feature_views: FeatureViews | None = None,
     ) -> SignRunner | MessagePassingRunner:
         """The model's inputs for scoring ``tables`` as of ``as_of`` (see :mod:`.runners`).
 
         Used by :meth:`predict_proba` and by :mod:`riskgraph.gnn.explain`; the
-        runner's ``folds`` are the scoring label views.
+        runner's ``folds`` are the scoring label views (default :meth:`scoring_folds`).
         """
         self._check_fitted()
         as_of = as_utc(as_of)
         if folds is None:
-            folds = self.scoring_folds(tables, as_of, labels, reference_time)
+            folds = self.scoring_folds(tables, as_of)
         if self.builder_.feature_columns_ and feature_views is None:
             raise ModelError(
                 "this model was trained with graph features: pass feature_views= "
@@ -1032,101 +1008,3 @@ def _versions() -> dict[str, str]:
         "torch_geometric": str(torch_geometric.__version__),
         "python": platform.python_version(),
     }
-
-
-# -- the protocol end to end -----------------------------------------------------------------
-@dataclass
-class FittedGraphRisk:
-    """What :func:`fit_graph_risk_model` returns.
-
-    Attributes
-    ----------
-    model : GraphRiskModel
-    folds : LabelFolds
-        The training folds (out-of-fold, point-in-time label views).
-    feature_views : FeatureViews or None
-        The graph features of every training view (None without features).
-    """
-
-    model: GraphRiskModel
-    folds: LabelFolds
-    feature_views: FeatureViews | None
-
-
-def fit_graph_risk_model(
-    tables: GraphTables,
-    as_of: Any,
-    *,
-    params: dict[str, Any] | None = None,
-    graph_features: bool = False,
-    compute: Any = None,
-    labels: Any = None,
-    validation: np.ndarray | None = None,
-) -> FittedGraphRisk:
-    """Train the GNN the way it will serve (the nightly ``--retrain`` entry point).
-
-    Runs the protocol of :mod:`riskgraph.gnn.protocol`: labels visible before
-    ``as_of``, folds, point-in-time buckets and the time-based validation window
-    (:func:`~riskgraph.gnn.protocol.split_labels`); with ``graph_features``, the
-    graph features of every label view
-    (:func:`~riskgraph.gnn.protocol.graph_feature_views`); then
-    :meth:`GraphRiskModel.fit` on them.
-
-    Parameters
-    ----------
-    tables : GraphTables
-    as_of : timestamp
-    params : dict, optional
-        :class:`GraphRiskModel` parameters.
-    graph_features : bool, default False
-        Give the model the graph risk features (``K * B`` feature computations).
-    compute : callable, optional
-        Feature function (default :func:`riskgraph.graph.features.compute_graph_features`).
-    labels : array-like, optional
-        Labels to train on instead of the table's (still hidden when dated >= ``as_of``).
-    validation : np.ndarray, optional
-        bool ``(n_users,)``: explicit validation users instead of the time window.
-
-    Returns
-    -------
-    FittedGraphRisk
-    """
-    from riskgraph.gnn.protocol import graph_feature_views
-
-    model = GraphRiskModel(**(params or {}))
-    folds = split_labels(
-        tables,
-        as_of,
-        n_folds=model.n_folds,
-        validation_fraction=model.validation_fraction,
-        seed=model.seed,
-        labels=labels,
-        validation=validation,
-        time_buckets=model.time_buckets,
-    )
-    views = graph_feature_views(tables, folds, compute=compute) if graph_features else None
-    model.fit(tables, as_of, folds=folds, feature_views=views)
-    return FittedGraphRisk(model=model, folds=folds, feature_views=views)
-
-
-def score_graph_risk(
-    model: GraphRiskModel,
-    tables: GraphTables,
-    as_of: Any,
-    *,
-    compute: Any = None,
-    labels: Any = None,
-) -> np.ndarray:
-    """Every user's calibrated ``gnn_risk`` as of ``as_of`` (float64 ``(n_users,)``).
-
-    Computes the scoring folds and, when the model uses graph features, their
-    feature views (``K`` feature computations), then :meth:`GraphRiskModel.predict_proba`.
-    ``labels`` restricts the label inputs (e.g. to those known at the training date).
-    """
-    from riskgraph.gnn.protocol import graph_feature_views
-
-    folds = model.scoring_folds(tables, as_of, labels=labels)
-    views = None
-    if model.builder_.feature_columns_:
-        views = graph_feature_views(tables, folds, compute=compute)
-    return model.predict_proba(tables, as_of, folds=folds, feature_views=views)[:, 1]

@@ -17,7 +17,7 @@ from riskgraph.gnn.inference import score_users
 from riskgraph.gnn.propagation import RELATIONS
 from riskgraph.gnn.protocol import graph_feature_views, split_labels
 from riskgraph.gnn.runners import SignRunner
-from riskgraph.gnn.train import GraphRiskModel, fit_graph_risk_model, score_graph_risk
+from riskgraph.gnn.train import GraphRiskModel
 from riskgraph.loaders import GraphTables
 
 from .conftest import random_tables
@@ -160,16 +160,21 @@ def test_own_view_inputs_exist_for_labelled_users_only(tables: GraphTables) -> N
         runner.own_inputs(unlabelled)
 
 
-def test_protocol_entry_points_train_and_score_with_graph_features(tables: GraphTables) -> None:
-    fitted = fit_graph_risk_model(tables, D, params=FAST, graph_features=True)
-    assert fitted.feature_views is not None
-    assert len(fitted.feature_views.frames) == fitted.folds.n_views
-    assert fitted.model.builder_.feature_columns_  # trained on the graph features
-    risk = score_graph_risk(fitted.model, tables, "2024-05-01")
+def test_the_plan_trains_and_scores_with_graph_features(tables: GraphTables) -> None:
+    folds = split_labels(tables, D, n_folds=3, time_buckets=2)
+    views = graph_feature_views(tables, folds)
+    assert len(views.frames) == folds.n_views
+    model = GraphRiskModel(**FAST).fit(tables, D, folds=folds, feature_views=views)
+    assert model.builder_.feature_columns_  # trained on the graph features
+    later = "2024-05-01"
+    score_folds = model.scoring_folds(tables, later)
+    risk = model.predict_proba(
+        tables, later, folds=score_folds, feature_views=graph_feature_views(tables, score_folds)
+    )[:, 1]
     assert risk.shape == (tables.num_users,)
     assert ((risk >= 0) & (risk <= 1)).all()
     with pytest.raises(ModelError, match="trained with graph features: pass feature_views"):
-        fitted.model.predict_proba(tables, D)
+        model.predict_proba(tables, D)
 
 
 def test_save_and_load_round_trip(tables: GraphTables, tmp_path: Path) -> None:
