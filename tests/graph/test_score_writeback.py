@@ -16,7 +16,7 @@ AS_OF = pd.Timestamp("2024-06-01", tz="UTC")
 
 def _tables():
     users = pd.DataFrame({"user_id": ["a", "b", "c"], "registered_at": ["2024-01-01"] * 3})
-    return build_graph_tables({"users": users}, hmac_key=b"k" * 16).tables
+    return build_graph_tables({"users": users}, hmac_key=b"score-writeback-key-0123").tables
 
 
 def _scores(decisions):

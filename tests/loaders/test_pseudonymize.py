@@ -30,6 +30,15 @@ def test_short_or_missing_key_is_refused():
         check_hmac_key(b"x" * 15)
 
 
+def test_key_of_few_distinct_bytes_is_refused():
+    with pytest.raises(ConfigError, match=r"too weak: 1 distinct byte value\(s\), need at least 6"):
+        check_hmac_key(b"\x00" * 16)
+    with pytest.raises(ConfigError, match=r"too weak: 2 distinct .*secrets\.token_hex"):
+        check_hmac_key("ab" * 16)
+    assert check_hmac_key("0123456789abcdef") == b"0123456789abcdef"
+    assert check_hmac_key("aaaaaaaaaabcdefg") == b"aaaaaaaaaabcdefg"  # 7 distinct: enough
+
+
 def test_no_raw_account_id_in_tables_or_rejects(tmp_path: Path):
     d = tmp_path / "in"
     d.mkdir()
