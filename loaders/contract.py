@@ -8,24 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = [
-    "INPUT_TABLES",
-    "MAX_ID_BYTES",
-    "MAX_TIMESTAMP",
-    "MIN_TIMESTAMP",
-    "ColumnSpec",
-    "TableSpec",
-]
-
-# -- value limits: what every store downstream (pandas, Parquet, Neo4j) holds exactly ------
-#: Earliest timestamp accepted (inclusive), UTC. Time arithmetic in nanoseconds, which
-#: pandas and numpy use, covers only the years 1677-2262.
-MIN_TIMESTAMP = "1900-01-01T00:00:00Z"
-#: First timestamp no longer accepted (exclusive): timestamps run to the end of 2200.
-MAX_TIMESTAMP = "2201-01-01T00:00:00Z"
-#: Longest id, in bytes of UTF-8. Neo4j indexes every id, and an index refuses a key of
-#: more than about 8 KB; an id is a key, not a document, so a much lower bound is kept.
-MAX_ID_BYTES = 1024
+__all__ = ["INPUT_TABLES", "ColumnSpec", "TableSpec"]
 
 ColumnKind = Literal["id", "timestamp", "label", "number", "text"]
 

@@ -14,13 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskgraph.loaders.contract import (
-    MAX_ID_BYTES,
-    MAX_TIMESTAMP,
-    MIN_TIMESTAMP,
-    ColumnSpec,
-    TableSpec,
-)
+from riskgraph.loaders.contract import ColumnSpec, TableSpec
+from riskgraph.loaders.limits import TIME_RANGE, id_problems, outside_time_range
 from riskgraph.loaders.read import RawTable
 from riskgraph.loaders.tables import TIMESTAMP
 
@@ -203,15 +198,8 @@ def _parse_column(
         reasons.add_values(
             bad, values, f"unparsable {column.name} {{}} (expected an ISO-8601 date or date-time)"
         )
-        outside = (
-            (parsed < pd.Timestamp(MIN_TIMESTAMP)) | (parsed >= pd.Timestamp(MAX_TIMESTAMP))
-        ).to_numpy(dtype=bool, na_value=False)
-        reasons.add_values(
-            outside,
-            values,
-            f"{column.name} {{}} is outside the years {pd.Timestamp(MIN_TIMESTAMP).year}-"
-            f"{pd.Timestamp(MAX_TIMESTAMP).year - 1}",
-        )
+        outside = outside_time_range(parsed)
+        reasons.add_values(outside, values, f"{column.name} {{}} is outside the years {TIME_RANGE}")
         return parsed.mask(outside)
     if column.kind == "number":
         parsed = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
@@ -249,24 +237,9 @@ def _parse_ids(name: str, values: pd.Series, blank: np.ndarray, reasons: _Reason
         text = pd.Series(np.where(whole, numbers, 0).astype(np.int64).astype(str), dtype="string")
         return text.mask(~whole)
     text = _as_text(values).astype("string")
-    nul = text.str.contains("\x00", regex=False).to_numpy(dtype=bool, na_value=False)
-    reasons.add(nul & ~blank, f"{name} contains a NUL character")
-    # A character takes at most 4 bytes of UTF-8: only longer ids need to be encoded.
-    candidates = np.flatnonzero(
-        text.str.len().to_numpy(dtype=np.int64, na_value=0) * 4 > MAX_ID_BYTES
-    )
-    if len(candidates):
-        size = np.array([len(v.encode("utf-8")) for v in text.iloc[candidates]], dtype=np.int64)
-        too_long = np.zeros(len(text), dtype=bool)
-        too_long[candidates[size > MAX_ID_BYTES]] = True
-        messages = np.array(
-            [
-                f"{name} is {n:,} bytes long; ids may have at most {MAX_ID_BYTES:,} bytes (UTF-8)"
-                for n in size[size > MAX_ID_BYTES]
-            ],
-            dtype=object,
-        )
-        reasons.add(too_long, messages)
+    problems = id_problems(text)
+    bad = problems.notna().to_numpy(dtype=bool) & ~blank
+    reasons.add(bad, (f"{name} " + problems[bad].astype(str)).to_numpy(dtype=object))
     return text.mask(blank)
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from riskgraph.errors import InputError
 from riskgraph.loaders import load_input
-from riskgraph.loaders.contract import MAX_ID_BYTES
+from riskgraph.loaders.limits import MAX_ID_BYTES
 
 KEY = "limits-test-key-0123456789"
 
