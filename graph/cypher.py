@@ -118,12 +118,15 @@ def _ticks(prop: str) -> str:
 
 
 def _number(value: str) -> str:
-    """A stored number as a float: ``$nan`` when missing, ``$not_number`` when it is not
-    a finite integer or float (a string, NaN, infinity)."""
+    """A stored number as a float: ``$nan`` when missing (absent, or NaN as the writer
+    stores a missing attribute), ``$not_number`` when it is neither an integer nor a
+    finite float (a string, infinity)."""
     return (
         f"CASE WHEN {value} IS NULL THEN $nan "
-        f"WHEN {value} IS :: INTEGER OR ({value} IS :: FLOAT AND abs({value}) < $inf) "
-        f"THEN toFloat({value}) ELSE $not_number END"
+        f"WHEN {value} IS :: INTEGER THEN toFloat({value}) "
+        f"WHEN {value} IS :: FLOAT AND isNaN({value}) THEN $nan "
+        f"WHEN {value} IS :: FLOAT AND abs({value}) < $inf THEN {value} "
+        "ELSE $not_number END"
     )
 
 

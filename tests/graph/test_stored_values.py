@@ -28,7 +28,7 @@ def small_graph():
                 "registered_at": ["2024-01-01", "2024-01-02", "2024-01-03"],
                 "label": ["1", "0", ""],
                 "label_at": ["2024-03-01", "2024-03-02", ""],
-                "income": ["1000", "2000", "3000"],
+                "income": ["1000", "2000", ""],  # a missing number is stored as NaN
             }
         ),
         "user_devices": pd.DataFrame(
@@ -108,6 +108,7 @@ def test_unusable_stored_values_are_read_as_missing_and_named(neo4j_db):
     assert pd.isna(users.loc["u1", "registered_at"]) and pd.isna(users.loc["u2", "label"])
     assert pd.isna(users.loc["u2", "label_at"]) and pd.isna(users.loc["u3", "income"])
     assert users.loc["u1", "label"] == 1 and users.loc["u2", "income"] == 2000
+    assert users.loc["u1", "income"] == 1000
     assert tables.applications["amount"].isna().all()
     assert tables.user_devices["first_seen"].isna().tolist() == [True, False]
     assert tables.social["weight"].isna().all()
