@@ -58,16 +58,11 @@ def _exits(output: Path | None = None) -> Iterator[None]:
     Only a bug (exit 70) logs its traceback. File-system failures while writing under
     ``output`` (full, read-only, ...) are reported as the output error they are.
     """
-    try:
-        try:
-            yield
-        except OSError as exc:
-            from riskgraph.runs import output_error
+    from riskgraph.runs import output_errors
 
-            error = output_error(output, exc) if output is not None else None
-            if error is None:
-                raise
-            raise error from exc
+    try:
+        with output_errors(output) if output is not None else contextlib.nullcontext():
+            yield
     except typer.Exit:
         raise
     except Exception as exc:

@@ -33,7 +33,7 @@ from pathlib import Path
 from riskgraph.errors import OutputError, RunError, RunLockedError
 from riskgraph.loaders.permissions import make_private_dir, open_private, restrict_tree
 
-__all__ = ["RUN_MANIFEST", "OutputRoot", "output_error", "write_json_atomic"]
+__all__ = ["RUN_MANIFEST", "OutputRoot", "output_error", "output_errors", "write_json_atomic"]
 
 #: Written last into a run directory; a run without it is not complete.
 RUN_MANIFEST = "run.json"
@@ -129,7 +129,7 @@ class OutputRoot:
             When another process holds it.
         """
         path = self.root / ".lock"
-        with _output_errors(self.root):
+        with output_errors(self.root):
             make_private_dir(self.root)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
         with os.fdopen(fd, "r+") as handle:
@@ -154,7 +154,7 @@ class OutputRoot:
 
     def new_staging(self, run_date: dt.date) -> Path:
         """A fresh, empty staging directory for ``run_date`` (stale ones removed)."""
-        with _output_errors(self.root):
+        with output_errors(self.root):
             make_private_dir(self.runs_dir)
             self.remove_stale_staging()
             prefix = f".staging-{run_date.isoformat()}-"
@@ -244,8 +244,8 @@ def output_error(root: Path, exc: OSError) -> OutputError | None:
 
 
 @contextlib.contextmanager
-def _output_errors(root: Path) -> Iterator[None]:
-    """Raise :func:`output_error`'s error for the file-system failures it knows."""
+def output_errors(root: Path) -> Iterator[None]:
+    """Turn the file-system failures :func:`output_error` knows into its error."""
     try:
         yield
     except OSError as exc:
