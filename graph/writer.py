@@ -73,6 +73,14 @@ TEXT = "text"
 _KIND_OF_DTYPE = {"float64": NUMBER, "string": TEXT}
 
 _TICKS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+#: The id of each node table: the key Neo4j indexes.
+_ID_COLUMNS = {
+    "users": "user_id",
+    "devices": "device_id",
+    "accounts": "account_id",
+    "platforms": "platform_id",
+    "applications": "application_id",
+}
 
 
 @dataclass(frozen=True)
@@ -207,13 +215,12 @@ def check_storable(tables: GraphTables) -> None:
     """
     problems: list[str] = []
     for name, table in tables.tables():
-        id_column = f"{name[:-1]}_id" if name in NODE_TABLES else None
-        if id_column in table.columns:
-            reasons = id_problems(table[id_column])
-            for row in np.flatnonzero(reasons.notna().to_numpy(dtype=bool))[:5]:
+        id_column = _ID_COLUMNS.get(name)
+        if id_column is not None:
+            for row, reason in id_problems(table[id_column]).iloc[:5].items():
                 # Account ids are pseudonyms here, but an unchecked table may hold them raw.
                 shown = "" if name == "accounts" else f" {str(table[id_column].iloc[row])[:40]!r}"
-                problems.append(f"{name}.{id_column} row {row}{shown} {reasons.iloc[row]}")
+                problems.append(f"{name}.{id_column} row {row}{shown} {reason}")
         for column in table.columns:
             if str(table[column].dtype) != TIMESTAMP:
                 continue

@@ -15,14 +15,16 @@ id         at most :data:`MAX_ID_BYTES` bytes of UTF-8, no NUL character
 Examples
 --------
 >>> ids = pd.Series(["u1", "x" * 2000, "a\\x00b"], dtype="string")
->>> id_problems(ids).tolist()
-[None, 'is 2,000 bytes long; ids may have at most 1,024 bytes (UTF-8)', 'contains a NUL character']
+>>> id_problems(ids).to_dict()
+{1: 'is 2,000 bytes long; ids may have at most 1,024 bytes (UTF-8)', 2: 'contains a NUL character'}
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "MAX_ID_BYTES",
@@ -52,20 +54,20 @@ def outside_time_range(values: pd.Series) -> np.ndarray:
 
 
 def id_problems(ids: pd.Series) -> pd.Series:
-    """Why each id cannot be stored (``None`` where it can), shape ``(n,)``.
+    """Why ids cannot be stored: one reason per offending row, indexed by position.
 
-    The reasons never repeat the id itself: an ``account_id`` is personal data.
+    Empty when every id can be stored. The reasons never repeat the id itself: an
+    ``account_id`` is personal data.
     """
-    text = ids.astype("string")
-    problems = np.full(len(text), None, dtype=object)
-    nul = text.str.contains("\x00", regex=False).to_numpy(dtype=bool, na_value=False)
-    problems[nul] = "contains a NUL character"
-    # A character takes at most 4 bytes of UTF-8: only longer ids need encoding.
-    lengths = text.str.len().to_numpy(dtype=np.int64, na_value=0)
-    for i in np.flatnonzero(lengths * 4 > MAX_ID_BYTES):
-        size = len(str(text.iloc[i]).encode("utf-8"))
-        if size > MAX_ID_BYTES:
-            problems[i] = (
-                f"is {size:,} bytes long; ids may have at most {MAX_ID_BYTES:,} bytes (UTF-8)"
-            )
-    return pd.Series(problems, index=ids.index, dtype=object)
+    arrow = pa.array(ids.astype("string").array, type=pa.large_string())
+    nul = pc.fill_null(pc.match_substring(arrow, "\x00"), False).to_numpy(zero_copy_only=False)
+    size = pc.fill_null(pc.binary_length(arrow), 0).to_numpy(zero_copy_only=False)
+    long = size > MAX_ID_BYTES
+    rows = np.flatnonzero(nul | long)
+    reasons = [
+        f"is {size[i]:,} bytes long; ids may have at most {MAX_ID_BYTES:,} bytes (UTF-8)"
+        if long[i]
+        else "contains a NUL character"
+        for i in rows
+    ]
+    return pd.Series(reasons, index=rows, dtype=object)

@@ -238,8 +238,10 @@ def _parse_ids(name: str, values: pd.Series, blank: np.ndarray, reasons: _Reason
         return text.mask(~whole)
     text = _as_text(values).astype("string")
     problems = id_problems(text)
-    bad = problems.notna().to_numpy(dtype=bool) & ~blank
-    reasons.add(bad, (f"{name} " + problems[bad].astype(str)).to_numpy(dtype=object))
+    if len(problems):
+        bad = np.zeros(len(text), dtype=bool)
+        bad[problems.index.to_numpy()] = True
+        reasons.add(bad, np.array([f"{name} {p}" for p in problems], dtype=object))
     return text.mask(blank)
 
 
