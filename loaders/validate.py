@@ -189,7 +189,7 @@ def _parse_column(
     if column.required:
         reasons.add(blank, f"empty {column.name}")
     if column.kind == "id":
-        return _parse_ids(column.name, values, blank, reasons)
+        return _parse_ids(column, values, blank, reasons)
     if column.kind == "text":
         return _as_text(values).astype("string").mask(blank)
     if column.kind == "timestamp":
@@ -214,13 +214,16 @@ def _parse_column(
     return numbers.where(good).astype("Int8")
 
 
-def _parse_ids(name: str, values: pd.Series, blank: np.ndarray, reasons: _Reasons) -> pd.Series:
+def _parse_ids(
+    column: ColumnSpec, values: pd.Series, blank: np.ndarray, reasons: _Reasons
+) -> pd.Series:
     """Ids as text; reject what no store downstream can hold or index.
 
     A Parquet id column of floating-point numbers (pandas writes an integer column with
     a missing value that way) is read as the integers it holds, so that ``12.0`` names
     the same user as ``12`` in a CSV file.
     """
+    name = column.name
     if pd.api.types.is_float_dtype(values.dtype):
         numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
         whole = np.zeros(len(numbers), dtype=bool)
@@ -231,8 +234,8 @@ def _parse_ids(name: str, values: pd.Series, blank: np.ndarray, reasons: _Reason
         reasons.add_values(
             ~blank & ~whole,
             values,
-            f"{name} {{}} is a floating-point number that is not a whole number up to 2**53 "
-            "(expected text or an integer)",
+            f"{name} {'' if column.personal else '{} '}is a floating-point number that is not "
+            "a whole number up to 2**53 (expected text or an integer)",
         )
         text = pd.Series(np.where(whole, numbers, 0).astype(np.int64).astype(str), dtype="string")
         return text.mask(~whole)
@@ -269,10 +272,14 @@ def _check_duplicate_keys(
     mask = np.zeros(len(keys), dtype=bool)
     mask[rows] = True
     described = candidates.loc[dup, list(spec.key)].astype(object)
+    personal = {c.name for c in spec.columns if c.personal}
     messages = np.array(
         [
             "duplicate key ("
-            + ", ".join(f"{k}={_show(v)}" for k, v in zip(spec.key, key_values, strict=True))
+            + ", ".join(
+                f"{k} as in this row" if k in personal else f"{k}={_show(v)}"
+                for k, v in zip(spec.key, key_values, strict=True)
+            )
             + f"), first on line {line}"
             for key_values, line in zip(
                 described.itertuples(index=False), first.to_numpy()[dup], strict=True
