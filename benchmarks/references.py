@@ -97,8 +97,8 @@ def own_row(tables: GraphTables, as_of: pd.Timestamp) -> pd.DataFrame:
             codes = s.astype("category").cat.codes.to_numpy().astype(np.float64)
             cols[f"cat:{c}"] = np.where(codes < 0, np.nan, codes)
     cols["registration_age_days"] = (
-        (as_of - users["registered_at"]).dt.total_seconds().to_numpy() / 86400.0
-    )
+        as_of - users["registered_at"]
+    ).dt.total_seconds().to_numpy() / 86400.0
 
     ud = tables.user_devices[_visible(tables.user_devices["first_seen"], as_of)]
     cols["devices"] = _counts(ud["user_idx"].to_numpy(), n)
@@ -160,9 +160,7 @@ def own_row(tables: GraphTables, as_of: pd.Timestamp) -> pd.DataFrame:
 
 # -- relations between users ----------------------------------------------------------------
 def _incidence(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sp.csr_matrix:
-    m = sp.csr_matrix(
-        (np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n_rows, n_cols)
-    )
+    m = sp.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n_rows, n_cols))
     m.sum_duplicates()
     m.data[:] = 1.0
     return m
@@ -221,15 +219,11 @@ def neighbour_means(rels: dict[str, sp.csr_matrix], own: pd.DataFrame) -> pd.Dat
         hop1 = _neighbour_mean(rel, m, filled)
         hop2 = _neighbour_mean(rel, m, np.nan_to_num(hop1))
         for hop, block in (("1", hop1), ("2", hop2)):
-            blocks.append(
-                pd.DataFrame(block, columns=[f"{rel}{hop}:{c}" for c in own.columns])
-            )
+            blocks.append(pd.DataFrame(block, columns=[f"{rel}{hop}:{c}" for c in own.columns]))
     return pd.concat(blocks, axis=1) if blocks else pd.DataFrame(index=own.index)
 
 
-def neighbour_label_counts(
-    rels: dict[str, sp.csr_matrix], labels: np.ndarray
-) -> pd.DataFrame:
+def neighbour_label_counts(rels: dict[str, sp.csr_matrix], labels: np.ndarray) -> pd.DataFrame:
     """Known-bad and known-good neighbours per relation, one and two hops."""
     bad = (labels == 1).astype(np.float64)[:, None]
     good = (labels == 0).astype(np.float64)[:, None]
@@ -336,12 +330,17 @@ def _fit_predict(
     train = np.flatnonzero(labelled & ~split.validation)
     val = np.flatnonzero(split.validation)
 
+    arrays = None if label_views is None else [v.to_numpy() for v in label_views]
+
     def rows(idx: np.ndarray, view: int | None = None) -> pd.DataFrame:
         part = static.iloc[idx].reset_index(drop=True)
-        if label_views is None:
+        if label_views is None or arrays is None:
             return _safe_names(part)
         if view is None:  # each labelled user on its own fold's view
-            own = np.stack([label_views[k].to_numpy()[i] for k, i in zip(fold[idx], idx)])
+            own = np.empty((len(idx), arrays[0].shape[1]))
+            for k in np.unique(fold[idx]):
+                at = fold[idx] == k
+                own[at] = arrays[k][idx[at]]
             extra = pd.DataFrame(own, columns=label_views[0].columns)
         else:
             extra = label_views[view].iloc[idx].reset_index(drop=True)
@@ -369,7 +368,7 @@ def _safe_names(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _label_views(labels: np.ndarray, fold: np.ndarray, make) -> list[pd.DataFrame]:  # noqa: ANN001
+def _label_views(labels: np.ndarray, fold: np.ndarray, make) -> list[pd.DataFrame]:
     views = []
     for k in range(N_FOLDS):
         shown = labels.copy()

@@ -51,9 +51,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from references import REFERENCES, ReferenceSplit, fit_references  # noqa: E402
+from references import REFERENCES, ReferenceSplit, fit_references
 
-from riskgraph.loaders import build_graph_tables  # noqa: E402
+from riskgraph.loaders import build_graph_tables
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 AMAZON = SHARED / "amazon-fraud" / "Amazon.mat"
@@ -296,7 +296,7 @@ def run_task(task: Task, seed: int, config: Path | None, keep: Path | None) -> d
     ref_scores, ref_seconds = run_references(task, seed)
     result: dict[str, Any] = {
         "task": task.name,
-        "n_test": int(len(task.y_test)),
+        "n_test": len(task.y_test),
         "test_bad_rate": float(task.y_test.mean()),
         "labelled": int(task.frames["users"]["label"].notna().sum()),
         "story": task.story,
@@ -355,7 +355,9 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{s[c]['auc_pr_mean']:.3f} ± {s[c]['auc_pr_std']:.3f}"
             )
         holds = "yes" if v["auc_roc"]["holds"] and v["auc_pr"]["holds"] else "no"
-        lines.append(f"| {group['name']} | {group['runs']} | " + " | ".join(cells) + f" | {holds} |")
+        lines.append(
+            f"| {group['name']} | {group['runs']} | " + " | ".join(cells) + f" | {holds} |"
+        )
     return "\n".join(lines)
 
 
@@ -418,8 +420,11 @@ def main(argv: list[str] | None = None) -> int:
         brief = {k: f"{v['auc_roc']:.3f}/{v['auc_pr']:.3f}" for k, v in run["metrics"].items()}
         print(f"{task.name}: {brief} ({run['seconds']['default']:.0f}s night)", flush=True)
     result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_avg_end": os.getloadavg()},  # fmt: skip
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_end": os.getloadavg(),
+        },
         "arguments": {k: str(v) for k, v in vars(args).items()},
         "seconds": time.time() - started,
         "runs": runs,

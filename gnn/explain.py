@@ -528,6 +528,13 @@ def _assemble(
                 }
             )
         )
+    if not parts:  # none of the explained users has a link (e.g. an input of users alone)
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype=_DTYPES[c])
+                for c in ("user_id", "other_user_id", "via_type", "via_id", "score")
+            }
+        )
     frame = pd.concat(parts, ignore_index=True)
     return frame.groupby(
         ["user_id", "other_user_id", "via_type", "via_id"], as_index=False, sort=False

@@ -125,7 +125,7 @@ class TreeHead:
         self._booster = booster
         return self
 
-    def _loaded(self):  # noqa: ANN202 (lightgbm has no type stubs)
+    def _loaded(self):
         import lightgbm as lgb
 
         if not hasattr(self, "model_"):

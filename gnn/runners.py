@@ -178,7 +178,9 @@ class SignRunner:
 
     def label_widths(self) -> list[int]:
         """Widths of the label-derived blocks every model reads (labels, communities)."""
-        return [LABEL_BLOCK_WIDTH] + ([COMMUNITY_BLOCK_WIDTH] if self.communities is not None else [])
+        return [LABEL_BLOCK_WIDTH] + (
+            [COMMUNITY_BLOCK_WIDTH] if self.communities is not None else []
+        )
 
     def label_inputs(self, v: int) -> list[np.ndarray]:
         """The label block (and the community block) of view ``v``."""

@@ -501,9 +501,9 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             source = self.booster_source(tables)
             x_train = source(fit_frame, runner.booster_extra, np.flatnonzero(train))
             n_num = len(self.builder_.attribute_columns_)
-            self.boosters_ = ViewBoosters(n_num, len(self.builder_.categorical_), seed=self.seed).fit(
-                x_train, folds, tables.users["user_id"]
-            )
+            self.boosters_ = ViewBoosters(
+                n_num, len(self.builder_.categorical_), seed=self.seed
+            ).fit(x_train, folds, tables.users["user_id"])
             del x_train
         runner.attach_scorer(self._scorer(tables, feature_views, folds, runner.booster_extra))
         self.net_ = runner.new_net()
@@ -512,7 +512,9 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         n_pos = float(np.nansum(y[train]))
         n_neg = float(train.sum() - n_pos)
         weight = {"sqrt": np.sqrt(n_neg / n_pos), "balanced": n_neg / n_pos, "none": 1.0}
-        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(float(weight[self.pos_weight])))
+        loss_fn = torch.nn.BCEWithLogitsLoss(
+            pos_weight=torch.tensor(float(weight[self.pos_weight]))
+        )
         optimizer = torch.optim.AdamW(
             self.net_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
@@ -535,7 +537,12 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                 count += len(target)
             auc, ap = _metrics(y[val_idx], runner.own_logits(val_idx))
             self.history_.append(
-                {"epoch": epoch, "loss": total / max(count, 1), "val_auc_pr": ap, "val_auc_roc": auc}
+                {
+                    "epoch": epoch,
+                    "loss": total / max(count, 1),
+                    "val_auc_pr": ap,
+                    "val_auc_roc": auc,
+                }
             )
             if ap > best_ap + 1e-5:
                 best_ap, best_epoch, stale = ap, epoch, 0

@@ -25,9 +25,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import neo4j
-from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable
+from neo4j.exceptions import (
+    AuthError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
 
-from riskgraph.errors import ConfigError, Neo4jUnavailableError
+from riskgraph import errors
+from riskgraph.errors import ConfigError, Neo4jAuthError, Neo4jUnavailableError
 
 if TYPE_CHECKING:
     from riskgraph.graph import server as server_module
@@ -43,6 +51,7 @@ __all__ = [
     "open_driver",
     "resolve_connection",
     "server_components",
+    "server_error",
 ]
 
 ENV_URI = "RISKGRAPH_NEO4J_URI"
@@ -217,10 +226,41 @@ def _verify(driver: neo4j.Driver, conn: ConnectionSettings) -> None:
         raise _unavailable(conn, exc) from None
 
 
+def server_error(what: str, database: str, exc: Exception) -> errors.Neo4jError:
+    """The riskgraph error for a driver or server failure during ``what``.
+
+    The class tells a scheduler what to do (see ``riskgraph.cli.EXIT_CODES``): a refused
+    login is :class:`Neo4jAuthError` (fix the configuration), a server gone or a failure
+    the server calls transient is :class:`Neo4jUnavailableError` (retry later), anything
+    else a plain :class:`riskgraph.errors.Neo4jError`.
+
+    Parameters
+    ----------
+    what : str
+        The step that failed, e.g. ``"writing user scores rows 0-9999"``.
+    database : str
+    exc : Exception
+        What the driver raised.
+    """
+    message = f"{what} in database {database!r} failed: {type(exc).__name__}: {exc}"
+    if _is_auth_failure(exc):
+        return Neo4jAuthError(message)
+    if isinstance(exc, ServiceUnavailable | SessionExpired | TransientError | OSError):
+        return Neo4jUnavailableError(message)
+    return errors.Neo4jError(message)
+
+
+def _is_auth_failure(exc: Exception) -> bool:
+    return isinstance(exc, AuthError) or "Unauthorized" in str(getattr(exc, "code", ""))
+
+
 def _unavailable(conn: ConnectionSettings, exc: Exception) -> Neo4jUnavailableError:
     where = f"Neo4j at {conn.uri} ({conn.source})" if conn.source else f"Neo4j at {conn.uri}"
-    if isinstance(exc, AuthError) or "Unauthorized" in str(getattr(exc, "code", "")):
-        return Neo4jUnavailableError(f"{where} refused the login of user {conn.user!r}")
+    if _is_auth_failure(exc):
+        return Neo4jAuthError(
+            f"{where} refused the login of user {conn.user!r}: check the password "
+            "(RISKGRAPH_NEO4J_PASSWORD, or the local instance's password file)"
+        )
     hint = ""
     if conn.is_local_instance:
         hint = "; start it with `riskgraph neo4j start`"

@@ -99,14 +99,34 @@ def _datetime(column: str) -> str:
 
 
 def _ticks(prop: str) -> str:
-    """Ticks since the epoch (``$ticks_per_milli`` a millisecond) of a ``DateTime``, or ``$nat``.
+    """Ticks since the epoch (``$ticks_per_milli`` a millisecond) of a ``DateTime``.
 
+    ``$nat`` when the property is missing, ``$not_datetime`` when it holds something
+    else (a string, a date), ``$out_of_range`` for an instant outside ``$min_time`` ..
+    ``$max_time``: whatever was stored by hand or by an older version, the read never
+    fails on it and the reader can say which node and property held it.
     ``epochMillis`` rounds down, as needed; ``epochSeconds`` rounds towards zero, which
     is a second off for instants before 1970 with a fraction of a second.
     """
     return (
-        f"coalesce({prop}.epochMillis * $ticks_per_milli "
-        f"+ ({prop}.nanosecond % 1000000) / $ns_per_tick, $nat)"
+        f"CASE WHEN {prop} IS NULL THEN $nat "
+        f"WHEN NOT {prop} IS :: ZONED DATETIME THEN $not_datetime "
+        f"WHEN {prop} < $min_time OR {prop} >= $max_time THEN $out_of_range "
+        f"ELSE {prop}.epochMillis * $ticks_per_milli "
+        f"+ ({prop}.nanosecond % 1000000) / $ns_per_tick END"
+    )
+
+
+def _number(value: str) -> str:
+    """A stored number as a float: ``$nan`` when missing (absent, or NaN as the writer
+    stores a missing attribute), ``$not_number`` when it is neither an integer nor a
+    finite float (a string, infinity)."""
+    return (
+        f"CASE WHEN {value} IS NULL THEN $nan "
+        f"WHEN {value} IS :: INTEGER THEN toFloat({value}) "
+        f"WHEN {value} IS :: FLOAT AND isNaN({value}) THEN $nan "
+        f"WHEN {value} IS :: FLOAT AND abs({value}) < $inf THEN {value} "
+        "ELSE $not_number END"
     )
 
 
@@ -261,12 +281,13 @@ MATCH (n:User)
 RETURN collect(id(n)) AS node_id,
        collect(coalesce(n.user_id, '')) AS user_id,
        collect({_ticks("n.registered_at")}) AS registered_at,
-       collect(coalesce(n.label, -1)) AS label,
+       collect(CASE WHEN n.label IS NULL THEN -1 WHEN n.label IN [0, 1] THEN toInteger(n.label)
+                    ELSE -2 END) AS label,
        collect({_ticks("n.label_at")}) AS label_at
 """
-READ_USER_NUMBER_ATTRIBUTE = """
+READ_USER_NUMBER_ATTRIBUTE = f"""
 MATCH (n:User)
-RETURN collect(id(n)) AS node_id, collect(coalesce(n[$key], $nan)) AS value
+RETURN collect(id(n)) AS node_id, collect({_number("n[$key]")}) AS value
 """
 READ_USER_TEXT_ATTRIBUTE = """
 MATCH (n:User)
@@ -292,7 +313,7 @@ MATCH (n:Application)
 RETURN collect(id(n)) AS node_id,
        collect(coalesce(n.application_id, '')) AS application_id,
        collect({_ticks("n.applied_at")}) AS applied_at,
-       collect(coalesce(n.amount, $nan)) AS amount,
+       collect({_number("n.amount")}) AS amount,
        collect(coalesce(n.status, '')) AS status,
        collect(n.status IS NULL) AS status_missing
 """
@@ -316,7 +337,7 @@ RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst,
        collect(coalesce(r.tie_type, '')) AS tie_type,
        collect(r.tie_type IS NULL) AS tie_type_missing,
        collect({_ticks("r.created_at")}) AS created_at,
-       collect(coalesce(r.weight, $nan)) AS weight
+       collect({_number("r.weight")}) AS weight
 """
 READ_SUBMITTED = """
 MATCH ()-[r:SUBMITTED]->()

@@ -14,7 +14,8 @@ typed columns with numpy.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -22,9 +23,11 @@ import neo4j
 import numpy as np
 import pandas as pd
 
-from riskgraph.errors import Neo4jError, Neo4jUnavailableError
+from riskgraph.errors import Neo4jError
 from riskgraph.graph import cypher
+from riskgraph.graph.connection import server_error
 from riskgraph.graph.writer import ATTRIBUTE_PREFIX, META_USER_ATTRIBUTES, NUMBER, TEXT
+from riskgraph.loaders.limits import MAX_TIMESTAMP, MIN_TIMESTAMP, TIME_RANGE
 from riskgraph.loaders.tables import (
     NO_INDEX,
     TABLE_COLUMNS,
@@ -35,14 +38,35 @@ from riskgraph.loaders.tables import (
 
 __all__ = ["read_graph"]
 
+log = logging.getLogger("riskgraph.graph")
+
 _NAT = np.iinfo(np.int64).min
+# What the read queries return for stored values the job cannot use (cypher._ticks,
+# cypher._number): never a tick or a number a real value could have.
+_NOT_DATETIME = _NAT + 1
+_OUT_OF_RANGE = _NAT + 2
+_NOT_NUMBER = float("-inf")
+_NOT_LABEL = -2
+#: Unusable stored values listed one by one (the count covers them all).
+_SHOW_UNUSABLE = 20
 _UNIT = pd.api.types.pandas_dtype(TIMESTAMP).unit
 # Timestamps travel as integer ticks of the GraphTables unit (ms, us or ns).
 _TICKS_PER_MILLI = {"ms": 1, "us": 1_000, "ns": 1_000_000}[_UNIT]
 
 
-def read_graph(driver: neo4j.Driver, *, database: str = "neo4j", workers: int = 2) -> GraphTables:
+def read_graph(
+    driver: neo4j.Driver,
+    *,
+    database: str = "neo4j",
+    workers: int = 2,
+    unusable: list[str] | None = None,
+) -> GraphTables:
     """Read every node and relationship of the graph model into :class:`GraphTables`.
+
+    A stored value the job cannot use (a timestamp outside the years of
+    :mod:`riskgraph.loaders.limits` or not a ``DateTime``, a number that is not a finite
+    number, a label other than 0 or 1), written by hand or by an older version, is
+    read as missing and reported naming its node and property: it never fails a night.
 
     Parameters
     ----------
@@ -51,6 +75,9 @@ def read_graph(driver: neo4j.Driver, *, database: str = "neo4j", workers: int = 
     workers : int
         Queries in flight at once: while the client decodes one answer, the server
         already computes the next.
+    unusable : list of str, optional
+        Receives one line per unusable stored value (the first few, then a count);
+        they are logged as a warning either way.
 
     Returns
     -------
@@ -78,10 +105,17 @@ def read_graph(driver: neo4j.Driver, *, database: str = "neo4j", workers: int = 
     """
     common = {
         "nat": _NAT,
+        "not_datetime": _NOT_DATETIME,
+        "out_of_range": _OUT_OF_RANGE,
+        "min_time": MIN_TIMESTAMP.to_pydatetime(),
+        "max_time": MAX_TIMESTAMP.to_pydatetime(),
         "nan": float("nan"),
+        "inf": float("inf"),
+        "not_number": _NOT_NUMBER,
         "ticks_per_milli": _TICKS_PER_MILLI,
         "ns_per_tick": 1_000_000 // _TICKS_PER_MILLI,
     }
+    found = _Unusable()
 
     def run(query: str, params: dict[str, Any]) -> neo4j.Record:
         records, _, _ = driver.execute_query(
@@ -98,14 +132,79 @@ def read_graph(driver: neo4j.Driver, *, database: str = "neo4j", workers: int = 
             def fetch(query: str, **params: Any) -> Future[neo4j.Record]:
                 return pool.submit(run, query, params)
 
-            return _read_all(fetch, ahead=max(1, workers))
+            tables = _read_all(fetch, ahead=max(1, workers), found=found)
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
-        message = (
-            f"reading the graph from database {database!r} failed: {type(exc).__name__}: {exc}"
-        )
-        if isinstance(exc, neo4j.exceptions.ServiceUnavailable | neo4j.exceptions.SessionExpired):
-            raise Neo4jUnavailableError(message) from exc
-        raise Neo4jError(message) from exc
+        raise server_error("reading the graph", database, exc) from exc
+    if found.total:
+        lines = found.lines()
+        log.warning("stored values read as missing:\n  %s", "\n  ".join(lines))
+        if unusable is not None:
+            unusable.extend(lines)
+    return tables
+
+
+class _Unusable:
+    """Stored values the job cannot use: turned into missing values, and listed."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.total = 0
+
+    def lines(self) -> list[str]:
+        more = self.total - len(self.shown)
+        return self.shown + ([f"... and {more:,} more"] if more else [])
+
+    def _note(
+        self, bad: np.ndarray, prop: str, why: str, names: Callable[[np.ndarray], Sequence[str]]
+    ) -> None:
+        rows = np.flatnonzero(bad)
+        self.total += len(rows)
+        room = max(0, _SHOW_UNUSABLE - len(self.shown))
+        self.shown += [f"{name}: {prop} {why}" for name in names(rows[:room])]
+
+    def timestamps(
+        self, ticks: list[int], prop: str, names: Callable[[np.ndarray], Sequence[str]]
+    ) -> pd.Series:
+        raw = np.asarray(ticks, dtype=np.int64)
+        for sentinel, why in (
+            (_NOT_DATETIME, "is not a DateTime"),
+            (_OUT_OF_RANGE, f"is outside the years {TIME_RANGE}"),
+        ):
+            bad = raw == sentinel
+            if bad.any():
+                self._note(bad, prop, why, names)
+                raw[bad] = _NAT
+        return _timestamps(raw)
+
+    def numbers(
+        self, values: list[float], prop: str, names: Callable[[np.ndarray], Sequence[str]]
+    ) -> np.ndarray:
+        raw = np.asarray(values, dtype=np.float64)
+        bad = raw == _NOT_NUMBER
+        if bad.any():
+            self._note(bad, prop, "is not a finite number", names)
+            raw[bad] = np.nan
+        return raw
+
+    def labels(self, values: list[int], names: Callable[[np.ndarray], Sequence[str]]) -> pd.Series:
+        raw = np.asarray(values, dtype=np.int64)
+        bad = raw == _NOT_LABEL
+        if bad.any():
+            self._note(bad, "label", "is not 0 or 1", names)
+            raw[bad] = -1
+        return _labels(raw)
+
+
+def _named(label: str, ids: Sequence[str]) -> Callable[[np.ndarray], list[str]]:
+    """Names of the nodes at some positions of a read, e.g. ``User 'u1'``."""
+    return lambda rows: [f"{label} {ids[i]!r}" for i in rows]
+
+
+def _named_relationship(
+    rel: str, src: np.ndarray, dst: np.ndarray, src_ids: pd.Series, dst_ids: pd.Series
+) -> Callable[[np.ndarray], list[str]]:
+    """Names of the relationships at some positions of a read, e.g. ``USES 'u1'->'d1'``."""
+    return lambda rows: [f"{rel} {src_ids.iloc[src[i]]!r}->{dst_ids.iloc[dst[i]]!r}" for i in rows]
 
 
 class _Answers:
@@ -142,7 +241,9 @@ class _Answers:
         return future.result()
 
 
-def _read_all(fetch: Callable[..., Future[neo4j.Record]], ahead: int) -> GraphTables:
+def _read_all(
+    fetch: Callable[..., Future[neo4j.Record]], ahead: int, found: _Unusable
+) -> GraphTables:
     meta = fetch(cypher.READ_META, name=META_USER_ATTRIBUTES).result()
     columns = list(meta["columns"] or [])
     kinds = list(meta["kinds"] or [])
@@ -180,16 +281,23 @@ def _read_all(fetch: Callable[..., Future[neo4j.Record]], ahead: int) -> GraphTa
     # -- nodes ------------------------------------------------------------------------
     rec = answers.take("users")
     user_nodes = np.asarray(rec["node_id"], dtype=np.int64)
+    user_names = _named("User", rec["user_id"])
     users: dict[str, Any] = {
         "user_id": _ids(rec["user_id"], "User", "user_id"),
-        "registered_at": _timestamps(rec["registered_at"]),
-        "label": _labels(rec["label"]),
-        "label_at": _timestamps(rec["label_at"]),
+        "registered_at": found.timestamps(rec["registered_at"], "registered_at", user_names),
+        "label": found.labels(rec["label"], user_names),
+        "label_at": found.timestamps(rec["label_at"], "label_at", user_names),
     }
+    read_user_ids = rec["user_id"]
     for column, kind in zip(columns, kinds, strict=True):
         rec = answers.take(f"attribute {column}")
         if kind == NUMBER:
-            values = np.asarray(rec["value"], dtype=np.float64)
+            at = pd.Index(user_nodes).get_indexer(np.asarray(rec["node_id"], dtype=np.int64))
+            values = found.numbers(
+                rec["value"],
+                f"{ATTRIBUTE_PREFIX}{column}",
+                lambda rows, at=at: [f"User {read_user_ids[at[i]]!r}" for i in rows],
+            )
             users[column] = pd.Series(_align(values, rec["node_id"], user_nodes), dtype="float64")
         elif kind == TEXT:
             values = _strings(rec["value"], rec["missing"])
@@ -224,8 +332,12 @@ def _read_all(fetch: Callable[..., Future[neo4j.Record]], ahead: int) -> GraphTa
         "applications",
         {
             "application_id": _ids(rec["application_id"], "Application", "application_id"),
-            "applied_at": _timestamps(rec["applied_at"]),
-            "amount": np.asarray(rec["amount"], dtype=np.float64),
+            "applied_at": found.timestamps(
+                rec["applied_at"], "applied_at", _named("Application", rec["application_id"])
+            ),
+            "amount": found.numbers(
+                rec["amount"], "amount", _named("Application", rec["application_id"])
+            ),
             "status": _strings(rec["status"], rec["status_missing"]),
         },
         np.asarray(rec["node_id"], dtype=np.int64),
@@ -268,33 +380,41 @@ def _read_all(fetch: Callable[..., Future[neo4j.Record]], ahead: int) -> GraphTa
         }
     )
 
+    user_ids = users_frame["user_id"]
     rec = answers.take("USES")
     src, dst = ends(rec, "USES", user_order, device_order)
+    names = _named_relationship("USES", src, dst, user_ids, devices["device_id"])
     user_devices = _edge_table(
         "user_devices",
         {
             "user_idx": src,
             "device_idx": dst,
-            "first_seen": _timestamps(rec["first_seen"]),
-            "last_seen": _timestamps(rec["last_seen"]),
+            "first_seen": found.timestamps(rec["first_seen"], "first_seen", names),
+            "last_seen": found.timestamps(rec["last_seen"], "last_seen", names),
         },
     )
     rec = answers.take("OWNS")
     src, dst = ends(rec, "OWNS", user_order, account_order)
+    names = _named_relationship("OWNS", src, dst, user_ids, accounts["account_id"])
     user_accounts = _edge_table(
         "user_accounts",
-        {"user_idx": src, "account_idx": dst, "linked_at": _timestamps(rec["linked_at"])},
+        {
+            "user_idx": src,
+            "account_idx": dst,
+            "linked_at": found.timestamps(rec["linked_at"], "linked_at", names),
+        },
     )
     rec = answers.take("KNOWS")
     src, dst = ends(rec, "KNOWS", user_order, user_order)
+    names = _named_relationship("KNOWS", src, dst, user_ids, user_ids)
     social = _edge_table(
         "social",
         {
             "src_idx": src,
             "dst_idx": dst,
             "tie_type": _strings(rec["tie_type"], rec["tie_type_missing"]),
-            "created_at": _timestamps(rec["created_at"]),
-            "weight": np.asarray(rec["weight"], dtype=np.float64),
+            "created_at": found.timestamps(rec["created_at"], "created_at", names),
+            "weight": found.numbers(rec["weight"], "weight", names),
         },
     )
     return GraphTables(
@@ -323,12 +443,12 @@ def _strings(values: list[str], missing: list[bool]) -> pd.Series:
     return series
 
 
-def _labels(values: list[int]) -> pd.Series:
+def _labels(values: np.ndarray) -> pd.Series:
     labels = np.asarray(values, dtype=np.int64)
     return pd.Series(pd.array(labels, dtype="Int8")).mask(labels == -1)
 
 
-def _timestamps(ticks: list[int]) -> pd.Series:
+def _timestamps(ticks: np.ndarray) -> pd.Series:
     raw = np.asarray(ticks, dtype=np.int64).view(f"datetime64[{_UNIT}]")  # the sentinel is NaT
     return pd.Series(raw).dt.tz_localize("UTC").astype(TIMESTAMP)
 

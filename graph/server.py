@@ -474,22 +474,33 @@ def _ensure_password(settings: ServerSettings, java: str) -> None:
     if system_db.exists():
         return  # the password is already in the system database
     password = read_password(settings)
-    done = subprocess.run(
-        [
-            java,
-            "-cp",
-            str(settings.lib_dir / "*"),
-            _ADMIN_ENTRY_POINT,
-            "dbms",
-            "set-initial-password",
-            password,
-        ],
-        env=_neo4j_env(settings),
-        cwd=settings.home,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    # Never on a command line, which every local user can read (ps, /proc/<pid>/cmdline):
+    # neo4j-admin takes its arguments from an "@file" (picocli), written 0600 inside the
+    # 0700 instance directory and removed as soon as it has been read.
+    arguments = settings.home / "run" / "set-initial-password.args"
+    arguments.parent.mkdir(exist_ok=True)
+    arguments.unlink(missing_ok=True)
+    quoted = password.replace("\\", "\\\\").replace('"', '\\"')
+    _write_secret(arguments, f'"{quoted}"')
+    try:
+        done = subprocess.run(
+            [
+                java,
+                "-cp",
+                str(settings.lib_dir / "*"),
+                _ADMIN_ENTRY_POINT,
+                "dbms",
+                "set-initial-password",
+                f"@{arguments}",
+            ],
+            env=_neo4j_env(settings),
+            cwd=settings.home,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        arguments.unlink(missing_ok=True)
     if done.returncode != 0:
         # neo4j-admin does not echo the password; redact it anyway before showing output.
         tail = _tail_text((done.stdout + done.stderr).replace(password, "***"), 20)

@@ -36,12 +36,13 @@ import pandas as pd
 from neo4j.exceptions import DriverError
 from neo4j.exceptions import Neo4jError as DriverNeo4jError
 
-from riskgraph.errors import Neo4jError
 from riskgraph.graph import cypher
+from riskgraph.graph.connection import server_error
 from riskgraph.graph.features.catalog import FEATURE_CATALOG
 from riskgraph.graph.features.compute import GraphFeatures
 from riskgraph.graph.features.rings import RING_COLUMNS
 from riskgraph.graph.schema import ensure_schema
+from riskgraph.graph.writer import timestamp_parameters
 
 __all__ = [
     "BROWSER_LABELS",
@@ -106,6 +107,7 @@ def write_features(
     driver: neo4j.Driver,
     features: GraphFeatures,
     *,
+    users: Sequence[str] | None = None,
     database: str = "neo4j",
     batch_size: int = 10_000,
     workers: int = 2,
@@ -117,6 +119,11 @@ def write_features(
     driver : neo4j.Driver
     features : GraphFeatures
         From :func:`riskgraph.graph.features.compute_graph_features`.
+    users : sequence of str, optional
+        Write the feature properties of these users only (default: every row of
+        ``features``). The nightly job passes the users it scores, so that a ``User``
+        node's features and scores always come from the same night. Rings and their
+        memberships describe the whole graph and are written in full either way.
     database : str
     batch_size : int
         Rows per transaction.
@@ -144,13 +151,19 @@ def write_features(
     if batch_size < 1 or workers < 1:
         raise ValueError(f"batch_size={batch_size}, workers={workers}: both must be >= 1")
     began = time.monotonic()
-    ensure_schema(driver, database=database)
+    _ensure_schema(driver, database)
     f = features.features
-    as_of = _timestamp(pd.Series([features.as_of] * len(f), dtype="datetime64[us, UTC]"), "as_of")
+    written = f if users is None else f.loc[f["user_id"].isin(pd.Index(users))]
+    as_of = timestamp_parameters(
+        pd.Series([features.as_of] * len(written), dtype="datetime64[us, UTC]"), "as_of"
+    )
 
-    user_params: dict[str, list[Any]] = {"user_id": f["user_id"].astype(str).tolist(), **as_of}
+    user_params: dict[str, list[Any]] = {
+        "user_id": written["user_id"].astype(str).tolist(),
+        **as_of,
+    }
     for name in FEATURE_CATALOG:
-        user_params[name] = _values(f[name])
+        user_params[name] = _values(written[name])
     matched = sum(
         record["matched"]
         for record in _run_batches(
@@ -164,7 +177,7 @@ def write_features(
     rings = features.rings
     ring_params: dict[str, list[Any]] = {
         "ring_id": rings["ring_id"].astype(str).tolist(),
-        **_timestamp(
+        **timestamp_parameters(
             pd.Series([features.as_of] * len(rings), dtype="datetime64[us, UTC]"), "as_of"
         ),
     }
@@ -172,7 +185,7 @@ def write_features(
         if column == "ring_id":
             continue
         if column in _RING_TIMES:
-            ring_params.update(_timestamp(rings[column], column))
+            ring_params.update(timestamp_parameters(rings[column], column))
         else:
             ring_params[column] = _values(rings[column])
     written_rings = sum(
@@ -199,14 +212,17 @@ def write_features(
             1,
         )
     )
-    stale, _, _ = driver.execute_query(cypher.COUNT_STALE_WRITE_BACK, database_=database)
+    try:
+        stale, _, _ = driver.execute_query(cypher.COUNT_STALE_WRITE_BACK, database_=database)
+    except (DriverNeo4jError, DriverError) as exc:
+        raise server_error("counting stale rings", database, exc) from exc
     _auto_commit(driver, database, cypher.DELETE_STALE_MEMBERSHIPS, batch_size)
     _auto_commit(driver, database, cypher.DELETE_STALE_RINGS, batch_size)
     added, removed = write_browser_labels(
         driver, features.as_of, database=database, batch_size=batch_size
     )
     return WriteBackReport(
-        users=len(f),
+        users=len(written),
         users_matched=int(matched),
         rings=int(written_rings),
         memberships=int(written_members),
@@ -312,11 +328,13 @@ def write_scores(
     if unknown:
         raise ValueError(f"decision values {unknown}: expected {sorted(RISK_LABELS)}")
     began = time.monotonic()
-    ensure_schema(driver, database=database)
+    _ensure_schema(driver, database)
     params: dict[str, list[Any]] = {
         "user_id": scores["user_id"].astype(str).tolist(),
         "risk_label": scores["decision"].map(RISK_LABELS).tolist(),
-        **_timestamp(pd.Series([as_of] * len(scores), dtype="datetime64[us, UTC]"), "as_of"),
+        **timestamp_parameters(
+            pd.Series([as_of] * len(scores), dtype="datetime64[us, UTC]"), "as_of"
+        ),
     }
     for column in (
         "risk_score",
@@ -346,7 +364,9 @@ def write_scores(
         for column in ("user_id", "other_user_id", "via_type", "via_id", "score")
     }
     links.update(
-        _timestamp(pd.Series([as_of] * len(associations), dtype="datetime64[us, UTC]"), "as_of")
+        timestamp_parameters(
+            pd.Series([as_of] * len(associations), dtype="datetime64[us, UTC]"), "as_of"
+        )
     )
     # One worker: links of different users may share end nodes, and parallel creates
     # would wait on each other's locks.
@@ -383,18 +403,6 @@ def _values(series: pd.Series) -> list[Any]:
     return out.tolist()
 
 
-def _timestamp(series: pd.Series, name: str) -> dict[str, list[Any]]:
-    """``{name_s, name_ns}``: whole seconds (floor) and nanoseconds of a UTC column."""
-    ticks = series.dt.as_unit("ns").array.asi8
-    seconds, nanos = np.divmod(ticks, 1_000_000_000)
-    missing = series.isna().to_numpy()
-    s = seconds.astype(object)
-    ns = nanos.astype(object)
-    s[missing] = None
-    ns[missing] = None
-    return {f"{name}_s": s.tolist(), f"{name}_ns": ns.tolist()}
-
-
 def _run_batches(
     driver: neo4j.Driver,
     database: str,
@@ -413,9 +421,7 @@ def _run_batches(
             records, _, _ = driver.execute_query(query, batch, database_=database)
         except (DriverNeo4jError, DriverError) as exc:
             end = min(start + batch_size, size)
-            raise Neo4jError(
-                f"writing {what} rows {start}-{end - 1} to database {database!r} failed: {exc}"
-            ) from exc
+            raise server_error(f"writing {what} rows {start}-{end - 1}", database, exc) from exc
         return records[0]
 
     starts = range(0, size, batch_size)
@@ -433,4 +439,11 @@ def _auto_commit(
         with driver.session(database=database) as session:
             return session.run(query, batch_size=batch_size, **params).consume().counters
     except (DriverNeo4jError, DriverError) as exc:
-        raise Neo4jError(f"write-back step failed on database {database!r}: {exc}") from exc
+        raise server_error("a write-back step", database, exc) from exc
+
+
+def _ensure_schema(driver: neo4j.Driver, database: str) -> None:
+    try:
+        ensure_schema(driver, database=database)
+    except (DriverNeo4jError, DriverError) as exc:
+        raise server_error("preparing the schema", database, exc) from exc

@@ -39,13 +39,15 @@ from typing import TYPE_CHECKING, Any
 import neo4j
 import numpy as np
 import pandas as pd
-from neo4j.exceptions import DriverError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import DriverError
 from neo4j.exceptions import Neo4jError as DriverNeo4jError
 
-from riskgraph.errors import ConfigError, InputError, Neo4jError, Neo4jUnavailableError
+from riskgraph.errors import ConfigError, InputError, Neo4jError
 from riskgraph.graph import cypher
+from riskgraph.graph.connection import server_error
 from riskgraph.graph.schema import ensure_schema
-from riskgraph.loaders.tables import NO_INDEX, NODE_TABLES, TABLE_COLUMNS, GraphTables
+from riskgraph.loaders.limits import TIME_RANGE, id_problems, outside_time_range
+from riskgraph.loaders.tables import NO_INDEX, NODE_TABLES, TABLE_COLUMNS, TIMESTAMP, GraphTables
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -57,6 +59,8 @@ __all__ = [
     "TEXT",
     "WriteReport",
     "attribute_kinds",
+    "check_storable",
+    "timestamp_parameters",
     "write_graph",
 ]
 
@@ -69,6 +73,14 @@ TEXT = "text"
 _KIND_OF_DTYPE = {"float64": NUMBER, "string": TEXT}
 
 _TICKS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+#: The id of each node table: the key Neo4j indexes.
+_ID_COLUMNS = {
+    "users": "user_id",
+    "devices": "device_id",
+    "accounts": "account_id",
+    "platforms": "platform_id",
+    "applications": "application_id",
+}
 
 
 @dataclass(frozen=True)
@@ -157,8 +169,9 @@ def write_graph(
     Raises
     ------
     InputError
-        When ``tables`` is invalid, or an attribute's kind contradicts what the graph holds
-        (nothing is written then).
+        When ``tables`` is invalid, holds a value outside the limits of
+        :mod:`riskgraph.loaders.limits` (tables not built by the loader), or an
+        attribute's kind contradicts what the graph holds (nothing is written then).
     Neo4jError
         When the server fails a batch (naming the table and rows).
     """
@@ -168,12 +181,13 @@ def write_graph(
         )
     began = time.monotonic()
     tables.validate()
+    check_storable(tables)
     kinds = attribute_kinds(tables.users)
     try:
         ensure_schema(driver, database=database)
         _merge_attribute_meta(driver, database, tables.users, kinds)
     except (DriverNeo4jError, DriverError) as exc:
-        raise _server_error("preparing the schema", database, exc) from exc
+        raise server_error("preparing the schema", database, exc) from exc
 
     writer = _BatchWriter(driver, database, batch_size, workers)
     total = sum(len(getattr(tables, name)) for name in NODE_TABLES) + tables.num_edges
@@ -185,6 +199,41 @@ def write_graph(
         relationships=report.relationships,
         seconds=time.monotonic() - began,
     )
+
+
+def check_storable(tables: GraphTables) -> None:
+    """Refuse values Neo4j cannot index, or the job cannot read back and compute with.
+
+    The loader rejects such rows already; this guards tables built another way (by
+    hand, from Parquet, by the online path), so that no such value is ever stored
+    where every later night would meet it.
+
+    Raises
+    ------
+    InputError
+        Naming the table, column, row and what is wrong, for up to five values.
+    """
+    problems: list[str] = []
+    for name, table in tables.tables():
+        id_column = _ID_COLUMNS.get(name)
+        if id_column is not None:
+            for row, reason in id_problems(table[id_column]).iloc[:5].items():
+                # Account ids are pseudonyms here, but an unchecked table may hold them raw.
+                shown = "" if name == "accounts" else f" {str(table[id_column].iloc[row])[:40]!r}"
+                problems.append(f"{name}.{id_column} row {row}{shown} {reason}")
+        for column in table.columns:
+            if str(table[column].dtype) != TIMESTAMP:
+                continue
+            for row in np.flatnonzero(outside_time_range(table[column]))[:5]:
+                problems.append(
+                    f"{name}.{column} row {row}: {table[column].iloc[row].isoformat()} is "
+                    f"outside the years {TIME_RANGE}"
+                )
+    if problems:
+        raise InputError(
+            "GraphTables hold values that are not written to Neo4j (see "
+            "riskgraph.loaders.limits):\n  " + "\n  ".join(problems[:5])
+        )
 
 
 # -- the write -----------------------------------------------------------------------------
@@ -216,9 +265,9 @@ def _write(writer: _BatchWriter, tables: GraphTables, kinds: Mapping[str, str]) 
         {
             "user_id": _values(users["user_id"]),
             "attributes": attributes.to_dict("records") if kinds else [{}] * len(users),
-            **_timestamp(users["registered_at"], "registered_at"),
+            **timestamp_parameters(users["registered_at"], "registered_at"),
             "label": _values(users["label"]),
-            **_timestamp(users["label_at"], "label_at"),
+            **timestamp_parameters(users["label_at"], "label_at"),
         },
     )
     upsert(
@@ -252,7 +301,7 @@ def _write(writer: _BatchWriter, tables: GraphTables, kinds: Mapping[str, str]) 
         (cypher.FIND_APPLICATIONS, cypher.CREATE_APPLICATIONS, cypher.UPDATE_APPLICATIONS),
         {
             "application_id": _values(apps["application_id"]),
-            **_timestamp(apps["applied_at"], "applied_at"),
+            **timestamp_parameters(apps["applied_at"], "applied_at"),
             "amount": _values(apps["amount"]),
             "status": _values(apps["status"]),
         },
@@ -299,7 +348,10 @@ def _write(writer: _BatchWriter, tables: GraphTables, kinds: Mapping[str, str]) 
         ("users", "devices"),
         (ud["user_idx"].to_numpy(), ud["device_idx"].to_numpy()),
         (cypher.CREATE_USES, cypher.MERGE_USES),
-        {**_timestamp(ud["first_seen"], "first_seen"), **_timestamp(ud["last_seen"], "last_seen")},
+        {
+            **timestamp_parameters(ud["first_seen"], "first_seen"),
+            **timestamp_parameters(ud["last_seen"], "last_seen"),
+        },
     )
     ua = tables.user_accounts
     link(
@@ -307,7 +359,7 @@ def _write(writer: _BatchWriter, tables: GraphTables, kinds: Mapping[str, str]) 
         ("users", "accounts"),
         (ua["user_idx"].to_numpy(), ua["account_idx"].to_numpy()),
         (cypher.CREATE_OWNS, cypher.MERGE_OWNS),
-        _timestamp(ua["linked_at"], "linked_at"),
+        timestamp_parameters(ua["linked_at"], "linked_at"),
     )
     so = tables.social
     link(
@@ -317,7 +369,7 @@ def _write(writer: _BatchWriter, tables: GraphTables, kinds: Mapping[str, str]) 
         (cypher.CREATE_KNOWS, cypher.MERGE_KNOWS),
         {
             "tie_type": _values(so["tie_type"]),
-            **_timestamp(so["created_at"], "created_at"),
+            **timestamp_parameters(so["created_at"], "created_at"),
             "weight": _values(so["weight"]),
         },
     )
@@ -410,8 +462,12 @@ def _with_none(values: np.ndarray, missing: np.ndarray) -> list[Any]:
     return out.tolist()
 
 
-def _timestamp(series: pd.Series, name: str) -> dict[str, list[Any]]:
-    """``{name_s: seconds, name_ns: nanoseconds}`` of a UTC timestamp column (None = NaT)."""
+def timestamp_parameters(series: pd.Series, name: str) -> dict[str, list[Any]]:
+    """``{name_s: seconds, name_ns: nanoseconds}`` of a UTC timestamp column (None = NaT).
+
+    Integer arithmetic in the column's own unit: no conversion to nanoseconds, whose
+    int64 range (1677-2262) a stored value need not fit.
+    """
     unit = series.dt.unit
     per_second = _TICKS_PER_SECOND[unit]
     ticks = series.array.asi8  # int64 in the column's unit; NaT is the minimum int64
@@ -419,14 +475,6 @@ def _timestamp(series: pd.Series, name: str) -> dict[str, list[Any]]:
     nanos = rest * (1_000_000_000 // per_second)
     missing = series.isna().to_numpy()
     return {f"{name}_s": _with_none(seconds, missing), f"{name}_ns": _with_none(nanos, missing)}
-
-
-def _server_error(what: str, database: str, exc: Exception) -> Neo4jError:
-    """The riskgraph error for a driver or server failure during ``what``."""
-    message = f"{what} in database {database!r} failed: {type(exc).__name__}: {exc}"
-    if isinstance(exc, ServiceUnavailable | SessionExpired):
-        return Neo4jUnavailableError(message)
-    return Neo4jError(message)
 
 
 def _take(values: list[Any], rows: np.ndarray) -> list[Any]:
@@ -500,7 +548,7 @@ class _BatchWriter:
                 records, _, _ = self.driver.execute_query(query, batch, database_=self.database)
             except (DriverNeo4jError, DriverError) as exc:
                 end = min(start + self.batch_size, size)
-                raise _server_error(
+                raise server_error(
                     f"writing {what} rows {start}-{end - 1}", self.database, exc
                 ) from exc
             if count:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from riskgraph.loaders.load import LoadResult, build_graph_tables, load_input, write_rejects
+from riskgraph.loaders.load import LoadResult, build_graph_tables, load_input
+from riskgraph.loaders.rejects import write_rejects
 from riskgraph.loaders.tables import NO_INDEX, GraphTables, empty_graph_tables
 
 __all__ = [

@@ -18,12 +18,14 @@ class ColumnSpec:
     """One contract column: its name, how it is parsed, and whether it must be present.
 
     ``required`` columns must exist in the file header (else the run stops) and must be
-    non-empty in every row (else the row is rejected).
+    non-empty in every row (else the row is rejected). ``personal`` values (account
+    numbers) are pseudonymized and never quoted in a rejection reason.
     """
 
     name: str
     kind: ColumnKind
     required: bool = False
+    personal: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,8 @@ class TableSpec:
         return tuple(c.name for c in self.columns if c.required)
 
 
-def _col(name: str, kind: ColumnKind, required: bool = False) -> ColumnSpec:
-    return ColumnSpec(name, kind, required)
+def _col(name: str, kind: ColumnKind, required: bool = False, personal: bool = False) -> ColumnSpec:
+    return ColumnSpec(name, kind, required, personal)
 
 
 #: Every input table, in load order (``users`` first: edge files are checked against it).
@@ -80,7 +82,7 @@ INPUT_TABLES: dict[str, TableSpec] = {
             "user_accounts",
             (
                 _col("user_id", "id", True),
-                _col("account_id", "id", True),
+                _col("account_id", "id", True, personal=True),
                 _col("account_type", "text"),
                 _col("linked_at", "timestamp"),
             ),

@@ -9,7 +9,6 @@ the typed graph.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from riskgraph.errors import InputError
 from riskgraph.loaders.contract import INPUT_TABLES
 from riskgraph.loaders.pseudonymize import check_hmac_key, pseudonymize
 from riskgraph.loaders.read import RawTable, find_table_file, read_table
+from riskgraph.loaders.rejects import write_rejects
 from riskgraph.loaders.tables import (
     NO_INDEX,
     GraphTables,
@@ -28,9 +28,14 @@ from riskgraph.loaders.tables import (
     empty_graph_tables,
     index_of,
 )
-from riskgraph.loaders.validate import ValidatedTable, missing_columns, validate_table
+from riskgraph.loaders.validate import (
+    InputWarning,
+    ValidatedTable,
+    missing_columns,
+    validate_table,
+)
 
-__all__ = ["LoadResult", "build_graph_tables", "load_input", "write_rejects"]
+__all__ = ["LoadResult", "build_graph_tables", "load_input"]
 
 
 @dataclass(frozen=True)
@@ -48,16 +53,43 @@ class LoadResult:
         Per input table: ``rows`` read, ``loaded`` and ``rejected``.
     sources : dict[str, str]
         Per input table, the file it came from (tables with no file are absent).
+    warnings : list of InputWarning
+        Columns read with some cells left missing (a few typos in a numeric column),
+        or read as text though some cells are numbers.
     """
 
     tables: GraphTables
     rejects: dict[str, pd.DataFrame]
     counts: dict[str, dict[str, int]]
     sources: dict[str, str] = field(default_factory=dict)
+    warnings: list[InputWarning] = field(default_factory=list)
 
     @property
     def rejected_total(self) -> int:
         return sum(c["rejected"] for c in self.counts.values())
+
+    def check_usable(self) -> LoadResult:
+        """Return ``self`` when at least one user was accepted, else raise.
+
+        An input whose every user row was rejected (or that has none) cannot be scored
+        or loaded: that is an input problem, not something to find out stages later.
+
+        Raises
+        ------
+        InputError
+            Naming the users file, its row count and the first rejected row's reason.
+        """
+        if self.tables.num_users:
+            return self
+        source = self.sources.get("users", "users")
+        rows = self.counts["users"]["rows"]
+        if not rows:
+            raise InputError(f"{source}: no user rows (only a header); the input needs users")
+        first = self.rejects["users"].iloc[0]
+        raise InputError(
+            f"{source}: none of its {rows:,} user rows is usable, all were rejected "
+            f"(the first, line {first['line']}: {first['reason']})"
+        )
 
 
 def load_input(
@@ -159,25 +191,6 @@ def build_graph_tables(frames: Mapping[str, pd.DataFrame], *, hmac_key: str | by
     return _build(raws, key)
 
 
-def write_rejects(rejects: Mapping[str, pd.DataFrame], rejects_dir: str | Path) -> None:
-    """Write ``<table>.csv`` for each table with rejected rows; remove stale ones.
-
-    Each file is written to a temporary name and renamed, so a reader never sees half
-    a file.
-    """
-    rejects_dir = Path(rejects_dir)
-    rejects_dir.mkdir(parents=True, exist_ok=True)
-    for name in INPUT_TABLES:
-        target = rejects_dir / f"{name}.csv"
-        table = rejects.get(name)
-        if table is None or table.empty:
-            target.unlink(missing_ok=True)
-            continue
-        tmp = target.with_suffix(".csv.tmp")
-        table.to_csv(tmp, index=False)
-        os.replace(tmp, target)
-
-
 def _build(raws: Mapping[str, RawTable], key: bytes) -> LoadResult:
     validated: dict[str, ValidatedTable] = {}
     users = validate_table(raws["users"], INPUT_TABLES["users"])
@@ -205,7 +218,8 @@ def _build(raws: Mapping[str, RawTable], key: bytes) -> LoadResult:
         }
     tables = _assemble({n: v.clean for n, v in validated.items()})
     sources = {n: str(r.path) for n, r in raws.items()}
-    return LoadResult(tables.validate(), rejects, counts, sources)
+    warnings = [w for v in validated.values() for w in v.warnings]
+    return LoadResult(tables.validate(), rejects, counts, sources, warnings)
 
 
 def _pseudonymize_accounts(table: ValidatedTable, key: bytes) -> ValidatedTable:
@@ -224,7 +238,7 @@ def _pseudonymize_accounts(table: ValidatedTable, key: bytes) -> ValidatedTable:
                 values = rejects[column].astype("str")
                 hashed = pseudonymize(values.mask(values == ""), key).fillna("").astype("str")
                 rejects[column] = values.where(~malformed, hashed)
-    return ValidatedTable(clean, rejects)
+    return ValidatedTable(clean, rejects, table.warnings)
 
 
 def _assemble(clean: Mapping[str, pd.DataFrame]) -> GraphTables:

@@ -16,10 +16,15 @@ import pandas as pd
 
 from riskgraph.errors import ConfigError
 
-__all__ = ["MIN_KEY_BYTES", "check_hmac_key", "pseudonymize"]
+__all__ = ["MIN_KEY_BYTES", "MIN_KEY_DISTINCT_BYTES", "check_hmac_key", "pseudonymize"]
 
 #: Shortest key accepted: 128 bits.
 MIN_KEY_BYTES = 16
+#: Fewest distinct byte values accepted. A key of one repeated character (or a short
+#: pattern) has the length but not the secrecy; a random hex key of 16 characters has
+#: fewer than this about once in 40,000 draws.
+MIN_KEY_DISTINCT_BYTES = 6
+_GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
 
 
 def check_hmac_key(key: str | bytes | None, source: str = "RISKGRAPH_HMAC_KEY") -> bytes:
@@ -39,7 +44,14 @@ def check_hmac_key(key: str | bytes | None, source: str = "RISKGRAPH_HMAC_KEY") 
     if len(raw) < MIN_KEY_BYTES:
         raise ConfigError(
             f"pseudonymization key from {source} has {len(raw)} bytes, "
-            f"need at least {MIN_KEY_BYTES}"
+            f"need at least {MIN_KEY_BYTES}; {_GENERATE}"
+        )
+    distinct = len(set(raw))
+    if distinct < MIN_KEY_DISTINCT_BYTES:
+        raise ConfigError(
+            f"pseudonymization key from {source} is too weak: {distinct} distinct byte "
+            f"value(s), need at least {MIN_KEY_DISTINCT_BYTES} (a repeated character or "
+            f"short pattern is guessable); {_GENERATE}"
         )
     return raw
 
@@ -63,7 +75,7 @@ def pseudonymize(values: pd.Series, key: bytes) -> pd.Series:
 
     Examples
     --------
-    >>> s = pseudonymize(pd.Series(["4111111111111111", None]), b"k" * 16)
+    >>> s = pseudonymize(pd.Series(["4111111111111111", None]), b"0123456789abcdef")
     >>> len(s[0]), s.isna().tolist()
     (64, [False, True])
     """

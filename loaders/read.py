@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from riskgraph.errors import InputError
+from riskgraph.loaders.contract import INPUT_TABLES
 
 __all__ = ["RawTable", "find_table_file", "read_table"]
 
@@ -60,18 +62,25 @@ def find_table_file(input_dir: Path, name: str) -> Path | None:
     Raises
     ------
     InputError
-        When both exist (which one is meant is ambiguous).
+        When both exist (which one is meant is ambiguous), or the file is a symbolic
+        link to nothing: an optional table behind a broken link must not be taken for
+        an absent one.
     """
     csv_path, parquet_path = input_dir / f"{name}.csv", input_dir / f"{name}.parquet"
-    if csv_path.exists() and parquet_path.exists():
+    found = [p for p in (csv_path, parquet_path) if p.exists() or p.is_symlink()]
+    if len(found) == 2:
         raise InputError(
             f"{input_dir}: both {csv_path.name} and {parquet_path.name} exist; keep one"
         )
-    if csv_path.exists():
-        return csv_path
-    if parquet_path.exists():
-        return parquet_path
-    return None
+    if not found:
+        return None
+    path = found[0]
+    if not path.exists():
+        raise InputError(
+            f"{path}: a symbolic link to {os.readlink(path)}, which does not exist; "
+            "restore its target, or remove the link if the table is meant to be absent"
+        )
+    return path
 
 
 def read_table(name: str, path: Path) -> RawTable:
@@ -115,6 +124,7 @@ def _read_csv(name: str, path: Path) -> RawTable:
     header = next(csv.reader(io.StringIO(text_head)), None)
     if not header or all(not h.strip() for h in header):
         raise InputError(f"{path}: no header row (expected column names on line 1)")
+    _check_header_names_columns(name, path, header)
     _check_unique_header(path, header)
     fast = _read_csv_fast(name, path, data, header)
     return fast if fast is not None else _read_csv_exact(name, path, data, header)
@@ -212,6 +222,20 @@ def _drop_blank_rows(
             frame = frame.loc[~blank].reset_index(drop=True)
             lines = lines[~blank]
     return RawTable(name, path, frame, lines, malformed)
+
+
+def _check_header_names_columns(name: str, path: Path, header: list[str]) -> None:
+    """A first line naming no column of the table is data, not a header."""
+    spec = INPUT_TABLES.get(name)
+    if spec is None or set(header) & set(spec.column_names):
+        return
+    line = ",".join(header)
+    # Account numbers are personal data: never repeated from a line of user_accounts.
+    shown = "" if "account_id" in spec.column_names else f" ({line[:60]!r})"
+    raise InputError(
+        f"{path}: line 1{shown} names none of the columns of {name}; the file needs a "
+        f"header row naming its columns, at least {', '.join(spec.required_columns)}"
+    )
 
 
 def _check_unique_header(path: Path, header: list[str]) -> None:

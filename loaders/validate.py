@@ -8,18 +8,62 @@ by :func:`missing_columns` before any row is looked at.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from riskgraph.loaders.contract import ColumnSpec, TableSpec
+from riskgraph.loaders.limits import TIME_RANGE, id_problems, outside_time_range
 from riskgraph.loaders.read import RawTable
 from riskgraph.loaders.tables import TIMESTAMP
 
-__all__ = ["ValidatedTable", "missing_columns", "validate_table"]
+__all__ = ["InputWarning", "ValidatedTable", "missing_columns", "validate_table"]
 
 _SHOW_CHARS = 40
+#: Source lines a warning lists (the count covers them all).
+_SHOW_LINES = 10
+#: The largest integer a float64 holds exactly: an id stored as a float above it may
+#: not be the id that was meant.
+_EXACT_FLOAT_INT = 2**53
+
+
+@dataclass(frozen=True)
+class InputWarning:
+    """A problem in a column that rejects no row but that a person should know about.
+
+    Attributes
+    ----------
+    file : str
+        The input file.
+    column : str
+    message : str
+        What was found and what was done about it.
+    count : int
+        Cells concerned.
+    lines : tuple of int
+        The first of their source lines (header = line 1).
+    """
+
+    file: str
+    column: str
+    message: str
+    count: int = 0
+    lines: tuple[int, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.file}: column {self.column!r}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (run.json ``input_warnings``)."""
+        return {
+            "file": self.file,
+            "column": self.column,
+            "message": self.message,
+            "count": self.count,
+            "lines": list(self.lines),
+        }
 
 
 @dataclass(frozen=True)
@@ -34,10 +78,14 @@ class ValidatedTable:
         attribute columns follow (numbers as ``float64``, anything else ``string``).
     rejects : pd.DataFrame
         Rejected rows: ``line``, ``reason``, then the row's own columns as text.
+    warnings : tuple of InputWarning
+        Columns read with cells left missing, or read as text though some cells are
+        numbers.
     """
 
     clean: pd.DataFrame
     rejects: pd.DataFrame
+    warnings: tuple[InputWarning, ...] = field(default=())
 
 
 def missing_columns(raw: RawTable, spec: TableSpec) -> list[str]:
@@ -82,10 +130,13 @@ def validate_table(
     _check_duplicate_keys(spec, typed, raw.lines, reasons)
 
     clean = pd.DataFrame(typed)
+    warnings: list[InputWarning] = []
     if spec.name == "users":
         extra = [c for c in frame.columns if c not in spec.column_names]
         for column in extra:
-            clean[column] = _attribute(frame[column])
+            clean[column], note = _attribute(frame[column], raw.lines)
+            if note is not None:
+                warnings.append(InputWarning(str(raw.path), str(column), *note))
     ok = ~reasons.any
     clean = clean.loc[ok].reset_index(drop=True)
 
@@ -101,7 +152,7 @@ def validate_table(
     if len(raw.malformed):
         rejects = pd.concat([rejects, raw.malformed], ignore_index=True)
         rejects = rejects.sort_values("line", kind="stable", ignore_index=True)
-    return ValidatedTable(clean, rejects)
+    return ValidatedTable(clean, rejects, tuple(warnings))
 
 
 class _Reasons:
@@ -137,16 +188,19 @@ def _parse_column(
     blank = _blank(values)
     if column.required:
         reasons.add(blank, f"empty {column.name}")
-    if column.kind in ("id", "text"):
-        text = _as_text(values).astype("string")
-        return text.mask(blank)
+    if column.kind == "id":
+        return _parse_ids(column, values, blank, reasons)
+    if column.kind == "text":
+        return _as_text(values).astype("string").mask(blank)
     if column.kind == "timestamp":
         parsed = _parse_timestamps(values)
         bad = ~blank & parsed.isna().to_numpy(bool)
         reasons.add_values(
             bad, values, f"unparsable {column.name} {{}} (expected an ISO-8601 date or date-time)"
         )
-        return parsed
+        outside = outside_time_range(parsed)
+        reasons.add_values(outside, values, f"{column.name} {{}} is outside the years {TIME_RANGE}")
+        return parsed.mask(outside)
     if column.kind == "number":
         parsed = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
         bad = ~blank & ~np.isfinite(parsed.to_numpy())
@@ -158,6 +212,40 @@ def _parse_column(
     bad = ~blank & ~good
     reasons.add_values(bad, values, f"{column.name} {{}} is not 0, 1 or empty")
     return numbers.where(good).astype("Int8")
+
+
+def _parse_ids(
+    column: ColumnSpec, values: pd.Series, blank: np.ndarray, reasons: _Reasons
+) -> pd.Series:
+    """Ids as text; reject what no store downstream can hold or index.
+
+    A Parquet id column of floating-point numbers (pandas writes an integer column with
+    a missing value that way) is read as the integers it holds, so that ``12.0`` names
+    the same user as ``12`` in a CSV file.
+    """
+    name = column.name
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        whole = np.zeros(len(numbers), dtype=bool)
+        finite = np.isfinite(numbers)
+        whole[finite] = (np.floor(numbers[finite]) == numbers[finite]) & (
+            np.abs(numbers[finite]) <= _EXACT_FLOAT_INT
+        )
+        reasons.add_values(
+            ~blank & ~whole,
+            values,
+            f"{name} {'' if column.personal else '{} '}is a floating-point number that is not "
+            "a whole number up to 2**53 (expected text or an integer)",
+        )
+        text = pd.Series(np.where(whole, numbers, 0).astype(np.int64).astype(str), dtype="string")
+        return text.mask(~whole)
+    text = _as_text(values).astype("string")
+    problems = id_problems(text)
+    if len(problems):
+        bad = np.zeros(len(text), dtype=bool)
+        bad[problems.index.to_numpy()] = True
+        reasons.add(bad, np.array([f"{name} {p}" for p in problems], dtype=object))
+    return text.mask(blank)
 
 
 def _check_label_dates(typed: dict[str, pd.Series], reasons: _Reasons) -> None:
@@ -184,10 +272,14 @@ def _check_duplicate_keys(
     mask = np.zeros(len(keys), dtype=bool)
     mask[rows] = True
     described = candidates.loc[dup, list(spec.key)].astype(object)
+    personal = {c.name for c in spec.columns if c.personal}
     messages = np.array(
         [
             "duplicate key ("
-            + ", ".join(f"{k}={_show(v)}" for k, v in zip(spec.key, key_values, strict=True))
+            + ", ".join(
+                f"{k} as in this row" if k in personal else f"{k}={_show(v)}"
+                for k, v in zip(spec.key, key_values, strict=True)
+            )
             + f"), first on line {line}"
             for key_values, line in zip(
                 described.itertuples(index=False), first.to_numpy()[dup], strict=True
@@ -216,17 +308,58 @@ def _parse_timestamps(values: pd.Series) -> pd.Series:
     return parsed.astype(TIMESTAMP)
 
 
-def _attribute(values: pd.Series) -> pd.Series:
-    """A user attribute: numbers when every non-empty value is one, else text."""
+def _attribute(
+    values: pd.Series, lines: np.ndarray
+) -> tuple[pd.Series, tuple[str, int, tuple[int, ...]] | None]:
+    """A user attribute, and a note (message, cells, lines) when some cells do not fit.
+
+    Numbers unless most non-empty values are text: a few typos in a numeric column
+    leave those cells missing (noted) instead of turning the column into categories,
+    which would change the model's inputs. Infinite numbers count as unparsable.
+    """
     if pd.api.types.is_bool_dtype(values.dtype):
-        return values.astype("float64")
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return values.astype("float64")
+        return values.astype("float64"), None
     blank = _blank(values)
-    numbers = pd.to_numeric(values.where(~blank), errors="coerce")
-    if (numbers.notna().to_numpy() | blank).all() and (~blank).any():
-        return numbers.astype("float64")
-    return _as_text(values).astype("string").mask(blank)
+    is_number = pd.api.types.is_numeric_dtype(values.dtype)
+    if is_number:
+        numbers = values.astype("float64")
+    else:
+        numbers = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
+    finite = np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+    unparsable = ~blank & ~finite
+    filled, bad = int((~blank).sum()), int(unparsable.sum())
+    if not bad and (filled or is_number):
+        return numbers, None
+    if is_number or 0 < 2 * bad <= filled:
+        message = (
+            f"{bad:,} of {filled:,} values are not finite numbers "
+            f"({_cells(lines, values, unparsable)}); read as missing, the column stays numeric"
+        )
+        return numbers.where(finite), (
+            message,
+            bad,
+            tuple(lines[unparsable][:_SHOW_LINES].tolist()),
+        )
+    text = _as_text(values).astype("string").mask(blank)
+    numeric = int(finite.sum())
+    if not numeric:
+        return text, None
+    message = (
+        f"{numeric:,} of {filled:,} values are numbers ({_cells(lines, values, finite)}), "
+        "the rest text: read as text (categories), as most values are text"
+    )
+    return text, (message, numeric, tuple(lines[finite][:_SHOW_LINES].tolist()))
+
+
+def _cells(lines: np.ndarray, values: pd.Series, mask: np.ndarray) -> str:
+    """``line 5 'abc', line 9 'n/a', ...``: the first masked cells with their lines."""
+    shown = [
+        f"line {line} {_show(value)}"
+        for line, value in zip(
+            lines[mask][:_SHOW_LINES], values[mask].iloc[:_SHOW_LINES], strict=True
+        )
+    ]
+    return ", ".join(shown) + (", ..." if int(mask.sum()) > _SHOW_LINES else "")
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -248,5 +381,5 @@ def _empty(column: ColumnSpec, n: int) -> pd.Series:
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    text = repr(value.item() if isinstance(value, np.generic) else value)
     return text if len(text) <= _SHOW_CHARS else text[: _SHOW_CHARS - 3] + "..."

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from riskgraph import errors
 
 app = typer.Typer(
     name="riskgraph",
@@ -24,6 +27,60 @@ def _print_version(value: bool) -> None:
 
         typer.echo(__version__)
         raise typer.Exit()
+
+
+# -- exit codes: one table, applied in one place (_exits) -----------------------------------
+#: sysexits.h codes a scheduler can act on: fix the input, fix the output location, retry
+#: later, fix the configuration; 70 is left for bugs.
+EXIT_DATA_ERROR = 65
+EXIT_SOFTWARE = 70
+EXIT_CANT_CREATE = 73
+EXIT_TEMPFAIL = 75
+EXIT_CONFIG = 78
+
+#: The exit code of each kind of failure of ``nightly``, ``load``, ``validate`` and
+#: ``demo``; the first row whose error class matches decides, anything else is a bug
+#: (70). Configuration comes first: a refused Neo4j login is both a ConfigError and a
+#: Neo4jUnavailableError, and retrying it would never help. README lists this table.
+EXIT_CODES: tuple[tuple[type[errors.RiskGraphError], int], ...] = (
+    (errors.ConfigError, EXIT_CONFIG),
+    (errors.InputError, EXIT_DATA_ERROR),
+    (errors.OutputError, EXIT_CANT_CREATE),
+    (errors.Neo4jUnavailableError, EXIT_TEMPFAIL),
+    (errors.RunLockedError, EXIT_TEMPFAIL),
+)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code :data:`EXIT_CODES` gives ``exc`` (70 when no row matches)."""
+    for kind, code in EXIT_CODES:
+        if isinstance(exc, kind):
+            return code
+    return EXIT_SOFTWARE
+
+
+@contextlib.contextmanager
+def _exits(output: Path | None = None) -> Iterator[None]:
+    """Turn a failure into its exit code, with one line on stderr and no traceback.
+
+    Only a bug (exit 70) logs its traceback. File-system failures while writing under
+    ``output`` (full, read-only, ...) are reported as the output error they are.
+    """
+    from riskgraph.runs import output_errors
+
+    try:
+        with output_errors(output) if output is not None else contextlib.nullcontext():
+            yield
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        code = exit_code(exc)
+        if code == EXIT_SOFTWARE:
+            logging.getLogger("riskgraph").error("a bug: please report it", exc_info=exc)
+        else:
+            lines = [f"error: {exc}", *(f"  {note}" for note in getattr(exc, "__notes__", []))]
+            typer.echo("\n".join(lines), err=True)
+        raise typer.Exit(code) from None
 
 
 @app.callback()
@@ -261,22 +318,27 @@ def load(
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per transaction.")] = 5_000,
 ) -> None:
-    """Validate the input and upsert it into Neo4j (no scoring)."""
+    """Validate the input and upsert it into Neo4j (no scoring).
+
+    Exit codes as for ``nightly``: 0 loaded, 65 bad input, 73 rejects cannot be written,
+    75 Neo4j unreachable, 78 bad configuration (including a refused login), 70 a bug.
+    """
     import sys
 
     from riskgraph.config import find_config_file, read_config_file, resolve_hmac_key
-    from riskgraph.errors import RiskGraphError
     from riskgraph.graph.connection import open_driver, resolve_connection
     from riskgraph.graph.writer import write_graph
     from riskgraph.loaders import load_input
 
-    try:
+    with _exits(output=rejects):
         key = resolve_hmac_key(hmac_key_file, read_config_file(find_config_file(None)))
         # Reach the server before reading the input: a load that cannot be written is
         # better refused at once than after minutes of validation.
         conn = resolve_connection()
         with open_driver(conn) as driver:
             result = load_input(input_dir, hmac_key=key, rejects_dir=rejects)
+            _echo_counts(result, rejects)
+            result.check_usable()
             report = write_graph(
                 driver,
                 result.tables,
@@ -284,15 +346,6 @@ def load(
                 batch_size=batch_size,
                 progress=sys.stderr.isatty(),
             )
-    except RiskGraphError as exc:
-        raise _fail(exc) from None
-    for table, counts in result.counts.items():
-        typer.echo(
-            f"{table:14s} {counts['rows']:>10,} rows  {counts['loaded']:>10,} loaded  "
-            f"{counts['rejected']:>8,} rejected"
-        )
-    if result.rejected_total:
-        typer.echo(f"rejected rows with line and reason: {rejects}/")
     typer.echo(
         f"upserted {sum(report.nodes.values()):,} nodes "
         f"({sum(report.created.values()):,} new) and {report.relationships_total:,} "
@@ -300,32 +353,66 @@ def load(
     )
 
 
-# -- the nightly job and the demo (riskgraph.pipeline, riskgraph.demo) -----------------------
-#: Exit codes a scheduler can act on (sysexits.h): fix the input, fix the configuration,
-#: retry later (Neo4j down, another run in progress), or look at the logs.
-EXIT_DATA_ERROR = 65
-EXIT_SOFTWARE = 70
-EXIT_TEMPFAIL = 75
-EXIT_CONFIG = 78
+def _echo_counts(result: Any, rejects: Path) -> None:
+    """Rows read, loaded and rejected per table; where the rejects are; the warnings."""
+    for table, counts in result.counts.items():
+        typer.echo(
+            f"{table:14s} {counts['rows']:>10,} rows  {counts['loaded']:>10,} loaded  "
+            f"{counts['rejected']:>8,} rejected"
+        )
+    if result.rejected_total:
+        typer.echo(f"rejected rows with line and reason: {rejects}/")
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
-def _exit_code(exc: Exception) -> int:
-    from riskgraph.errors import (
-        ConfigError,
-        InputError,
-        Neo4jUnavailableError,
-        RunLockedError,
+@app.command("validate")
+def validate(
+    input_dir: Annotated[
+        Path, typer.Option("--input", help="Input directory (CONTRACT.md: users.csv, ...).")
+    ],
+    rejects: Annotated[
+        Path, typer.Option("--rejects", help="Where rejected rows go, as <table>.csv.")
+    ] = Path("rejects"),
+    hmac_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--hmac-key-file",
+            help="File (mode 0600) with the pseudonymization key; default $RISKGRAPH_HMAC_KEY.",
+        ),
+    ] = None,
+) -> None:
+    """Check an input against the contract and write its rejects, without Neo4j.
+
+    Exit 0 when the input is usable (rows may still be rejected), 65 when it is not.
+    Account ids in the rejects are pseudonymized with the configured key, or with a
+    throwaway one when none is configured: they are never written in clear.
+    """
+    import secrets
+
+    from riskgraph.config import (
+        ENV_HMAC_KEY,
+        find_config_file,
+        read_config_file,
+        resolve_hmac_key,
     )
+    from riskgraph.loaders import load_input
 
-    if isinstance(exc, InputError):
-        return EXIT_DATA_ERROR
-    if isinstance(exc, ConfigError):
-        return EXIT_CONFIG
-    if isinstance(exc, (Neo4jUnavailableError, RunLockedError)):
-        return EXIT_TEMPFAIL
-    return EXIT_SOFTWARE
+    with _exits(output=rejects):
+        config = read_config_file(find_config_file(None))
+        configured = (
+            hmac_key_file
+            or os.environ.get(ENV_HMAC_KEY)
+            or config.get("security", {}).get("hmac_key_file")
+        )
+        key = resolve_hmac_key(hmac_key_file, config) if configured else secrets.token_bytes(32)
+        result = load_input(input_dir, hmac_key=key, rejects_dir=rejects)
+        _echo_counts(result, rejects)
+        result.check_usable()
+    typer.echo(f"{input_dir}: usable, {result.tables.num_users:,} users")
 
 
+# -- the nightly job and the demo (riskgraph.pipeline, riskgraph.demo) -----------------------
 def _interactive() -> bool:
     import sys
 
@@ -440,24 +527,22 @@ def nightly(
 ) -> None:
     """The batch job: load, features, model, score, write back, publish OUT/runs/<date>/.
 
-    Exit codes: 0 done (or the date was already complete), 65 bad input, 78 bad
-    configuration, 75 retry later (Neo4j unreachable, another run in progress), 70 other.
+    Exit codes: 0 done (or the date was already complete), 65 bad input, 73 the output
+    cannot be written, 75 retry later (Neo4j unreachable or lost, another run in
+    progress), 78 bad configuration (including a refused Neo4j login), 70 a bug.
     """
     import datetime as dt
 
     from riskgraph.config import find_config_file, read_config_file, resolve_hmac_key
-    from riskgraph.errors import RiskGraphError
     from riskgraph.pipeline import PipelineConfig, run_nightly
 
     interactive = _interactive() and not quiet
     _logging("WARNING" if quiet or interactive else "INFO")
-    try:
+    with _exits(output=out):
         try:
             run_date = dt.date.fromisoformat(date) if date else None
         except ValueError:
-            from riskgraph.errors import ConfigError
-
-            raise ConfigError(f"--date {date!r}: expected YYYY-MM-DD") from None
+            raise errors.ConfigError(f"--date {date!r}: expected YYYY-MM-DD") from None
         path = find_config_file(config_file)
         key = resolve_hmac_key(hmac_key_file, read_config_file(path))
         config = PipelineConfig.from_file(path)
@@ -473,13 +558,6 @@ def nightly(
                 config=config,
                 progress=progress,
             )
-    except RiskGraphError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(_exit_code(exc)) from None
-    except Exception:
-        # A bug, not a user error: keep the traceback for whoever reads the log.
-        logging.getLogger("riskgraph.nightly").exception("the nightly run failed")
-        raise typer.Exit(EXIT_SOFTWARE) from None
     if result.status == "already_complete":
         typer.echo(f"{result.run_dir} is already complete: nothing to do (use --force to rerun)")
         return
@@ -503,17 +581,10 @@ def demo(
     from rich.console import Console
 
     from riskgraph.demo import run_demo, summary_renderables
-    from riskgraph.errors import RiskGraphError
 
     _logging("WARNING")
     console = Console()
-    try:
-        with _progress(_interactive()) as progress:
-            result = run_demo(
-                workdir, users=users, seed=seed, echo=console.print, progress=progress
-            )
-    except RiskGraphError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(_exit_code(exc)) from None
+    with _exits(output=workdir), _progress(_interactive()) as progress:
+        result = run_demo(workdir, users=users, seed=seed, echo=console.print, progress=progress)
     for renderable in summary_renderables(result):
         console.print(renderable)

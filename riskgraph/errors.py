@@ -12,8 +12,10 @@ __all__ = [
     "FeatureError",
     "InputError",
     "ModelError",
+    "Neo4jAuthError",
     "Neo4jError",
     "Neo4jUnavailableError",
+    "OutputError",
     "ProviderError",
     "RiskGraphError",
     "RunError",
@@ -38,7 +40,19 @@ class Neo4jError(RiskGraphError):
 
 
 class Neo4jUnavailableError(Neo4jError):
-    """No Neo4j server answers at the configured address, or it refused the login."""
+    """No Neo4j server answers at the configured address, or it went away mid-run."""
+
+
+class Neo4jAuthError(Neo4jUnavailableError, ConfigError):
+    """The Neo4j server refused the login: a configuration problem, not a temporary one.
+
+    It is a :class:`Neo4jUnavailableError` for callers that only ask whether the server
+    can be used, and a :class:`ConfigError` for a scheduler deciding whether to retry.
+    """
+
+
+class OutputError(RiskGraphError):
+    """An output file or directory cannot be created or written (names the path)."""
 
 
 class FeatureError(RiskGraphError):

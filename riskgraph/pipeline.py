@@ -41,9 +41,11 @@ import pandas as pd
 
 from riskgraph import __version__
 from riskgraph.config import dataclass_from_mapping, read_config_file
-from riskgraph.errors import ConfigError, RunError
+from riskgraph.errors import ConfigError, InputError, OutputError, RunError
 from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph_features
 from riskgraph.loaders import GraphTables, load_input, write_rejects
+from riskgraph.loaders.permissions import restrict_tree
+from riskgraph.loaders.validate import InputWarning
 from riskgraph.memory import peak_rss_gb, release_free_memory, reset_peak_rss
 from riskgraph.modeling import ModelConfig, RiskModels
 from riskgraph.monitoring import (
@@ -53,7 +55,7 @@ from riskgraph.monitoring import (
     score_changes,
 )
 from riskgraph.report import ReportData, render_report
-from riskgraph.runs import RUN_MANIFEST, OutputRoot, write_json_atomic
+from riskgraph.runs import RUN_MANIFEST, OutputRoot, output_error, write_json_atomic
 from riskgraph.score import DecisionPolicy, decide, fairness_report
 from riskgraph.score.fairness import FairnessConfig
 from riskgraph.score.strategy import forced_review, resolve_cutoffs, strategy_table
@@ -252,10 +254,15 @@ def run_nightly(
     Raises
     ------
     Neo4jUnavailableError
-        Before anything is written, when Neo4j does not answer.
+        Before anything is written, when Neo4j does not answer; or when it goes away
+        during the run.
     RunLockedError
         When another run holds the output root.
+    OutputError
+        When the output cannot be created or written (full, read-only, ...).
     InputError, ConfigError, ModelError
+        An error raised after the input was read notes where its rejected rows are kept
+        (``OUT/failed/<date>/rejects``), as the run's own rejects/ is not published.
     """
     config = config or PipelineConfig()
     run_date = run_date or dt.datetime.now(dt.UTC).date()
@@ -311,10 +318,20 @@ class _Night:
 
 @dataclass(frozen=True)
 class _TonightInput:
-    """What the later stages keep of tonight's input: its users and row counts."""
+    """What the later stages keep of tonight's input: its users and row counts, the
+    loader's warnings, and the stored values the read-back found unusable."""
 
     users: pd.DataFrame
     counts: dict[str, dict[str, int]]
+    warnings: list[InputWarning]
+    unusable_stored: list[str] = field(default_factory=list)
+
+    def warning_lines(self) -> dict[str, Any]:
+        """run.json ``warnings``: per input column, and per stored value read as missing."""
+        return {
+            "input": [w.to_dict() for w in self.warnings],
+            "neo4j_values_read_as_missing": list(self.unusable_stored),
+        }
 
 
 def _run(night: _Night, hmac_key: bytes) -> dict[str, Any]:
@@ -325,7 +342,8 @@ def _run(night: _Night, hmac_key: bytes) -> dict[str, Any]:
     night.staging = night.out.new_staging(night.run_date)
     try:
         write_rejects(loaded.rejects, night.staging / "rejects")
-        tonight = _TonightInput(loaded.tables.users, loaded.counts)
+        loaded.check_usable()
+        tonight = _TonightInput(loaded.tables.users, loaded.counts, loaded.warnings)
         if night.driver is None:
             tables = loaded.tables
             clock.timings.update({"upsert": 0.0, "read_back": 0.0})
@@ -344,10 +362,20 @@ def _run(night: _Night, hmac_key: bytes) -> dict[str, Any]:
             del loaded
             release_free_memory()
             with clock.stage("read_back", "reading the accumulated graph back from Neo4j"):
-                tables = read_graph(night.driver, database=night.database)
+                tables = read_graph(
+                    night.driver, database=night.database, unusable=tonight.unusable_stored
+                )
         return _stages(night, tonight, tables)
-    except BaseException:
+    except BaseException as exc:
+        full = output_error(night.out.root, exc) if isinstance(exc, OSError) else None
+        # The staging directory goes, but not the rejected rows: they may be why the
+        # run failed (every labelled row rejected, say).
+        kept = night.out.keep_failed_rejects(night.staging / "rejects", night.run_date)
+        if kept is not None and isinstance(exc, Exception):
+            (full or exc).add_note(f"the rejected rows of this input are kept in {kept}")
         shutil.rmtree(night.staging, ignore_errors=True)
+        if full is not None:
+            raise full from exc
         raise
 
 
@@ -451,7 +479,7 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
         del bins
         report = ReportData(
             run_date=run_date,
-            summary=_summary(tonight.counts, tables, scores, features, trained),
+            summary=_summary(tonight, tables, scores, features, trained),
             timings=dict(clock.timings),
             scores=scores,
             features=feature_rows,
@@ -480,7 +508,8 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
         from riskgraph.graph.writeback import write_features, write_scores
 
         with clock.stage("write_back", "writing scores, rings and risky links to Neo4j"):
-            write_features(driver, features, database=night.database)
+            # Tonight's users only: a User node's features and scores come from one night.
+            write_features(driver, features, users=scores["user_id"], database=night.database)
             write_scores(driver, scores, associations, as_of, database=night.database)
     else:
         clock.timings["write_back"] = 0.0
@@ -501,6 +530,7 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
                 "watchlist": len(changes),
             },
             "rejected": {name: c["rejected"] for name, c in tonight.counts.items()},
+            "warnings": tonight.warning_lines(),
             "timings_seconds": dict(clock.timings),
             "peak_memory_gb": dict(clock.peak_memory_gb),
             "model": {**models.record_, "trained_tonight": trained},
@@ -515,6 +545,7 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
             "versions": _versions(),
         }
         write_json_atomic(staging / RUN_MANIFEST, manifest)
+        restrict_tree(staging)  # the model too, before it moves out of the run
         if trained:
             _promote_model(out, staging)
         out.publish(staging, run_date)
@@ -622,13 +653,32 @@ def _models(night: _Night, tables: GraphTables) -> tuple[RiskModels, bool]:
     log.info(
         "training on the labels visible before %s", night.as_of.date(), extra={"stage": "model"}
     )
+    _check_labels_to_train_on(tables, night.as_of)
     models = RiskModels(config.model, config.features).fit(tables, night.as_of)
-    models.save(night.staging / "model")
-    # The scorecard as a risk team reads it, beside the model it describes.
-    models.scorecard_.characteristic_table().to_csv(
-        night.staging / "model" / SCORECARD_CSV, index=False
-    )
+    try:
+        models.save(night.staging / "model")
+        # The scorecard as a risk team reads it, beside the model it describes.
+        models.scorecard_.characteristic_table().to_csv(
+            night.staging / "model" / SCORECARD_CSV, index=False
+        )
+    except (OSError, RuntimeError) as exc:  # torch reports a failed write as RuntimeError
+        raise OutputError(
+            f"{night.staging / 'model'}: the trained models cannot be written ({exc})"
+        ) from exc
     return models, True
+
+
+def _check_labels_to_train_on(tables: GraphTables, as_of: pd.Timestamp) -> None:
+    """No labels of both outcomes before the run date is an input problem, not a bug."""
+    labels = _visible_label(tables, as_of)
+    known = labels[~np.isnan(labels)]
+    if known.size and known.min() != known.max():
+        return
+    raise InputError(
+        f"users: nothing to train the models on as of {as_of.date()}: {known.size:,} users "
+        f"have a label known before it ({int(known.sum()):,} bad); training needs users of "
+        "both outcomes (columns label, with label_at before the run date)"
+    )
 
 
 def _promote_model(out: OutputRoot, staging: Path) -> None:
@@ -681,21 +731,26 @@ def _quality_metrics(labelled: pd.DataFrame) -> dict[str, Any]:
 
 
 def _summary(
-    counts: dict[str, dict[str, int]],
+    tonight: _TonightInput,
     tables: GraphTables,
     scores: pd.DataFrame,
     features: GraphFeatures,
     trained: bool,
 ) -> dict[str, Any]:
-    return {
+    counts = tonight.counts
+    summary = {
         "users scored": len(scores),
         "users in the graph": tables.num_users,
         "relationships in the graph": tables.num_edges,
         "rejected rows": {n: c["rejected"] for n, c in counts.items() if c["rejected"]} or "none",
+        "input warnings": "; ".join(map(str, tonight.warnings)) or "none",
         "rings": len(features.rings),
         "multi-borrowers": int(scores["multi_borrowing"].sum()),
         "models": "trained tonight" if trained else "reused",
     }
+    if tonight.unusable_stored:
+        summary["values in Neo4j read as missing"] = "; ".join(tonight.unusable_stored)
+    return summary
 
 
 def _versions() -> dict[str, str]:

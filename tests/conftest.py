@@ -17,11 +17,17 @@ wipes the server named by ``RISKGRAPH_NEO4J_URI`` unless that is also the test U
 
 ``neo4j_dump(driver)`` returns the whole database as sorted text, for checks that two
 states are equal (loading twice, a rerun after a crash).
+
+``neo4j_proxy`` relays TCP to the test server; ``cut()`` drops every connection and
+stops listening, as a server that goes away mid-run does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -153,3 +159,75 @@ def _address(uri: str) -> tuple[str, int]:
     if host in ("localhost", "::1"):
         host = "127.0.0.1"
     return host, parts.port or 7687
+
+
+class TcpProxy:
+    """A TCP relay to ``target`` on a free local port, which a test can cut.
+
+    Attributes
+    ----------
+    port : int
+        Where it listens (127.0.0.1).
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self._target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+                upstream = socket.create_connection(self._target)
+            except OSError:
+                return  # cut
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        """Stop listening and drop every relayed connection."""
+        # close() alone would not wake the thread blocked in accept(), which would go
+        # on accepting: shutdown() does.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        with self._lock:
+            for s in self._sockets:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+
+@pytest.fixture
+def neo4j_proxy(
+    neo4j_connection: ConnectionSettings,
+) -> Iterator[tuple[TcpProxy, ConnectionSettings]]:
+    """A :class:`TcpProxy` to the test server and the connection settings through it."""
+    host, port = _address(neo4j_connection.uri)
+    proxy = TcpProxy((host, port))
+    conn = ConnectionSettings(
+        uri=f"bolt://127.0.0.1:{proxy.port}",
+        user=neo4j_connection.user,
+        password=neo4j_connection.password,
+        database=neo4j_connection.database,
+        source="a proxy to the test server",
+    )
+    try:
+        yield proxy, conn
+    finally:
+        proxy.cut()

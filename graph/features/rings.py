@@ -171,7 +171,9 @@ def burst_thresholds(
         if size < 2 or len(times_s) <= size:
             out[size] = size
             continue
-        picks = np.stack([rng.choice(len(times_s), size, replace=False) for _ in range(_NULL_GROUPS)])
+        picks = np.stack(
+            [rng.choice(len(times_s), size, replace=False) for _ in range(_NULL_GROUPS)]
+        )
         group = np.repeat(np.arange(_NULL_GROUPS), size)
         counts = densest_window(group, times_s[picks.ravel()], window, _NULL_GROUPS)
         out[size] = int(np.quantile(counts, 1.0 - significance, method="higher"))
@@ -328,7 +330,9 @@ def shared_identifier_rings(
     app_big = applicants >= config.flag_min_size
     app_limits = burst_thresholds(all_first, applicants[app_big], window, config.flag_significance)
     app_unusual = (
-        app_big & (2 * app_burst_count > applicants) & _exceeds(app_burst_count, applicants, app_limits)
+        app_big
+        & (2 * app_burst_count > applicants)
+        & _exceeds(app_burst_count, applicants, app_limits)
     )
     base_rate = float(bad.sum() / known.sum()) if known.any() else float("nan")
     label_unusual = big & _bad_label_excess(

@@ -362,9 +362,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         names = [v.name for v in variables]
         bins = self.bin_indices(frame)
         woe = {name: self.bin_woe(name) for name in names}
-        design = np.column_stack(
-            [woe[name][bins[name].to_numpy(dtype=np.int64)] for name in names]
-        )
+        design = np.column_stack([woe[name][bins[name].to_numpy(dtype=np.int64)] for name in names])
         lr = SignConstrainedLogisticRegression(sign="negative", C=C).fit(design, target)
         self.coef_ = pd.Series(lr.coef_[0], index=names)
         self.intercept_ = float(lr.intercept_[0])

@@ -117,9 +117,7 @@ def test_a_users_own_fold_never_reaches_its_community_or_label_inputs() -> None:
 
     def own_inputs(labels: np.ndarray) -> np.ndarray:
         users = tables.users.copy()
-        users["label"] = pd.array(
-            np.where(np.isnan(labels), pd.NA, labels).tolist(), dtype="Int8"
-        )
+        users["label"] = pd.array(np.where(np.isnan(labels), pd.NA, labels).tolist(), dtype="Int8")
         t = GraphTables(**{**dict(tables.tables()), "users": users})
         model = GraphRiskModel(seed=0, **HEADS_ONLY)
         model.builder_ = HeteroGraphBuilder().fit(t, as_of=D)

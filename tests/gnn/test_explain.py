@@ -96,3 +96,13 @@ def test_unknown_user_and_wrong_model_are_refused() -> None:
         risky_links(model, tables, D, users=["zz"])
     with pytest.raises(ModelError, match="top_k = 0"):
         risky_links(model, tables, D, users=["g001"], top_k=0)
+
+
+def test_users_without_any_link_get_an_empty_table() -> None:
+    # g001 uses a phone of its own and has no card or tie: nothing links it to anyone.
+    tables = ring_world(n_rings=4, n_good=100)
+    model = GraphRiskModel(max_epochs=2, n_folds=3, time_buckets=1, hidden=8).fit(tables, D)
+    links = risky_links(model, tables, D, users=["g001", "g002"])
+    assert links.empty
+    assert list(links.columns) == ASSOCIATION_COLUMNS
+    assert links.dtypes.astype(str).tolist() == ["string"] * 4 + ["float64", "string"]

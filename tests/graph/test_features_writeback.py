@@ -102,6 +102,19 @@ def test_a_rerun_removes_rings_and_memberships_that_no_longer_exist(neo4j_db, to
     assert (stale[0]["rings"], stale[0]["memberships"]) == (0, 0)
 
 
+def test_only_the_users_named_get_features_rings_cover_the_graph(neo4j_db, town):
+    # The nightly job names tonight's users: a User node's features and scores then
+    # always come from the same night.
+    write_graph(neo4j_db, town)
+    report = write_features(neo4j_db, compute_graph_features(town, AS_OF), users=["r1", "c2"])
+    assert report.users == report.users_matched == 2
+    u = users(neo4j_db)
+    assert {k for k, p in u.items() if "features_as_of" in p} == {"r1", "c2"}
+    assert "ring_size" not in u["r2"]
+    assert (report.rings, report.memberships) == (4, 13)
+    assert ("r2", ring_id_of("r1")) in memberships(neo4j_db)
+
+
 def test_batch_settings_are_checked(neo4j_db, town):
     with pytest.raises(ValueError, match=r"batch_size=0, workers=1: both must be >= 1"):
         write_features(neo4j_db, compute_graph_features(town, AS_OF), batch_size=0, workers=1)

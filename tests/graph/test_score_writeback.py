@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import neo4j
 import pandas as pd
 import pytest
 
-from riskgraph.graph.writeback import RISK_LABELS, write_scores
+from riskgraph.errors import Neo4jAuthError, Neo4jUnavailableError
+from riskgraph.graph.features import compute_graph_features
+from riskgraph.graph.writeback import RISK_LABELS, write_features, write_scores
 from riskgraph.graph.writer import write_graph
 from riskgraph.loaders import build_graph_tables
 
 pytestmark = pytest.mark.neo4j
 
 AS_OF = pd.Timestamp("2024-06-01", tz="UTC")
+_NO_LINKS = pd.DataFrame(
+    {c: pd.Series(dtype="string") for c in ("user_id", "other_user_id", "via_type", "via_id")}
+).assign(score=pd.Series(dtype="float64"))
 
 
 def _tables():
     users = pd.DataFrame({"user_id": ["a", "b", "c"], "registered_at": ["2024-01-01"] * 3})
-    return build_graph_tables({"users": users}, hmac_key=b"k" * 16).tables
+    return build_graph_tables({"users": users}, hmac_key=b"score-writeback-key-0123").tables
 
 
 def _scores(decisions):
@@ -103,3 +109,25 @@ def test_unknown_decision_is_refused(neo4j_db):
     with pytest.raises(ValueError, match=r"decision values \['maybe'\]"):
         write_scores(neo4j_db, _scores(["approve", "maybe", "decline"]), pd.DataFrame(), AS_OF)
     assert set(RISK_LABELS) == {"approve", "review", "decline"}
+
+
+def test_server_gone_during_the_write_back_is_a_temporary_error(neo4j_db, neo4j_proxy):
+    # Unavailable, not a plain Neo4jError: the scheduler retries (exit 75), it is no bug.
+    write_graph(neo4j_db, _tables())
+    proxy, conn = neo4j_proxy
+    driver = neo4j.GraphDatabase.driver(
+        conn.uri, auth=(conn.user, conn.password), max_transaction_retry_time=1.0
+    )
+    with driver:
+        write_scores(driver, _scores(["approve", "review", "decline"]), _NO_LINKS, AS_OF)
+        proxy.cut()
+        with pytest.raises(Neo4jUnavailableError, match=r"in database 'neo4j' failed"):
+            write_scores(driver, _scores(["approve", "review", "decline"]), _NO_LINKS, AS_OF)
+        with pytest.raises(Neo4jUnavailableError, match=r"in database 'neo4j' failed"):
+            write_features(driver, compute_graph_features(_tables(), AS_OF))
+
+
+def test_a_refused_login_during_the_write_back_is_a_configuration_error(neo4j_db, neo4j_connection):
+    driver = neo4j.GraphDatabase.driver(neo4j_connection.uri, auth=("neo4j", "not-the-password"))
+    with driver, pytest.raises(Neo4jAuthError, match=r"AuthError"):
+        write_scores(driver, _scores(["approve", "review", "decline"]), _NO_LINKS, AS_OF)

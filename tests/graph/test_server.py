@@ -195,9 +195,16 @@ def test_start_when_running_is_a_no_op(local_neo4j):
 
 
 # -- a second, private instance: start/stop cycle and failures ---------------------------------
+#: The command lines the spare installation ran (see ``spare_home``).
+SPARE_INSTALL_COMMANDS: list[list[str]] = []
+
+
 @pytest.fixture(scope="module")
 def spare_home(local_neo4j, tmp_path_factory) -> Iterator[server.ServerSettings]:
-    """A second installation with small memory on free ports (the jars come from ~/.m2)."""
+    """A second installation with small memory on free ports (the jars come from ~/.m2).
+
+    Every command line its install runs is recorded in ``SPARE_INSTALL_COMMANDS``.
+    """
     settings = server.ServerSettings.resolve(
         tmp_path_factory.mktemp("spare") / "neo4j",
         bolt_port=free_port(),
@@ -205,7 +212,15 @@ def spare_home(local_neo4j, tmp_path_factory) -> Iterator[server.ServerSettings]
         heap="256m",
         pagecache="64m",
     )
-    server.install(settings)
+    run = server.subprocess.run
+
+    def recording(command, *args, **kwargs):
+        SPARE_INSTALL_COMMANDS.append([str(part) for part in command])
+        return run(command, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(server.subprocess, "run", recording)
+        server.install(settings)
     yield settings
     server.stop(settings)
     shutil.rmtree(settings.home, ignore_errors=True)
@@ -254,3 +269,18 @@ def test_start_then_stop_cleanly(spare_home):
     assert not spare_home.pid_file.exists()
     assert "Stopped." in Path(spare_home.log_file).read_text(encoding="utf-8")
     assert server.stop(spare_home) is False
+
+
+@pytest.mark.neo4j
+@pytest.mark.slow
+def test_install_never_puts_the_password_on_a_command_line(spare_home):
+    password = server.read_password(spare_home)
+    assert any("set-initial-password" in command for command in SPARE_INSTALL_COMMANDS)
+    for command in SPARE_INSTALL_COMMANDS:
+        assert not any(password in part for part in command), command
+    assert not list((spare_home.home / "run").glob("*.args"))  # the argument file is gone
+    state = server.start(spare_home)  # logs in with the password file: it was set
+    try:
+        assert state.version is not None
+    finally:
+        server.stop(spare_home)

@@ -98,6 +98,14 @@ def test_hmac_key_order_option_env_file(tmp_path: Path, monkeypatch):
         resolve_hmac_key(option, config)
 
 
+def test_weak_key_file_is_refused(tmp_path: Path):
+    key_file = tmp_path / "k"
+    key_file.write_text("k" * 16 + "\n")
+    os.chmod(key_file, 0o600)
+    with pytest.raises(ConfigError, match=r"key from .*/k is too weak: 1 distinct byte"):
+        resolve_hmac_key(key_file)
+
+
 def test_demo_key_is_generated_once_private(tmp_path: Path):
     first = demo_hmac_key(tmp_path / "inst")
     assert len(first) == 64
