@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -110,6 +111,16 @@ def _labels_in_a_local_format(users: pd.DataFrame) -> pd.DataFrame:
     known = users["label_at"] != ""
     stamps = pd.to_datetime(users.loc[known, "label_at"], utc=True, format="ISO8601")
     users.loc[known, "label_at"] = stamps.dt.strftime("%d.%m.%Y")
+    return users
+
+
+def _few_labels(users: pd.DataFrame) -> pd.DataFrame:
+    """Thirty labelled users, both outcomes among them: too few to train on."""
+    known = np.flatnonzero(users["label"].to_numpy() != "")
+    bad = known[users["label"].to_numpy()[known] == "1"][:5]
+    keep = np.union1d(bad, known[:25])
+    drop = np.setdiff1d(known, keep)
+    users.loc[users.index[drop], ["label", "label_at"]] = ""
     return users
 
 
@@ -220,6 +231,8 @@ PROBES = [
           "1,199 users scored", 1199, neo4j=True,
           check=_rejected_with("user_id is 8,192 bytes long; ids may have at most 1,024 bytes")),
     # Why 5: every labelled row rejected; the rejects were thrown away with the run.
+    Probe("thirty labelled users", _edit_users(_few_labels), 65,
+          "training needs at least 50 of both outcomes", None, models=False),
     Probe("every label_at in a local format", _edit_users(_labels_in_a_local_format), 65,
           "the rejected rows of this input are kept in", None, models=False,
           check=_rejects_kept_beside_the_runs),
