@@ -160,6 +160,27 @@ def _rejected_with(reason: str) -> Callable[[Path, Population], None]:
     return check
 
 
+def _within_two_hops(input_dir: Path, users: set[str]) -> set[str]:
+    """The users, their neighbours and theirs: social ties either way, shared identifiers."""
+    pairs = []
+    social = pd.read_csv(input_dir / "social.csv", dtype=str)
+    pairs.append(social[["src_user_id", "dst_user_id"]].to_numpy())
+    for table, key in (
+        ("user_devices", "device_id"),
+        ("user_accounts", "account_id"),
+        ("applications", "device_id"),
+    ):
+        links = pd.read_csv(input_dir / f"{table}.csv", dtype=str)[["user_id", key]].dropna()
+        shared = links.merge(links, on=key)
+        pairs.append(shared[["user_id_x", "user_id_y"]].to_numpy())
+    edges = pd.DataFrame(np.concatenate(pairs), columns=["a", "b"])
+    edges = pd.concat([edges, edges.rename(columns={"a": "b", "b": "a"})])
+    reach = set(users)
+    for _ in range(2):
+        reach |= set(edges.loc[edges["a"].isin(reach), "b"])
+    return reach
+
+
 def _typos_change_only_their_users(out: Path, population: Population) -> None:
     run_dir = OutputRoot(out).run_dir(population.date)
     warnings = json.loads((run_dir / "run.json").read_text())["warnings"]["input"]
@@ -169,9 +190,14 @@ def _typos_change_only_their_users(out: Path, population: Population) -> None:
     assert "utilization" in (run_dir / "report.html").read_text(encoding="utf-8")
     scores = pd.read_parquet(run_dir / "scores.parquet").set_index("user_id")
     reference = population.reference_scores.set_index("user_id").loc[scores.index]
-    typo_users = pd.read_csv(population.input_dir / "users.csv", dtype=str)["user_id"][[10, 20]]
+    typo_users = set(
+        pd.read_csv(population.input_dir / "users.csv", dtype=str)["user_id"][[10, 20]]
+    )
     changed = set(scores.index[scores["credit_score"] != reference["credit_score"]])
-    assert changed <= set(typo_users), changed
+    # The graph model reads its neighbours' rows over two hops: a typo may move them, and
+    # nobody farther.
+    assert typo_users & changed, changed
+    assert changed <= _within_two_hops(population.input_dir, typo_users), changed
     assert (scores["decision"] == reference["decision"]).sum() >= len(scores) - 2
 
 
