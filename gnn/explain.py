@@ -18,12 +18,13 @@ carries (baseline: the link absent, i.e. 0). This decomposes the first-order cha
 of ``u``'s logit exactly over its links; 2-hop influence is credited to the
 first-hop link it travels through.
 
-The boosted encoder (trees) also reads the label-free propagated inputs (with the
-default ``booster_inputs="graph"``). Its share is attributed with TreeSHAP: each
-input column's SHAP value is split over the links in proportion to the part of the
-column each link carries, and multiplied by the gradient of the logit with respect
-to the booster's score. Graph risk features read by the boosters (when the model
-uses them) are not split into links: the scorecard's reason codes quote them. Scores
+When the night's model is a tree head (``tabular``, ``graph`` or their ``blend``),
+LightGBM's TreeSHAP gives each input column's contribution, which is split over the
+links in proportion to the part of the column each link carries
+(:func:`_tree_gradients`). When it is the network, its boosted encoder's share is
+attributed the same way and multiplied by the gradient of the logit with respect to
+the booster's score. Columns of the user's own row, its community and the graph risk
+features are not split into links: the scorecard's reason codes quote them. Scores
 are in log-odds, under the label view the user weighs most (its own view when
 labelled; the first of its bucket's views otherwise, which differ only in the fold of
 labels they hide); a positive score raises the risk.
