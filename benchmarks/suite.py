@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,10 +144,10 @@ def synthetic_tasks(n_users: int, seeds: int) -> Iterator[Task]:
         yield synthetic_task(n_users, seed)
 
 
-def world_tasks(n_users: int, worlds: int, seeds: int) -> Iterator[Task]:
+def world_tasks(n_users: int, worlds: Iterable[int], seeds: int) -> Iterator[Task]:
     from riskgraph.loaders.synthetic.worlds import generate_world, random_world
 
-    for w in range(worlds):
+    for w in worlds:
         world = random_world(w)
         for seed in range(seeds):
             pop = generate_world(world, n_users, seed=1000 * w + seed)
@@ -218,6 +218,11 @@ def tolokers_tasks(splits: int) -> Iterator[Task]:
 
 
 # -- the product ------------------------------------------------------------------------------
+class UntrainableError(Exception):
+    """The night refused the input as too few labels to train on (exit 65): the
+    product's answer for that world, recorded, not a failure of the suite."""
+
+
 def run_product(
     task: Task, workdir: Path, config: Path | None, hmac_key: str | None = None
 ) -> tuple[pd.DataFrame, float]:
@@ -243,6 +248,8 @@ def run_product(
     clock = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=workdir)
     seconds = time.perf_counter() - clock
+    if done.returncode == 65 and "nothing to train" in done.stderr:
+        raise UntrainableError(done.stderr.strip().splitlines()[-1])
     if done.returncode != 0:
         raise RuntimeError(f"{task.name}: nightly exited {done.returncode}\n{done.stderr[-4000:]}")
     scores = pd.read_parquet(workdir / "out" / "latest" / "scores.parquet")
@@ -434,6 +441,8 @@ def write_result(result: dict[str, Any], out: Path, table_path: Path | None) -> 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float))
     table = markdown(result)
+    for row in result.get("skipped", []):
+        table += f"\n\n{row['task']}: not trainable ({row['reason']})"
     print("\nAUC-ROC / AUC-PR, mean ± std\n" + table)
     if table_path:
         table_path.write_text(table + "\n")
@@ -449,6 +458,7 @@ def merge(paths: list[Path], out: Path, table_path: Path | None) -> int:
         "arguments": {str(p): part["arguments"] for p, part in zip(paths, parts, strict=True)},
         "seconds": sum(part["seconds"] for part in parts),
         "runs": [run for part in parts for run in part["runs"]],
+        "skipped": [row for part in parts for row in part.get("skipped", [])],
     }
     write_result(with_groups(result), out, table_path)
     return 0
@@ -485,23 +495,27 @@ def main(argv: list[str] | None = None) -> int:
         if "synthetic" in wanted:
             yield from synthetic_tasks(args.users, args.seeds)
         if "worlds" in wanted:
-            if args.world_list:
-                for w in (int(v) for v in args.world_list.split(",")):
-                    for t in world_tasks(args.world_users, w + 1, args.seeds):
-                        if t.name.startswith(f"world-{w}-"):
-                            yield t
-            else:
-                yield from world_tasks(args.world_users, args.worlds, args.seeds)
+            ids = (
+                [int(v) for v in args.world_list.split(",")]
+                if args.world_list
+                else range(args.worlds)
+            )
+            yield from world_tasks(args.world_users, ids, args.seeds)
         if "amazon" in wanted:
             yield from amazon_tasks(args.amazon_seeds)
         if "tolokers" in wanted:
             yield from tolokers_tasks(max(args.seeds, 5))
 
-    runs = []
+    runs, skipped = [], []
     started = time.time()
     for task in tasks():
         seed = int(task.name.rsplit("-", 1)[1])
-        run = run_task(task, seed, args.config, args.keep)
+        try:
+            run = run_task(task, seed, args.config, args.keep)
+        except UntrainableError as exc:
+            skipped.append({"task": task.name, "reason": str(exc), "story": task.story})
+            print(f"{task.name}: not trainable: {exc}", flush=True)
+            continue
         runs.append(run)
         brief = {k: f"{v['auc_roc']:.3f}/{v['auc_pr']:.3f}" for k, v in run["metrics"].items()}
         print(f"{task.name}: {brief} ({run['seconds']['default']:.0f}s night)", flush=True)
@@ -522,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         "arguments": {k: str(v) for k, v in vars(args).items()},
         "seconds": time.time() - started,
         "runs": runs,
+        "skipped": skipped,
     }
     write_result(with_groups(result), args.out, args.markdown)
     return 0
