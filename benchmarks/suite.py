@@ -216,8 +216,13 @@ def tolokers_tasks(splits: int) -> Iterator[Task]:
 
 
 # -- the product ------------------------------------------------------------------------------
-def run_product(task: Task, workdir: Path, config: Path | None) -> tuple[pd.DataFrame, float]:
-    """``riskgraph nightly --no-neo4j`` on the task's input; scores.parquet and seconds."""
+def run_product(
+    task: Task, workdir: Path, config: Path | None, hmac_key: str | None = None
+) -> tuple[pd.DataFrame, float]:
+    """``riskgraph nightly --no-neo4j`` on the task's input; scores.parquet and seconds.
+
+    A new random pseudonymization key unless ``hmac_key`` is given (a lender keeps one
+    key: runs to be compared use the same)."""
     import shutil
 
     shutil.rmtree(workdir, ignore_errors=True)  # a kept earlier run would be "already complete"
@@ -226,7 +231,7 @@ def run_product(task: Task, workdir: Path, config: Path | None) -> tuple[pd.Data
     for name, frame in task.frames.items():
         frame.to_parquet(input_dir / f"{name}.parquet", index=False)
     key = workdir / "hmac.key"
-    key.write_text(secrets.token_hex(32))
+    key.write_text(hmac_key or secrets.token_hex(32))
     key.chmod(0o600)
     cmd = [str(Path(sys.executable).parent / "riskgraph"), "nightly", "--input", str(input_dir),
            "--out", str(workdir / "out"), "--date", task.run_date, "--no-neo4j",
@@ -314,6 +319,43 @@ def run_task(task: Task, seed: int, config: Path | None, keep: Path | None) -> d
     return result
 
 
+# -- stability across retrains ----------------------------------------------------------------
+def stability_run(n_users: int, seed: int, share: float, config: Path | None) -> dict[str, Any]:
+    """Train on a synthetic population, then again with ``share`` of its applications
+    moved out of view (filed after the run date); compare the two nights' scores."""
+    from riskgraph.loaders.synthetic import generate_population
+
+    pop = generate_population(n_users, seed=seed)
+    base = Task("stability", f"stability-{seed}", dict(pop.tables), str(pop.end.date()),
+                np.empty(0), np.empty(0))  # fmt: skip
+    apps = pop.tables["applications"].copy()
+    rng = np.random.default_rng(seed)
+    moved = rng.choice(len(apps), max(1, round(share * len(apps))), replace=False)
+    later = pd.Timestamp(pop.end) + pd.Timedelta(days=1)
+    apps.loc[apps.index[moved], "applied_at"] = later
+    changed = Task("stability", f"stability-{seed}-moved", {**base.frames, "applications": apps},
+                   base.run_date, np.empty(0), np.empty(0))  # fmt: skip
+    key = secrets.token_hex(32)
+    with tempfile.TemporaryDirectory(prefix="suite-stability-") as tmp:
+        a, _ = run_product(base, Path(tmp) / "a", config, key)
+        record_a = model_record(Path(tmp) / "a")
+        b, _ = run_product(changed, Path(tmp) / "b", config, key)
+        record_b = model_record(Path(tmp) / "b")
+    b = b.loc[a.index]
+    delta = (b["credit_score"] - a["credit_score"]).abs().to_numpy()
+    return {
+        "task": f"stability-{seed}",
+        "users": n_users,
+        "applications_moved": len(moved),
+        "median_abs_score_change": float(np.median(delta)),
+        "mean_abs_score_change": float(delta.mean()),
+        "scores_changed": int((delta > 0).sum()),
+        "decisions_flipped": int((a["decision"] != b["decision"]).sum()),
+        "decisions_flipped_share": float((a["decision"] != b["decision"]).mean()),
+        "candidates": [record_a.get("candidate"), record_b.get("candidate")],
+    }
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name in runs[0]["metrics"]:
@@ -389,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).parent / "results" / "suite.json")  # fmt: skip
     parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument("--stability-users", type=int, default=3000,
+                        help="population of the retrain-stability check (0: skip it)")  # fmt: skip
+    parser.add_argument("--stability-share", type=float, default=0.001)
     args = parser.parse_args(argv)
     wanted = [d.strip() for d in args.datasets.split(",") if d.strip()]
     unknown = sorted(set(wanted) - set(DATASETS))
@@ -419,7 +464,15 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(run)
         brief = {k: f"{v['auc_roc']:.3f}/{v['auc_pr']:.3f}" for k, v in run["metrics"].items()}
         print(f"{task.name}: {brief} ({run['seconds']['default']:.0f}s night)", flush=True)
+    stability = []
+    if args.stability_users:
+        for seed in range(args.seeds):
+            row = stability_run(args.stability_users, seed, args.stability_share, args.config)
+            stability.append(row)
+            print(f"{row['task']}: median |score change| {row['median_abs_score_change']:.1f}, "
+                  f"decisions flipped {row['decisions_flipped_share']:.2%}", flush=True)  # fmt: skip
     result = {
+        "stability": stability,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),

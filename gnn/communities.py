@@ -18,6 +18,7 @@ fold-mates' never reach its community inputs.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from riskgraph.errors import ModelError
@@ -46,6 +47,23 @@ def _identifier_edges(graph: UserGraph) -> tuple[np.ndarray, np.ndarray, np.ndar
         dst.append(members[:, c].ravel())
         weight.append(np.full(len(ids) * len(a), 1.0 / (k - 1)))
     return np.concatenate(src), np.concatenate(dst), np.concatenate(weight)
+
+
+#: The latest partition, by the graph's content and seed: a night builds the model's
+#: inputs of one snapshot several times (training, scoring, explaining) and Leiden is
+#: the costliest label-free step; one entry bounds what is held.
+_LATEST: dict[str, np.ndarray] = {}
+
+
+def _graph_key(graph: UserGraph, seed: int) -> str:
+    parts = [graph.social.indptr, graph.social.indices]
+    for relation in sorted(graph.incidence):
+        b = graph.incidence[relation]
+        parts += [np.asarray(b.shape), b.indptr, b.indices]
+    digest = [
+        int(pd.util.hash_array(np.asarray(p, dtype=np.int64)).sum(dtype=np.uint64)) for p in parts
+    ]
+    return f"{graph.num_users}-{graph.max_sharing}-{seed}-{digest}"
 
 
 def user_communities(graph: UserGraph, seed: int = 0) -> np.ndarray:
@@ -84,6 +102,14 @@ def user_communities(graph: UserGraph, seed: int = 0) -> np.ndarray:
     >>> bool(c[0] == c[1] == c[2] != c[3] == c[4] == c[5])
     True
     """
+    key = _graph_key(graph, seed)
+    if key not in _LATEST:
+        _LATEST.clear()
+        _LATEST[key] = _leiden(graph, seed)
+    return _LATEST[key].copy()
+
+
+def _leiden(graph: UserGraph, seed: int) -> np.ndarray:
     import igraph as ig
     import leidenalg
 

@@ -23,8 +23,10 @@ default ``booster_inputs="graph"``). Its share is attributed with TreeSHAP: each
 input column's SHAP value is split over the links in proportion to the part of the
 column each link carries, and multiplied by the gradient of the logit with respect
 to the booster's score. Graph risk features read by the boosters (when the model
-uses them) are not split into links: the scorecard's reason codes quote them. Scores are in log-odds, averaged over the label
-views the prediction averages; a positive score raises the risk.
+uses them) are not split into links: the scorecard's reason codes quote them. Scores
+are in log-odds, under the label view the user weighs most (its own view when
+labelled; the first of its bucket's views otherwise, which differ only in the fold of
+labels they hide); a positive score raises the risk.
 
 Identifiers shared by more than ``max_sharing`` users (public devices) are left
 out: they carry almost no weight and would list thousands of strangers.
@@ -110,6 +112,16 @@ def _triples(
 #: 65,536 users holds about 1.2 GB of activations (three outputs per block encoder,
 #: eleven blocks, and their gradients).
 _GRADIENT_CHUNK = 16_384
+
+
+def _explained_view(weights: np.ndarray) -> np.ndarray:
+    """The label view each user is explained under: the one it weighs most.
+
+    A labelled user has one view; an unlabelled user averages its bucket's ``K``
+    views, which differ only in the fold of labels they hide, so one of them tells
+    the same story of its links at a ``K``-th of the cost.
+    """
+    return np.argmax(weights, axis=1)
 
 
 def _gradients(runner: SignRunner, v: int, users: np.ndarray) -> np.ndarray:
@@ -440,14 +452,20 @@ def risky_links(
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _DTYPES.items()})
     graph = runner.inputs.graph
     links = {r: _triples(graph, r, selected) for r in RELATIONS}
-    weights = runner.folds.view_weights()[selected]
+    view = _explained_view(runner.folds.view_weights()[selected])
     total = {r: np.zeros(len(links[r][0])) for r in RELATIONS}
     with torch.enable_grad():
-        for v in np.flatnonzero(weights.sum(axis=0) > 0):
-            contrib = _view_contributions(runner, int(v), selected, links)
+        for v in np.unique(view):
+            mine = view == v
+            position = np.cumsum(mine) - 1
+            keep = {r: mine[links[r][0]] for r in RELATIONS}
+            sub = {
+                r: (position[links[r][0][keep[r]]], *(a[keep[r]] for a in links[r][1:]))
+                for r in RELATIONS
+            }
+            contrib = _view_contributions(runner, int(v), selected[mine], sub)
             for r in RELATIONS:
-                row = links[r][0]
-                total[r] += weights[row, v] * contrib[r]
+                total[r][keep[r]] = contrib[r]
     # The model's inputs (1.2 GB of blocks at a million users) are not needed to
     # assemble the table: let them go before it.
     labels = runner.folds.labels

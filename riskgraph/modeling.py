@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from riskgraph.errors import ConfigError, ModelError
+from riskgraph.errors import ConfigError, InputError, ModelError
 from riskgraph.gnn.explain import risky_links
 from riskgraph.gnn.protocol import (
     FeatureViews,
@@ -42,11 +42,29 @@ from riskgraph.loaders.tables import GraphTables
 from riskgraph.score import CreditScorecard, DecisionPolicy, build_score_frame, score_users
 from riskgraph.score.scoring import ScoreResult, average_points
 
-__all__ = ["ModelConfig", "RiskModels", "TonightScores"]
+__all__ = ["MIN_LABELLED", "ModelConfig", "RiskModels", "TonightScores", "require_labels"]
 
 _GNN_FILE = "gnn.pt"
 _SCORECARD_FILE = "scorecard.pkl"
 _RECORD_FILE = "model.json"
+
+
+#: Fewest labelled users (of both outcomes) the models are trained on.
+MIN_LABELLED = 50
+
+
+def require_labels(labels: np.ndarray, as_of: pd.Timestamp) -> None:
+    """Raise :class:`InputError` unless ``labels`` (visible labels, NaN unknown) hold at
+    least :data:`MIN_LABELLED` users of both outcomes: too few labels is a property of
+    the input, which the next nights' labels mend, not a bug."""
+    known = labels[~np.isnan(labels)]
+    if known.size >= MIN_LABELLED and known.min() != known.max():
+        return
+    raise InputError(
+        f"users: nothing to train the models on as of {as_of.date()}: {known.size:,} users "
+        f"have a label known before it ({int(known.sum()):,} bad); training needs at least "
+        f"{MIN_LABELLED} of both outcomes (columns label, with label_at before the run date)"
+    )
 
 
 @dataclass(frozen=True)
@@ -184,8 +202,9 @@ class RiskModels:
 
         Raises
         ------
-        ModelError
-            When there are too few labelled users, or only one outcome.
+        InputError
+            When fewer than :data:`MIN_LABELLED` users are labelled, or only one
+            outcome is (:func:`require_labels`).
         """
         cfg = self.config or ModelConfig()
         folds = split_labels(
@@ -195,13 +214,7 @@ class RiskModels:
             validation_fraction=cfg.validation_fraction,
             seed=cfg.seed,
         )
-        y = folds.labels[folds.labelled]
-        if len(y) < 50 or y.min() == y.max():
-            raise ModelError(
-                f"cannot train as of {as_of.date()}: {len(y)} labelled users "
-                f"({int(np.nansum(y))} bad) are visible; need at least 50 with both "
-                "outcomes (labels with label_at before the run date)"
-            )
+        require_labels(folds.labels, as_of)
         gnn_views = (
             graph_feature_views(tables, folds, config=self.features)
             if cfg.gnn_graph_features

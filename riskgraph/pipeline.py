@@ -47,7 +47,7 @@ from riskgraph.loaders import GraphTables, load_input, write_rejects
 from riskgraph.loaders.permissions import restrict_tree
 from riskgraph.loaders.validate import InputWarning
 from riskgraph.memory import peak_rss_gb, release_free_memory, reset_peak_rss
-from riskgraph.modeling import ModelConfig, RiskModels
+from riskgraph.modeling import ModelConfig, RiskModels, require_labels
 from riskgraph.monitoring import (
     MonitoringConfig,
     WatchlistConfig,
@@ -655,7 +655,7 @@ def _models(night: _Night, tables: GraphTables) -> tuple[RiskModels, bool]:
     log.info(
         "training on the labels visible before %s", night.as_of.date(), extra={"stage": "model"}
     )
-    _check_labels_to_train_on(tables, night.as_of)
+    require_labels(_visible_label(tables, night.as_of), night.as_of)
     models = RiskModels(config.model, config.features).fit(tables, night.as_of)
     try:
         models.save(night.staging / "model")
@@ -668,19 +668,6 @@ def _models(night: _Night, tables: GraphTables) -> tuple[RiskModels, bool]:
             f"{night.staging / 'model'}: the trained models cannot be written ({exc})"
         ) from exc
     return models, True
-
-
-def _check_labels_to_train_on(tables: GraphTables, as_of: pd.Timestamp) -> None:
-    """No labels of both outcomes before the run date is an input problem, not a bug."""
-    labels = _visible_label(tables, as_of)
-    known = labels[~np.isnan(labels)]
-    if known.size and known.min() != known.max():
-        return
-    raise InputError(
-        f"users: nothing to train the models on as of {as_of.date()}: {known.size:,} users "
-        f"have a label known before it ({int(known.sum()):,} bad); training needs users of "
-        "both outcomes (columns label, with label_at before the run date)"
-    )
 
 
 def _promote_model(out: OutputRoot, staging: Path) -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "ExposureGraph",
     "exposure_to_known_bad",
     "hop_counts",
+    "two_hop_pairs",
     "label_folds",
     "ppr_exposure",
 ]
@@ -169,28 +170,52 @@ def hop_counts(
     >>> hop_counts(a, np.array([np.nan, np.nan, 1.0]), max_links=1)["bad_2hop"].tolist()
     [0, 1, 0]
     """
+    known = ~np.isnan(labels)
+    return _hop_counts(adjacency, labels, two_hop_pairs(adjacency, known, max_links))
+
+
+def two_hop_pairs(
+    adjacency: sp.csr_array, targets: np.ndarray, max_links: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(user, target)`` pairs within two hops, ``user != target``, for the users of
+    the boolean mask ``targets`` (see :func:`hop_counts` for the hops and the cost).
+
+    A pair does not depend on which other users are targets: the pairs of a subset
+    of ``targets`` are those whose target is in it.
+    """
+    n = adjacency.shape[0]
+    users_1hop = np.diff(adjacency.indptr)
+    target_idx = np.flatnonzero(targets)
+    # Symmetric: the target columns are the transposed target rows (cheap to slice).
+    to_targets = sp.csr_array(adjacency[target_idx].T)
+    # Two hops only through users of few links: rows of the others are left out of the
+    # middle factor, so A[:, m] A[m, targets] costs at most max_links per link.
+    middle = to_targets
+    if max_links is not None:
+        hub = users_1hop > max_links
+        middle = sp.csr_array(to_targets.multiply((~hub).astype(np.float32)[:, None]))
+    two = binary(to_targets + adjacency @ middle)
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(two.indptr))
+    target = target_idx[two.indices]
+    not_self = target != rows
+    # int32 halves what a night holds for its five relations across the views
+    return rows[not_self].astype(np.int32), target[not_self].astype(np.int32)
+
+
+def _hop_counts(
+    adjacency: sp.csr_array, labels: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """:func:`hop_counts` from the two-hop pairs of (at least) the labelled users."""
     n = adjacency.shape[0]
     known = ~np.isnan(labels)
     bad = labels == 1.0
     users_1hop = np.diff(adjacency.indptr).astype(np.int64)
     bad_1hop = (adjacency @ bad.astype(np.float32)).round().astype(np.int64)
     known_1hop = (adjacency @ known.astype(np.float32)).round().astype(np.int64)
-
-    known_idx = np.flatnonzero(known)
-    # Symmetric: the labelled columns are the transposed labelled rows (cheap to slice).
-    to_known = sp.csr_array(adjacency[known_idx].T)
-    # Two hops only through users of few links: rows of the others are left out of the
-    # middle factor, so A[:, m] A[m, known] costs at most max_links per link.
-    middle = to_known
-    if max_links is not None:
-        hub = users_1hop > max_links
-        middle = sp.csr_array(to_known.multiply((~hub).astype(np.float32)[:, None]))
-    two = binary(to_known + adjacency @ middle)
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(two.indptr))
-    target = known_idx[two.indices]
-    not_self = target != rows
-    known_2hop = np.bincount(rows[not_self], minlength=n)
-    bad_2hop = np.bincount(rows[not_self & bad[target]], minlength=n)
+    rows, target = pairs
+    counted = known[target]
+    known_2hop = np.bincount(rows[counted], minlength=n)
+    bad_2hop = np.bincount(rows[counted & bad[target]], minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
             "users_1hop": users_1hop,
@@ -253,6 +278,9 @@ class ExposureGraph:
             [[snapshot.social, incidence], [incidence.T, None]], format="csr"
         )
         self.fold = label_folds(user_ids, config.ppr_folds)
+        #: Users whose two-hop pairs ``_pairs`` holds, per relation (see :meth:`features`).
+        self._targets: np.ndarray | None = None
+        self._pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def bad_ppr(self, label_views: Sequence[np.ndarray]) -> list[np.ndarray]:
         """:func:`ppr_exposure` of each label vector, in one PageRank iteration.
@@ -295,8 +323,18 @@ class ExposureGraph:
             ``(n_users, len(EXPOSURE_FEATURES))``, RangeIndex = user position.
         """
         columns: dict[str, np.ndarray] = {}
+        known = ~np.isnan(labels)
+        if self._targets is None or (known & ~self._targets).any():
+            # The views of one snapshot hide different folds: the pairs of the union of
+            # their labelled users serve every view, so a few unions replace a two-hop
+            # product per view.
+            self._targets = known if self._targets is None else known | self._targets
+            self._pairs = {
+                rel: two_hop_pairs(self.matrices[rel], self._targets, self.config.max_sharing)
+                for rel in EXPOSURE_RELATIONS
+            }
         for rel in EXPOSURE_RELATIONS:  # five relations, each vectorised over all users
-            counts = hop_counts(self.matrices[rel], labels, max_links=self.config.max_sharing)
+            counts = _hop_counts(self.matrices[rel], labels, self._pairs[rel])
             for name, values in counts.items():
                 columns[f"{rel}_{name}"] = values
         columns["bad_ppr"] = self.bad_ppr([labels])[0] if bad_ppr is None else bad_ppr

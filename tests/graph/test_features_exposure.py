@@ -225,5 +225,7 @@ def test_feature_views_equal_one_computation_per_view():
         pd.testing.assert_frame_equal(got.rings, expected.rings, check_exact=True)
     assert batched[0].features["bad_ppr"].gt(0).any()  # the PageRank had bad seeds
     assert not batched[0].features["bad_ppr"].equals(batched[1].features["bad_ppr"])
+    # the two-hop pairs are shared across views: their counts still differ per view
+    assert not batched[0].features["any_bad_2hop"].equals(batched[1].features["any_bad_2hop"])
     with pytest.raises(ConfigError, match="batch_size = 0"):
         next(compute_graph_feature_views(tables, as_of, views, batch_size=0))

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -113,6 +114,16 @@ def _labels_in_a_local_format(users: pd.DataFrame) -> pd.DataFrame:
     return users
 
 
+def _few_labels(users: pd.DataFrame) -> pd.DataFrame:
+    """Thirty labelled users, both outcomes among them: too few to train on."""
+    known = np.flatnonzero(users["label"].to_numpy() != "")
+    bad = known[users["label"].to_numpy()[known] == "1"][:5]
+    keep = np.union1d(bad, known[:25])
+    drop = np.setdiff1d(known, keep)
+    users.loc[users.index[drop], ["label", "label_at"]] = ""
+    return users
+
+
 def _formula_row(users: pd.DataFrame) -> pd.DataFrame:
     bad = {c: "" for c in users.columns}
     bad.update(user_id="=CMD()", registered_at="yesterday", region="@SUM(A1)")
@@ -149,6 +160,27 @@ def _rejected_with(reason: str) -> Callable[[Path, Population], None]:
     return check
 
 
+def _within_two_hops(input_dir: Path, users: set[str]) -> set[str]:
+    """The users, their neighbours and theirs: social ties either way, shared identifiers."""
+    pairs = []
+    social = pd.read_csv(input_dir / "social.csv", dtype=str)
+    pairs.append(social[["src_user_id", "dst_user_id"]].to_numpy())
+    for table, key in (
+        ("user_devices", "device_id"),
+        ("user_accounts", "account_id"),
+        ("applications", "device_id"),
+    ):
+        links = pd.read_csv(input_dir / f"{table}.csv", dtype=str)[["user_id", key]].dropna()
+        shared = links.merge(links, on=key)
+        pairs.append(shared[["user_id_x", "user_id_y"]].to_numpy())
+    edges = pd.DataFrame(np.concatenate(pairs), columns=["a", "b"])
+    edges = pd.concat([edges, edges.rename(columns={"a": "b", "b": "a"})])
+    reach = set(users)
+    for _ in range(2):
+        reach |= set(edges.loc[edges["a"].isin(reach), "b"])
+    return reach
+
+
 def _typos_change_only_their_users(out: Path, population: Population) -> None:
     run_dir = OutputRoot(out).run_dir(population.date)
     warnings = json.loads((run_dir / "run.json").read_text())["warnings"]["input"]
@@ -158,9 +190,14 @@ def _typos_change_only_their_users(out: Path, population: Population) -> None:
     assert "utilization" in (run_dir / "report.html").read_text(encoding="utf-8")
     scores = pd.read_parquet(run_dir / "scores.parquet").set_index("user_id")
     reference = population.reference_scores.set_index("user_id").loc[scores.index]
-    typo_users = pd.read_csv(population.input_dir / "users.csv", dtype=str)["user_id"][[10, 20]]
+    typo_users = set(
+        pd.read_csv(population.input_dir / "users.csv", dtype=str)["user_id"][[10, 20]]
+    )
     changed = set(scores.index[scores["credit_score"] != reference["credit_score"]])
-    assert changed <= set(typo_users), changed
+    # The graph model reads its neighbours' rows over two hops: a typo may move them, and
+    # nobody farther.
+    assert typo_users & changed, changed
+    assert changed <= _within_two_hops(population.input_dir, typo_users), changed
     assert (scores["decision"] == reference["decision"]).sum() >= len(scores) - 2
 
 
@@ -220,6 +257,8 @@ PROBES = [
           "1,199 users scored", 1199, neo4j=True,
           check=_rejected_with("user_id is 8,192 bytes long; ids may have at most 1,024 bytes")),
     # Why 5: every labelled row rejected; the rejects were thrown away with the run.
+    Probe("thirty labelled users", _edit_users(_few_labels), 65,
+          "training needs at least 50 of both outcomes", None, models=False),
     Probe("every label_at in a local format", _edit_users(_labels_in_a_local_format), 65,
           "the rejected rows of this input are kept in", None, models=False,
           check=_rejects_kept_beside_the_runs),
