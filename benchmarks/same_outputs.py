@@ -1,9 +1,11 @@
 """Do two versions of riskgraph produce the same nights? Outputs compared file by file.
 
 A refactoring must leave what the nightly job publishes unchanged. This script runs the
-job the way a scheduler does (``riskgraph nightly`` in its own process) on a fixed
-synthetic population, for two consecutive nights (the first trains the models, the
-second reuses them and fills the watchlist), and compares two such output roots::
+job the way a scheduler does (``python -m riskgraph nightly`` in its own process, with
+the interpreter running this script) on a fixed synthetic population, for two
+consecutive nights (the first trains the models, the second reuses them and fills the
+watchlist), and compares two such output roots. To run another version's code, put a
+tree laid out as the installed package first on ``PYTHONPATH``::
 
     python benchmarks/same_outputs.py run --out /tmp/before [--no-neo4j]
     # ... change the code ...
@@ -87,7 +89,7 @@ def run(out: Path, *, users: int, seed: int, days: int, use_neo4j: bool) -> None
     first = pd.Timestamp(population.end).date() + dt.timedelta(days=1)
     for night in (first, first + dt.timedelta(days=1)):
         command = [
-            "riskgraph", "nightly", "--input", str(input_dir), "--out", str(root),
+            sys.executable, "-m", "riskgraph", "nightly", "--input", str(input_dir), "--out", str(root),
             "--date", night.isoformat(), "--hmac-key-file", str(key_file), "--quiet",
         ]  # fmt: skip
         if not use_neo4j:
