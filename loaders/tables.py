@@ -202,6 +202,22 @@ class GraphTables:
         """``(name, table)`` for every table, nodes first."""
         yield from self._tables.items()
 
+    def replace(self, **tables: pd.DataFrame) -> GraphTables:
+        """A new GraphTables with ``tables`` in place of those of the same name.
+
+        Raises
+        ------
+        InputError
+            When a name is not a table of GraphTables.
+
+        Examples
+        --------
+        >>> g = empty_graph_tables()
+        >>> g.replace(users=g.users.drop(columns="label_at")).users.columns.tolist()
+        ['user_id', 'registered_at', 'label']
+        """
+        return GraphTables(**{**self._tables, **tables})
+
     # -- checks ----------------------------------------------------------------
     def validate(self) -> GraphTables:
         """Check columns, dtypes, index ranges and references; return ``self``.

@@ -41,7 +41,7 @@ import pandas as pd
 
 from riskgraph import __version__
 from riskgraph.config import dataclass_from_mapping, read_config_file
-from riskgraph.errors import ConfigError, InputError, OutputError, RunError
+from riskgraph.errors import ConfigError, OutputError, RunError
 from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph_features
 from riskgraph.loaders import GraphTables, load_input, write_rejects
 from riskgraph.loaders.permissions import restrict_tree
@@ -359,7 +359,7 @@ def _run(night: _Night, hmac_key: bytes) -> dict[str, Any]:
                     settings=WriteSettings(database=night.database),
                     progress=clock.progress is not None,
                 )
-            # The graph read back supersedes tonight's tables (0.75 GB at a million users).
+            # The graph read back supersedes tonight's tables: let them go before the model.
             del loaded
             release_free_memory()
             with clock.stage("read_back", "reading the accumulated graph back from Neo4j"):
@@ -571,7 +571,7 @@ def _without_protected(tables: GraphTables, protected: tuple[str, ...]) -> Graph
     if not present:
         return tables
     log.info("leaving out the protected attributes %s", present, extra={"stage": "model"})
-    return dataclasses.replace(tables, users=tables.users.drop(columns=present))
+    return tables.replace(users=tables.users.drop(columns=present))
 
 
 def _priced_characteristics(

@@ -10,7 +10,7 @@ import pytest
 
 from riskgraph.errors import ConfigError, InputError
 from riskgraph.loaders import build_graph_tables, load_input
-from riskgraph.loaders.tables import NO_INDEX
+from riskgraph.loaders.tables import NO_INDEX, empty_graph_tables
 
 KEY = "test-key-0123456789"
 
@@ -258,3 +258,12 @@ def test_key_is_required():
         load_input(".", hmac_key=None)
     with pytest.raises(ConfigError, match="has 5 bytes, need at least 16"):
         load_input(".", hmac_key="short")
+
+
+def test_graph_tables_replace_makes_a_new_one_and_refuses_unknown_tables():
+    g = empty_graph_tables()
+    fewer = g.replace(users=g.users.drop(columns="label_at"))
+    assert "label_at" not in fewer.users.columns and "label_at" in g.users.columns
+    assert fewer.devices is g.devices
+    with pytest.raises(InputError, match=r"unknown tables \['nodes'\]"):
+        g.replace(nodes=g.users)
