@@ -45,6 +45,7 @@ from neo4j.exceptions import DriverError
 from neo4j.exceptions import Neo4jError as DriverNeo4jError
 
 from riskgraph.errors import ConfigError, Neo4jError
+from riskgraph.loaders.schema import NODE_TYPES, RELATIONSHIPS
 
 __all__ = [
     "GRAPH_LABELS",
@@ -59,15 +60,12 @@ __all__ = [
     "shape_errors",
 ]
 
-#: Node labels an investigation may return (docs/neo4j.md, plus the write-back).
+#: Node labels an investigation may return: the schema's, plus the write-back's.
 GRAPH_LABELS = frozenset(
-    {"User", "Device", "Account", "Platform", "Application", "Ring"}
-    | {"RiskLow", "RiskMedium", "RiskHigh"}
+    {node.label for node in NODE_TYPES.values()} | {"Ring", "RiskLow", "RiskMedium", "RiskHigh"}
 )
-#: Relationship types an investigation may return.
-GRAPH_RELATIONSHIP_TYPES = frozenset(
-    {"USES", "OWNS", "KNOWS", "SUBMITTED", "TO", "FROM_DEVICE", "MEMBER_OF", "RISK_LINK"}
-)
+#: Relationship types an investigation may return: the schema's, plus the write-back's.
+GRAPH_RELATIONSHIP_TYPES = frozenset(RELATIONSHIPS) | {"MEMBER_OF", "RISK_LINK"}
 #: Value kinds of table columns, and the Python types the driver returns for them.
 VALUE_KINDS: dict[str, tuple[type, ...]] = {
     "string": (str,),
