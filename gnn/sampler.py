@@ -133,7 +133,7 @@ def sample_neighbors(
 
 
 def _repeat(values: Tensor, counts: Tensor) -> Tensor:
-    # numpy's repeat is ~30x faster than torch.repeat_interleave on CPU for this.
+    # numpy's repeat is much faster than torch.repeat_interleave on CPU for this.
     return torch.from_numpy(np.repeat(values.numpy(), counts.numpy()))
 
 

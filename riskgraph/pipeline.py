@@ -401,8 +401,8 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
         bins = _priced_characteristics(models, scored.result.bins, positions)
         gnn_views = scored.gnn_views
         # Every user's scores, reasons and flags are not needed past here, and tonight's
-        # feature rows only again in the report: neither is held through the links
-        # (about 0.5 GB each at a million users).
+        # feature rows only again in the report: neither is held through the links,
+        # the stage with the job's highest memory.
         del scored
         # The cut-off targets apply to the users decided tonight.
         forced = forced_review(flags, config.decisions)

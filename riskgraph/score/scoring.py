@@ -325,7 +325,7 @@ def _add_view_points(
     if len(rows) == 0:
         return
     # the model's columns first, then the rows: a row copy of the whole view frame
-    # is about 0.5 GB at a million users (60 float64 columns)
+    # would copy every column, the model's few are enough
     view_bins = model.bin_indices(model.prepare(view).iloc[rows], dtype=np.int8)
     total[rows] += w[rows, k, None] * model.points_of_bins(view_bins)[names].to_numpy()
     mine = np.argmax(w[rows], axis=1) == k
@@ -381,7 +381,7 @@ def average_points(
         if seen < w.shape[1]:  # more views than columns: counted, then reported below
             _add_view_points(model, view, seen, w, index, names, total, bins)
         seen += 1
-        del view  # not held while the next view is computed (0.5 GB at a million users)
+        del view  # not held while the next view is computed: one view at a time
     if seen != w.shape[1]:
         raise ModelError(
             f"view_weights has {w.shape[1]} columns for {seen} views: one column per view"

@@ -184,8 +184,8 @@ ATTRIBUTE_SPECS: dict[str, _AttributeMeaning] = {
     ),
     # Income bands are ordered and a higher income is never riskier: left to bad
     # rates alone, the early labels (ring bust-outs that state high incomes) put
-    # "20k+" in one bin with "3k-6k", and 9% of applicants read "stated monthly
-    # income of 20k or more" as a reason (100,000 users; AUC unchanged ordered).
+    # "20k+" in one bin with "3k-6k", and applicants would read "stated monthly
+    # income of 20k or more" as a reason; ordered, the ranking is as good.
     "income_band": _AttributeMeaning(
         "descending",
         "stated monthly income {value:range}",
