@@ -249,9 +249,22 @@ def _parse_block(path: Path, lines: list[str], first_line: int) -> Investigation
             parameters[param.group(1)] = param.group(2).strip()
         elif line.strip():
             body.append(line)
-    query = "\n".join(body).strip()
     if returns is None:
         raise ConfigError(f"{where}: no '// Returns: ...' line")
+    return Investigation(
+        name=name,
+        title=title,
+        description=" ".join(description),
+        parameters=parameters,
+        returns=returns,
+        query=_checked_query(where, body, parameters),
+        line=first_line,
+    )
+
+
+def _checked_query(where: str, body: list[str], parameters: Mapping[str, str]) -> str:
+    """The block's one query without its ';', every ``$parameter`` given an example."""
+    query = "\n".join(body).strip()
     if not query.endswith(";"):
         raise ConfigError(f"{where}: the query must end with ';' (found {query[-30:]!r})")
     query = query[:-1].rstrip()
@@ -263,15 +276,7 @@ def _parse_block(path: Path, lines: list[str], first_line: int) -> Investigation
             f"{where}: the query uses {', '.join('$' + m for m in missing)} without a "
             "':param' line giving an example"
         )
-    return Investigation(
-        name=name,
-        title=title,
-        description=" ".join(description),
-        parameters=parameters,
-        returns=returns,
-        query=query,
-        line=first_line,
-    )
+    return query
 
 
 def _parse_returns(text: str, where: str) -> tuple[ColumnSpec, ...]:
