@@ -23,6 +23,7 @@ from riskgraph.loaders.rejects import write_rejects
 from riskgraph.loaders.schema import (
     INPUT_TABLES,
     NODE_TYPES,
+    OPTIONAL_TABLES,
     RELATIONSHIPS,
     NodeType,
     TableSpec,
@@ -214,7 +215,9 @@ def _build(raws: Mapping[str, RawTable], key: bytes) -> LoadResult:
     rejects = {}
     for name in INPUT_TABLES:
         if name not in validated:
-            counts[name] = {"rows": 0, "loaded": 0, "rejected": 0}
+            # An optional table's absence is no news: it is left out of the counts.
+            if name not in OPTIONAL_TABLES:
+                counts[name] = {"rows": 0, "loaded": 0, "rejected": 0}
             continue
         v = validated[name]
         rejects[name] = v.rejects

@@ -199,8 +199,12 @@ class GraphTables:
         return [c for c in self.users.columns if c not in fixed]
 
     def tables(self) -> Iterator[tuple[str, pd.DataFrame]]:
-        """``(name, table)`` for every table, nodes first."""
-        yield from self._tables.items()
+        """``(name, table)`` for every table, nodes first; a table of an optional input
+        table (the schema's ``OPTIONAL_TABLES``) only when it has rows, so that a graph
+        without one reads, counts and hashes as it did before the table existed."""
+        for name, table in self._tables.items():
+            if len(table) or name not in OPTIONAL_TABLES:
+                yield name, table
 
     def replace(self, **tables: pd.DataFrame) -> GraphTables:
         """A new GraphTables with ``tables`` in place of those of the same name.
@@ -228,7 +232,7 @@ class GraphTables:
             Naming the table, column and first offending value.
         """
         sizes = {name: len(self._tables[name]) for name in NODE_TABLES}
-        for name, table in self.tables():
+        for name, table in self._tables.items():
             if not isinstance(table.index, pd.RangeIndex) or table.index.start != 0:
                 raise InputError(f"GraphTables.{name}: index must be a RangeIndex from 0")
             _check_columns(name, table)
@@ -249,7 +253,7 @@ class GraphTables:
 
     def equals(self, other: GraphTables) -> bool:
         """True when every table has the same columns, dtypes and values."""
-        for name, table in self.tables():
+        for name, table in self._tables.items():
             theirs = getattr(other, name)
             if list(table.columns) != list(theirs.columns) or not table.equals(theirs):
                 return False
