@@ -23,6 +23,8 @@ Usage
   python benchmarks/suite.py [--datasets synthetic,worlds,amazon,tolokers] [--seeds 3]
         [--users 100000] [--world-users 20000] [--worlds 8] [--config PATH]
         [--out benchmarks/results/suite.json] [--markdown PATH]
+  python benchmarks/suite.py --merge A.json B.json ... [--out PATH] [--markdown PATH]
+        (one result from runs made one dataset at a time)
 
 Prints each run as it ends and a table at the end; writes JSON with every run.
 """
@@ -417,6 +419,41 @@ def group_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def with_groups(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with its runs grouped, judged and the worlds' wins counted."""
+    result["groups"] = group_runs(result["runs"]) if result["runs"] else []
+    worlds = [g for g in result["groups"] if g["name"].startswith("world")]
+    if worlds:
+        result["world_wins"] = {
+            m: sum(g["verdict"][m]["holds"] for g in worlds) for m in ("auc_roc", "auc_pr")
+        } | {"worlds": len(worlds)}
+    return result
+
+
+def write_result(result: dict[str, Any], out: Path, table_path: Path | None) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=float))
+    table = markdown(result)
+    print("\nAUC-ROC / AUC-PR, mean ± std\n" + table)
+    if table_path:
+        table_path.write_text(table + "\n")
+    print(f"\nwrote {out}")
+
+
+def merge(paths: list[Path], out: Path, table_path: Path | None) -> int:
+    """One result from several (each made with its own ``--datasets``)."""
+    parts = [json.loads(p.read_text()) for p in paths]
+    result = {
+        "stability": [row for part in parts for row in part.get("stability", [])],
+        "machine": parts[-1]["machine"],
+        "arguments": {str(p): part["arguments"] for p, part in zip(paths, parts, strict=True)},
+        "seconds": sum(part["seconds"] for part in parts),
+        "runs": [run for part in parts for run in part["runs"]],
+    }
+    write_result(with_groups(result), out, table_path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
@@ -434,7 +471,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stability-users", type=int, default=3000,
                         help="population of the retrain-stability check (0: skip it)")  # fmt: skip
     parser.add_argument("--stability-share", type=float, default=0.001)
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="combine the JSON of runs made one dataset at a time into --out")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out, args.markdown)
     wanted = [d.strip() for d in args.datasets.split(",") if d.strip()]
     unknown = sorted(set(wanted) - set(DATASETS))
     if unknown:
@@ -481,20 +522,8 @@ def main(argv: list[str] | None = None) -> int:
         "arguments": {k: str(v) for k, v in vars(args).items()},
         "seconds": time.time() - started,
         "runs": runs,
-        "groups": group_runs(runs),
     }
-    worlds = [g for g in result["groups"] if g["name"].startswith("world")]
-    if worlds:
-        result["world_wins"] = {
-            m: sum(g["verdict"][m]["holds"] for g in worlds) for m in ("auc_roc", "auc_pr")
-        } | {"worlds": len(worlds)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=float))
-    table = markdown(result)
-    print("\nAUC-ROC / AUC-PR, mean ± std\n" + table)
-    if args.markdown:
-        args.markdown.write_text(table + "\n")
-    print(f"\nwrote {args.out}")
+    write_result(with_groups(result), args.out, args.markdown)
     return 0
 
 

@@ -41,7 +41,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from riskgraph.errors import ModelError
+from riskgraph.errors import ModelError, StaleModelError
 from riskgraph.gnn.boost import ViewBoosters, booster_inputs
 from riskgraph.gnn.head import TreeHead
 from riskgraph.gnn.hetero import HeteroGraphBuilder, as_utc
@@ -900,7 +900,12 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             raise ModelError(f"{path}: model file not found") from exc
         except Exception as exc:  # corrupt file, or a pickle that is not plain data
             raise ModelError(f"{path}: cannot read the model file ({exc})") from exc
-        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else None
+        if isinstance(found, str) and found.startswith("riskgraph-gnn/") and found != MODEL_FORMAT:
+            raise StaleModelError(
+                f"{path}: GNN model format {found!r}, this version reads {MODEL_FORMAT!r}"
+            )
+        if found != MODEL_FORMAT:
             raise ModelError(f"{path}: not a riskgraph GNN model (expected format {MODEL_FORMAT})")
         params = dict(payload["params"])
         params["fanout"] = tuple(params["fanout"])

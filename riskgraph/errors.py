@@ -20,6 +20,7 @@ __all__ = [
     "RiskGraphError",
     "RunError",
     "RunLockedError",
+    "StaleModelError",
 ]
 
 
@@ -67,6 +68,11 @@ class FeatureError(RiskGraphError):
 
 class ModelError(RiskGraphError):
     """A model cannot be trained, loaded or applied (names the model file or stage)."""
+
+
+class StaleModelError(ModelError):
+    """Saved models written in a format this version does not read: the nightly job
+    trains new ones (names the file and both formats)."""
 
 
 class RunError(RiskGraphError):

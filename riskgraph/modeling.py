@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from riskgraph.errors import ConfigError, InputError, ModelError
+from riskgraph.errors import ConfigError, InputError, ModelError, StaleModelError
 from riskgraph.gnn.explain import risky_links
 from riskgraph.gnn.protocol import (
     FeatureViews,
@@ -368,6 +368,8 @@ class RiskModels:
         ------
         ModelError
             When a file is missing or unreadable.
+        StaleModelError
+            When they were written in a format this version does not read.
         """
         directory = Path(directory)
         missing = [
@@ -379,7 +381,13 @@ class RiskModels:
         settings = dict(record["config"])
         if "candidates" in settings:
             settings["candidates"] = tuple(settings["candidates"])
-        config = ModelConfig(**settings)
+        try:
+            config = ModelConfig(**settings)
+        except TypeError as exc:
+            raise StaleModelError(
+                f"{directory / _RECORD_FILE}: saved with model settings this version does not "
+                f"know ({exc})"
+            ) from exc
         models = cls(config, features)
         models.gnn_ = GraphRiskModel.load(directory / _GNN_FILE)
         models.scorecard_ = CreditScorecard.load(directory / _SCORECARD_FILE)

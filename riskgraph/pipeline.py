@@ -41,7 +41,7 @@ import pandas as pd
 
 from riskgraph import __version__
 from riskgraph.config import dataclass_from_mapping, read_config_file
-from riskgraph.errors import ConfigError, OutputError, RunError
+from riskgraph.errors import ConfigError, OutputError, RunError, StaleModelError
 from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph_features
 from riskgraph.loaders import GraphTables, load_input, write_rejects
 from riskgraph.loaders.permissions import restrict_tree
@@ -650,8 +650,15 @@ def _models(night: _Night, tables: GraphTables) -> tuple[RiskModels, bool]:
     the run is published)."""
     model_dir, config = night.out.model_dir, night.config
     if RiskModels.exists(model_dir) and not night.retrain:
-        log.info("reusing %s", model_dir, extra={"stage": "model"})
-        return RiskModels.load(model_dir, config.features), False
+        try:
+            models = RiskModels.load(model_dir, config.features)
+        except StaleModelError as exc:
+            # A new version of riskgraph reads the same input: tonight's models replace
+            # the old ones, as a retrain would.
+            log.warning("%s; training new models tonight", exc, extra={"stage": "model"})
+        else:
+            log.info("reusing %s", model_dir, extra={"stage": "model"})
+            return models, False
     log.info(
         "training on the labels visible before %s", night.as_of.date(), extra={"stage": "model"}
     )

@@ -39,7 +39,7 @@ from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from riskgraph.errors import ModelError
+from riskgraph.errors import ModelError, StaleModelError
 from riskgraph.score._optbinning import BinningProcess, OptimalBinning
 from riskgraph.score.development import DevelopmentSample, score_histogram
 from riskgraph.score.logistic import SignConstrainedLogisticRegression
@@ -782,8 +782,12 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
             raise ModelError(f"{path}: no scorecard model file") from None
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
             raise ModelError(f"{path}: cannot read the scorecard model ({exc})") from exc
-        if not isinstance(payload, dict) or payload.get("format") != _FORMAT_VERSION:
-            found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        if isinstance(found, int) and found != _FORMAT_VERSION:
+            raise StaleModelError(
+                f"{path}: scorecard model format {found!r}, this version reads {_FORMAT_VERSION}"
+            )
+        if found != _FORMAT_VERSION:
             raise ModelError(
                 f"{path}: scorecard model format {found!r}, expected {_FORMAT_VERSION}"
             )

@@ -453,6 +453,39 @@ def test_killed_after_training_retrains_to_the_same_models(population, trained, 
     assert_same_outputs(OutputRoot(trained).run_dir(date), OutputRoot(out).run_dir(date))
 
 
+@pytest.mark.parametrize("stale", ["gnn format", "scorecard format", "unknown setting"])
+def test_models_of_an_older_format_are_retrained_with_a_warning(
+    population, trained, tmp_path, stale
+):
+    import pickle
+
+    import torch
+
+    input_dir, date = population
+    out = with_models(trained, tmp_path / "out")
+    model_dir = OutputRoot(out).model_dir
+    if stale == "gnn format":
+        payload = torch.load(model_dir / "gnn.pt", map_location="cpu", weights_only=True)
+        payload["format"] = "riskgraph-gnn/1"
+        torch.save(payload, model_dir / "gnn.pt")
+    elif stale == "scorecard format":
+        with (model_dir / "scorecard.pkl").open("rb") as handle:
+            payload = pickle.load(handle)
+        payload["format"] = 1
+        with (model_dir / "scorecard.pkl").open("wb") as handle:
+            pickle.dump(payload, handle)
+    else:
+        record = json.loads((model_dir / "model.json").read_text())
+        record["config"]["architecture_of_old"] = "sign"
+        (model_dir / "model.json").write_text(json.dumps(record))
+    done = nightly(input_dir, out, date, "--no-neo4j")
+    assert done.returncode == 0, done.stderr
+    assert "training new models tonight" in done.stderr, done.stderr
+    retrained = RiskModels.load(model_dir)  # tonight's models replaced the stale ones
+    assert "architecture_of_old" not in retrained.record_["config"]
+    assert_same_outputs(OutputRoot(trained).run_dir(date), OutputRoot(out).run_dir(date))
+
+
 # -- refusals ----------------------------------------------------------------------------------
 def test_overlapping_run_is_refused_with_a_retry_exit_code(population, trained, tmp_path):
     input_dir, date = population
