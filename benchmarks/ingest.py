@@ -41,6 +41,7 @@ from typing import Any
 import psutil
 
 from riskgraph.graph import cypher, server
+from riskgraph.graph.batches import WriteSettings
 from riskgraph.graph.connection import ConnectionSettings, open_driver
 from riskgraph.graph.reader import read_graph
 from riskgraph.graph.writer import write_graph
@@ -95,7 +96,7 @@ def one_run(
         uri=settings.bolt_uri, user=server.USER, password=server.read_password(settings)
     )
     with open_driver(conn) as driver:
-        write_graph(driver, warmup, batch_size=batch_size, workers=workers)
+        write_graph(driver, warmup, settings=WriteSettings(batch_size=batch_size, workers=workers))
         read_graph(driver)
         with driver.session() as session:
             session.run(cypher.DELETE_ALL, batch_size=10_000).consume()
@@ -117,12 +118,22 @@ def one_run(
             }
             return value
 
-        timed("upsert", lambda: write_graph(driver, tables, batch_size=batch_size, workers=workers))
+        timed(
+            "upsert",
+            lambda: write_graph(
+                driver, tables, settings=WriteSettings(batch_size=batch_size, workers=workers)
+            ),
+        )
         after_first = counts(driver)
         back = timed("read_back", lambda: read_graph(driver))
         if not back.equals(tables):
             raise SystemExit("read-back differs from the tables written")
-        timed("reload", lambda: write_graph(driver, tables, batch_size=batch_size, workers=workers))
+        timed(
+            "reload",
+            lambda: write_graph(
+                driver, tables, settings=WriteSettings(batch_size=batch_size, workers=workers)
+            ),
+        )
         if counts(driver) != after_first:
             raise SystemExit("re-loading the same tables changed the node or relationship counts")
     return figures

@@ -19,7 +19,11 @@ device          log1p users, log1p applications filed from it               --
 account         log1p users                                                 type
 platform        log1p applications                                          platform
 application     scaled log amount, amount-missing indicator                 status
+address         log1p users                                                 --
 ==============  ==========================================================  =========
+
+Node and edge types follow the schema (:mod:`riskgraph.loaders.schema`): an identifier
+node type's ``x`` counts, per relationship ending there, the links the snapshot holds.
 
 Category codes: 0 = missing, 1 = a value not seen (or too rare) at fit time, then
 the fitted vocabulary. Labels are *never* stored in the ``HeteroData``: label inputs
@@ -30,8 +34,10 @@ Edge types (every relation in both directions; social ties are symmetric)
 -------------------------------------------------------------------------
 ``(user, uses, device)``, ``(user, owns, account)``, ``(user, knows, user)``,
 ``(user, submitted, application)``, ``(application, to, platform)``,
-``(application, from_device, device)`` and the ``rev_*`` reverse of each
-directed one. Every edge store carries ``edge_time`` (int64 epoch seconds of
+``(application, from_device, device)``, ``(user, lives_at, address)`` and the
+``rev_*`` reverse of each directed one. The address node and edge types (an optional
+input table) are there only when the graph holds addresses: on a graph without any,
+the models see exactly the other types. Every edge store carries ``edge_time`` (int64 epoch seconds of
 ``first_seen`` / ``linked_at`` / ``created_at`` / ``applied_at``; a missing time is
 :data:`ALWAYS`, i.e. known since forever) for temporal neighbour sampling;
 ``knows`` carries ``edge_attr_cat`` (tie type code) and ``edge_weight`` (the tie's
@@ -47,6 +53,7 @@ every node keeps its index, so user row ``i`` of the ``HeteroData`` is row ``i``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,6 +62,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from riskgraph.errors import ModelError
+from riskgraph.loaders import schema
 from riskgraph.loaders.tables import NO_INDEX, GraphTables
 
 __all__ = [
@@ -67,22 +75,42 @@ __all__ = [
     "to_epoch_seconds",
 ]
 
-NODE_TYPES = ("user", "device", "account", "platform", "application")
+#: Every node type of the schema (an optional table's only when the graph holds some).
+NODE_TYPES = tuple(node.hetero for node in schema.NODE_TYPES.values())
 
-#: Every edge type the builder emits, forward then reverse.
-EDGE_TYPES: tuple[tuple[str, str, str], ...] = (
-    ("user", "uses", "device"),
-    ("device", "rev_uses", "user"),
-    ("user", "owns", "account"),
-    ("account", "rev_owns", "user"),
-    ("user", "knows", "user"),
-    ("user", "submitted", "application"),
-    ("application", "rev_submitted", "user"),
-    ("application", "to", "platform"),
-    ("platform", "rev_to", "application"),
-    ("application", "from_device", "device"),
-    ("device", "rev_from_device", "application"),
-)
+
+def _edge_types() -> tuple[tuple[str, str, str], ...]:
+    out = []
+    for rel in schema.RELATIONSHIPS.values():
+        out.append(rel.edge_type)
+        if not rel.symmetric:
+            a, name, b = rel.edge_type
+            out.append((b, f"rev_{name}", a))
+    return tuple(out)
+
+
+#: Every edge type the builder emits, forward then reverse (a symmetric relation, social
+#: ties, holds both directions under one type), in schema order; an optional table's
+#: only when the graph holds some of its nodes.
+EDGE_TYPES: tuple[tuple[str, str, str], ...] = _edge_types()
+# The order edges are added in: ties last, the order the builder has always used, which
+# sets the order (and so the initial values) of the message-passing networks' weights.
+_EDGE_ORDER = sorted(schema.RELATIONSHIPS.values(), key=lambda r: r.symmetric)
+
+
+def _user_columns() -> dict[str, list[str]]:
+    """Per table, its index columns into users: a row exists only once its users do."""
+    out: dict[str, list[str]] = {}
+    for rel in schema.RELATIONSHIPS.values():
+        for end in (rel.start, rel.end):
+            if end.column is not None and end.node == "users":
+                out.setdefault(rel.table, []).append(end.column)
+    return out
+
+
+_USER_COLUMNS = _user_columns()
+# Node types with a categorical input: the column (and vocabulary) it is.
+_NODE_CATEGORIES = {"account": "account_type", "platform": "platform_id", "application": "status"}
 
 #: ``edge_time`` of an edge whose timestamp is missing: visible at any time.
 ALWAYS = np.iinfo(np.int64).min // 2
@@ -465,78 +493,54 @@ class HeteroGraphBuilder:
 
         # A user registered at or after as_of does not exist yet, nor do its links.
         active = to_epoch_seconds(tables.users["registered_at"]) < cutoff
-        apps = tables.applications
-        app_time = to_epoch_seconds(apps["applied_at"])
-        app_ok = (app_time < cutoff) & active[apps["user_idx"].to_numpy()]
-        ud = tables.user_devices
-        ud_time = to_epoch_seconds(ud["first_seen"])
-        ud_ok = (ud_time < cutoff) & active[ud["user_idx"].to_numpy()]
-        ua = tables.user_accounts
-        ua_time = to_epoch_seconds(ua["linked_at"])
-        ua_ok = (ua_time < cutoff) & active[ua["user_idx"].to_numpy()]
-        so = tables.social
-        so_time = to_epoch_seconds(so["created_at"])
-        so_ok = (
-            (so_time < cutoff) & active[so["src_idx"].to_numpy()] & active[so["dst_idx"].to_numpy()]
-        )
-
-        n_dev, n_acc = len(tables.devices), len(tables.accounts)
-        n_plat, n_app = len(tables.platforms), len(apps)
-        app_dev = apps["device_idx"].to_numpy()
-        has_dev = app_ok & (app_dev != NO_INDEX)
-        dev_users = np.bincount(ud["device_idx"].to_numpy()[ud_ok], minlength=n_dev)
-        dev_apps = np.bincount(app_dev[has_dev], minlength=n_dev)
-        data["device"].x = _log_columns(dev_users, dev_apps)
-        data["device"].num_nodes = n_dev
-        acc_users = np.bincount(ua["account_idx"].to_numpy()[ua_ok], minlength=n_acc)
-        data["account"].x = _log_columns(acc_users)
-        data["account"].x_cat = torch.from_numpy(
-            _encode_category(tables.accounts["account_type"], self.vocabularies_["account_type"])
-        ).view(-1, 1)
-        data["account"].num_nodes = n_acc
-        plat = apps["platform_idx"].to_numpy()
-        data["platform"].x = _log_columns(np.bincount(plat[app_ok], minlength=n_plat))
-        data["platform"].x_cat = torch.from_numpy(
-            _encode_category(tables.platforms["platform_id"], self.vocabularies_["platform_id"])
-        ).view(-1, 1)
-        data["platform"].num_nodes = n_plat
-        amount, amount_missing = _encode_numeric(
-            np.log1p(np.clip(_float(apps["amount"]), 0.0, None)), self.amount_
-        )
-        data["application"].x = torch.from_numpy(
-            np.stack([amount, amount_missing], axis=1).astype(np.float32)
-        )
-        data["application"].x_cat = torch.from_numpy(
-            _encode_category(apps["status"], self.vocabularies_["status"])
-        ).view(-1, 1)
-        data["application"].num_nodes = n_app
-
-        app_user = apps["user_idx"].to_numpy()
-        app_idx = np.arange(n_app, dtype=np.int64)
-        _add_pair(
-            data, ("user", "uses", "device"), ud["user_idx"], ud["device_idx"], ud_time, ud_ok
-        )
-        _add_pair(
-            data, ("user", "owns", "account"), ua["user_idx"], ua["account_idx"], ua_time, ua_ok
-        )
-        _add_pair(data, ("user", "submitted", "application"), app_user, app_idx, app_time, app_ok)
-        _add_pair(data, ("application", "to", "platform"), app_idx, plat, app_time, app_ok)
-        _add_pair(
-            data, ("application", "from_device", "device"), app_idx, app_dev, app_time, has_dev
-        )
-        src = so["src_idx"].to_numpy()[so_ok]
-        dst = so["dst_idx"].to_numpy()[so_ok]
-        tie = _encode_category(so["tie_type"], self.vocabularies_["tie_type"])[so_ok]
-        t = so_time[so_ok]
-        store = data["user", "knows", "user"]
-        store.edge_index = torch.from_numpy(
-            np.stack([np.concatenate([src, dst]), np.concatenate([dst, src])]).astype(np.int64)
-        )
-        store.edge_time = torch.from_numpy(np.concatenate([t, t]))
-        store.edge_attr_cat = torch.from_numpy(np.concatenate([tie, tie]))
-        weight = _float(so["weight"])[so_ok].astype(np.float32)
-        store.edge_weight = torch.from_numpy(np.concatenate([weight, weight]))
+        present = [r for r in _EDGE_ORDER if _in_graph(tables, r)]
+        edges = {r.rel_type: _edges(tables, r, cutoff, active) for r in present}
+        for name, node in schema.NODE_TYPES.items():
+            if node.hetero != "user" and _in_graph(tables, node):
+                self._add_nodes(
+                    data, tables, node, [edges[r.rel_type] for r in present if r.end.node == name]
+                )
+        for rel in present:
+            e = edges[rel.rel_type]
+            if rel.symmetric:
+                _add_ties(data, rel, e, self._tie_inputs(tables, e.keep))
+            else:
+                _add_pair(data, rel.edge_type, e.src, e.dst, e.time, e.keep)
         return data
+
+    def _add_nodes(
+        self,
+        data: HeteroData,
+        tables: GraphTables,
+        node: schema.NodeType,
+        incoming: list[_Edges],
+    ) -> None:
+        """The node store of ``node``: an application's amount, any other node's links
+        of each relationship ending there (``incoming``), and a category where it has one."""
+        store = data[node.hetero]
+        table = getattr(tables, node.table)
+        if node.hetero == "application":
+            amount, amount_missing = _encode_numeric(
+                np.log1p(np.clip(_float(table["amount"]), 0.0, None)), self.amount_
+            )
+            store.x = torch.from_numpy(
+                np.stack([amount, amount_missing], axis=1).astype(np.float32)
+            )
+        else:
+            store.x = _log_columns(
+                *(np.bincount(e.dst[e.keep], minlength=len(table)) for e in incoming)
+            )
+        category = _NODE_CATEGORIES.get(node.hetero)
+        if category is not None:
+            codes = _encode_category(table[category], self.vocabularies_[category])
+            store.x_cat = torch.from_numpy(codes).view(-1, 1)
+        store.num_nodes = len(table)
+
+    def _tie_inputs(self, tables: GraphTables, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tie-type codes and weights (NaN when not given) of the kept social ties."""
+        so = tables.social
+        tie = _encode_category(so["tie_type"], self.vocabularies_["tie_type"])[keep]
+        return tie, _float(so["weight"])[keep].astype(np.float32)
 
     # -- persistence ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -588,6 +592,70 @@ def _block_names(specs: dict[str, dict[str, Any]]) -> list[str]:
 
 def _log_columns(*counts: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.log1p(np.stack(counts, axis=1).astype(np.float32)))
+
+
+@dataclass(frozen=True)
+class _Edges:
+    """The rows of one relationship: node positions at both ends, time, kept or not."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    time: np.ndarray
+    keep: np.ndarray
+
+
+def _in_graph(tables: GraphTables, item: schema.NodeType | schema.Relationship) -> bool:
+    """Whether a node or relationship type belongs in the ``HeteroData`` of ``tables``:
+    always, unless it is of an optional table and the graph holds none of its nodes."""
+    nodes = (
+        [item]
+        if isinstance(item, schema.NodeType)
+        else [
+            schema.NODE_TYPES[item.start.node],
+            schema.NODE_TYPES[item.end.node],
+        ]
+    )
+    return all(
+        n.table not in schema.OPTIONAL_TABLES or len(getattr(tables, n.table)) for n in nodes
+    )
+
+
+def _edges(
+    tables: GraphTables, rel: schema.Relationship, cutoff: int, active: np.ndarray
+) -> _Edges:
+    """Rows of ``rel`` dated before ``cutoff`` whose users are ``active`` (for a
+    relationship an application carries, the application's user), with an end."""
+    table = getattr(tables, rel.table)
+    rows = np.arange(len(table), dtype=np.int64)
+    src, dst = (
+        rows if end.column is None else table[end.column].to_numpy() for end in (rel.start, rel.end)
+    )
+    time = (
+        to_epoch_seconds(table[rel.time])
+        if rel.time is not None
+        else np.full(len(table), ALWAYS, dtype=np.int64)
+    )
+    keep = time < cutoff
+    for column in _USER_COLUMNS.get(rel.table, ()):
+        keep &= active[table[column].to_numpy()]
+    if rel.optional:
+        keep &= (src != NO_INDEX) & (dst != NO_INDEX)
+    return _Edges(src, dst, time, keep)
+
+
+def _add_ties(
+    data: HeteroData, rel: schema.Relationship, e: _Edges, inputs: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Add a symmetric relation: the edges as given, then the same edges reversed."""
+    src, dst, t = e.src[e.keep], e.dst[e.keep], e.time[e.keep]
+    tie, weight = inputs
+    store = data[rel.edge_type]
+    store.edge_index = torch.from_numpy(
+        np.stack([np.concatenate([src, dst]), np.concatenate([dst, src])]).astype(np.int64)
+    )
+    store.edge_time = torch.from_numpy(np.concatenate([t, t]))
+    store.edge_attr_cat = torch.from_numpy(np.concatenate([tie, tie]))
+    store.edge_weight = torch.from_numpy(np.concatenate([weight, weight]))
 
 
 def _add_pair(

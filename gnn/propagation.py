@@ -127,7 +127,7 @@ class UserGraph:
             return (out / np.maximum(deg, 1.0)[:, None]).astype(np.float32)
         _, mean_w, _, n_shared, self_mean, _ = self._weights(relation)
         b, bt = self.incidence[relation], self._transposed[relation]
-        # In place where the dtype allows: a million users' temporaries add up to GBs.
+        # In place where the dtype allows: temporaries of every user add up.
         per_id = bt @ x
         per_id *= mean_w[:, None]
         out = b @ per_id

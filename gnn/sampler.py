@@ -133,7 +133,7 @@ def sample_neighbors(
 
 
 def _repeat(values: Tensor, counts: Tensor) -> Tensor:
-    # numpy's repeat is ~30x faster than torch.repeat_interleave on CPU for this.
+    # numpy's repeat is much faster than torch.repeat_interleave on CPU for this.
     return torch.from_numpy(np.repeat(values.numpy(), counts.numpy()))
 
 
@@ -247,14 +247,7 @@ class HeteroNeighborSampler(BaseSampler):
 
     def sample(self, input_type: str, seeds: Tensor, metadata: Any = None) -> HeteroSamplerOutput:
         """Sample around ``seeds`` (global indices of ``input_type`` nodes)."""
-        if seeds.numel() and (
-            int(seeds.min()) < 0 or int(seeds.max()) >= self.num_nodes[input_type]
-        ):
-            raise ModelError(
-                f"seed {input_type} index out of range [0, {self.num_nodes[input_type]})"
-            )
-        if seeds.unique().numel() != seeds.numel():
-            raise ModelError("seed nodes must be distinct within a batch")
+        self._check_seeds(input_type, seeds)
         nodes: dict[str, list[Tensor]] = {t: [] for t in self.node_types}
         count = {t: 0 for t in self.node_types}
         nodes[input_type].append(seeds)
@@ -280,19 +273,9 @@ class HeteroNeighborSampler(BaseSampler):
                     owner, pos = sample_neighbors(self.colptr[et], frontier[dst], k, self.generator)
                     picks.append((et, owner, pos))
                     found[src].append(self.row[et][pos])
-                # Give newly reached nodes local ids (sorted, so batches are reproducible).
-                new_frontier = {}
-                for t in self.node_types:
-                    if not found[t]:
-                        new_frontier[t] = torch.empty(0, dtype=torch.long)
-                        continue
-                    cand = torch.cat(found[t])
-                    fresh = torch.unique(cand[self._local[t][cand] < 0])
-                    self._local[t][fresh] = torch.arange(count[t], count[t] + fresh.numel())
-                    count[t] += fresh.numel()
-                    nodes[t].append(fresh)
+                new_frontier = self._number_new_nodes(found, count, nodes)
+                for t, fresh in new_frontier.items():
                     num_sampled_nodes[t][hop + 1] = fresh.numel()
-                    new_frontier[t] = fresh
                 for et, owner, pos in picks:
                     src, _, dst = et
                     global_dst = frontier[dst][owner]
@@ -322,6 +305,34 @@ class HeteroNeighborSampler(BaseSampler):
             num_sampled_edges=num_sampled_edges,
             metadata=metadata,
         )
+
+    def _check_seeds(self, input_type: str, seeds: Tensor) -> None:
+        if seeds.numel() and (
+            int(seeds.min()) < 0 or int(seeds.max()) >= self.num_nodes[input_type]
+        ):
+            raise ModelError(
+                f"seed {input_type} index out of range [0, {self.num_nodes[input_type]})"
+            )
+        if seeds.unique().numel() != seeds.numel():
+            raise ModelError("seed nodes must be distinct within a batch")
+
+    def _number_new_nodes(
+        self, found: dict[str, list[Tensor]], count: dict[str, int], nodes: dict[str, list[Tensor]]
+    ) -> dict[str, Tensor]:
+        """Give the nodes of ``found`` not reached before local ids, after the ``count``
+        each type has (sorted, so batches are reproducible); they are the next frontier."""
+        frontier = {}
+        for t in self.node_types:
+            if not found[t]:
+                frontier[t] = torch.empty(0, dtype=torch.long)
+                continue
+            cand = torch.cat(found[t])
+            fresh = torch.unique(cand[self._local[t][cand] < 0])
+            self._local[t][fresh] = torch.arange(count[t], count[t] + fresh.numel())
+            count[t] += fresh.numel()
+            nodes[t].append(fresh)
+            frontier[t] = fresh
+        return frontier
 
     def sample_from_edges(
         self, index: EdgeSamplerInput, neg_sampling: Any = None

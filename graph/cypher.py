@@ -1,9 +1,11 @@
 """Every Cypher query of riskgraph, as named constants with ``$parameters``.
 
 Values always travel as parameters, never by string formatting. Labels, relationship
-types and property keys are fixed words of the graph model (docs/neo4j.md), written
-out here; the few helpers below only splice those fixed words into query text when
-this module is imported.
+types and property keys are fixed words of the graph model: the queries of each node
+type and relationship type are made from the schema (:mod:`riskgraph.loaders.schema`)
+when this module is imported, and kept in dicts by node table or relationship type
+(``FIND_NODES["devices"]``, ``READ_RELATIONSHIPS["USES"]``); the helpers below only
+splice those fixed words into query text.
 
 Conventions of the batched writes: a batch is a set of equally long parameter lists
 (columns), and ``UNWIND range(0, size($key) - 1) AS i`` walks its rows, so that the
@@ -22,72 +24,47 @@ relationships to nodes. They are never stored or returned to callers.
 
 from __future__ import annotations
 
+from riskgraph.loaders.schema import NODE_TYPES, RELATIONSHIPS, ColumnSpec, NodeType, Relationship
+
 __all__ = [
     "AWAIT_INDEXES",
     "CONSTRAINTS",
     "COUNT_NODES_BY_LABEL",
     "COUNT_RELATIONSHIPS_BY_TYPE",
     "COUNT_STALE_WRITE_BACK",
-    "CREATE_ACCOUNTS",
-    "CREATE_APPLICATIONS",
-    "CREATE_DEVICES",
-    "CREATE_FROM_DEVICE",
-    "CREATE_KNOWS",
-    "CREATE_OWNS",
-    "CREATE_PLATFORMS",
+    "CREATE_NODES",
+    "CREATE_RELATIONSHIPS",
     "CREATE_RISK_LINKS",
-    "CREATE_SUBMITTED",
-    "CREATE_TO",
-    "CREATE_USERS",
-    "CREATE_USES",
     "DELETE_ALL",
     "DELETE_RISK_LINKS",
-    "DELETE_STALE_FROM_DEVICE",
     "DELETE_STALE_MEMBERSHIPS",
+    "DELETE_STALE_RELATIONSHIPS",
     "DELETE_STALE_RINGS",
-    "DELETE_STALE_SUBMITTED",
-    "DELETE_STALE_TO",
     "DUMP_NODES",
     "DUMP_RELATIONSHIPS",
-    "FIND_ACCOUNTS",
-    "FIND_APPLICATIONS",
-    "FIND_DEVICES",
-    "FIND_PLATFORMS",
-    "FIND_USERS",
+    "FIND_NODES",
     "IS_TEST_DATABASE",
     "MARK_MEMBERSHIPS_STALE",
     "MARK_RINGS_STALE",
     "MARK_TEST_DATABASE",
-    "MERGE_FROM_DEVICE",
-    "MERGE_KNOWS",
     "MERGE_MEMBERSHIPS",
-    "MERGE_OWNS",
-    "MERGE_SUBMITTED",
-    "MERGE_TO",
-    "MERGE_USES",
-    "READ_ACCOUNTS",
-    "READ_APPLICATIONS",
-    "READ_DEVICES",
-    "READ_FROM_DEVICE",
-    "READ_KNOWS",
+    "MERGE_RELATIONSHIPS",
     "READ_META",
-    "READ_OWNS",
-    "READ_PLATFORMS",
-    "READ_SUBMITTED",
-    "READ_TO",
-    "READ_USERS",
+    "READ_NODES",
+    "READ_RELATIONSHIPS",
     "READ_USER_NUMBER_ATTRIBUTE",
     "READ_USER_TEXT_ATTRIBUTE",
-    "READ_USES",
+    "RING_PROPERTIES",
+    "RING_TIMES",
+    "RISK_LINK_PROPERTIES",
     "SERVER_COMPONENTS",
     "SET_KNOWN_BAD_LABELS",
     "SET_RING_LABELS",
     "SET_USER_FEATURES",
     "SET_USER_SCORES",
-    "UPDATE_ACCOUNTS",
-    "UPDATE_APPLICATIONS",
-    "UPDATE_USERS",
+    "UPDATE_NODES",
     "UPSERT_RINGS",
+    "USER_SCORE_PROPERTIES",
     "WRITE_META",
 ]
 
@@ -134,18 +111,14 @@ def _number(value: str) -> str:
 SERVER_COMPONENTS = "CALL dbms.components() YIELD name, versions, edition"
 
 # -- schema ------------------------------------------------------------------------------
-#: A uniqueness constraint (and so an index) on every id of the graph model, on the ids
-#: the pipeline writes back (Ring), and on the metadata node's name.
+#: A uniqueness constraint (and so an index) on the id of every node type of the schema,
+#: on the ids the pipeline writes back (Ring), and on the metadata node's name.
 CONSTRAINTS = (
-    "CREATE CONSTRAINT riskgraph_user_id IF NOT EXISTS FOR (n:User) REQUIRE n.user_id IS UNIQUE",
-    "CREATE CONSTRAINT riskgraph_device_id IF NOT EXISTS "
-    "FOR (n:Device) REQUIRE n.device_id IS UNIQUE",
-    "CREATE CONSTRAINT riskgraph_account_id IF NOT EXISTS "
-    "FOR (n:Account) REQUIRE n.account_id IS UNIQUE",
-    "CREATE CONSTRAINT riskgraph_platform_id IF NOT EXISTS "
-    "FOR (n:Platform) REQUIRE n.platform_id IS UNIQUE",
-    "CREATE CONSTRAINT riskgraph_application_id IF NOT EXISTS "
-    "FOR (n:Application) REQUIRE n.application_id IS UNIQUE",
+    *(
+        f"CREATE CONSTRAINT riskgraph_{node.key.name} IF NOT EXISTS "
+        f"FOR (n:{node.label}) REQUIRE n.{node.key.name} IS UNIQUE"
+        for node in NODE_TYPES.values()
+    ),
     "CREATE CONSTRAINT riskgraph_ring_id IF NOT EXISTS FOR (n:Ring) REQUIRE n.ring_id IS UNIQUE",
     "CREATE CONSTRAINT riskgraph_meta_name IF NOT EXISTS "
     "FOR (n:RiskgraphMeta) REQUIRE n.name IS UNIQUE",
@@ -158,11 +131,26 @@ READ_META = (
 )
 WRITE_META = "MERGE (m:RiskgraphMeta {name: $name}) SET m.columns = $columns, m.kinds = $kinds"
 
+
+def _value(column: ColumnSpec) -> str:
+    """The Cypher value of ``column`` in row ``i`` of a batch."""
+    return _datetime(column.name) if column.kind == "timestamp" else f"${column.name}[i]"
+
+
+def _set(var: str, columns: tuple[ColumnSpec, ...], first: tuple[str, ...] = ()) -> str:
+    """``SET var.c = <value>, ...`` for ``columns`` (after the ``first`` items); empty
+    when there is nothing to set."""
+    items = [*first, *(f"{var}.{c.name} = {_value(c)}" for c in columns)]
+    return "SET " + ",\n    ".join(items) + "\n" if items else ""
+
+
 # -- node upserts ------------------------------------------------------------------------
-# Three steps per label: FIND_* (read only) returns the internal ids of the rows whose
-# node exists already; CREATE_* creates the others and returns their ids; UPDATE_* sets
-# the properties of the existing ones by id. Cheaper than MERGE (no locking index seek,
-# no second lookup), and it tells the writer which nodes are new.
+# Three steps per node type: FIND_NODES (read only) returns the internal ids of the rows
+# whose node exists already; CREATE_NODES creates the others and returns their ids;
+# UPDATE_NODES sets the properties of the existing ones by id (None for a node type
+# with nothing to set beyond its id). Cheaper than MERGE (no locking index seek, no
+# second lookup), and it tells the writer which nodes are new. User attributes travel
+# as one map per row (``$attributes``), added with ``+=``.
 _FIND = """
 UNWIND range(0, size($key) - 1) AS i
 MATCH (n:{label} {{{key}: $key[i]}})
@@ -177,35 +165,31 @@ _UPDATE = """
 UNWIND range(0, size($node_id) - 1) AS i
 MATCH (n:{label}) WHERE id(n) = $node_id[i]
 {set}"""
-_USER_SET = f"""SET n += $attributes[i],
-    n.registered_at = {_datetime("registered_at")},
-    n.label = $label[i],
-    n.label_at = {_datetime("label_at")}
-"""
-_ACCOUNT_SET = "SET n.account_type = $account_type[i]\n"
-_APPLICATION_SET = f"""SET n.applied_at = {_datetime("applied_at")},
-    n.amount = $amount[i],
-    n.status = $status[i]
-"""
-FIND_USERS = _FIND.format(label="User", key="user_id")
-CREATE_USERS = _CREATE.format(label="User", key="user_id", set=_USER_SET)
-UPDATE_USERS = _UPDATE.format(label="User", set=_USER_SET)
-FIND_DEVICES = _FIND.format(label="Device", key="device_id")
-CREATE_DEVICES = _CREATE.format(label="Device", key="device_id", set="")
-FIND_ACCOUNTS = _FIND.format(label="Account", key="account_id")
-CREATE_ACCOUNTS = _CREATE.format(label="Account", key="account_id", set=_ACCOUNT_SET)
-UPDATE_ACCOUNTS = _UPDATE.format(label="Account", set=_ACCOUNT_SET)
-FIND_PLATFORMS = _FIND.format(label="Platform", key="platform_id")
-CREATE_PLATFORMS = _CREATE.format(label="Platform", key="platform_id", set="")
-FIND_APPLICATIONS = _FIND.format(label="Application", key="application_id")
-CREATE_APPLICATIONS = _CREATE.format(
-    label="Application", key="application_id", set=_APPLICATION_SET
-)
-UPDATE_APPLICATIONS = _UPDATE.format(label="Application", set=_APPLICATION_SET)
+
+
+def _node_set(node: NodeType) -> str:
+    return _set("n", node.properties, ("n += $attributes[i]",) if node.attributes else ())
+
+
+#: Per node table: the query finding the existing nodes of a batch.
+FIND_NODES = {
+    name: _FIND.format(label=node.label, key=node.key.name) for name, node in NODE_TYPES.items()
+}
+#: Per node table: the query creating the nodes of a batch.
+CREATE_NODES = {
+    name: _CREATE.format(label=node.label, key=node.key.name, set=_node_set(node))
+    for name, node in NODE_TYPES.items()
+}
+#: Per node table: the query updating existing nodes, None when there is nothing to set.
+UPDATE_NODES = {
+    name: _UPDATE.format(label=node.label, set=_node_set(node)) if _node_set(node) else None
+    for name, node in NODE_TYPES.items()
+}
 
 # -- relationship writes ------------------------------------------------------------------
-# CREATE_* for rows with at least one endpoint created by this load (the relationship
-# cannot exist yet), MERGE_* for the rest. $src and $dst are internal node ids.
+# CREATE_RELATIONSHIPS for rows with at least one endpoint created by this load (the
+# relationship cannot exist yet), MERGE_RELATIONSHIPS for the rest. $src and $dst are
+# internal node ids.
 _ENDPOINTS = """
 UNWIND range(0, size($src) - 1) AS i
 MATCH (a:{a}) WHERE id(a) = $src[i]
@@ -213,78 +197,110 @@ MATCH (b:{b}) WHERE id(b) = $dst[i]
 """
 
 
-def _endpoints(a: str, b: str) -> str:
-    return _ENDPOINTS.format(a=a, b=b)
+def _endpoints(rel: Relationship) -> str:
+    return _ENDPOINTS.format(a=NODE_TYPES[rel.start.node].label, b=NODE_TYPES[rel.end.node].label)
 
 
-_USES_SET = f"SET r.first_seen = {_datetime('first_seen')}, r.last_seen = {_datetime('last_seen')}"
-CREATE_USES = _endpoints("User", "Device") + "CREATE (a)-[r:USES]->(b)\n" + _USES_SET
-MERGE_USES = _endpoints("User", "Device") + "MERGE (a)-[r:USES]->(b)\n" + _USES_SET
+def _create_relationship(rel: Relationship) -> str:
+    return _endpoints(rel) + f"CREATE (a)-[r:{rel.rel_type}]->(b)\n" + _set("r", rel.properties)
 
-_OWNS_SET = f"SET r.linked_at = {_datetime('linked_at')}"
-CREATE_OWNS = _endpoints("User", "Account") + "CREATE (a)-[r:OWNS]->(b)\n" + _OWNS_SET
-MERGE_OWNS = _endpoints("User", "Account") + "MERGE (a)-[r:OWNS]->(b)\n" + _OWNS_SET
 
-CREATE_KNOWS = (
-    _endpoints("User", "User")
-    + "CREATE (a)-[r:KNOWS]->(b)\n"
-    + f"SET r.tie_type = $tie_type[i], r.created_at = {_datetime('created_at')}, "
-    "r.weight = $weight[i]"
-)
-# A social tie is keyed by (src, dst, tie_type) and tie_type may be null, which MERGE
-# cannot match on: find the tie by hand and create it only when it is absent.
-MERGE_KNOWS = (
-    _endpoints("User", "User")
-    + """OPTIONAL MATCH (a)-[old:KNOWS]->(b)
-WHERE old.tie_type = $tie_type[i] OR (old.tie_type IS NULL AND $tie_type[i] IS NULL)
-WITH a, b, i, head(collect(old)) AS old
-FOREACH (_ IN CASE WHEN old IS NULL THEN [1] ELSE [] END |
-  CREATE (a)-[:KNOWS {tie_type: $tie_type[i], created_at: """
-    + _datetime("created_at")
-    + """, weight: $weight[i]}]->(b))
-SET old.created_at = """
-    + _datetime("created_at")
-    + ", old.weight = $weight[i]"
-)
+def _merge_relationship(rel: Relationship) -> str:
+    if not rel.key:
+        return _endpoints(rel) + f"MERGE (a)-[r:{rel.rel_type}]->(b)\n" + _set("r", rel.properties)
+    # Keyed by properties that may be null (a tie's tie_type), which MERGE cannot match
+    # on: find the relationship by hand and create it only when it is absent.
+    same = " AND ".join(
+        f"(old.{k} = ${k}[i] OR (old.{k} IS NULL AND ${k}[i] IS NULL))" for k in rel.key
+    )
+    given = ", ".join(f"{c.name}: {_value(c)}" for c in rel.properties)
+    rest = tuple(c for c in rel.properties if c.name not in rel.key)
+    return (
+        _endpoints(rel)
+        + f"OPTIONAL MATCH (a)-[old:{rel.rel_type}]->(b)\n"
+        + f"WHERE {same}\n"
+        + "WITH a, b, i, head(collect(old)) AS old\n"
+        + "FOREACH (_ IN CASE WHEN old IS NULL THEN [1] ELSE [] END |\n"
+        + f"  CREATE (a)-[:{rel.rel_type} {{{given}}}]->(b))\n"
+        + _set("old", rest)
+    )
 
-CREATE_SUBMITTED = _endpoints("User", "Application") + "CREATE (a)-[:SUBMITTED]->(b)"
-MERGE_SUBMITTED = _endpoints("User", "Application") + "MERGE (a)-[:SUBMITTED]->(b)"
-CREATE_TO = _endpoints("Application", "Platform") + "CREATE (a)-[:TO]->(b)"
-MERGE_TO = _endpoints("Application", "Platform") + "MERGE (a)-[:TO]->(b)"
-CREATE_FROM_DEVICE = _endpoints("Application", "Device") + "CREATE (a)-[:FROM_DEVICE]->(b)"
-MERGE_FROM_DEVICE = _endpoints("Application", "Device") + "MERGE (a)-[:FROM_DEVICE]->(b)"
 
-# An application has one user, one platform and at most one device; reloading it with
-# other ones replaces them (run before the MERGE_* above, for applications that existed).
-DELETE_STALE_SUBMITTED = """
+def _delete_stale(rel: Relationship) -> str:
+    """For a relationship a node row carries (an application's user, platform, device):
+    delete the ones of reloaded rows that now name another node, or none."""
+    row, other = ("a", "b") if rel.start.column is None else ("b", "a")
+    param = {"a": "$src", "b": "$dst"}
+    differs = f"id({other}) <> {param[other]}[i]"
+    if rel.optional:
+        differs = f"({param[other]}[i] IS NULL OR {differs})"
+    return f"""
 UNWIND range(0, size($src) - 1) AS i
-MATCH (u:User)-[r:SUBMITTED]->(a:Application)
-WHERE id(a) = $dst[i] AND id(u) <> $src[i]
+MATCH (a:{NODE_TYPES[rel.start.node].label})-[r:{rel.rel_type}]->(b:{NODE_TYPES[rel.end.node].label})
+WHERE id({row}) = {param[row]}[i] AND {differs}
 DELETE r
 """
-DELETE_STALE_TO = """
-UNWIND range(0, size($src) - 1) AS i
-MATCH (a:Application)-[r:TO]->(p:Platform)
-WHERE id(a) = $src[i] AND id(p) <> $dst[i]
-DELETE r
-"""
-DELETE_STALE_FROM_DEVICE = """
-UNWIND range(0, size($src) - 1) AS i
-MATCH (a:Application)-[r:FROM_DEVICE]->(d:Device)
-WHERE id(a) = $src[i] AND ($dst[i] IS NULL OR id(d) <> $dst[i])
-DELETE r
-"""
+
+
+#: Per relationship type: the query creating the relationships of a batch.
+CREATE_RELATIONSHIPS = {t: _create_relationship(r) for t, r in RELATIONSHIPS.items()}
+#: Per relationship type: the query merging the relationships of a batch.
+MERGE_RELATIONSHIPS = {t: _merge_relationship(r) for t, r in RELATIONSHIPS.items()}
+#: Per relationship type carried by node rows: an application has one user, one
+#: platform and at most one device; reloading it with other ones replaces them (run
+#: before MERGE_RELATIONSHIPS, for applications that existed).
+DELETE_STALE_RELATIONSHIPS = {
+    t: _delete_stale(r) for t, r in RELATIONSHIPS.items() if r.is_reference
+}
+
 
 # -- reads: one record of parallel lists per query ----------------------------------------
-READ_USERS = f"""
-MATCH (n:User)
-RETURN collect(id(n)) AS node_id,
-       collect(coalesce(n.user_id, '')) AS user_id,
-       collect({_ticks("n.registered_at")}) AS registered_at,
-       collect(CASE WHEN n.label IS NULL THEN -1 WHEN n.label IN [0, 1] THEN toInteger(n.label)
-                    ELSE -2 END) AS label,
-       collect({_ticks("n.label_at")}) AS label_at
-"""
+def _read_columns(var: str, columns: tuple[ColumnSpec, ...]) -> list[str]:
+    """``collect`` expressions returning ``columns`` of ``var`` as parallel lists: text
+    with a ``<name>_missing`` list beside it, timestamps as ticks, numbers as floats."""
+    out = []
+    for column in columns:
+        value, name = f"{var}.{column.name}", column.name
+        if column.kind == "timestamp":
+            out.append(f"collect({_ticks(value)}) AS {name}")
+        elif column.kind == "number":
+            out.append(f"collect({_number(value)}) AS {name}")
+        elif column.kind == "label":
+            out.append(
+                f"collect(CASE WHEN {value} IS NULL THEN -1 WHEN {value} IN [0, 1] "
+                f"THEN toInteger({value}) ELSE -2 END) AS {name}"
+            )
+        else:
+            out.append(f"collect(coalesce({value}, '')) AS {name}")
+            out.append(f"collect({value} IS NULL) AS {name}_missing")
+    return out
+
+
+def _read_node(node: NodeType) -> str:
+    key = node.key.name
+    columns = [
+        "collect(id(n)) AS node_id",
+        f"collect(coalesce(n.{key}, '')) AS {key}",
+        *_read_columns("n", node.properties),
+    ]
+    return f"\nMATCH (n:{node.label})\nRETURN " + ",\n       ".join(columns) + "\n"
+
+
+def _read_relationship(rel: Relationship) -> str:
+    columns = [
+        "collect(id(startNode(r))) AS src",
+        "collect(id(endNode(r))) AS dst",
+        *_read_columns("r", rel.properties),
+    ]
+    return f"\nMATCH ()-[r:{rel.rel_type}]->()\nRETURN " + ",\n       ".join(columns) + "\n"
+
+
+#: Per node table: every node with its internal id, id and properties.
+READ_NODES = {name: _read_node(node) for name, node in NODE_TYPES.items()}
+#: Per relationship type: every relationship, read by type (a relationship type scan,
+#: faster than expanding from labelled nodes), with the internal ids of its ends; the
+#: reader checks that every end is a node of the expected label.
+READ_RELATIONSHIPS = {t: _read_relationship(r) for t, r in RELATIONSHIPS.items()}
 READ_USER_NUMBER_ATTRIBUTE = f"""
 MATCH (n:User)
 RETURN collect(id(n)) AS node_id, collect({_number("n[$key]")}) AS value
@@ -293,63 +309,6 @@ READ_USER_TEXT_ATTRIBUTE = """
 MATCH (n:User)
 RETURN collect(id(n)) AS node_id, collect(coalesce(n[$key], '')) AS value,
        collect(n[$key] IS NULL) AS missing
-"""
-READ_DEVICES = """
-MATCH (n:Device)
-RETURN collect(id(n)) AS node_id, collect(coalesce(n.device_id, '')) AS device_id
-"""
-READ_ACCOUNTS = """
-MATCH (n:Account)
-RETURN collect(id(n)) AS node_id, collect(coalesce(n.account_id, '')) AS account_id,
-       collect(coalesce(n.account_type, '')) AS account_type,
-       collect(n.account_type IS NULL) AS account_type_missing
-"""
-READ_PLATFORMS = """
-MATCH (n:Platform)
-RETURN collect(id(n)) AS node_id, collect(coalesce(n.platform_id, '')) AS platform_id
-"""
-READ_APPLICATIONS = f"""
-MATCH (n:Application)
-RETURN collect(id(n)) AS node_id,
-       collect(coalesce(n.application_id, '')) AS application_id,
-       collect({_ticks("n.applied_at")}) AS applied_at,
-       collect({_number("n.amount")}) AS amount,
-       collect(coalesce(n.status, '')) AS status,
-       collect(n.status IS NULL) AS status_missing
-"""
-# Relationships are read by type (a relationship type scan, three times faster here than
-# expanding from labelled nodes); the reader checks that every endpoint is a node of the
-# expected label.
-READ_USES = f"""
-MATCH ()-[r:USES]->()
-RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst,
-       collect({_ticks("r.first_seen")}) AS first_seen,
-       collect({_ticks("r.last_seen")}) AS last_seen
-"""
-READ_OWNS = f"""
-MATCH ()-[r:OWNS]->()
-RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst,
-       collect({_ticks("r.linked_at")}) AS linked_at
-"""
-READ_KNOWS = f"""
-MATCH ()-[r:KNOWS]->()
-RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst,
-       collect(coalesce(r.tie_type, '')) AS tie_type,
-       collect(r.tie_type IS NULL) AS tie_type_missing,
-       collect({_ticks("r.created_at")}) AS created_at,
-       collect({_number("r.weight")}) AS weight
-"""
-READ_SUBMITTED = """
-MATCH ()-[r:SUBMITTED]->()
-RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst
-"""
-READ_TO = """
-MATCH ()-[r:TO]->()
-RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst
-"""
-READ_FROM_DEVICE = """
-MATCH ()-[r:FROM_DEVICE]->()
-RETURN collect(id(startNode(r))) AS src, collect(id(endNode(r))) AS dst
 """
 
 
@@ -381,20 +340,18 @@ SET u.features_as_of = {_datetime("as_of")},
     {_set_columns("u", _feature_names())}
 RETURN count(u) AS matched
 """
-_RING_PROPERTIES = (
-    "size",
-    "known_count",
-    "bad_count",
-    "bad_rate",
-    "platforms",
-    "applications",
-    "applicants",
-    "registration_span_days",
-    "registration_burst_share",
-    "application_burst_share",
-    "shared_identifiers",
-    "flagged",
-)
+
+
+def _ring_properties() -> tuple[str, ...]:
+    from riskgraph.graph.features.rings import RING_COLUMNS
+
+    return tuple(c for c in RING_COLUMNS if c != "ring_id" and c not in RING_TIMES)
+
+
+#: Ring columns (graph/features/rings.py) stored as DateTime, and the others but the id.
+RING_TIMES = ("first_registered_at", "last_registered_at")
+RING_PROPERTIES = _ring_properties()
+_RING_TIME_SET = ",\n    ".join(f"r.{t} = {_datetime(t)}" for t in RING_TIMES)
 MARK_RINGS_STALE = """
 MATCH (r:Ring)
 CALL { WITH r SET r.stale = true } IN TRANSACTIONS OF $batch_size ROWS
@@ -402,9 +359,8 @@ CALL { WITH r SET r.stale = true } IN TRANSACTIONS OF $batch_size ROWS
 UPSERT_RINGS = f"""
 UNWIND range(0, size($ring_id) - 1) AS i
 MERGE (r:Ring {{ring_id: $ring_id[i]}})
-SET {_set_columns("r", _RING_PROPERTIES)},
-    r.first_registered_at = {_datetime("first_registered_at")},
-    r.last_registered_at = {_datetime("last_registered_at")},
+SET {_set_columns("r", RING_PROPERTIES)},
+    {_RING_TIME_SET},
     r.as_of = {_datetime("as_of")}
 REMOVE r.stale
 RETURN count(r) AS written
@@ -438,7 +394,8 @@ RETURN COUNT { MATCH (r:Ring) WHERE r.stale } AS rings,
 # Scores land on User nodes; the decision also becomes one of the labels RiskLow,
 # RiskMedium or RiskHigh, so that Neo4j Browser colours users by risk (the style file in
 # graph/browser/). A user's RISK_LINKs are replaced: deleted, then created anew.
-_SCORE_PROPERTIES = (
+#: scores.parquet columns stored on User nodes.
+USER_SCORE_PROPERTIES = (
     "risk_score",
     "credit_score",
     "gnn_risk",
@@ -447,11 +404,13 @@ _SCORE_PROPERTIES = (
     "reason_2",
     "reason_3",
 )
+#: associations.parquet columns, besides the two users, stored on RISK_LINK.
+RISK_LINK_PROPERTIES = ("score", "via_type", "via_id")
 SET_USER_SCORES = f"""
 UNWIND range(0, size($user_id) - 1) AS i
 MATCH (u:User {{user_id: $user_id[i]}})
 REMOVE u:RiskLow:RiskMedium:RiskHigh
-SET {_set_columns("u", _SCORE_PROPERTIES)},
+SET {_set_columns("u", USER_SCORE_PROPERTIES)},
     u.scored_at = {_datetime("as_of")},
     u:$($risk_label[i])
 RETURN count(u) AS matched
@@ -467,7 +426,7 @@ UNWIND range(0, size($user_id) - 1) AS i
 MATCH (u:User {{user_id: $user_id[i]}})
 MATCH (o:User {{user_id: $other_user_id[i]}})
 CREATE (u)-[l:RISK_LINK]->(o)
-SET {_set_columns("l", ("score", "via_type", "via_id"))},
+SET {_set_columns("l", RISK_LINK_PROPERTIES)},
     l.as_of = {_datetime("as_of")}
 RETURN count(l) AS written
 """

@@ -45,6 +45,7 @@ from neo4j.exceptions import DriverError
 from neo4j.exceptions import Neo4jError as DriverNeo4jError
 
 from riskgraph.errors import ConfigError, Neo4jError
+from riskgraph.loaders.schema import NODE_TYPES, RELATIONSHIPS
 
 __all__ = [
     "GRAPH_LABELS",
@@ -59,15 +60,12 @@ __all__ = [
     "shape_errors",
 ]
 
-#: Node labels an investigation may return (docs/neo4j.md, plus the write-back).
+#: Node labels an investigation may return: the schema's, plus the write-back's.
 GRAPH_LABELS = frozenset(
-    {"User", "Device", "Account", "Platform", "Application", "Ring"}
-    | {"RiskLow", "RiskMedium", "RiskHigh"}
+    {node.label for node in NODE_TYPES.values()} | {"Ring", "RiskLow", "RiskMedium", "RiskHigh"}
 )
-#: Relationship types an investigation may return.
-GRAPH_RELATIONSHIP_TYPES = frozenset(
-    {"USES", "OWNS", "KNOWS", "SUBMITTED", "TO", "FROM_DEVICE", "MEMBER_OF", "RISK_LINK"}
-)
+#: Relationship types an investigation may return: the schema's, plus the write-back's.
+GRAPH_RELATIONSHIP_TYPES = frozenset(RELATIONSHIPS) | {"MEMBER_OF", "RISK_LINK"}
 #: Value kinds of table columns, and the Python types the driver returns for them.
 VALUE_KINDS: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -251,9 +249,22 @@ def _parse_block(path: Path, lines: list[str], first_line: int) -> Investigation
             parameters[param.group(1)] = param.group(2).strip()
         elif line.strip():
             body.append(line)
-    query = "\n".join(body).strip()
     if returns is None:
         raise ConfigError(f"{where}: no '// Returns: ...' line")
+    return Investigation(
+        name=name,
+        title=title,
+        description=" ".join(description),
+        parameters=parameters,
+        returns=returns,
+        query=_checked_query(where, body, parameters),
+        line=first_line,
+    )
+
+
+def _checked_query(where: str, body: list[str], parameters: Mapping[str, str]) -> str:
+    """The block's one query without its ';', every ``$parameter`` given an example."""
+    query = "\n".join(body).strip()
     if not query.endswith(";"):
         raise ConfigError(f"{where}: the query must end with ';' (found {query[-30:]!r})")
     query = query[:-1].rstrip()
@@ -265,15 +276,7 @@ def _parse_block(path: Path, lines: list[str], first_line: int) -> Investigation
             f"{where}: the query uses {', '.join('$' + m for m in missing)} without a "
             "':param' line giving an example"
         )
-    return Investigation(
-        name=name,
-        title=title,
-        description=" ".join(description),
-        parameters=parameters,
-        returns=returns,
-        query=query,
-        line=first_line,
-    )
+    return query
 
 
 def _parse_returns(text: str, where: str) -> tuple[ColumnSpec, ...]:

@@ -28,6 +28,7 @@ from riskgraph.graph import cypher
 from riskgraph.graph.connection import server_error
 from riskgraph.graph.writer import ATTRIBUTE_PREFIX, META_USER_ATTRIBUTES, NUMBER, TEXT
 from riskgraph.loaders.limits import MAX_TIMESTAMP, MIN_TIMESTAMP, TIME_RANGE
+from riskgraph.loaders.schema import NODE_TYPES, RELATIONSHIPS, ColumnSpec, NodeType, Relationship
 from riskgraph.loaders.tables import (
     NO_INDEX,
     TABLE_COLUMNS,
@@ -245,188 +246,131 @@ def _read_all(
     fetch: Callable[..., Future[neo4j.Record]], ahead: int, found: _Unusable
 ) -> GraphTables:
     meta = fetch(cypher.READ_META, name=META_USER_ATTRIBUTES).result()
-    columns = list(meta["columns"] or [])
-    kinds = list(meta["kinds"] or [])
-    attribute_queries = [
-        (
-            f"attribute {column}",
-            cypher.READ_USER_NUMBER_ATTRIBUTE
-            if kind == NUMBER
-            else cypher.READ_USER_TEXT_ATTRIBUTE,
-            {"key": f"{ATTRIBUTE_PREFIX}{column}"},
-        )
-        for column, kind in zip(columns, kinds, strict=True)
-    ]
+    attributes = list(zip(meta["columns"] or [], meta["kinds"] or [], strict=True))
     # Listed in the order the code below takes them: nodes before the relationships
     # that point at them.
     answers = _Answers(
         fetch,
         [
-            ("users", cypher.READ_USERS, {}),
-            *attribute_queries,
-            ("devices", cypher.READ_DEVICES, {}),
-            ("accounts", cypher.READ_ACCOUNTS, {}),
-            ("platforms", cypher.READ_PLATFORMS, {}),
-            ("applications", cypher.READ_APPLICATIONS, {}),
-            ("SUBMITTED", cypher.READ_SUBMITTED, {}),
-            ("TO", cypher.READ_TO, {}),
-            ("FROM_DEVICE", cypher.READ_FROM_DEVICE, {}),
-            ("USES", cypher.READ_USES, {}),
-            ("OWNS", cypher.READ_OWNS, {}),
-            ("KNOWS", cypher.READ_KNOWS, {}),
+            ("users", cypher.READ_NODES["users"], {}),
+            *(
+                (
+                    f"attribute {column}",
+                    cypher.READ_USER_NUMBER_ATTRIBUTE
+                    if kind == NUMBER
+                    else cypher.READ_USER_TEXT_ATTRIBUTE,
+                    {"key": f"{ATTRIBUTE_PREFIX}{column}"},
+                )
+                for column, kind in attributes
+            ),
+            *((name, cypher.READ_NODES[name], {}) for name in NODE_TYPES if name != "users"),
+            *((rel_type, query, {}) for rel_type, query in cypher.READ_RELATIONSHIPS.items()),
         ],
         ahead,
     )
+    tables: dict[str, pd.DataFrame] = {}
+    orders: dict[str, pd.Index] = {}
+    for name, node in NODE_TYPES.items():
+        rec = answers.take(name)
+        node_ids = np.asarray(rec["node_id"], dtype=np.int64)
+        columns = _node_columns(node, rec, found)
+        if node.attributes:
+            columns.update(_attributes(answers, attributes, rec, node_ids, found))
+        tables[name], orders[name] = _sorted_nodes(name, columns, node_ids)
+    for rel_type, rel in RELATIONSHIPS.items():
+        rec = answers.take(rel_type)
+        src = _positions(rec["src"], orders[rel.start.node], rel_type, "start")
+        dst = _positions(rec["dst"], orders[rel.end.node], rel_type, "end")
+        if rel.is_reference:
+            tables[rel.table] = _with_reference(tables[rel.table], rel, src, dst)
+            continue
+        names = _named_relationship(
+            rel_type,
+            src,
+            dst,
+            tables[rel.start.node][NODE_TYPES[rel.start.node].key.name],
+            tables[rel.end.node][NODE_TYPES[rel.end.node].key.name],
+        )
+        columns = {str(rel.start.column): src, str(rel.end.column): dst}
+        columns.update(_decoded(rel.properties, rec, found, names))
+        tables[rel.table] = _edge_table(rel.table, columns)
+    return GraphTables(**tables).validate()
 
-    # -- nodes ------------------------------------------------------------------------
-    rec = answers.take("users")
-    user_nodes = np.asarray(rec["node_id"], dtype=np.int64)
-    user_names = _named("User", rec["user_id"])
-    users: dict[str, Any] = {
-        "user_id": _ids(rec["user_id"], "User", "user_id"),
-        "registered_at": found.timestamps(rec["registered_at"], "registered_at", user_names),
-        "label": found.labels(rec["label"], user_names),
-        "label_at": found.timestamps(rec["label_at"], "label_at", user_names),
-    }
-    read_user_ids = rec["user_id"]
-    for column, kind in zip(columns, kinds, strict=True):
+
+def _node_columns(node: NodeType, rec: neo4j.Record, found: _Unusable) -> dict[str, Any]:
+    """The id and properties of every node of one read, in read order."""
+    key = node.key.name
+    columns: dict[str, Any] = {key: _ids(rec[key], node.label, key)}
+    columns.update(_decoded(node.properties, rec, found, _named(node.label, rec[key])))
+    return columns
+
+
+def _decoded(
+    columns: tuple[ColumnSpec, ...],
+    rec: neo4j.Record,
+    found: _Unusable,
+    names: Callable[[np.ndarray], Sequence[str]],
+) -> dict[str, Any]:
+    """The property lists of a read as typed columns, unusable values as missing."""
+    out: dict[str, Any] = {}
+    for column in columns:
+        values = rec[column.name]
+        if column.kind == "timestamp":
+            out[column.name] = found.timestamps(values, column.name, names)
+        elif column.kind == "number":
+            out[column.name] = found.numbers(values, column.name, names)
+        elif column.kind == "label":
+            out[column.name] = found.labels(values, names)
+        else:
+            out[column.name] = _strings(values, rec[f"{column.name}_missing"])
+    return out
+
+
+def _attributes(
+    answers: _Answers,
+    attributes: list[tuple[str, str]],
+    users: neo4j.Record,
+    user_nodes: np.ndarray,
+    found: _Unusable,
+) -> dict[str, pd.Series]:
+    """The user attribute columns, in the order of the users read."""
+    out = {}
+    for column, kind in attributes:
         rec = answers.take(f"attribute {column}")
         if kind == NUMBER:
             at = pd.Index(user_nodes).get_indexer(np.asarray(rec["node_id"], dtype=np.int64))
             values = found.numbers(
                 rec["value"],
                 f"{ATTRIBUTE_PREFIX}{column}",
-                lambda rows, at=at: [f"User {read_user_ids[at[i]]!r}" for i in rows],
+                lambda rows, at=at: [f"User {users['user_id'][at[i]]!r}" for i in rows],
             )
-            users[column] = pd.Series(_align(values, rec["node_id"], user_nodes), dtype="float64")
+            out[column] = pd.Series(_align(values, rec["node_id"], user_nodes), dtype="float64")
         elif kind == TEXT:
             values = _strings(rec["value"], rec["missing"])
-            users[column] = pd.Series(_align(values, rec["node_id"], user_nodes), dtype="string")
+            out[column] = pd.Series(_align(values, rec["node_id"], user_nodes), dtype="string")
         else:
             raise Neo4jError(f"RiskgraphMeta: attribute {column!r} has unknown kind {kind!r}")
-    users_frame, user_order = _sorted_nodes("users", users, user_nodes)
+    return out
 
-    rec = answers.take("devices")
-    devices, device_order = _sorted_nodes(
-        "devices",
-        {"device_id": _ids(rec["device_id"], "Device", "device_id")},
-        np.asarray(rec["node_id"], dtype=np.int64),
-    )
-    rec = answers.take("accounts")
-    accounts, account_order = _sorted_nodes(
-        "accounts",
-        {
-            "account_id": _ids(rec["account_id"], "Account", "account_id"),
-            "account_type": _strings(rec["account_type"], rec["account_type_missing"]),
-        },
-        np.asarray(rec["node_id"], dtype=np.int64),
-    )
-    rec = answers.take("platforms")
-    platforms, platform_order = _sorted_nodes(
-        "platforms",
-        {"platform_id": _ids(rec["platform_id"], "Platform", "platform_id")},
-        np.asarray(rec["node_id"], dtype=np.int64),
-    )
-    rec = answers.take("applications")
-    app_frame, app_order = _sorted_nodes(
-        "applications",
-        {
-            "application_id": _ids(rec["application_id"], "Application", "application_id"),
-            "applied_at": found.timestamps(
-                rec["applied_at"], "applied_at", _named("Application", rec["application_id"])
-            ),
-            "amount": found.numbers(
-                rec["amount"], "amount", _named("Application", rec["application_id"])
-            ),
-            "status": _strings(rec["status"], rec["status_missing"]),
-        },
-        np.asarray(rec["node_id"], dtype=np.int64),
-    )
 
-    # -- relationships --------------------------------------------------------------------
-    def ends(
-        record: neo4j.Record, rel: str, src_order: pd.Index, dst_order: pd.Index
-    ) -> tuple[np.ndarray, np.ndarray]:
-        src = _positions(record["src"], src_order, rel, "start")
-        dst = _positions(record["dst"], dst_order, rel, "end")
-        return src, dst
-
-    n_apps = len(app_frame)
-    rec = answers.take("SUBMITTED")
-    sub_user, sub_app = ends(rec, "SUBMITTED", user_order, app_order)
-    rec = answers.take("TO")
-    to_app, to_platform = ends(rec, "TO", app_order, platform_order)
-    rec = answers.take("FROM_DEVICE")
-    fd_app, fd_device = ends(rec, "FROM_DEVICE", app_order, device_order)
-    ids = app_frame["application_id"]
-    _exactly(np.bincount(sub_app, minlength=n_apps), 1, 1, ids, "SUBMITTED (its user)")
-    _exactly(np.bincount(to_app, minlength=n_apps), 1, 1, ids, "TO (its platform)")
-    _exactly(np.bincount(fd_app, minlength=n_apps), 0, 1, ids, "FROM_DEVICE")
-    user_idx = np.empty(n_apps, dtype=np.int64)
-    user_idx[sub_app] = sub_user
-    platform_idx = np.empty(n_apps, dtype=np.int64)
-    platform_idx[to_app] = to_platform
-    device_idx = np.full(n_apps, NO_INDEX, dtype=np.int64)
-    device_idx[fd_app] = fd_device
-    applications = pd.DataFrame(
-        {
-            "application_id": app_frame["application_id"],
-            "user_idx": user_idx,
-            "platform_idx": platform_idx,
-            "device_idx": device_idx,
-            "applied_at": app_frame["applied_at"],
-            "amount": app_frame["amount"],
-            "status": app_frame["status"],
-        }
+def _with_reference(
+    table: pd.DataFrame, rel: Relationship, src: np.ndarray, dst: np.ndarray
+) -> pd.DataFrame:
+    """``table`` (a node table) with the index column ``rel`` fills: each row must have
+    exactly one such relationship, or at most one when ``rel`` is optional."""
+    rows, other, end = (
+        (dst, src, rel.start) if rel.start.column is not None else (src, dst, rel.end)
     )
-
-    user_ids = users_frame["user_id"]
-    rec = answers.take("USES")
-    src, dst = ends(rec, "USES", user_order, device_order)
-    names = _named_relationship("USES", src, dst, user_ids, devices["device_id"])
-    user_devices = _edge_table(
-        "user_devices",
-        {
-            "user_idx": src,
-            "device_idx": dst,
-            "first_seen": found.timestamps(rec["first_seen"], "first_seen", names),
-            "last_seen": found.timestamps(rec["last_seen"], "last_seen", names),
-        },
-    )
-    rec = answers.take("OWNS")
-    src, dst = ends(rec, "OWNS", user_order, account_order)
-    names = _named_relationship("OWNS", src, dst, user_ids, accounts["account_id"])
-    user_accounts = _edge_table(
-        "user_accounts",
-        {
-            "user_idx": src,
-            "account_idx": dst,
-            "linked_at": found.timestamps(rec["linked_at"], "linked_at", names),
-        },
-    )
-    rec = answers.take("KNOWS")
-    src, dst = ends(rec, "KNOWS", user_order, user_order)
-    names = _named_relationship("KNOWS", src, dst, user_ids, user_ids)
-    social = _edge_table(
-        "social",
-        {
-            "src_idx": src,
-            "dst_idx": dst,
-            "tie_type": _strings(rec["tie_type"], rec["tie_type_missing"]),
-            "created_at": found.timestamps(rec["created_at"], "created_at", names),
-            "weight": found.numbers(rec["weight"], "weight", names),
-        },
-    )
-    return GraphTables(
-        users=users_frame,
-        devices=devices,
-        accounts=accounts,
-        platforms=platforms,
-        applications=_typed("applications", applications),
-        user_devices=user_devices,
-        user_accounts=user_accounts,
-        social=social,
-    ).validate()
+    node = NODE_TYPES[rel.table]
+    ids = table[node.key.name].rename(node.label)  # names the node in a message
+    what = f"{rel.rel_type} (its {NODE_TYPES[end.node].hetero})"
+    _exactly(np.bincount(rows, minlength=len(table)), int(not rel.optional), 1, ids, what)
+    column = np.full(len(table), NO_INDEX, dtype=np.int64)
+    column[rows] = other
+    out = table.copy()
+    out[str(end.column)] = column
+    placed = [c for c in TABLE_COLUMNS[rel.table] if c in out.columns]
+    return out[placed + [c for c in out.columns if c not in placed]]
 
 
 # -- columns ------------------------------------------------------------------------------
@@ -500,6 +444,6 @@ def _exactly(counts: np.ndarray, low: int, high: int, ids: pd.Series, what: str)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise Neo4jError(
-            f"Application {ids.iloc[first]!r} has {counts[first]} {what} relationships; "
+            f"{ids.name} {ids.iloc[first]!r} has {counts[first]} {what} relationships; "
             f"expected {low if low == high else f'{low} to {high}'}"
         )

@@ -23,40 +23,31 @@ same features written twice leave the same state. All Cypher lives in
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import neo4j
 import neo4j.time
-import numpy as np
 import pandas as pd
-from neo4j.exceptions import DriverError
-from neo4j.exceptions import Neo4jError as DriverNeo4jError
 
 from riskgraph.graph import cypher
-from riskgraph.graph.connection import server_error
+from riskgraph.graph.batches import BatchWriter, WriteSettings, column_values, timestamp_parameters
 from riskgraph.graph.features.catalog import FEATURE_CATALOG
 from riskgraph.graph.features.compute import GraphFeatures
-from riskgraph.graph.features.rings import RING_COLUMNS
-from riskgraph.graph.schema import ensure_schema
-from riskgraph.graph.writer import timestamp_parameters
 
 __all__ = [
     "BROWSER_LABELS",
     "RING_LARGE_SIZE",
     "RING_MEDIUM_SIZE",
     "RISK_LABELS",
+    "WRITE_BACK_SETTINGS",
     "ScoreWriteReport",
     "WriteBackReport",
     "write_browser_labels",
     "write_features",
     "write_scores",
 ]
-
-_RING_TIMES = ("first_registered_at", "last_registered_at")
 
 #: The label each decision gives a User node (Neo4j Browser colours by it).
 RISK_LABELS = {"approve": "RiskLow", "review": "RiskMedium", "decline": "RiskHigh"}
@@ -65,9 +56,11 @@ RISK_LABELS = {"approve": "RiskLow", "review": "RiskMedium", "decline": "RiskHig
 #: whose bad label the run could see.
 BROWSER_LABELS = ("RingFlagged", "RingMedium", "RingLarge", "KnownBad")
 #: Ring sizes from which a Ring node is ``RingMedium`` / ``RingLarge``. Households have
-#: 2-4 members; fraud rings are larger (docs/synthetic.md: 3-60, median 10).
+#: 2-4 members; fraud rings are larger (docs/synthetic.md).
 RING_MEDIUM_SIZE = 5
 RING_LARGE_SIZE = 10
+#: The write-back's default: rows of a few properties each, so larger batches than a load.
+WRITE_BACK_SETTINGS = WriteSettings(batch_size=10_000)
 
 
 @dataclass(frozen=True)
@@ -108,9 +101,7 @@ def write_features(
     features: GraphFeatures,
     *,
     users: Sequence[str] | None = None,
-    database: str = "neo4j",
-    batch_size: int = 10_000,
-    workers: int = 2,
+    settings: WriteSettings = WRITE_BACK_SETTINGS,
 ) -> WriteBackReport:
     """Write ``features`` onto ``User`` nodes and replace the ``Ring`` nodes.
 
@@ -124,12 +115,10 @@ def write_features(
         ``features``). The nightly job passes the users it scores, so that a ``User``
         node's features and scores always come from the same night. Rings and their
         memberships describe the whole graph and are written in full either way.
-    database : str
-    batch_size : int
-        Rows per transaction.
-    workers : int
-        User-feature transactions in flight at once (rings and memberships are written
-        one batch at a time: their transactions would lock the same Ring nodes).
+    settings : WriteSettings, optional
+        Database, rows per transaction, and user-feature transactions in flight at once
+        (rings and memberships are written one batch at a time: their transactions
+        would lock the same Ring nodes).
 
     Returns
     -------
@@ -137,10 +126,11 @@ def write_features(
 
     Raises
     ------
+    ConfigError
+        On a setting below its minimum.
     Neo4jError
-        When the server fails a batch (naming the step and rows).
-    ValueError
-        On a ``batch_size`` or ``workers`` below 1.
+        When the server fails a batch (naming the step and rows);
+        ``Neo4jUnavailableError`` when it cannot be reached.
 
     Examples
     --------
@@ -148,98 +138,71 @@ def write_features(
     >>> write_features(driver, gf).rings  # doctest: +SKIP
     3661
     """
-    if batch_size < 1 or workers < 1:
-        raise ValueError(f"batch_size={batch_size}, workers={workers}: both must be >= 1")
-    began = time.monotonic()
-    _ensure_schema(driver, database)
+    writer = BatchWriter(driver, settings)
+    writer.ensure_constraints()
     f = features.features
     written = f if users is None else f.loc[f["user_id"].isin(pd.Index(users))]
-    as_of = timestamp_parameters(
-        pd.Series([features.as_of] * len(written), dtype="datetime64[us, UTC]"), "as_of"
-    )
-
     user_params: dict[str, list[Any]] = {
         "user_id": written["user_id"].astype(str).tolist(),
-        **as_of,
+        **_as_of(features.as_of, len(written)),
     }
     for name in FEATURE_CATALOG:
-        user_params[name] = _values(written[name])
-    matched = sum(
-        record["matched"]
-        for record in _run_batches(
-            driver, database, "user features", cypher.SET_USER_FEATURES, user_params,
-            batch_size, workers,
-        )
-    )  # fmt: skip
+        user_params[name] = column_values(written[name])
+    matched = writer.total("user features", cypher.SET_USER_FEATURES, user_params)
 
-    _auto_commit(driver, database, cypher.MARK_RINGS_STALE, batch_size)
-    _auto_commit(driver, database, cypher.MARK_MEMBERSHIPS_STALE, batch_size)
-    rings = features.rings
-    ring_params: dict[str, list[Any]] = {
-        "ring_id": rings["ring_id"].astype(str).tolist(),
-        **timestamp_parameters(
-            pd.Series([features.as_of] * len(rings), dtype="datetime64[us, UTC]"), "as_of"
-        ),
-    }
-    for column in RING_COLUMNS:
-        if column == "ring_id":
-            continue
-        if column in _RING_TIMES:
-            ring_params.update(timestamp_parameters(rings[column], column))
-        else:
-            ring_params[column] = _values(rings[column])
-    written_rings = sum(
-        r["written"]
-        for r in _run_batches(
-            driver, database, "rings", cypher.UPSERT_RINGS, ring_params, batch_size, 1
-        )
+    writer.auto_commit("marking rings stale", cypher.MARK_RINGS_STALE)
+    writer.auto_commit("marking ring memberships stale", cypher.MARK_MEMBERSHIPS_STALE)
+    written_rings = writer.total(
+        "rings", cypher.UPSERT_RINGS, _ring_parameters(features), workers=1
     )
-    members = f.loc[f["ring_id"].notna(), ["user_id", "ring_id"]]
     # Ordered by ring, so that one batch touches few Ring nodes.
-    members = members.sort_values(["ring_id", "user_id"])
-    written_members = sum(
-        r["written"]
-        for r in _run_batches(
-            driver,
-            database,
-            "ring memberships",
-            cypher.MERGE_MEMBERSHIPS,
-            {
-                "user_id": members["user_id"].astype(str).tolist(),
-                "ring_id": members["ring_id"].astype(str).tolist(),
-            },
-            batch_size,
-            1,
-        )
+    members = f.loc[f["ring_id"].notna(), ["user_id", "ring_id"]].sort_values(
+        ["ring_id", "user_id"]
     )
-    try:
-        stale, _, _ = driver.execute_query(cypher.COUNT_STALE_WRITE_BACK, database_=database)
-    except (DriverNeo4jError, DriverError) as exc:
-        raise server_error("counting stale rings", database, exc) from exc
-    _auto_commit(driver, database, cypher.DELETE_STALE_MEMBERSHIPS, batch_size)
-    _auto_commit(driver, database, cypher.DELETE_STALE_RINGS, batch_size)
-    added, removed = write_browser_labels(
-        driver, features.as_of, database=database, batch_size=batch_size
+    written_members = writer.total(
+        "ring memberships",
+        cypher.MERGE_MEMBERSHIPS,
+        {
+            "user_id": members["user_id"].astype(str).tolist(),
+            "ring_id": members["ring_id"].astype(str).tolist(),
+        },
+        workers=1,
     )
+    stale = writer.query("counting stale rings", cypher.COUNT_STALE_WRITE_BACK)[0]
+    writer.auto_commit("deleting stale ring memberships", cypher.DELETE_STALE_MEMBERSHIPS)
+    writer.auto_commit("deleting stale rings", cypher.DELETE_STALE_RINGS)
+    added, removed = write_browser_labels(driver, features.as_of, settings=settings)
     return WriteBackReport(
         users=len(written),
-        users_matched=int(matched),
-        rings=int(written_rings),
-        memberships=int(written_members),
-        rings_removed=int(stale[0]["rings"]),
-        memberships_removed=int(stale[0]["memberships"]),
+        users_matched=matched,
+        rings=written_rings,
+        memberships=written_members,
+        rings_removed=int(stale["rings"]),
+        memberships_removed=int(stale["memberships"]),
         labels_added=added,
         labels_removed=removed,
-        seconds=time.monotonic() - began,
+        seconds=writer.seconds,
     )
+
+
+def _ring_parameters(features: GraphFeatures) -> dict[str, list[Any]]:
+    rings = features.rings
+    params: dict[str, list[Any]] = {
+        "ring_id": rings["ring_id"].astype(str).tolist(),
+        **_as_of(features.as_of, len(rings)),
+    }
+    for column in cypher.RING_PROPERTIES:
+        params[column] = column_values(rings[column])
+    for column in cypher.RING_TIMES:
+        params.update(timestamp_parameters(rings[column], column))
+    return params
 
 
 def write_browser_labels(
     driver: neo4j.Driver,
     as_of: pd.Timestamp,
     *,
-    database: str = "neo4j",
-    batch_size: int = 10_000,
+    settings: WriteSettings = WRITE_BACK_SETTINGS,
     medium_size: int = RING_MEDIUM_SIZE,
     large_size: int = RING_LARGE_SIZE,
 ) -> tuple[int, int]:
@@ -260,23 +223,27 @@ def write_browser_labels(
     Neo4jError
         When the server fails a batch.
     ValueError
-        Unless ``1 <= medium_size < large_size`` and ``batch_size >= 1``.
+        Unless ``1 <= medium_size < large_size``.
     """
-    if not 1 <= medium_size < large_size or batch_size < 1:
+    if not 1 <= medium_size < large_size:
         raise ValueError(
-            f"medium_size={medium_size}, large_size={large_size}, batch_size={batch_size}: "
-            "need 1 <= medium_size < large_size and batch_size >= 1"
+            f"medium_size={medium_size}, large_size={large_size}: "
+            "need 1 <= medium_size < large_size"
         )
+    writer = BatchWriter(driver, settings)
     cut_off = pd.Timestamp(as_of)
     cut_off = cut_off.tz_localize("UTC") if cut_off.tzinfo is None else cut_off.tz_convert("UTC")
-    rings = _auto_commit(
-        driver, database, cypher.SET_RING_LABELS, batch_size,
-        medium_size=medium_size, large_size=large_size,
-    )  # fmt: skip
-    users = _auto_commit(
-        driver, database, cypher.SET_KNOWN_BAD_LABELS, batch_size,
+    rings = writer.auto_commit(
+        "labelling rings",
+        cypher.SET_RING_LABELS,
+        medium_size=medium_size,
+        large_size=large_size,
+    )
+    users = writer.auto_commit(
+        "labelling known-bad users",
+        cypher.SET_KNOWN_BAD_LABELS,
         as_of=neo4j.time.DateTime.from_native(cut_off.to_pydatetime()),
-    )  # fmt: skip
+    )
     return (
         rings.labels_added + users.labels_added,
         rings.labels_removed + users.labels_removed,
@@ -299,9 +266,7 @@ def write_scores(
     associations: pd.DataFrame,
     as_of: pd.Timestamp,
     *,
-    database: str = "neo4j",
-    batch_size: int = 10_000,
-    workers: int = 2,
+    settings: WriteSettings = WRITE_BACK_SETTINGS,
 ) -> ScoreWriteReport:
     """Write tonight's scores onto ``User`` nodes and replace their ``RISK_LINK``s.
 
@@ -315,6 +280,7 @@ def write_scores(
         ``via_id``, ``score``).
     as_of : Timestamp
         The run's cut-off, stored as ``scored_at`` / ``as_of``.
+    settings : WriteSettings, optional
 
     Notes
     -----
@@ -322,128 +288,38 @@ def write_scores(
     are created, and properties are overwritten; a missing reason removes the property.
     The decision also sets one of the labels :data:`RISK_LABELS`.
     """
-    if batch_size < 1 or workers < 1:
-        raise ValueError(f"batch_size={batch_size}, workers={workers}: both must be >= 1")
     unknown = sorted(set(scores["decision"].dropna()) - set(RISK_LABELS))
     if unknown:
         raise ValueError(f"decision values {unknown}: expected {sorted(RISK_LABELS)}")
-    began = time.monotonic()
-    _ensure_schema(driver, database)
+    writer = BatchWriter(driver, settings)
+    writer.ensure_constraints()
     params: dict[str, list[Any]] = {
         "user_id": scores["user_id"].astype(str).tolist(),
         "risk_label": scores["decision"].map(RISK_LABELS).tolist(),
-        **timestamp_parameters(
-            pd.Series([as_of] * len(scores), dtype="datetime64[us, UTC]"), "as_of"
-        ),
+        **_as_of(as_of, len(scores)),
     }
-    for column in (
-        "risk_score",
-        "credit_score",
-        "gnn_risk",
-        "decision",
-        "reason_1",
-        "reason_2",
-        "reason_3",
-    ):
-        params[column] = _values(scores[column])
-    matched = sum(
-        r["matched"]
-        for r in _run_batches(
-            driver, database, "user scores", cypher.SET_USER_SCORES, params, batch_size, workers
-        )
+    for column in cypher.USER_SCORE_PROPERTIES:
+        params[column] = column_values(scores[column])
+    matched = writer.total("user scores", cypher.SET_USER_SCORES, params)
+    deleted = writer.total(
+        "old risky links", cypher.DELETE_RISK_LINKS, {"user_id": params["user_id"]}
     )
-    deleted = sum(
-        r["deleted"]
-        for r in _run_batches(
-            driver, database, "old risky links", cypher.DELETE_RISK_LINKS,
-            {"user_id": params["user_id"]}, batch_size, workers,
-        )
-    )  # fmt: skip
     links: dict[str, list[Any]] = {
-        column: _values(associations[column])
-        for column in ("user_id", "other_user_id", "via_type", "via_id", "score")
+        column: column_values(associations[column])
+        for column in ("user_id", "other_user_id", *cypher.RISK_LINK_PROPERTIES)
     }
-    links.update(
-        timestamp_parameters(
-            pd.Series([as_of] * len(associations), dtype="datetime64[us, UTC]"), "as_of"
-        )
-    )
+    links.update(_as_of(as_of, len(associations)))
     # One worker: links of different users may share end nodes, and parallel creates
     # would wait on each other's locks.
-    written = sum(
-        r["written"]
-        for r in _run_batches(
-            driver, database, "risky links", cypher.CREATE_RISK_LINKS, links, batch_size, 1
-        )
-    )
+    written = writer.total("risky links", cypher.CREATE_RISK_LINKS, links, workers=1)
     return ScoreWriteReport(
-        users_matched=int(matched),
-        links_deleted=int(deleted),
-        links_written=int(written),
-        seconds=time.monotonic() - began,
+        users_matched=matched,
+        links_deleted=deleted,
+        links_written=written,
+        seconds=writer.seconds,
     )
 
 
-def _values(series: pd.Series) -> list[Any]:
-    """A column as Python scalars (bool, int, float, str), missing values as None."""
-    missing = series.isna().to_numpy()
-    dtype = str(series.dtype)
-    if dtype == "bool":
-        values: np.ndarray = series.to_numpy(dtype=bool)
-    elif dtype.startswith(("int", "Int")):
-        values = series.to_numpy(dtype=np.int64, na_value=0)
-    elif dtype.startswith("float"):
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        values = series.astype(object).to_numpy()
-    if not missing.any():
-        return values.tolist()
-    out = values.astype(object)
-    out[missing] = None
-    return out.tolist()
-
-
-def _run_batches(
-    driver: neo4j.Driver,
-    database: str,
-    what: str,
-    query: str,
-    params: Mapping[str, Sequence[Any]],
-    batch_size: int,
-    workers: int,
-) -> list[neo4j.Record]:
-    """Run ``query`` on consecutive batches of parallel lists; first record of each."""
-    size = len(next(iter(params.values())))
-
-    def one(start: int) -> neo4j.Record:
-        batch = {k: v[start : start + batch_size] for k, v in params.items()}
-        try:
-            records, _, _ = driver.execute_query(query, batch, database_=database)
-        except (DriverNeo4jError, DriverError) as exc:
-            end = min(start + batch_size, size)
-            raise server_error(f"writing {what} rows {start}-{end - 1}", database, exc) from exc
-        return records[0]
-
-    starts = range(0, size, batch_size)
-    if workers == 1 or len(starts) <= 1:
-        return [one(s) for s in starts]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one, starts))
-
-
-def _auto_commit(
-    driver: neo4j.Driver, database: str, query: str, batch_size: int, **params: Any
-) -> neo4j.SummaryCounters:
-    """Run a ``CALL ... IN TRANSACTIONS`` statement (it needs an auto-commit transaction)."""
-    try:
-        with driver.session(database=database) as session:
-            return session.run(query, batch_size=batch_size, **params).consume().counters
-    except (DriverNeo4jError, DriverError) as exc:
-        raise server_error("a write-back step", database, exc) from exc
-
-
-def _ensure_schema(driver: neo4j.Driver, database: str) -> None:
-    try:
-        ensure_schema(driver, database=database)
-    except (DriverNeo4jError, DriverError) as exc:
-        raise server_error("preparing the schema", database, exc) from exc
+def _as_of(as_of: pd.Timestamp, rows: int) -> dict[str, list[Any]]:
+    """The ``as_of`` parameter lists of ``rows`` rows."""
+    return timestamp_parameters(pd.Series([as_of] * rows, dtype="datetime64[us, UTC]"), "as_of")

@@ -17,15 +17,23 @@ import numpy as np
 import pandas as pd
 
 from riskgraph.errors import InputError
-from riskgraph.loaders.contract import INPUT_TABLES
 from riskgraph.loaders.pseudonymize import check_hmac_key, pseudonymize
 from riskgraph.loaders.read import RawTable, find_table_file, read_table
 from riskgraph.loaders.rejects import write_rejects
+from riskgraph.loaders.schema import (
+    INPUT_TABLES,
+    NODE_TYPES,
+    OPTIONAL_TABLES,
+    RELATIONSHIPS,
+    NodeType,
+    TableSpec,
+    references_into,
+)
 from riskgraph.loaders.tables import (
     NO_INDEX,
+    TABLE_COLUMNS,
     GraphTables,
     canonical_order,
-    empty_graph_tables,
     index_of,
 )
 from riskgraph.loaders.validate import (
@@ -199,15 +207,17 @@ def _build(raws: Mapping[str, RawTable], key: bytes) -> LoadResult:
     for name, raw in raws.items():
         if name != "users":
             validated[name] = validate_table(raw, INPUT_TABLES[name], known)
-
-    if "user_accounts" in validated:
-        validated["user_accounts"] = _pseudonymize_accounts(validated["user_accounts"], key)
+    for name, table in validated.items():
+        if INPUT_TABLES[name].personal_columns:
+            validated[name] = _pseudonymize_table(table, INPUT_TABLES[name], key)
 
     counts = {}
     rejects = {}
     for name in INPUT_TABLES:
         if name not in validated:
-            counts[name] = {"rows": 0, "loaded": 0, "rejected": 0}
+            # An optional table's absence is no news: it is left out of the counts.
+            if name not in OPTIONAL_TABLES:
+                counts[name] = {"rows": 0, "loaded": 0, "rejected": 0}
             continue
         v = validated[name]
         rejects[name] = v.rejects
@@ -222,16 +232,18 @@ def _build(raws: Mapping[str, RawTable], key: bytes) -> LoadResult:
     return LoadResult(tables.validate(), rejects, counts, sources, warnings)
 
 
-def _pseudonymize_accounts(table: ValidatedTable, key: bytes) -> ValidatedTable:
+def _pseudonymize_table(table: ValidatedTable, spec: TableSpec, key: bytes) -> ValidatedTable:
+    """Replace the personal columns of the accepted and the rejected rows by pseudonyms."""
+    personal = spec.personal_columns
     clean = table.clean.copy()
-    clean["account_id"] = pseudonymize(clean["account_id"], key)
+    for column in personal:
+        clean[column] = pseudonymize(clean[column], key)
     rejects = table.rejects.copy()
     if len(rejects):
-        # A record that could not be split may hold the account number in any field.
+        # A record that could not be split may hold personal data in any field.
         malformed = rejects["reason"].str.startswith("expected ").to_numpy(bool)
-        personal = [c for c in rejects.columns if c not in ("line", "reason")]
-        for column in personal:
-            if column == "account_id":
+        for column in (c for c in rejects.columns if c not in ("line", "reason")):
+            if column in personal:
                 hashed = pseudonymize(rejects[column].mask(rejects[column] == ""), key)
                 rejects[column] = hashed.fillna("").astype("str")
             elif malformed.any():
@@ -242,84 +254,65 @@ def _pseudonymize_accounts(table: ValidatedTable, key: bytes) -> ValidatedTable:
 
 
 def _assemble(clean: Mapping[str, pd.DataFrame]) -> GraphTables:
-    """Turn validated contract tables into node and edge tables with integer indices."""
-    empty = empty_graph_tables()
-    users = canonical_order("users", clean["users"])
-    user_ids = users["user_id"]
+    """Turn validated contract tables into node and edge tables with integer indices.
 
-    user_devices = clean.get("user_devices", _contract_empty("user_devices"))
-    user_accounts = clean.get("user_accounts", _contract_empty("user_accounts"))
-    social = clean.get("social", _contract_empty("social"))
-    applications = clean.get("applications", _contract_empty("applications"))
-
-    device_ids = pd.concat(
-        [user_devices["device_id"], applications["device_id"].dropna()], ignore_index=True
-    )
-    devices = _nodes("devices", "device_id", device_ids)
-    platforms = _nodes("platforms", "platform_id", applications["platform_id"])
-    # An account's type is the first one given for it, in file order.
-    account_types = user_accounts.dropna(subset=["account_type"]).drop_duplicates("account_id")
-    accounts = _nodes("accounts", "account_id", user_accounts["account_id"])
-    accounts["account_type"] = (
-        accounts["account_id"]
-        .map(account_types.set_index("account_id")["account_type"])
-        .astype("string")
-    )
-
-    app_table = pd.DataFrame(
-        {
-            "application_id": applications["application_id"].astype("string"),
-            "user_idx": index_of(applications["user_id"], user_ids),
-            "platform_idx": index_of(applications["platform_id"], platforms["platform_id"]),
-            "device_idx": index_of(applications["device_id"], devices["device_id"]),
-            "applied_at": applications["applied_at"],
-            "amount": applications["amount"],
-            "status": applications["status"],
-        }
-    )
-    app_table.loc[applications["device_id"].isna().to_numpy(), "device_idx"] = NO_INDEX
-    edges = {
-        "user_devices": pd.DataFrame(
-            {
-                "user_idx": index_of(user_devices["user_id"], user_ids),
-                "device_idx": index_of(user_devices["device_id"], devices["device_id"]),
-                "first_seen": user_devices["first_seen"],
-                "last_seen": user_devices["last_seen"],
-            }
-        ),
-        "user_accounts": pd.DataFrame(
-            {
-                "user_idx": index_of(user_accounts["user_id"], user_ids),
-                "account_idx": index_of(user_accounts["account_id"], accounts["account_id"]),
-                "linked_at": user_accounts["linked_at"],
-            }
-        ),
-        "social": pd.DataFrame(
-            {
-                "src_idx": index_of(social["src_user_id"], user_ids),
-                "dst_idx": index_of(social["dst_user_id"], user_ids),
-                "tie_type": social["tie_type"],
-                "created_at": social["created_at"],
-                "weight": social["weight"],
-            }
-        ),
+    ``users`` keeps its rows (attributes included). Node types without an input table of
+    their own are the distinct ids the input tables name (a device is every
+    ``device_id`` of ``user_devices`` and ``applications``), with their properties from
+    the first row that gives them, in file order. Every other table takes the rows of
+    its input table, with the ids it names turned into node positions.
+    """
+    inputs = {name: clean.get(name, _contract_empty(name)) for name in INPUT_TABLES}
+    nodes = {
+        name: _identifier_nodes(node, inputs)
+        for name, node in NODE_TYPES.items()
+        if node.source is None
     }
-    typed = {
-        name: canonical_order(name, frame.astype(empty.__getattribute__(name).dtypes.to_dict()))
-        for name, frame in {"applications": app_table, **edges}.items()
-    }
-    return GraphTables(
-        users=users,
-        devices=devices,
-        accounts=accounts,
-        platforms=platforms,
-        **typed,
-    )
+    nodes["users"] = canonical_order("users", inputs["users"])
+    tables = dict(nodes)
+    for name, columns in TABLE_COLUMNS.items():
+        if name in nodes:
+            continue
+        source = inputs[_INPUT_OF[name]]
+        frame = pd.DataFrame(
+            {
+                column: _positions(source, name, column, nodes)
+                if (name, column) in _END_OF_COLUMN
+                else source[column]
+                for column in columns
+            }
+        )
+        tables[name] = canonical_order(name, frame.astype(columns))
+    return GraphTables(**tables)
 
 
-def _nodes(table: str, id_column: str, ids: pd.Series) -> pd.DataFrame:
-    unique = pd.Series(ids.dropna().unique(), dtype="string")
-    return canonical_order(table, pd.DataFrame({id_column: unique}))
+def _identifier_nodes(node: NodeType, inputs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The distinct ids of ``node`` the input tables name, sorted, with properties."""
+    key = node.key.name
+    named = [
+        inputs[_INPUT_OF[rel.table]][str(end.input)] for rel, end in references_into(node.table)
+    ]
+    unique = pd.Series(pd.concat(named, ignore_index=True).dropna().unique(), dtype="string")
+    nodes = canonical_order(node.table, pd.DataFrame({key: unique}))
+    for prop in node.properties:
+        given = pd.concat(
+            [t[[key, prop.name]] for t in inputs.values() if {key, prop.name} <= set(t.columns)]
+        )
+        first = given.dropna(subset=[prop.name]).drop_duplicates(key).set_index(key)[prop.name]
+        nodes[prop.name] = nodes[key].map(first).astype(prop.dtype)
+    return nodes
+
+
+def _positions(
+    source: pd.DataFrame, table: str, column: str, nodes: Mapping[str, pd.DataFrame]
+) -> np.ndarray:
+    """Index column ``column`` of ``table``: the positions of the nodes its input rows
+    name, :data:`NO_INDEX` where a row names none."""
+    end = _END_OF_COLUMN[table, column]
+    ids = source[str(end.input)]
+    positions = index_of(ids, nodes[end.node][NODE_TYPES[end.node].key.name])
+    positions[ids.isna().to_numpy()] = NO_INDEX
+    return positions
 
 
 def _contract_empty(name: str) -> pd.DataFrame:
@@ -332,3 +325,17 @@ def _contract_empty(name: str) -> pd.DataFrame:
         pd.DataFrame(columns=["line", "reason"]),
     )
     return validate_table(raw, spec, pd.Index([])).clean
+
+
+# The input table of every GraphTables table but the identifier nodes, and the
+# relationship end behind every index column.
+_INPUT_OF = {
+    **{name: str(node.source) for name, node in NODE_TYPES.items() if node.source},
+    **{r.table: r.table for r in RELATIONSHIPS.values() if not r.is_reference},
+}
+_END_OF_COLUMN = {
+    (rel.table, str(end.column)): end
+    for rel in RELATIONSHIPS.values()
+    for end in (rel.start, rel.end)
+    if end.column is not None
+}

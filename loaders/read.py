@@ -20,7 +20,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from riskgraph.errors import InputError
-from riskgraph.loaders.contract import INPUT_TABLES
+from riskgraph.loaders.schema import INPUT_TABLES
 
 __all__ = ["RawTable", "find_table_file", "read_table"]
 
@@ -230,8 +230,8 @@ def _check_header_names_columns(name: str, path: Path, header: list[str]) -> Non
     if spec is None or set(header) & set(spec.column_names):
         return
     line = ",".join(header)
-    # Account numbers are personal data: never repeated from a line of user_accounts.
-    shown = "" if "account_id" in spec.column_names else f" ({line[:60]!r})"
+    # Personal data (account numbers, addresses) is never repeated from a line.
+    shown = "" if spec.personal_columns else f" ({line[:60]!r})"
     raise InputError(
         f"{path}: line 1{shown} names none of the columns of {name}; the file needs a "
         f"header row naming its columns, at least {', '.join(spec.required_columns)}"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskgraph.loaders.contract import INPUT_TABLES
 from riskgraph.loaders.permissions import make_private_dir, open_private
+from riskgraph.loaders.schema import INPUT_TABLES
 
 __all__ = ["FORMULA_PREFIXES", "spreadsheet_safe", "write_rejects"]
 

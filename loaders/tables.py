@@ -6,28 +6,35 @@ input tables or read back from Neo4j.
 
 Layout
 ------
+The tables, their columns and dtypes follow the schema (:mod:`riskgraph.loaders.schema`):
+a node table per node type (its id, then the index columns of the relationships its
+rows carry, then its properties), an edge table per relationship that has one (the
+index columns of its two ends, then its properties).
+
 Node tables are indexed by a ``RangeIndex``: a node's position *is* its integer
 index, and edge tables refer to nodes by those positions. Nodes are sorted by their
 string id so that the same graph always gets the same indices, whichever way it
 was built.
 
-=============  ===============================================================
-table          columns (dtype)
-=============  ===============================================================
-users          user_id (string), registered_at (datetime UTC), label (Int8,
-               <NA> = unknown), label_at (datetime UTC, NaT = unknown), then
-               the user attribute columns: numbers as float64, text as string
-devices        device_id (string)
-accounts       account_id (string, pseudonymized), account_type (string)
-platforms      platform_id (string)
-applications   application_id (string), user_idx, platform_idx (int64),
-               device_idx (int64, -1 = no device), applied_at (datetime UTC),
-               amount (float64), status (string)
-user_devices   user_idx, device_idx (int64), first_seen, last_seen (datetime UTC)
-user_accounts  user_idx, account_idx (int64), linked_at (datetime UTC)
-social         src_idx, dst_idx (int64, users), tie_type (string),
-               created_at (datetime UTC), weight (float64)
-=============  ===============================================================
+==============  ===============================================================
+table           columns (dtype)
+==============  ===============================================================
+users           user_id (string), registered_at (datetime UTC), label (Int8,
+                <NA> = unknown), label_at (datetime UTC, NaT = unknown), then
+                the user attribute columns: numbers as float64, text as string
+devices         device_id (string)
+accounts        account_id (string, pseudonymized), account_type (string)
+platforms       platform_id (string)
+applications    application_id (string), user_idx, platform_idx (int64),
+                device_idx (int64, -1 = no device), applied_at (datetime UTC),
+                amount (float64), status (string)
+addresses       address_id (string, pseudonymized)
+user_devices    user_idx, device_idx (int64), first_seen, last_seen (datetime UTC)
+user_accounts   user_idx, account_idx (int64), linked_at (datetime UTC)
+social          src_idx, dst_idx (int64, users), tie_type (string),
+                created_at (datetime UTC), weight (float64)
+user_addresses  user_idx, address_idx (int64), declared_at (datetime UTC)
+==============  ===============================================================
 
 Edge tables are sorted by their key columns. Missing optional values are
 ``<NA>`` / ``NaT`` / ``NaN``, never empty strings.
@@ -36,96 +43,95 @@ Edge tables are sorted by their key columns. Missing optional values are
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from riskgraph.errors import InputError
+from riskgraph.loaders.schema import (
+    NO_INDEX,
+    NODE_TYPES,
+    OPTIONAL_TABLES,
+    RELATIONSHIPS,
+    TIMESTAMP,
+)
 
 __all__ = [
     "EDGE_TABLES",
     "NODE_TABLES",
     "NO_INDEX",
     "TABLE_COLUMNS",
+    "TIMESTAMP",
     "GraphTables",
     "empty_graph_tables",
 ]
 
-#: Marks a missing node reference in an index column (``applications.device_idx``).
-NO_INDEX = -1
 
-TIMESTAMP = "datetime64[us, UTC]"
+def _layout() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], dict[str, list[str]]]:
+    """Columns and dtypes, index columns and their node tables, and sort keys per table."""
+    columns: dict[str, dict[str, str]] = {}
+    references: dict[str, dict[str, str]] = {}
+    sort_keys: dict[str, list[str]] = {}
+    for node in NODE_TYPES.values():
+        columns[node.table] = {node.key.name: node.key.dtype}
+        sort_keys[node.table] = [node.key.name]
+    edge_tables = [r for r in RELATIONSHIPS.values() if not r.is_reference]
+    for rel in edge_tables:
+        columns[rel.table] = {}
+        sort_keys[rel.table] = [str(rel.start.column), str(rel.end.column), *rel.key]
+    for rel in RELATIONSHIPS.values():
+        for end in (rel.start, rel.end):
+            if end.column is not None:
+                columns[rel.table][end.column] = "int64"
+                references.setdefault(rel.table, {})[end.column] = end.node
+    for node in NODE_TYPES.values():
+        columns[node.table].update({c.name: c.dtype for c in node.properties})
+    for rel in edge_tables:
+        columns[rel.table].update({c.name: c.dtype for c in rel.properties})
+    return columns, references, sort_keys
+
 
 #: Fixed columns of each table and their dtypes; ``users`` may carry more (attributes).
-TABLE_COLUMNS: dict[str, dict[str, str]] = {
-    "users": {
-        "user_id": "string",
-        "registered_at": TIMESTAMP,
-        "label": "Int8",
-        "label_at": TIMESTAMP,
-    },
-    "devices": {"device_id": "string"},
-    "accounts": {"account_id": "string", "account_type": "string"},
-    "platforms": {"platform_id": "string"},
-    "applications": {
-        "application_id": "string",
-        "user_idx": "int64",
-        "platform_idx": "int64",
-        "device_idx": "int64",
-        "applied_at": TIMESTAMP,
-        "amount": "float64",
-        "status": "string",
-    },
-    "user_devices": {
-        "user_idx": "int64",
-        "device_idx": "int64",
-        "first_seen": TIMESTAMP,
-        "last_seen": TIMESTAMP,
-    },
-    "user_accounts": {"user_idx": "int64", "account_idx": "int64", "linked_at": TIMESTAMP},
-    "social": {
-        "src_idx": "int64",
-        "dst_idx": "int64",
-        "tie_type": "string",
-        "created_at": TIMESTAMP,
-        "weight": "float64",
-    },
-}
-
-NODE_TABLES = ("users", "devices", "accounts", "platforms", "applications")
-EDGE_TABLES = ("user_devices", "user_accounts", "social")
-
+TABLE_COLUMNS: dict[str, dict[str, str]]
 # Which node table every index column points into, per table.
-_REFERENCES: dict[str, dict[str, str]] = {
-    "applications": {"user_idx": "users", "platform_idx": "platforms", "device_idx": "devices"},
-    "user_devices": {"user_idx": "users", "device_idx": "devices"},
-    "user_accounts": {"user_idx": "users", "account_idx": "accounts"},
-    "social": {"src_idx": "users", "dst_idx": "users"},
-}
-_NULLABLE_REFERENCES = {("applications", "device_idx")}
-
+_REFERENCES: dict[str, dict[str, str]]
 # Sort keys that make a table's row order canonical.
-_SORT_KEYS: dict[str, list[str]] = {
-    "users": ["user_id"],
-    "devices": ["device_id"],
-    "accounts": ["account_id"],
-    "platforms": ["platform_id"],
-    "applications": ["application_id"],
-    "user_devices": ["user_idx", "device_idx"],
-    "user_accounts": ["user_idx", "account_idx"],
-    "social": ["src_idx", "dst_idx", "tie_type"],
+_SORT_KEYS: dict[str, list[str]]
+TABLE_COLUMNS, _REFERENCES, _SORT_KEYS = _layout()
+NODE_TABLES = tuple(NODE_TYPES)
+EDGE_TABLES = tuple(name for name in TABLE_COLUMNS if name not in NODE_TYPES)
+_NULLABLE_REFERENCES = {
+    (r.table, str(end.column))
+    for r in RELATIONSHIPS.values()
+    if r.optional
+    for end in (r.start, r.end)
+    if end.column is not None
 }
 
 
-@dataclass(frozen=True)
 class GraphTables:
     """Typed node and edge tables of the lending graph, with integer node indices.
+
+    One attribute per table of :data:`TABLE_COLUMNS` (``tables.users``,
+    ``tables.user_devices``, ...), as the schema (:mod:`riskgraph.loaders.schema`)
+    declares them. Immutable: build a new one to change a table.
 
     Build one with :func:`riskgraph.loaders.load_input` (from input files),
     :func:`riskgraph.graph.read_graph` (from Neo4j) or :meth:`from_parquet`.
     Call :meth:`validate` after building one by hand.
+
+    Parameters
+    ----------
+    **tables : pd.DataFrame
+        Every table by name; tables of optional input tables (the schema's
+        ``OPTIONAL_TABLES``) may be left out and are then empty.
+
+    Raises
+    ------
+    InputError
+        When a table is unknown, or one that is not optional is missing.
 
     Examples
     --------
@@ -134,14 +140,37 @@ class GraphTables:
     (0, 0)
     """
 
-    users: pd.DataFrame
-    devices: pd.DataFrame
-    accounts: pd.DataFrame
-    platforms: pd.DataFrame
-    applications: pd.DataFrame
-    user_devices: pd.DataFrame
-    user_accounts: pd.DataFrame
-    social: pd.DataFrame
+    __slots__ = ("_tables",)
+    _tables: dict[str, pd.DataFrame]
+
+    def __init__(self, **tables: pd.DataFrame) -> None:
+        unknown = sorted(set(tables) - set(TABLE_COLUMNS))
+        missing = [n for n in TABLE_COLUMNS if n not in tables and n not in OPTIONAL_TABLES]
+        if unknown or missing:
+            raise InputError(
+                f"GraphTables: unknown tables {unknown}, missing tables {missing}; "
+                f"expected {list(TABLE_COLUMNS)} ({sorted(OPTIONAL_TABLES)} optional)"
+            )
+        ordered = {n: tables[n] if n in tables else _empty_table(n) for n in TABLE_COLUMNS}
+        object.__setattr__(self, "_tables", ordered)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._tables[name]
+        except KeyError:
+            raise AttributeError(f"GraphTables has no table {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"GraphTables is immutable: cannot set {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self._tables,))
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={len(t)}" for name, t in self.tables())
+        return f"GraphTables({sizes})"
 
     # -- sizes -----------------------------------------------------------------
     @property
@@ -150,16 +179,18 @@ class GraphTables:
 
     @property
     def num_edges(self) -> int:
-        """Relationships as stored in Neo4j: USES, OWNS, KNOWS, and per application
-        SUBMITTED, TO and (when it has a device) FROM_DEVICE."""
-        apps = self.applications
-        return (
-            len(self.user_devices)
-            + len(self.user_accounts)
-            + len(self.social)
-            + 2 * len(apps)
-            + int((apps["device_idx"].to_numpy() != NO_INDEX).sum())
-        )
+        """Relationships as stored in Neo4j: a row of every edge table, and per row of a
+        node table each reference it holds (an application's SUBMITTED, TO and, when it
+        has a device, FROM_DEVICE)."""
+        total = 0
+        for rel in RELATIONSHIPS.values():
+            table = self._tables[rel.table]
+            column = rel.end.column if rel.end.column is not None else rel.start.column
+            if rel.optional and column is not None:
+                total += int((table[column].to_numpy() != NO_INDEX).sum())
+            else:
+                total += len(table)
+        return total
 
     @property
     def attribute_columns(self) -> list[str]:
@@ -168,9 +199,28 @@ class GraphTables:
         return [c for c in self.users.columns if c not in fixed]
 
     def tables(self) -> Iterator[tuple[str, pd.DataFrame]]:
-        """``(name, table)`` for every table, nodes first."""
-        for f in fields(self):
-            yield f.name, getattr(self, f.name)
+        """``(name, table)`` for every table, nodes first; a table of an optional input
+        table (the schema's ``OPTIONAL_TABLES``) only when it has rows, so that a graph
+        without one reads, counts and hashes as it did before the table existed."""
+        for name, table in self._tables.items():
+            if len(table) or name not in OPTIONAL_TABLES:
+                yield name, table
+
+    def replace(self, **tables: pd.DataFrame) -> GraphTables:
+        """A new GraphTables with ``tables`` in place of those of the same name.
+
+        Raises
+        ------
+        InputError
+            When a name is not a table of GraphTables.
+
+        Examples
+        --------
+        >>> g = empty_graph_tables()
+        >>> g.replace(users=g.users.drop(columns="label_at")).users.columns.tolist()
+        ['user_id', 'registered_at', 'label']
+        """
+        return GraphTables(**{**self._tables, **tables})
 
     # -- checks ----------------------------------------------------------------
     def validate(self) -> GraphTables:
@@ -181,18 +231,11 @@ class GraphTables:
         InputError
             Naming the table, column and first offending value.
         """
-        sizes = {name: len(getattr(self, name)) for name in NODE_TABLES}
-        for name, table in self.tables():
+        sizes = {name: len(self._tables[name]) for name in NODE_TABLES}
+        for name, table in self._tables.items():
             if not isinstance(table.index, pd.RangeIndex) or table.index.start != 0:
                 raise InputError(f"GraphTables.{name}: index must be a RangeIndex from 0")
-            for column, dtype in TABLE_COLUMNS[name].items():
-                if column not in table.columns:
-                    raise InputError(f"GraphTables.{name}: missing column {column!r}")
-                if str(table[column].dtype) != dtype:
-                    raise InputError(
-                        f"GraphTables.{name}.{column}: dtype {table[column].dtype}, "
-                        f"expected {dtype}"
-                    )
+            _check_columns(name, table)
             for column, target in _REFERENCES.get(name, {}).items():
                 values = table[column].to_numpy()
                 low = NO_INDEX if (name, column) in _NULLABLE_REFERENCES else 0
@@ -210,7 +253,7 @@ class GraphTables:
 
     def equals(self, other: GraphTables) -> bool:
         """True when every table has the same columns, dtypes and values."""
-        for name, table in self.tables():
+        for name, table in self._tables.items():
             theirs = getattr(other, name)
             if list(table.columns) != list(theirs.columns) or not table.equals(theirs):
                 return False
@@ -226,26 +269,48 @@ class GraphTables:
 
     @classmethod
     def from_parquet(cls, directory: str | Path) -> GraphTables:
-        """Read tables written by :meth:`to_parquet`, then :meth:`validate`."""
+        """Read tables written by :meth:`to_parquet`, then :meth:`validate`.
+
+        A missing file of an optional table (one written before that table existed)
+        is an empty table.
+        """
         directory = Path(directory)
         tables = {}
-        for f in fields(cls):
-            path = directory / f"{f.name}.parquet"
+        for name in TABLE_COLUMNS:
+            path = directory / f"{name}.parquet"
             if not path.exists():
-                raise InputError(f"{path}: missing GraphTables table {f.name!r}")
-            tables[f.name] = pd.read_parquet(path).reset_index(drop=True)
+                if name in OPTIONAL_TABLES:
+                    continue
+                raise InputError(f"{path}: missing GraphTables table {name!r}")
+            tables[name] = pd.read_parquet(path).reset_index(drop=True)
         return cls(**tables).validate()
+
+
+def _check_columns(name: str, table: pd.DataFrame) -> None:
+    for column, dtype in TABLE_COLUMNS[name].items():
+        if column not in table.columns:
+            raise InputError(f"GraphTables.{name}: missing column {column!r}")
+        if str(table[column].dtype) != dtype:
+            raise InputError(
+                f"GraphTables.{name}.{column}: dtype {table[column].dtype}, expected {dtype}"
+            )
+
+
+def _rebuild(tables: dict[str, pd.DataFrame]) -> GraphTables:
+    return GraphTables(**tables)
+
+
+def _empty_table(name: str, extra: dict[str, str] | None = None) -> pd.DataFrame:
+    columns = {**TABLE_COLUMNS[name], **(extra or {})}
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in columns.items()}, index=pd.RangeIndex(0))
 
 
 def empty_graph_tables(attribute_dtypes: dict[str, str] | None = None) -> GraphTables:
     """A graph with no nodes, every table typed (attribute columns as given)."""
-    tables = {}
-    for name, columns in TABLE_COLUMNS.items():
-        if name == "users" and attribute_dtypes:
-            columns = {**columns, **attribute_dtypes}
-        tables[name] = pd.DataFrame(
-            {c: pd.Series(dtype=d) for c, d in columns.items()}, index=pd.RangeIndex(0)
-        )
+    tables = {
+        name: _empty_table(name, attribute_dtypes if name == "users" else None)
+        for name in TABLE_COLUMNS
+    }
     return GraphTables(**tables)
 
 

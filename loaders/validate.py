@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskgraph.loaders.contract import ColumnSpec, TableSpec
 from riskgraph.loaders.limits import TIME_RANGE, id_problems, outside_time_range
 from riskgraph.loaders.read import RawTable
+from riskgraph.loaders.schema import ColumnSpec, TableSpec
 from riskgraph.loaders.tables import TIMESTAMP
 
 __all__ = ["InputWarning", "ValidatedTable", "missing_columns", "validate_table"]
@@ -109,24 +109,12 @@ def validate_table(
         other user are rejected. Required when the spec has user references.
     """
     frame = raw.frame
-    n = len(frame)
-    reasons = _Reasons(n)
-    typed: dict[str, pd.Series] = {}
-    for column in spec.columns:
-        values = frame[column.name] if column.name in frame.columns else None
-        typed[column.name] = _parse_column(column, values, n, reasons)
-
-    if spec.name == "users":
-        _check_label_dates(typed, reasons)
-    if spec.name == "social":
-        self_tie = (typed["src_user_id"] == typed["dst_user_id"]).fillna(False).to_numpy(bool)
-        reasons.add(self_tie, "src_user_id equals dst_user_id")
-    for column in spec.user_references:
-        if known_users is None:
-            raise ValueError(f"validate_table({spec.name!r}) needs known_users")
-        ids = typed[column]
-        unknown = ids.notna().to_numpy(bool) & ~ids.isin(known_users).to_numpy(bool)
-        reasons.add_values(unknown, frame[column], f"unknown {column} {{}}")
+    reasons = _Reasons(len(frame))
+    typed = {
+        column.name: _parse_column(column, frame.get(column.name), len(frame), reasons)
+        for column in spec.columns
+    }
+    _check_rows(spec, typed, frame, known_users, reasons)
     _check_duplicate_keys(spec, typed, raw.lines, reasons)
 
     clean = pd.DataFrame(typed)
@@ -137,9 +125,34 @@ def validate_table(
             clean[column], note = _attribute(frame[column], raw.lines)
             if note is not None:
                 warnings.append(InputWarning(str(raw.path), str(column), *note))
-    ok = ~reasons.any
-    clean = clean.loc[ok].reset_index(drop=True)
+    clean = clean.loc[~reasons.any].reset_index(drop=True)
+    return ValidatedTable(clean, _rejected_rows(raw, reasons), tuple(warnings))
 
+
+def _check_rows(
+    spec: TableSpec,
+    typed: dict[str, pd.Series],
+    frame: pd.DataFrame,
+    known_users: pd.Index | None,
+    reasons: _Reasons,
+) -> None:
+    """The rules between the columns of a row, and against the users accepted."""
+    if spec.name == "users":
+        _check_label_dates(typed, reasons)
+    if spec.distinct:
+        first, second = spec.distinct
+        same = (typed[first] == typed[second]).fillna(False).to_numpy(bool)
+        reasons.add(same, f"{first} equals {second}")
+    for column in spec.user_references:
+        if known_users is None:
+            raise ValueError(f"validate_table({spec.name!r}) needs known_users")
+        ids = typed[column]
+        unknown = ids.notna().to_numpy(bool) & ~ids.isin(known_users).to_numpy(bool)
+        reasons.add_values(unknown, frame[column], f"unknown {column} {{}}")
+
+
+def _rejected_rows(raw: RawTable, reasons: _Reasons) -> pd.DataFrame:
+    """``line``, ``reason``, then the row's own columns as text; malformed records too."""
     rejected = reasons.any
     rejects = pd.DataFrame(
         {
@@ -147,12 +160,12 @@ def validate_table(
             "reason": reasons.text[rejected].astype(str),
         }
     )
-    for column in frame.columns:
-        rejects[column] = _as_text(frame[column].loc[rejected]).to_numpy()
+    for column in raw.frame.columns:
+        rejects[column] = _as_text(raw.frame[column].loc[rejected]).to_numpy()
     if len(raw.malformed):
         rejects = pd.concat([rejects, raw.malformed], ignore_index=True)
         rejects = rejects.sort_values("line", kind="stable", ignore_index=True)
-    return ValidatedTable(clean, rejects, tuple(warnings))
+    return rejects
 
 
 class _Reasons:

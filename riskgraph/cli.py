@@ -326,6 +326,7 @@ def load(
     import sys
 
     from riskgraph.config import find_config_file, read_config_file, resolve_hmac_key
+    from riskgraph.graph.batches import WriteSettings
     from riskgraph.graph.connection import open_driver, resolve_connection
     from riskgraph.graph.writer import write_graph
     from riskgraph.loaders import load_input
@@ -342,8 +343,7 @@ def load(
             report = write_graph(
                 driver,
                 result.tables,
-                database=conn.database,
-                batch_size=batch_size,
+                settings=WriteSettings(database=conn.database, batch_size=batch_size),
                 progress=sys.stderr.isatty(),
             )
     typer.echo(

@@ -146,14 +146,11 @@ def dataclass_from_mapping(cls: type[T], values: Mapping[str, Any] | None, sourc
 
 
 def _check_type(value: Any, expected: Any, where: str) -> Any:
+    """``value`` as ``expected`` (an int where a float is expected becomes one), or a
+    :class:`ConfigError` naming ``where``."""
     origin = typing.get_origin(expected)
     if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(expected):
-            try:
-                return _check_type(value, option, where)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{where} = {value!r} is not a valid {expected}")
+        return _check_union(value, expected, where)
     if origin is typing.Literal:
         allowed = typing.get_args(expected)
         if value not in allowed:
@@ -166,6 +163,20 @@ def _check_type(value: Any, expected: Any, where: str) -> Any:
         item = args[0] if args else Any
         items = [_check_type(v, item, where) for v in value]
         return tuple(items) if origin is tuple else items
+    return _check_plain(value, expected, where)
+
+
+def _check_union(value: Any, expected: Any, where: str) -> Any:
+    for option in typing.get_args(expected):
+        try:
+            return _check_type(value, option, where)
+        except ConfigError:
+            continue
+    raise ConfigError(f"{where} = {value!r} is not a valid {expected}")
+
+
+def _check_plain(value: Any, expected: Any, where: str) -> Any:
+    """:func:`_check_type` for a type that is not generic (``int``, ``Path``, None)."""
     if expected is Any:
         return value
     if expected is type(None):

@@ -467,6 +467,29 @@ def model_monitoring(
         bands["matured_users"] = 0
         bands["matured_bad_rate"] = np.nan
 
+    characteristics, counts_tonight = _characteristic_stability(
+        development, bins, previous_bin_counts, notes
+    )
+    return ModelMonitoring(
+        score_psi=score_psi,
+        bands=bands,
+        characteristics=characteristics,
+        ranking=ranking,
+        bin_counts=counts_tonight,
+        score_counts=tonight.astype(int).tolist(),
+        notes=notes,
+    )
+
+
+def _characteristic_stability(
+    development: DevelopmentSample | None,
+    bins: pd.DataFrame | None,
+    previous_bin_counts: dict[str, list[int]] | None,
+    notes: list[str],
+) -> tuple[pd.DataFrame, dict[str, list[int]]]:
+    """Each characteristic's CSI against development and the previous night (worst
+    first), and tonight's bin counts; a note in ``notes`` when no previous night
+    compares."""
     counts_tonight: dict[str, list[int]] = {}
     rows = []
     if bins is not None:
@@ -500,15 +523,7 @@ def model_monitoring(
     characteristics = characteristics.sort_values(
         "csi_development", ascending=False, na_position="last", ignore_index=True
     )
-    return ModelMonitoring(
-        score_psi=score_psi,
-        bands=bands,
-        characteristics=characteristics,
-        ranking=ranking,
-        bin_counts=counts_tonight,
-        score_counts=tonight.astype(int).tolist(),
-        notes=notes,
-    )
+    return characteristics, counts_tonight
 
 
 def _band_bad_rate(good: np.ndarray, bad: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -348,6 +348,7 @@ def _run(night: _Night, hmac_key: bytes) -> dict[str, Any]:
             tables = loaded.tables
             clock.timings.update({"upsert": 0.0, "read_back": 0.0})
         else:
+            from riskgraph.graph.batches import WriteSettings
             from riskgraph.graph.reader import read_graph
             from riskgraph.graph.writer import write_graph
 
@@ -355,10 +356,10 @@ def _run(night: _Night, hmac_key: bytes) -> dict[str, Any]:
                 write_graph(
                     night.driver,
                     loaded.tables,
-                    database=night.database,
+                    settings=WriteSettings(database=night.database),
                     progress=clock.progress is not None,
                 )
-            # The graph read back supersedes tonight's tables (0.75 GB at a million users).
+            # The graph read back supersedes tonight's tables: let them go before the model.
             del loaded
             release_free_memory()
             with clock.stage("read_back", "reading the accumulated graph back from Neo4j"):
@@ -400,8 +401,8 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
         bins = _priced_characteristics(models, scored.result.bins, positions)
         gnn_views = scored.gnn_views
         # Every user's scores, reasons and flags are not needed past here, and tonight's
-        # feature rows only again in the report: neither is held through the links
-        # (about 0.5 GB each at a million users).
+        # feature rows only again in the report: neither is held through the links,
+        # the stage with the job's highest memory.
         del scored
         # The cut-off targets apply to the users decided tonight.
         forced = forced_review(flags, config.decisions)
@@ -505,12 +506,13 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
         (staging / "report.html").write_text(render_report(report), encoding="utf-8")
 
     if driver is not None:
-        from riskgraph.graph.writeback import write_features, write_scores
+        from riskgraph.graph.writeback import WRITE_BACK_SETTINGS, write_features, write_scores
 
         with clock.stage("write_back", "writing scores, rings and risky links to Neo4j"):
             # Tonight's users only: a User node's features and scores come from one night.
-            write_features(driver, features, users=scores["user_id"], database=night.database)
-            write_scores(driver, scores, associations, as_of, database=night.database)
+            settings = dataclasses.replace(WRITE_BACK_SETTINGS, database=night.database)
+            write_features(driver, features, users=scores["user_id"], settings=settings)
+            write_scores(driver, scores, associations, as_of, settings=settings)
     else:
         clock.timings["write_back"] = 0.0
 
@@ -569,7 +571,7 @@ def _without_protected(tables: GraphTables, protected: tuple[str, ...]) -> Graph
     if not present:
         return tables
     log.info("leaving out the protected attributes %s", present, extra={"stage": "model"})
-    return dataclasses.replace(tables, users=tables.users.drop(columns=present))
+    return tables.replace(users=tables.users.drop(columns=present))
 
 
 def _priced_characteristics(

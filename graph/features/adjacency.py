@@ -1,10 +1,10 @@
 """The graph as it stood just before ``as_of``, as sparse user-identifier matrices.
 
 Every feature family starts from a :class:`GraphSnapshot`: the users registered
-before ``as_of``, their links to devices and accounts, the devices their
-applications were filed from, social ties, and the applications themselves, each
-restricted to what happened strictly before ``as_of`` (a link without a timestamp
-counts: nothing says it is new).
+before ``as_of``, their links to devices, accounts and the other identifiers of the
+schema (addresses), the devices their applications were filed from, social ties, and
+the applications themselves, each restricted to what happened strictly before
+``as_of`` (a link without a timestamp counts: nothing says it is new).
 
 Relations between users are *co-use* projections: two users are linked through a
 relation when they share an identifier of that kind. Identifiers shared by very many
@@ -16,13 +16,14 @@ bounds the cost of a projection by ``max_sharing * nnz``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from riskgraph.graph.features.timeline import NAT, to_micros
+from riskgraph.loaders.schema import IDENTIFIER_TABLES, IdentifierTable
 from riskgraph.loaders.tables import NO_INDEX, GraphTables
 
 __all__ = [
@@ -68,6 +69,10 @@ class GraphSnapshot:
     app_amount : np.ndarray
         ``float64`` ``(n_apps,)``, NaN when unknown.
     n_platforms : int
+    other_identifiers : dict[str, scipy.sparse.csr_array]
+        Per node table of every other identifier table of the schema
+        (:data:`riskgraph.loaders.schema.IDENTIFIER_TABLES`, e.g. ``addresses``),
+        ``(n_users, n_nodes)``, 0/1: a shared one links users like a shared device.
     """
 
     as_of_us: int
@@ -83,22 +88,26 @@ class GraphSnapshot:
     app_time_us: np.ndarray
     app_amount: np.ndarray
     n_platforms: int
+    other_identifiers: dict[str, sp.csr_array] = field(default_factory=dict)
 
     @property
     def n_users(self) -> int:
         return len(self.active)
 
     def identifiers(self) -> sp.csr_array:
-        """Devices (used or applied from) and accounts as one 0/1 matrix.
+        """Every identifier a user holds as one 0/1 matrix: devices (used or applied
+        from), accounts, then the other identifiers (:attr:`other_identifiers`).
 
         Returns
         -------
         scipy.sparse.csr_array
-            ``(n_users, n_devices + n_accounts)``: columns ``0..n_devices-1`` are
-            devices, the rest accounts.
+            ``(n_users, n_devices + n_accounts + ...)``: columns ``0..n_devices-1`` are
+            devices, the next ``n_accounts`` accounts, then each other identifier
+            table's nodes in schema order.
         """
         devices = binary(self.user_devices + self.application_devices)
-        return sp.hstack([devices, self.user_accounts], format="csr")
+        others = [m for m in self.other_identifiers.values() if m.shape[1]]
+        return sp.hstack([devices, self.user_accounts, *others], format="csr")
 
     def relation(self, name: str) -> sp.csr_array:
         """The user-identifier matrix of relation ``name`` (not ``social``)."""
@@ -130,18 +139,20 @@ def graph_snapshot(tables: GraphTables, as_of_us: int) -> GraphSnapshot:
         t = to_micros(column)
         return (t == NAT) | (t < as_of_us)
 
-    ud = tables.user_devices
-    keep = before(ud["first_seen"]) & active[ud["user_idx"].to_numpy()]
-    user_devices = binary_matrix(
-        ud["user_idx"].to_numpy()[keep], ud["device_idx"].to_numpy()[keep], (n, len(tables.devices))
-    )
-    ua = tables.user_accounts
-    keep = before(ua["linked_at"]) & active[ua["user_idx"].to_numpy()]
-    user_accounts = binary_matrix(
-        ua["user_idx"].to_numpy()[keep],
-        ua["account_idx"].to_numpy()[keep],
-        (n, len(tables.accounts)),
-    )
+    def held(table: IdentifierTable) -> sp.csr_array:
+        """The user-identifier matrix of one identifier table, as of ``as_of``."""
+        links = getattr(tables, table.input)
+        keep = active[links["user_idx"].to_numpy()]
+        if table.time is not None:
+            keep &= before(links[table.time])
+        shape = (n, len(getattr(tables, table.node.table)))
+        return binary_matrix(
+            links["user_idx"].to_numpy()[keep], links[table.index_column].to_numpy()[keep], shape
+        )
+
+    held_by = {t.input: held(t) for t in IDENTIFIER_TABLES}
+    user_devices, user_accounts = held_by.pop("user_devices"), held_by.pop("user_accounts")
+    others = {t.node.table: held_by[t.input] for t in IDENTIFIER_TABLES if t.input in held_by}
     so = tables.social
     src, dst = so["src_idx"].to_numpy(), so["dst_idx"].to_numpy()
     keep = before(so["created_at"]) & active[src] & active[dst] & (src != dst)
@@ -176,6 +187,7 @@ def graph_snapshot(tables: GraphTables, as_of_us: int) -> GraphSnapshot:
         app_time_us=app_time,
         app_amount=app_amount,
         n_platforms=len(tables.platforms),
+        other_identifiers=others,
     )
 
 

@@ -20,8 +20,9 @@ A user's own label never counts, whatever ``labels`` holds:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,9 +45,9 @@ __all__ = [
     "ExposureGraph",
     "exposure_to_known_bad",
     "hop_counts",
-    "two_hop_pairs",
     "label_folds",
     "ppr_exposure",
+    "two_hop_pairs",
 ]
 
 #: Relations with their own exposure features; ``any`` is their union.
@@ -101,28 +102,27 @@ class ExposureConfig:
         """
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "ppr_damping":
-                if not 0.0 <= value < 1.0:
-                    raise ConfigError(f"ExposureConfig.ppr_damping = {value!r}: expected 0..<1")
-            elif f.name == "ppr_folds":
-                if not (isinstance(value, int) and value >= 2):
-                    raise ConfigError(
-                        f"ExposureConfig.ppr_folds = {value!r}: expected an integer >= 2"
-                    )
-            elif f.name == "max_sharing":
-                if not (isinstance(value, int) and value >= 2):
-                    raise ConfigError(
-                        f"ExposureConfig.max_sharing = {value!r}: expected an integer >= 2"
-                    )
-            elif f.name == "ppr_tol":
-                if not value >= 1e-6:
-                    raise ConfigError(
-                        f"ExposureConfig.ppr_tol = {value!r}: expected >= 1e-6 "
-                        "(the iteration runs in single precision)"
-                    )
-            elif not value > 0:
-                raise ConfigError(f"ExposureConfig.{f.name} = {value!r}: expected > 0")
+            accepts, expected = _EXPOSURE_RULES.get(f.name, _POSITIVE)
+            if not accepts(value):
+                raise ConfigError(f"ExposureConfig.{f.name} = {value!r}: expected {expected}")
         return self
+
+
+def _integer_from_two(value: object) -> bool:
+    return isinstance(value, int) and value >= 2
+
+
+_POSITIVE: tuple[Callable[[Any], bool], str] = (lambda v: v > 0, "> 0")
+#: Each setting's test and what it expects; every other setting must be positive.
+_EXPOSURE_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "ppr_damping": (lambda v: 0.0 <= v < 1.0, "0..<1"),
+    "ppr_folds": (_integer_from_two, "an integer >= 2"),
+    "max_sharing": (_integer_from_two, "an integer >= 2"),
+    "ppr_tol": (
+        lambda v: v >= 1e-6,
+        ">= 1e-6 (the iteration runs in single precision)",
+    ),
+}
 
 
 def hop_counts(

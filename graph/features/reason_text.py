@@ -45,6 +45,7 @@ import functools
 import math
 import re
 import string
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["format_reason", "template_fields"]
@@ -69,45 +70,15 @@ class _ReasonFormatter(string.Formatter):
             one, many = format_spec.split("|", 1)
             shown = self.last_number if self.last_number is not None else _as_float(value)
             return one if shown == 1.0 else many
-        if format_spec == "count":
-            number = _as_float(value)
-            if number is None:
-                return str(value)
-            whole = math.floor(number + 0.5)
-            self.last_number = float(whole)
-            return "no" if whole == 0 else f"{whole:,}"
-        if format_spec == "within":
-            number = _as_float(value)
-            if number is None:
-                return str(value)
-            whole = math.ceil(number - 1e-9)
-            if number > 0:
-                # The tolerance must not turn a tiny positive value into "within 0".
-                whole = max(whole, 1)
-            self.last_number = float(whole)
-            return f"{whole:,}"
-        if format_spec == "pct":
-            number = _as_float(value)
-            if number is None:
-                return str(value)
-            self.last_number = None
-            if 0.0 < number < 0.005:
-                return "less than 1%"
-            if 0.995 <= number < 1.0:
-                return "more than 99%"
-            return f"{number:.0%}"
         if format_spec == "range":
             return _band(str(value))
-        if format_spec in ("below", "pct_below"):
+        numeric = _NUMBER_SPECS.get(format_spec)
+        if numeric is not None:
             number = _as_float(value)
             if number is None:
                 return str(value)
-            self.last_number = None
-            if format_spec == "pct_below":
-                return f"{math.floor(number * 100.0 + 1e-9):.0f}%"
-            whole = math.ceil(number - 1e-9) - 1
-            self.last_number = float(whole)
-            return f"{whole:,}"
+            text, self.last_number = numeric(number)
+            return text
         try:
             text = format(value, format_spec)
         except (ValueError, TypeError):
@@ -119,6 +90,47 @@ class _ReasonFormatter(string.Formatter):
         elif numbers:
             self.last_number = None
         return text
+
+
+def _count(number: float) -> tuple[str, float | None]:
+    whole = math.floor(number + 0.5)
+    return ("no" if whole == 0 else f"{whole:,}"), float(whole)
+
+
+def _within(number: float) -> tuple[str, float | None]:
+    whole = math.ceil(number - 1e-9)
+    if number > 0:
+        # The tolerance must not turn a tiny positive value into "within 0".
+        whole = max(whole, 1)
+    return f"{whole:,}", float(whole)
+
+
+def _pct(number: float) -> tuple[str, float | None]:
+    if 0.0 < number < 0.005:
+        return "less than 1%", None
+    if 0.995 <= number < 1.0:
+        return "more than 99%", None
+    return f"{number:.0%}", None
+
+
+def _below(number: float) -> tuple[str, float | None]:
+    whole = math.ceil(number - 1e-9) - 1
+    return f"{whole:,}", float(whole)
+
+
+def _pct_below(number: float) -> tuple[str, float | None]:
+    return f"{math.floor(number * 100.0 + 1e-9):.0f}%", None
+
+
+#: The numeric specs: the text of a number, and the number a later ``{value:ONE|MANY}``
+#: agrees with (None after a percentage).
+_NUMBER_SPECS: dict[str, Callable[[float], tuple[str, float | None]]] = {
+    "count": _count,
+    "within": _within,
+    "pct": _pct,
+    "below": _below,
+    "pct_below": _pct_below,
+}
 
 
 def format_reason(template: str, value: Any, **fields: Any) -> str:

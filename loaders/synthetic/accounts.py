@@ -75,37 +75,77 @@ def draw_accounts(
         Source of randomness.
     """
     n = cohort.n
-    reg = cohort.registered
     ring = cohort.role == RING
-    types: list[np.ndarray] = []
-    users: list[np.ndarray] = []
-    accounts: list[np.ndarray] = []
-    counter = [0]
-
-    def new_accounts(count: int, kind: int) -> np.ndarray:
-        """Indices of ``count`` new accounts of ``kind``."""
-        first = counter[0]
-        counter[0] += count
-        types.append(np.full(count, kind, dtype=np.int64))
-        return np.arange(first, first + count, dtype=np.int64)
-
-    def personal(owners: np.ndarray, kind: int) -> None:
-        """One new account of ``kind`` for each of ``owners``."""
-        users.append(owners)
-        accounts.append(new_accounts(len(owners), kind))
+    ledger = _Ledger()
 
     people = np.flatnonzero(~ring)
-    personal(people, PHONE)  # the phone they registered with
-    personal(people[rng.random(len(people)) < _SECOND_PHONE_SHARE], PHONE)
+    ledger.personal(people, PHONE)  # the phone they registered with
+    ledger.personal(people[rng.random(len(people)) < _SECOND_PHONE_SHARE], PHONE)
     n_cards = rng.choice(len(_CARD_COUNT_SHARES), size=n, p=_CARD_COUNT_SHARES)
     n_cards[ring] = rng.random(int(ring.sum())) < _RING_OWN_CARD_SHARE
-    personal(np.repeat(np.arange(n), n_cards), CARD)
+    ledger.personal(np.repeat(np.arange(n), n_cards), CARD)
     wallet_p = np.where(ring, _RING_WALLET_SHARE, _WALLET_SHARE)
-    personal(np.flatnonzero(rng.random(n) < wallet_p), WALLET)
+    ledger.personal(np.flatnonzero(rng.random(n) < wallet_p), WALLET)
 
-    # Ring pools: one SIM per few members, one card per few members; a kind the
-    # ring does not share is one per member.
-    members = np.flatnonzero(ring)
+    _ring_pools(ledger, cohort, config, rng)
+
+    # Households sharing one card.
+    in_household = np.flatnonzero(cohort.household >= 0)
+    shares = rng.random(cohort.n_households) < config.household_card_share
+    card_of_household = np.full(cohort.n_households, -1, dtype=np.int64)
+    card_of_household[shares] = ledger.new_accounts(int(shares.sum()), CARD)
+    sharing = in_household[shares[cohort.household[in_household]]]
+    ledger.link(sharing, card_of_household[cohort.household[sharing]])
+
+    # Intermediaries' own phones, linked on some of their clients.
+    agent_phone = ledger.new_accounts(cohort.n_agents, PHONE)
+    clients = np.flatnonzero(cohort.agent >= 0)
+    clients = clients[rng.random(len(clients)) < config.agent_phone_share]
+    ledger.link(clients, agent_phone[cohort.agent[clients]])
+
+    user = np.concatenate(ledger.users)
+    account = np.concatenate(ledger.accounts)
+    total = ledger.count
+    # A second pick from a ring pool can repeat the first: keep one link per pair.
+    key = sorted_unique(user * total + account)
+    user, account = key // total, key % total
+    # Linked at sign-up or within days of it (a card when first borrowing).
+    delay = rng.exponential(_LINK_DAYS * DAY, size=len(user)).astype(np.int64)
+    linked_at = np.minimum(cohort.registered[user] + delay, end - 1)
+    return Accounts(user, account, linked_at, np.concatenate(ledger.types))
+
+
+class _Ledger:
+    """The accounts drawn so far (their kinds, in index order) and the user-account links."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.types: list[np.ndarray] = []
+        self.users: list[np.ndarray] = []
+        self.accounts: list[np.ndarray] = []
+
+    def new_accounts(self, count: int, kind: int) -> np.ndarray:
+        """Indices of ``count`` new accounts of ``kind``."""
+        first = self.count
+        self.count += count
+        self.types.append(np.full(count, kind, dtype=np.int64))
+        return np.arange(first, first + count, dtype=np.int64)
+
+    def link(self, users: np.ndarray, accounts: np.ndarray) -> None:
+        self.users.append(users)
+        self.accounts.append(accounts)
+
+    def personal(self, owners: np.ndarray, kind: int) -> None:
+        """One new account of ``kind`` for each of ``owners``."""
+        self.link(owners, self.new_accounts(len(owners), kind))
+
+
+def _ring_pools(
+    ledger: _Ledger, cohort: Cohort, config: PopulationConfig, rng: np.random.Generator
+) -> None:
+    """Ring pools: one SIM per few members, one card per few members; a kind the ring
+    does not share is one per member."""
+    members = np.flatnonzero(cohort.role == RING)
     ring_of = cohort.ring[members]
     size = np.bincount(ring_of, minlength=cohort.n_rings)
     for kind, name, per in (
@@ -114,38 +154,10 @@ def draw_accounts(
     ):
         shared = config.is_ring_shared(name)
         pool = pool_sizes(size, per, shared)
-        first = counter[0]
-        new_accounts(int(pool.sum()), kind)
+        first = ledger.count
+        ledger.new_accounts(int(pool.sum()), kind)
         pool_start = first + group_starts(pool)
-        users.append(members)
-        accounts.append(pick_from_pools(ring_of, pool_start, pool, shared, rng))
+        ledger.link(members, pick_from_pools(ring_of, pool_start, pool, shared, rng))
         if kind == CARD:
             two = rng.random(len(members)) < (_RING_SECOND_CARD_SHARE if shared else 0.0)
-            users.append(members[two])
-            accounts.append(pick_from_pools(ring_of[two], pool_start, pool, True, rng))
-
-    # Households sharing one card.
-    in_household = np.flatnonzero(cohort.household >= 0)
-    shares = rng.random(cohort.n_households) < config.household_card_share
-    card_of_household = np.full(cohort.n_households, -1, dtype=np.int64)
-    card_of_household[shares] = new_accounts(int(shares.sum()), CARD)
-    sharing = in_household[shares[cohort.household[in_household]]]
-    users.append(sharing)
-    accounts.append(card_of_household[cohort.household[sharing]])
-
-    # Intermediaries' own phones, linked on some of their clients.
-    agent_phone = new_accounts(cohort.n_agents, PHONE)
-    clients = np.flatnonzero(cohort.agent >= 0)
-    clients = clients[rng.random(len(clients)) < config.agent_phone_share]
-    users.append(clients)
-    accounts.append(agent_phone[cohort.agent[clients]])
-
-    user = np.concatenate(users)
-    account = np.concatenate(accounts)
-    # A second pick from a ring pool can repeat the first: keep one link per pair.
-    key = sorted_unique(user * counter[0] + account)
-    user, account = key // counter[0], key % counter[0]
-    # Linked at sign-up or within days of it (a card when first borrowing).
-    linked_at = reg[user] + rng.exponential(_LINK_DAYS * DAY, size=len(user)).astype(np.int64)
-    linked_at = np.minimum(linked_at, end - 1)
-    return Accounts(user, account, linked_at, np.concatenate(types))
+            ledger.link(members[two], pick_from_pools(ring_of[two], pool_start, pool, True, rng))

@@ -104,13 +104,10 @@ def draw_devices(
     rng : np.random.Generator
         Source of randomness.
     """
-    n = cohort.n
-    reg = cohort.registered
-    left = end - reg  # seconds from registration to the end of the window
+    draw = _Draw(cohort, config, end, rng)
+    n, reg, left = cohort.n, draw.reg, draw.left
     ring = cohort.role == RING
-    counter = [0]
-    ios_parts: list[np.ndarray] = []
-    edges: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    counter, ios_parts, edges = draw.counter, draw.ios_parts, draw.edges
 
     def per_user(users: np.ndarray, share: float) -> np.ndarray:
         out = np.full(n, -1, dtype=np.int64)
@@ -167,53 +164,9 @@ def draw_devices(
         )
     )
 
-    # Public devices: a skewed few serve hundreds of unrelated people, once each.
-    n_public = max(1, round(n / config.users_per_public_device))
-    public_ids = _allocate(counter, n_public) + np.arange(n_public)
-    ios_parts.append(np.zeros(n_public, dtype=bool))
-    visitors = np.flatnonzero(~ring & (rng.random(n) < config.public_device_user_share))
-    weight = 1.0 / np.arange(1, n_public + 1) ** 0.8
-    public = np.full(n, -1, dtype=np.int64)
-    public[visitors] = public_ids[rng.choice(n_public, size=len(visitors), p=weight / weight.sum())]
-    first = reg[visitors] + (rng.random(len(visitors)) * left[visitors]).astype(np.int64)
-    # Some applied from there (a phone shop, an internet cafe): the visit is that filing.
-    at_application = (first_applied[visitors] >= 0) & (
-        rng.random(len(visitors)) < _PUBLIC_FIRST_APPLICATION
-    )
-    first[at_application] = first_applied[visitors[at_application]]
-    public_at_first_application = np.zeros(n, dtype=bool)
-    public_at_first_application[visitors[at_application]] = True
-    last = np.minimum(first + (rng.random(len(visitors)) * DAY).astype(np.int64), end - 1)
-    last = np.maximum(last, first)
-    edges.append((visitors, public[visitors], first, last))
+    public, public_at_first_application = draw.public_devices(first_applied)
 
-    # Ring devices: a few phones per ring, each member on one or two of them; a ring
-    # that shares no device gives each member a phone of its own.
-    shared = config.is_ring_shared("device")
-    ring_users = np.flatnonzero(ring)
-    ring_of = cohort.ring[ring_users]
-    ring_size = np.bincount(ring_of, minlength=cohort.n_rings)
-    n_ring_devices = pool_sizes(ring_size, config.ring_members_per_device, shared)
-    ring_device_start = _allocate(counter, int(n_ring_devices.sum())) + group_starts(n_ring_devices)
-    ios_parts.append(rng.random(int(n_ring_devices.sum())) < 0.05)  # cheap Android phones
-    pick = pick_from_pools(ring_of, ring_device_start, n_ring_devices, shared, rng)
-    ring_device = np.full(n, -1, dtype=np.int64)
-    ring_device[ring_users] = pick
-    last = np.minimum(
-        reg[ring_users] + (rng.random(len(ring_users)) * 30 * DAY).astype(np.int64), end - 1
-    )
-    edges.append((ring_users, pick, reg[ring_users], last))
-    two = rng.random(len(ring_users)) < (_RING_SECOND_DEVICE_SHARE if shared else 0.0)
-    other = pick_from_pools(ring_of[two], ring_device_start, n_ring_devices, True, rng)
-    distinct = other != pick[two]
-    edges.append(
-        (
-            ring_users[two][distinct],
-            other[distinct],
-            reg[ring_users[two][distinct]],
-            last[two][distinct],
-        )
-    )
+    ring_device = draw.ring_devices()
 
     # Intermediaries' own devices: never in user_devices.
     agent_device_count = 1 + rng.poisson(0.7, size=cohort.n_agents).astype(np.int64)
@@ -240,3 +193,82 @@ def draw_devices(
         agent_device_start=agent_device_start,
         agent_device_count=agent_device_count,
     )
+
+
+class _Draw:
+    """What every kind of device draws from, and what they have drawn: device indices
+    (``counter``), whether each device is an iPhone or iPad, and the user-device links."""
+
+    def __init__(
+        self, cohort: Cohort, config: PopulationConfig, end: int, rng: np.random.Generator
+    ) -> None:
+        self.cohort, self.config, self.end, self.rng = cohort, config, end, rng
+        self.reg = cohort.registered
+        self.left = end - self.reg  # seconds from registration to the end of the window
+        self.counter = [0]
+        self.ios_parts: list[np.ndarray] = []
+        self.edges: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def allocate(self, count: int) -> int:
+        return _allocate(self.counter, count)
+
+    def public_devices(self, first_applied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's public device (-1 = none), and whether its visit was its first
+        application."""
+        cohort, config, end, rng = self.cohort, self.config, self.end, self.rng
+        n, reg, left, ring = cohort.n, self.reg, self.left, cohort.role == RING
+        # Public devices: a skewed few serve hundreds of unrelated people, once each.
+        n_public = max(1, round(n / config.users_per_public_device))
+        public_ids = self.allocate(n_public) + np.arange(n_public)
+        self.ios_parts.append(np.zeros(n_public, dtype=bool))
+        visitors = np.flatnonzero(~ring & (rng.random(n) < config.public_device_user_share))
+        weight = 1.0 / np.arange(1, n_public + 1) ** 0.8
+        public = np.full(n, -1, dtype=np.int64)
+        public[visitors] = public_ids[
+            rng.choice(n_public, size=len(visitors), p=weight / weight.sum())
+        ]
+        first = reg[visitors] + (rng.random(len(visitors)) * left[visitors]).astype(np.int64)
+        # Some applied from there (a phone shop, an internet cafe): the visit is that filing.
+        at_application = (first_applied[visitors] >= 0) & (
+            rng.random(len(visitors)) < _PUBLIC_FIRST_APPLICATION
+        )
+        first[at_application] = first_applied[visitors[at_application]]
+        public_at_first_application = np.zeros(n, dtype=bool)
+        public_at_first_application[visitors[at_application]] = True
+        last = np.minimum(first + (rng.random(len(visitors)) * DAY).astype(np.int64), end - 1)
+        last = np.maximum(last, first)
+        self.edges.append((visitors, public[visitors], first, last))
+        return public, public_at_first_application
+
+    def ring_devices(self) -> np.ndarray:
+        """Each ring member's (first) ring device, -1 for everyone else."""
+        cohort, config, end, rng = self.cohort, self.config, self.end, self.rng
+        n, reg, ring = cohort.n, self.reg, cohort.role == RING
+        # Ring devices: a few phones per ring, each member on one or two of them; a ring
+        # that shares no device gives each member a phone of its own.
+        shared = config.is_ring_shared("device")
+        ring_users = np.flatnonzero(ring)
+        ring_of = cohort.ring[ring_users]
+        ring_size = np.bincount(ring_of, minlength=cohort.n_rings)
+        n_ring_devices = pool_sizes(ring_size, config.ring_members_per_device, shared)
+        ring_device_start = self.allocate(int(n_ring_devices.sum())) + group_starts(n_ring_devices)
+        self.ios_parts.append(rng.random(int(n_ring_devices.sum())) < 0.05)  # cheap Android phones
+        pick = pick_from_pools(ring_of, ring_device_start, n_ring_devices, shared, rng)
+        ring_device = np.full(n, -1, dtype=np.int64)
+        ring_device[ring_users] = pick
+        last = np.minimum(
+            reg[ring_users] + (rng.random(len(ring_users)) * 30 * DAY).astype(np.int64), end - 1
+        )
+        self.edges.append((ring_users, pick, reg[ring_users], last))
+        two = rng.random(len(ring_users)) < (_RING_SECOND_DEVICE_SHARE if shared else 0.0)
+        other = pick_from_pools(ring_of[two], ring_device_start, n_ring_devices, True, rng)
+        distinct = other != pick[two]
+        self.edges.append(
+            (
+                ring_users[two][distinct],
+                other[distinct],
+                reg[ring_users[two][distinct]],
+                last[two][distinct],
+            )
+        )
+        return ring_device

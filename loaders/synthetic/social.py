@@ -90,16 +90,7 @@ def draw_social(
         src = np.repeat(people, rng.poisson(rate, size=len(people)))
         parts.append((src, acquaintance(src), tie))
 
-    # Family: every pair within a household, both directions.
-    in_household = np.flatnonzero(cohort.household >= 0)
-    hh = cohort.household[in_household]
-    size = households.size[hh]
-    rank = rank_in_group(hh)
-    for step in range(1, int(size.max(initial=1))):
-        has = size > step
-        offset = (rank[has] + step) % size[has]
-        partner = households.members[households.start[hh[has]] + offset]
-        parts.append((in_household[has], partner, FAMILY))
+    parts += _family_ties(cohort, households)
 
     # Emergency contacts, given when applying: family first, else an acquaintance;
     # ring members name each other, agents reuse another client's name.
@@ -119,14 +110,7 @@ def draw_social(
     outside = members[rng.random(len(members)) < _RING_OUTSIDE_CONTACTS]
     parts.append((outside, rng.integers(0, n, size=len(outside)), CONTACT))
 
-    src = np.concatenate([p[0] for p in parts])
-    dst = np.concatenate([p[1] for p in parts])
-    kind = np.concatenate([np.full(len(p[0]), p[2], dtype=np.int64) for p in parts])
-    keep = (src != dst) & (dst >= 0)
-    key = sorted_unique((src[keep] * n + dst[keep]) * len(TIE_TYPES) + kind[keep])
-    kind = key % len(TIE_TYPES)
-    pair = key // len(TIE_TYPES)
-    src, dst = pair // n, pair % n
+    src, dst, kind = _distinct_ties(parts, n)
 
     # A tie shows once both ends are users: soon after for contacts and transfers,
     # on the application form for an emergency contact. Ties not yet formed by the
@@ -141,3 +125,33 @@ def draw_social(
     beta = _WEIGHT_BETA[kind]
     weight = np.round(rng.beta(beta[:, 0], beta[:, 1]), 3).clip(0.001, 0.999)
     return SocialTies(src, dst, kind, created_at, weight)
+
+
+def _family_ties(
+    cohort: Cohort, households: GroupIndex
+) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Every pair within a household, both directions."""
+    in_household = np.flatnonzero(cohort.household >= 0)
+    hh = cohort.household[in_household]
+    size = households.size[hh]
+    rank = rank_in_group(hh)
+    parts = []
+    for step in range(1, int(size.max(initial=1))):
+        has = size > step
+        offset = (rank[has] + step) % size[has]
+        partner = households.members[households.start[hh[has]] + offset]
+        parts.append((in_household[has], partner, FAMILY))
+    return parts
+
+
+def _distinct_ties(
+    parts: list[tuple[np.ndarray, np.ndarray, int]], n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(src, dst, kind)`` of the drawn ties, each once, none to oneself, sorted."""
+    src = np.concatenate([p[0] for p in parts])
+    dst = np.concatenate([p[1] for p in parts])
+    kind = np.concatenate([np.full(len(p[0]), p[2], dtype=np.int64) for p in parts])
+    keep = (src != dst) & (dst >= 0)
+    key = sorted_unique((src[keep] * n + dst[keep]) * len(TIE_TYPES) + kind[keep])
+    pair = key // len(TIE_TYPES)
+    return pair // n, pair % n, key % len(TIE_TYPES)

@@ -186,7 +186,7 @@ def top_reasons(
         raise ValueError(f"n_reasons = {n_reasons!r}; expected >= 1")
     specs = refresh_graph_specs(model.variable_specs, catalog or model.catalog)
     # Row by row work, in chunks: the (n, n_variables) float64 temporaries of all
-    # users at once were about 1 GB at 300,000 users (tracemalloc).
+    # users at once grow with the population, a chunk's do not.
     n = len(points)
     return pd.concat(
         [

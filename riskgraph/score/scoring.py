@@ -135,27 +135,10 @@ def build_score_frame(
     frame.index = user_ids
 
     if features is not None:
-        if "user_id" not in features.columns:
-            raise ModelError("graph features: missing column 'user_id'")
-        feature_ids = pd.Index(features["user_id"].astype("string"))
-        if feature_ids.has_duplicates:
-            dup = feature_ids[feature_ids.duplicated()][0]
-            raise ModelError(f"graph features: duplicate user_id {dup!r}")
-        position = feature_ids.get_indexer(user_ids)
-        if (position < 0).any():
-            absent = user_ids[position < 0]
-            raise ModelError(
-                f"graph features: {len(absent)} users have no row, e.g. {list(absent[:5])}"
-            )
-        catalog = default_catalog() if catalog is None else catalog
-        keep = [
-            c for c in features.columns if c != "user_id" and _is_feature(c, features[c], catalog)
-        ]
-        clash = sorted(set(keep) & set(frame.columns))
+        taken = _feature_columns(features, user_ids, catalog)
+        clash = sorted(set(taken.columns) & set(frame.columns))
         if clash:
             raise ModelError(f"graph features and user attributes share column names {clash}")
-        taken = features[keep].iloc[position]
-        taken.index = user_ids
         frame = pd.concat([frame, taken], axis=1)
 
     if gnn_risk is not None:
@@ -175,6 +158,29 @@ def build_score_frame(
             raise ModelError(f"column {GNN_RISK!r} is both an input column and the GNN output")
         frame[GNN_RISK] = risk
     return frame
+
+
+def _feature_columns(
+    features: pd.DataFrame, user_ids: pd.Index, catalog: Mapping[str, CatalogEntry] | None
+) -> pd.DataFrame:
+    """The scorecard's graph feature columns, one row per user of ``user_ids``, in order."""
+    if "user_id" not in features.columns:
+        raise ModelError("graph features: missing column 'user_id'")
+    feature_ids = pd.Index(features["user_id"].astype("string"))
+    if feature_ids.has_duplicates:
+        dup = feature_ids[feature_ids.duplicated()][0]
+        raise ModelError(f"graph features: duplicate user_id {dup!r}")
+    position = feature_ids.get_indexer(user_ids)
+    if (position < 0).any():
+        absent = user_ids[position < 0]
+        raise ModelError(
+            f"graph features: {len(absent)} users have no row, e.g. {list(absent[:5])}"
+        )
+    catalog = default_catalog() if catalog is None else catalog
+    keep = [c for c in features.columns if c != "user_id" and _is_feature(c, features[c], catalog)]
+    taken = features[keep].iloc[position]
+    taken.index = user_ids
+    return taken
 
 
 def score_users(
@@ -325,7 +331,7 @@ def _add_view_points(
     if len(rows) == 0:
         return
     # the model's columns first, then the rows: a row copy of the whole view frame
-    # is about 0.5 GB at a million users (60 float64 columns)
+    # would copy every column, the model's few are enough
     view_bins = model.bin_indices(model.prepare(view).iloc[rows], dtype=np.int8)
     total[rows] += w[rows, k, None] * model.points_of_bins(view_bins)[names].to_numpy()
     mine = np.argmax(w[rows], axis=1) == k
@@ -381,7 +387,7 @@ def average_points(
         if seen < w.shape[1]:  # more views than columns: counted, then reported below
             _add_view_points(model, view, seen, w, index, names, total, bins)
         seen += 1
-        del view  # not held while the next view is computed (0.5 GB at a million users)
+        del view  # not held while the next view is computed: one view at a time
     if seen != w.shape[1]:
         raise ModelError(
             f"view_weights has {w.shape[1]} columns for {seen} views: one column per view"

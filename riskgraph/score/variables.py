@@ -184,8 +184,8 @@ ATTRIBUTE_SPECS: dict[str, _AttributeMeaning] = {
     ),
     # Income bands are ordered and a higher income is never riskier: left to bad
     # rates alone, the early labels (ring bust-outs that state high incomes) put
-    # "20k+" in one bin with "3k-6k", and 9% of applicants read "stated monthly
-    # income of 20k or more" as a reason (100,000 users; AUC unchanged ordered).
+    # "20k+" in one bin with "3k-6k", and applicants would read "stated monthly
+    # income of 20k or more" as a reason; ordered, the ranking is as good.
     "income_band": _AttributeMeaning(
         "descending",
         "stated monthly income {value:range}",
@@ -271,29 +271,7 @@ def describe_variables(
                 topic=name,
             )
         elif name in catalog:
-            entry = catalog[name]
-            direction = str(entry.risk_direction)
-            if direction not in _TRENDS:
-                raise ValueError(
-                    f"feature catalogue: {name}.risk_direction = {direction!r}; "
-                    f"expected one of {sorted(_TRENDS)}"
-                )
-            if entry.reason is None:
-                raise ValueError(
-                    f"feature catalogue: {name} has no reason text (an identifier); it "
-                    "cannot be a scorecard input"
-                )
-            spec = VariableSpec(
-                name,
-                "graph",
-                dtype,
-                _TRENDS[direction] if numerical else None,
-                entry.reason,
-                getattr(entry, "missing_reason", None) or _graph_missing_reason(name),
-                missing_is_neutral=bool(getattr(entry, "missing_neutral", False)),
-                zero_reason=getattr(entry, "zero_reason", None),
-                **_graph_wording(name, entry),
-            )
+            spec = _graph_spec(name, catalog[name], dtype, numerical)
         elif name in ATTRIBUTE_SPECS:
             meaning = ATTRIBUTE_SPECS[name]
             if not numerical and _within(frame[name], meaning.order):
@@ -337,6 +315,37 @@ def describe_variables(
             spec = VariableSpec(**{**spec.__dict__, "reference": _quantiles(frame[name])})
         specs.append(spec)
     return specs
+
+
+def _graph_spec(
+    name: str,
+    entry: CatalogEntry,
+    dtype: Literal["numerical", "categorical"],
+    numerical: bool,
+) -> VariableSpec:
+    """The spec of a graph feature, from its catalogue entry."""
+    direction = str(entry.risk_direction)
+    if direction not in _TRENDS:
+        raise ValueError(
+            f"feature catalogue: {name}.risk_direction = {direction!r}; "
+            f"expected one of {sorted(_TRENDS)}"
+        )
+    if entry.reason is None:
+        raise ValueError(
+            f"feature catalogue: {name} has no reason text (an identifier); it "
+            "cannot be a scorecard input"
+        )
+    return VariableSpec(
+        name,
+        "graph",
+        dtype,
+        _TRENDS[direction] if numerical else None,
+        entry.reason,
+        getattr(entry, "missing_reason", None) or _graph_missing_reason(name),
+        missing_is_neutral=bool(getattr(entry, "missing_neutral", False)),
+        zero_reason=getattr(entry, "zero_reason", None),
+        **_graph_wording(name, entry),
+    )
 
 
 def _graph_wording(name: str, entry: CatalogEntry) -> dict[str, Any]:

@@ -9,7 +9,9 @@ import torch
 
 from riskgraph.errors import ModelError
 from riskgraph.gnn.hetero import ALWAYS, EDGE_TYPES, HeteroGraphBuilder, to_epoch_seconds
-from riskgraph.loaders import GraphTables
+from riskgraph.loaders import GraphTables, build_graph_tables
+
+from .conftest import KEY, tiny_frames, tiny_tables
 
 
 def global_pairs(data, edge_type, tables: GraphTables) -> set[tuple[str, str]]:
@@ -20,6 +22,7 @@ def global_pairs(data, edge_type, tables: GraphTables) -> set[tuple[str, str]]:
         "account": tables.accounts["account_id"],
         "platform": tables.platforms["platform_id"],
         "application": tables.applications["application_id"],
+        "address": tables.addresses["address_id"],
     }
     src, _, dst = edge_type
     ei = data[edge_type].edge_index
@@ -31,7 +34,9 @@ def global_pairs(data, edge_type, tables: GraphTables) -> set[tuple[str, str]]:
 
 def test_every_relation_in_both_directions(tiny: GraphTables) -> None:
     data = HeteroGraphBuilder(min_category_count=1).fit(tiny).transform(tiny)
-    assert set(data.edge_types) == set(EDGE_TYPES)
+    # tiny has no addresses (an optional table): no address node or edge type then
+    assert set(data.edge_types) == {et for et in EDGE_TYPES if "address" not in (et[0], et[2])}
+    assert "address" not in data.node_types
     assert global_pairs(data, ("user", "uses", "device"), tiny) == {
         ("u1", "d1"), ("u2", "d1"), ("u3", "d1"), ("u6", "d2"),
     }  # fmt: skip
@@ -115,3 +120,41 @@ def test_graph_features_are_appended_and_checked(tiny: GraphTables) -> None:
         builder.feature_inputs(tiny, feats.drop(columns="flag"))
     with pytest.raises(ModelError, match="not fitted"):
         HeteroGraphBuilder().transform(tiny)
+
+
+def test_addresses_are_an_identifier_node_type_when_the_graph_has_some() -> None:
+    frames = tiny_frames()
+    frames["user_addresses"] = pd.DataFrame(
+        {
+            "user_id": ["u1", "u4", "u6"],
+            "address_id": ["12 Elm St", "12 Elm St", "3 Oak Rd"],
+            "declared_at": ["2024-01-05", "2024-01-06", "2024-04-02"],
+        }
+    )
+    tables = build_graph_tables(frames, hmac_key=KEY).tables
+    builder = HeteroGraphBuilder(min_category_count=1).fit(tables)
+    data = builder.transform(tables)
+    assert set(data.edge_types) == set(EDGE_TYPES)
+    ids = dict(
+        zip(tables.user_addresses["user_idx"], tables.user_addresses["address_idx"], strict=True)
+    )
+    elm = tables.addresses["address_id"].iloc[ids[0]]  # u1's address, pseudonymized
+    assert elm != "12 Elm St"
+    assert global_pairs(data, ("user", "lives_at", "address"), tables) == {
+        ("u1", elm), ("u4", elm), ("u6", tables.addresses["address_id"].iloc[ids[5]]),
+    }  # fmt: skip
+    flipped = {(b, a) for a, b in global_pairs(data, ("user", "lives_at", "address"), tables)}
+    assert global_pairs(data, ("address", "rev_lives_at", "user"), tables) == flipped
+    # x: log1p of the users living there; u6 registers (and moves in) after 2024-03-01
+    elm_at, oak_at = ids[0], ids[5]  # positions of the two addresses
+    assert data["address"].x[[elm_at, oak_at], 0].tolist() == pytest.approx(np.log1p([2, 1]))
+    before = builder.transform(tables, as_of="2024-03-01")
+    assert ("u6", tables.addresses["address_id"].iloc[ids[5]]) not in global_pairs(
+        before, ("user", "lives_at", "address"), tables
+    )
+    assert before["address"].x[[elm_at, oak_at], 0].tolist() == pytest.approx(np.log1p([2, 0]))
+    # every other store is the one of the graph without addresses
+    plain = HeteroGraphBuilder(min_category_count=1).fit(tiny_tables())
+    without = plain.transform(tiny_tables())
+    for et in without.edge_types:
+        assert torch.equal(data[et].edge_index, without[et].edge_index)

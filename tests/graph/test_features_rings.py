@@ -192,6 +192,29 @@ def test_a_link_after_as_of_does_not_join_a_ring(make_tables, town_frames):
     assert f.loc["h1", "ring_size"] == 6  # ring + household
 
 
+def test_a_shared_address_joins_users_like_a_shared_device(make_tables, town_frames):
+    frames = town_frames()
+    without = by_user(make_tables(frames))
+    frames["user_addresses"] = [
+        ["user_id", "address_id", "declared_at"],
+        ["h1", "1 Main St", "2024-05-01"],
+        ["c1", "1 Main St", "2024-05-30"],
+        ["r1", "9 Side St", "2024-06-02"],  # declared after as_of: not yet shared
+        ["a1", "9 Side St", "2024-05-01"],
+    ]
+    f = by_user(make_tables(frames))
+    assert f.loc["h1", "ring_id"] == f.loc["c1", "ring_id"]  # household + c1, c2
+    assert (
+        f.loc["h1", "ring_size"] == without.loc["h1", "ring_size"] + without.loc["c1", "ring_size"]
+    )
+    assert f.loc["r1", "ring_id"] != f.loc["a1", "ring_id"]
+    assert f.loc["r1", "ring_size"] == without.loc["r1", "ring_size"]
+    # the ring of users no address touches stays as it was
+    ring = ["ring_id", "ring_size", "ring_bad_count", "ring_bad_rate"]
+    rest = ["r2", "r3", "r4"]
+    pd.testing.assert_frame_equal(f.loc[rest, ring], without.loc[rest, ring])
+
+
 def random_identifier_frames(seed: int, n_users: int = 60, n_ids: int = 40, n_links: int = 90):
     rng = np.random.default_rng(seed)
     users = [["user_id", "registered_at"]] + [

@@ -7,7 +7,9 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
+from riskgraph.errors import ConfigError
 from riskgraph.graph import cypher
+from riskgraph.graph.batches import WriteSettings
 from riskgraph.graph.features import FeatureConfig, RingConfig, compute_graph_features
 from riskgraph.graph.features.rings import ring_id_of
 from riskgraph.graph.writeback import write_browser_labels, write_features
@@ -48,7 +50,7 @@ def dump(driver) -> tuple[list, list]:
 def test_features_rings_and_memberships_land_in_neo4j(neo4j_db, town):
     write_graph(neo4j_db, town)
     gf = compute_graph_features(town, AS_OF)
-    report = write_features(neo4j_db, gf, batch_size=5)
+    report = write_features(neo4j_db, gf, settings=WriteSettings(batch_size=5))
     assert report.users == report.users_matched == 14
     assert (report.rings, report.memberships) == (4, 13)
     assert (report.rings_removed, report.memberships_removed) == (0, 0)
@@ -76,7 +78,7 @@ def test_writing_twice_leaves_the_same_state(neo4j_db, town):
     gf = compute_graph_features(town, AS_OF)
     write_features(neo4j_db, gf)
     first = dump(neo4j_db)
-    write_features(neo4j_db, gf, batch_size=3, workers=1)
+    write_features(neo4j_db, gf, settings=WriteSettings(batch_size=3, workers=1))
     assert dump(neo4j_db) == first
 
 
@@ -116,8 +118,11 @@ def test_only_the_users_named_get_features_rings_cover_the_graph(neo4j_db, town)
 
 
 def test_batch_settings_are_checked(neo4j_db, town):
-    with pytest.raises(ValueError, match=r"batch_size=0, workers=1: both must be >= 1"):
-        write_features(neo4j_db, compute_graph_features(town, AS_OF), batch_size=0, workers=1)
+    with pytest.raises(
+        ConfigError, match=r"batch_size=0, workers=1, retries=3: need batch_size >= 1"
+    ):
+        settings = WriteSettings(batch_size=0, workers=1)
+        write_features(neo4j_db, compute_graph_features(town, AS_OF), settings=settings)
 
 
 def labelled(driver, label: str) -> set[str]:

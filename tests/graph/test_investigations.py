@@ -113,6 +113,15 @@ def test_malformed_files_are_refused_naming_file_line_and_problem(tmp_path, text
         load_investigations(write(tmp_path, text))
 
 
+def test_the_schema_s_labels_and_relationships_are_kinds_a_column_may_return(tmp_path):
+    # An input table added to the schema (user_addresses) is visible to the kit at once.
+    text = GOOD_BLOCK.replace(
+        "user User, credit_score integer?", "user User, at Address, how LIVES_AT"
+    )
+    [block] = load_investigations(write(tmp_path, text)).values()
+    assert [c.kinds for c in block.returns] == [("User",), ("Address",), ("LIVES_AT",)]
+
+
 def test_missing_kit_file_is_named():
     with pytest.raises(ConfigError, match=r"nothing\.grass: no such file"):
         browser_file("nothing.grass")

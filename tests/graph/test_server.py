@@ -6,6 +6,7 @@ import json
 import shutil
 import socket
 import stat
+import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,14 +213,14 @@ def spare_home(local_neo4j, tmp_path_factory) -> Iterator[server.ServerSettings]
         heap="256m",
         pagecache="64m",
     )
-    run = server.subprocess.run
+    run = subprocess.run
 
     def recording(command, *args, **kwargs):
         SPARE_INSTALL_COMMANDS.append([str(part) for part in command])
         return run(command, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(server.subprocess, "run", recording)
+        patch.setattr(subprocess, "run", recording)  # the installer's Maven and Java
         server.install(settings)
     yield settings
     server.stop(settings)

@@ -10,7 +10,7 @@ import pytest
 
 from riskgraph.errors import ConfigError, InputError
 from riskgraph.loaders import build_graph_tables, load_input
-from riskgraph.loaders.tables import NO_INDEX
+from riskgraph.loaders.tables import NO_INDEX, empty_graph_tables
 
 KEY = "test-key-0123456789"
 
@@ -258,3 +258,25 @@ def test_key_is_required():
         load_input(".", hmac_key=None)
     with pytest.raises(ConfigError, match="has 5 bytes, need at least 16"):
         load_input(".", hmac_key="short")
+
+
+def test_graph_tables_replace_makes_a_new_one_and_refuses_unknown_tables():
+    g = empty_graph_tables()
+    fewer = g.replace(users=g.users.drop(columns="label_at"))
+    assert "label_at" not in fewer.users.columns and "label_at" in g.users.columns
+    assert fewer.devices is g.devices
+    with pytest.raises(InputError, match=r"unknown tables \['nodes'\]"):
+        g.replace(nodes=g.users)
+
+
+def test_an_empty_optional_table_is_absent_from_what_a_graph_lists(small_input: Path):
+    # A graph without addresses counts, writes and hashes as it did before the table.
+    result = load_input(small_input, hmac_key=KEY)
+    assert "user_addresses" not in result.counts
+    assert {"addresses", "user_addresses"}.isdisjoint(dict(result.tables.tables()))
+    assert len(result.tables.user_addresses) == 0
+    (small_input / "user_addresses.csv").write_text("user_id,address_id\nu1,12 Elm St\n")
+    result = load_input(small_input, hmac_key=KEY)
+    assert result.counts["user_addresses"] == {"rows": 1, "loaded": 1, "rejected": 0}
+    listed = dict(result.tables.tables())
+    assert (len(listed["addresses"]), len(listed["user_addresses"])) == (1, 1)
