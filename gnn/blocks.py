@@ -144,7 +144,7 @@ def activity_inputs(
     x[:, :5] = np.log1p(np.stack([n_all, n7, n30, d_all, d30], axis=1))
     x[:, 5] = mean_amount
     x[:, 6] = np.log1p(first)
-    # The shares in float32 straight away (float64 tables of a million users take 1 GB);
+    # The shares in float32 straight away (a float64 table per share doubles the peak);
     # counts are exact in float32, so each quotient rounds as float64-then-float32 would.
     denom = np.maximum(n_all, 1).astype(np.float32)[:, None]
     ones32 = np.ones(len(users), dtype=np.float32)

@@ -109,9 +109,8 @@ def _triples(
     return row[keep], ident[keep], other[keep], w[keep], c[keep]
 
 
-#: Users whose gradients are taken at once: by the layer sizes, the backward pass of
-#: 65,536 users holds about 1.2 GB of activations (three outputs per block encoder,
-#: eleven blocks, and their gradients).
+#: Users whose gradients are taken at once: the backward pass holds every block
+#: encoder's outputs and their gradients per user, so the chunk bounds the peak.
 _GRADIENT_CHUNK = 16_384
 
 
@@ -219,9 +218,9 @@ class _ViewTerms:
     spread: tuple[np.ndarray, ...] | None  # the spread block's inputs, its first hop
 
 
-#: Links whose contributions are computed at once: each link's float64 gradient row
-#: (331 inputs) is 2.6 kB, so 32,768 links take 86 MB (all links at once took about
-#: 2 GB per 100,000 explained users).
+#: Links whose contributions are computed at once: each link holds a float64 gradient
+#: row as wide as the model's inputs, so all links at once grow with the explained
+#: users times their links; chunks bound it.
 _LINK_CHUNK = 32_768
 
 
@@ -467,8 +466,8 @@ def risky_links(
             contrib = _view_contributions(runner, int(v), selected[mine], sub)
             for r in RELATIONS:
                 total[r][keep[r]] = contrib[r]
-    # The model's inputs (1.2 GB of blocks at a million users) are not needed to
-    # assemble the table: let them go before it.
+    # The model's inputs (the largest arrays of the stage) are not needed to assemble
+    # the table: let them go before it.
     labels = runner.folds.labels
     del runner
     frame = _assemble(tables, graph, selected, links, total)
