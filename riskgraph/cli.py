@@ -592,9 +592,14 @@ def demo(
 
 @app.command()
 def serve(
-    out: Annotated[Path, typer.Option("--out", help="Output root of the nightly job.")] = Path(
-        "out"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            envvar="RISKGRAPH_OUT",
+            help="Output root of the nightly job (reads OUT/latest).",
+        ),
+    ] = Path("out"),
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     config_file: Annotated[
@@ -609,9 +614,9 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """The online service: POST /v1/score, GET /v1/users/{id}, GET /healthz (FastAPI).
+    r"""The online service: POST /v1/score, GET /v1/users/{id}, GET /healthz (FastAPI).
 
-    Needs a bearer token ($RISKGRAPH_API_TOKEN or [serve] token_file) and a complete
+    Needs a bearer token ($RISKGRAPH_API_TOKEN or \[serve] token_file) and a complete
     nightly run in --out. Exit codes as for nightly.
     """
     from riskgraph.config import find_config_file, read_config_file, resolve_hmac_key

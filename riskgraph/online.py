@@ -21,9 +21,11 @@ rows of the applicants and their rows of the other input tables) the scorer:
 5. with ``record=True``, writes the applicants and their edges into Neo4j (upserts by
    id: recording twice is recording once), so that the next applicant sees them.
 
-Scoring runs on the whole graph, not on a sampled neighbourhood: the features that
-reach beyond two hops (personalised PageRank, rings, communities) then equal the
-batch ones, at the cost of a full feature pass per call (docs/online.md).
+By default the feature and model code runs on the whole merged graph, so that the
+features that reach beyond a few hops (personalised PageRank, rings, communities) are
+the batch ones, at the cost of a full feature pass per call; ``OnlineConfig(scope=
+"neighbourhood")`` runs it on the applicants' few-hop neighbourhood instead
+(docs/online.md).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from riskgraph.graph.live import LiveLookup, known_users, live_neighbourhood
 from riskgraph.loaders import GraphTables, build_graph_tables
 from riskgraph.loaders.merge import IdRows, graph_from_id_rows, id_rows, merge_id_rows
 from riskgraph.modeling import RiskModels
-from riskgraph.pipeline import PipelineConfig
+from riskgraph.pipeline import PipelineConfig, _without_protected
 from riskgraph.runs import RUN_MANIFEST
 from riskgraph.score import decide
 
@@ -242,6 +244,7 @@ class OnlineScorer:
             raise ProviderError(f"{model_dir}: the saved models cannot be read ({exc})") from exc
         self._base: IdRows | None = None
         self._lock = threading.Lock()
+        self._scoring = threading.Lock()
 
     # -- the graph -------------------------------------------------------------------
     def base_rows(self) -> IdRows:
@@ -288,6 +291,12 @@ class OnlineScorer:
         Neo4jUnavailableError
             When Neo4j does not answer.
         """
+        # One call at a time: the models and the cached graph are shared, and the
+        # feature pass already uses every core.
+        with self._scoring:
+            return self._score(tables, record, as_of)
+
+    def _score(self, tables: Mapping[str, pd.DataFrame], record: bool, as_of: Any) -> pd.DataFrame:
         request, stubs, applicant_ids = self._validate(tables)
         now = self._now(request) if as_of is None else _utc(as_of)
         live = live_neighbourhood(
@@ -312,9 +321,9 @@ class OnlineScorer:
             self._record(merged, request, stubs)
         return scores
 
-    def _score_graph(self, graph: GraphTables, applicant_ids: list[str], now: pd.Timestamp):
-        from riskgraph.pipeline import _without_protected
-
+    def _score_graph(
+        self, graph: GraphTables, applicant_ids: list[str], now: pd.Timestamp
+    ) -> pd.DataFrame:
         cfg = self.pipeline
         features = compute_graph_features(graph, now, config=cfg.features)
         model_tables = _without_protected(graph, cfg.fairness.protected)

@@ -127,3 +127,11 @@ def test_the_token_comes_from_the_environment_or_a_private_file(tmp_path, monkey
     monkeypatch.setenv(ENV_API_TOKEN, "short")
     with pytest.raises(ConfigError, match="shorter than 16"):
         resolve_api_token({})
+
+
+def test_a_config_file_with_a_serve_table_still_configures_the_nightly_job(tmp_path):
+    from riskgraph.pipeline import PipelineConfig
+
+    path = tmp_path / "riskgraph.toml"
+    path.write_text('[serve]\ntoken_file = "/etc/riskgraph/api.token"\n')
+    assert PipelineConfig.from_file(path) == PipelineConfig()
