@@ -14,6 +14,9 @@ already holds (a random one), half on a new device, each with a new bank card. M
   (``FeatureProvider.score``) and over HTTP (``POST /v1/score`` to a local uvicorn);
   p50, p99 and the largest latency, and applicants per second;
 * ``batch``: ``--batch-size`` applicants per call, ``--batches`` calls, likewise;
+* ``agreement_with_batch`` (``--agreement N``): N users of the run, each scored online
+  from its own input rows (nothing new), against the run's own answer: the largest and
+  median difference of ``risk_score``, the share with the same decision;
 * ``burst``: ``--burst`` new users apply from one new phone within an hour, each
   scored with ``record=True``; the first application declined online (the nightly job
   alone declines none of them: it scores them the next night).
@@ -126,6 +129,38 @@ class Applicants:
         return rows
 
 
+def agreement(fp: FeatureProvider, input_dir: Path, n: int, seed: int) -> dict[str, Any]:
+    """Users of the run, each scored online from its own input rows (nothing new),
+    against the run's scores: how far the online answer is from the batch one."""
+    batch = pd.read_parquet(fp.run_dir / "scores.parquet").set_index("user_id")
+    ids = batch.sample(n, random_state=seed).index.tolist()
+    frames = {
+        name: pd.read_csv(input_dir / f"{name}.csv", dtype=str, keep_default_na=False)
+        for name in ("users", "user_devices", "user_accounts", "social", "applications")
+    }
+    diffs, same, seconds = [], 0, []
+    for uid in ids:
+        request = {}
+        for name, frame in frames.items():
+            if name == "social":
+                keep = (frame["src_user_id"] == uid) | (frame["dst_user_id"] == uid)
+            else:
+                keep = frame["user_id"] == uid
+            request[name] = frame.loc[keep]
+        start = time.perf_counter()
+        got = fp.score(request).iloc[0]
+        seconds.append(time.perf_counter() - start)
+        diffs.append(abs(float(got["risk_score"]) - float(batch.loc[uid, "risk_score"])))
+        same += got["decision"] == batch.loc[uid, "decision"]
+    return {
+        "users": n,
+        "risk_score_abs_diff_max": float(np.max(diffs)),
+        "risk_score_abs_diff_median": float(np.median(diffs)),
+        "same_decision_share": same / n,
+        "p50_ms": round(float(np.median(seconds)) * 1000, 1),
+    }
+
+
 def summary(seconds: list[float], per_call: int) -> dict[str, float]:
     ms = np.array(seconds) * 1000
     return {
@@ -200,6 +235,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--burst", type=int, default=20)
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument(
+        "--agreement", type=int, default=0, help="users of the run scored online against batch"
+    )
+    parser.add_argument(
+        "--reuse-out",
+        type=Path,
+        default=None,
+        help="an output root of an earlier run of this script, its graph still in Neo4j "
+        "(no new nightly run; the figures of that run's file are kept)",
+    )
     parser.add_argument("--home", type=Path, default=ROOT / "data" / "neo4j-serve-bench")
     parser.add_argument("--bolt-port", type=int, default=47787)
     parser.add_argument("--http-port", type=int, default=47774)
@@ -212,19 +257,23 @@ def main() -> None:
     server.install(settings)
     if server.running_pid(settings) is None:
         server.start(settings)
-    fresh_database(settings)
     conn = ConnectionSettings(
         uri=settings.bolt_uri, user=server.USER, password=server.read_password(settings)
     )
-    out = ROOT / "data" / "serve" / f"out-{args.users}-{os.getpid()}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    nightly_s = nightly(input_dir, out, run_date, conn)
+    path = ROOT / "benchmarks" / "results" / f"serve_{args.users}.json"
+    if args.reuse_out is None:
+        fresh_database(settings)
+        out = ROOT / "data" / "serve" / f"out-{args.users}-{os.getpid()}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        nightly_s: float | None = nightly(input_dir, out, run_date, conn)
+    else:
+        out, nightly_s = args.reuse_out, None
     start = pd.Timestamp(run_date, tz="UTC") + pd.Timedelta(hours=9)
     results: dict[str, Any] = {
         "benchmark": "serve",
         "users": args.users,
         "run_date": run_date.isoformat(),
-        "nightly_seconds": round(nightly_s, 1),
+        "nightly_seconds": None if nightly_s is None else round(nightly_s, 1),
         "machine": {
             "cpus": os.cpu_count(),
             "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
@@ -252,6 +301,15 @@ def main() -> None:
             single = [applicants.tables(1) for _ in range(calls)]
             batches = [applicants.tables(args.batch_size) for _ in range(n_batches)]
             figures: dict[str, Any] = {"open_seconds": round(opened, 1)}
+            if args.agreement:
+                figures["agreement_with_batch"] = agreement(
+                    fp, input_dir, args.agreement, args.seed
+                )
+                print(scope, figures["agreement_with_batch"])
+            if args.reuse_out is not None:
+                results["scopes"][scope] = figures
+                fp.close()
+                continue
             figures["in_process_single"] = summary(timed(score, single), 1)
             figures["in_process_batch"] = summary(timed(score, batches), args.batch_size)
             if not args.no_http:
@@ -276,7 +334,11 @@ def main() -> None:
             print(scope, json.dumps(figures, indent=1))
     finally:
         server.stop(settings)
-    path = ROOT / "benchmarks" / "results" / f"serve_{args.users}.json"
+    if args.reuse_out is not None and path.exists():
+        earlier = json.loads(path.read_text())
+        for scope, figures in results["scopes"].items():
+            earlier["scopes"].setdefault(scope, {}).update(figures)
+        results = earlier
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {path}")
 

@@ -88,6 +88,14 @@ class FeatureProvider:
     ----------
     out_root : str or Path
         The nightly job's output root (``OUT``, holding ``latest`` and ``runs/``).
+    connection : ConnectionSettings, optional
+        Neo4j for :meth:`score` (default: the nightly job's,
+        :func:`~riskgraph.graph.connection.resolve_connection`).
+    hmac_key : bytes, optional
+        The account-id pseudonymization key for :meth:`score` (default: the nightly
+        job's, ``$RISKGRAPH_HMAC_KEY`` or the config file's).
+    online : OnlineConfig, optional
+        Settings of the online scorer (:class:`riskgraph.online.OnlineConfig`).
 
     Raises
     ------
