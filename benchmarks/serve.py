@@ -234,6 +234,9 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--burst", type=int, default=20)
+    parser.add_argument(
+        "--burst-scopes", nargs="+", default=["graph", "neighbourhood"], help="scopes run the burst"
+    )
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument(
         "--agreement", type=int, default=0, help="users of the run scored online against batch"
@@ -243,7 +246,7 @@ def main() -> None:
         type=Path,
         default=None,
         help="an output root of an earlier run of this script, its graph still in Neo4j "
-        "(no new nightly run; the figures of that run's file are kept)",
+        "(no new nightly run)",
     )
     parser.add_argument("--home", type=Path, default=ROOT / "data" / "neo4j-serve-bench")
     parser.add_argument("--bolt-port", type=int, default=47787)
@@ -306,10 +309,6 @@ def main() -> None:
                     fp, input_dir, args.agreement, args.seed
                 )
                 print(scope, figures["agreement_with_batch"])
-            if args.reuse_out is not None:
-                results["scopes"][scope] = figures
-                fp.close()
-                continue
             figures["in_process_single"] = summary(timed(score, single), 1)
             figures["in_process_batch"] = summary(timed(score, batches), args.batch_size)
             if not args.no_http:
@@ -328,17 +327,13 @@ def main() -> None:
                     figures["http_single"] = summary(timed(post, single), 1)
                     figures["http_batch"] = summary(timed(post, batches), args.batch_size)
                 srv.should_exit = True
-            figures["burst"] = burst(fp, applicants, args.burst)
+            if scope in args.burst_scopes:
+                figures["burst"] = burst(fp, applicants, args.burst)
             fp.close()
             results["scopes"][scope] = figures
             print(scope, json.dumps(figures, indent=1))
     finally:
         server.stop(settings)
-    if args.reuse_out is not None and path.exists():
-        earlier = json.loads(path.read_text())
-        for scope, figures in results["scopes"].items():
-            earlier["scopes"].setdefault(scope, {}).update(figures)
-        results = earlier
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {path}")
 

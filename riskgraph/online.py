@@ -298,6 +298,7 @@ class OnlineScorer:
 
     def _score(self, tables: Mapping[str, pd.DataFrame], record: bool, as_of: Any) -> pd.DataFrame:
         request, stubs, applicant_ids = self._validate(tables)
+        request["users"] = _typed_like(request["users"], self.base_rows()["users"])
         now = self._now(request) if as_of is None else _utc(as_of)
         live = live_neighbourhood(
             self.driver,
@@ -672,6 +673,22 @@ def _links_per_user(links: pd.DataFrame, user_ids: pd.Series) -> list[list[dict[
             }
         )
     return [by_user.get(str(u), []) for u in user_ids]
+
+
+def _typed_like(users: pd.DataFrame, graph_users: pd.DataFrame) -> pd.DataFrame:
+    """``users`` with each attribute column typed as the graph types it: a request of a
+    few rows cannot tell a number column from a text one (an empty cell types as
+    neither), and the models read the graph's types."""
+    users = users.copy()
+    for column in users.columns.intersection(graph_users.columns):
+        dtype = graph_users[column].dtype
+        if users[column].dtype == dtype:
+            continue
+        if pd.api.types.is_float_dtype(dtype):
+            users[column] = pd.to_numeric(users[column], errors="coerce").astype(dtype)
+        elif str(dtype) == "string":
+            users[column] = users[column].astype("string")
+    return users
 
 
 def _column(rows: IdRows, table: str, column: str) -> list[str]:

@@ -151,3 +151,24 @@ def test_the_neighbourhood_stops_at_hops_and_at_hubs():
     assert set(two["social"]["src_user_id"]) == {"friend"}
     hub = neighbourhood(rows, ["friend"], hops=2, cap=3)  # phone P has 5 users: a hub
     assert set(hub["users"]["user_id"]) == {"friend", "n1", "n2"}
+
+
+def test_a_requests_attribute_columns_take_the_graphs_types():
+    """One row cannot tell a number column from a text one (an empty cell types as
+    text): the models would read text where they were trained on numbers."""
+    from riskgraph.online import _typed_like
+
+    request = build_graph_tables(
+        {
+            "users": pd.DataFrame(
+                {"user_id": ["a"], "registered_at": ["2026-01-01"], "utilization": [""],
+                 "region": ["x"]}
+            )
+        },
+        hmac_key=KEY,
+    ).tables.users  # fmt: skip
+    assert str(request["utilization"].dtype) == "string"
+    graph = pd.DataFrame({"utilization": [0.5], "region": pd.array(["y"], dtype="string")})
+    typed = _typed_like(request, graph)
+    assert typed["utilization"].dtype == np.float64 and np.isnan(typed["utilization"].iloc[0])
+    assert str(typed["region"].dtype) == "string"
