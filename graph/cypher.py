@@ -497,3 +497,86 @@ IS_TEST_DATABASE = """
 RETURN EXISTS { MATCH (m:RiskgraphTestMarker) } AS marked,
        COUNT { MATCH (n) WHERE NOT n:RiskgraphTestMarker } AS nodes
 """
+
+
+# -- live neighbourhood lookup of the online scorer (graph/live.py) -----------------------
+# One record per row: the answers are a few hundred rows at most, and rows keep the
+# neighbourhood's timestamps as DateTime values. Every lookup starts from an id in a
+# uniqueness constraint's index; ``$cap`` bounds the users read per shared identifier,
+# as the batch features bound a hub, and ``$max_applications`` the applications read
+# per device or user (the most recent first).
+LIVE_DEVICE_USERS = """
+UNWIND $ids AS key
+MATCH (d:Device {device_id: key})
+CALL { WITH d MATCH (u:User)-[r:USES]->(d) RETURN u, r ORDER BY u.user_id LIMIT $cap }
+RETURN u.user_id AS user_id, d.device_id AS device_id,
+       r.first_seen AS first_seen, r.last_seen AS last_seen
+"""
+LIVE_ACCOUNT_USERS = """
+UNWIND $ids AS key
+MATCH (n:Account {account_id: key})
+CALL { WITH n MATCH (u:User)-[r:OWNS]->(n) RETURN u, r ORDER BY u.user_id LIMIT $cap }
+RETURN u.user_id AS user_id, n.account_id AS account_id, n.account_type AS account_type,
+       r.linked_at AS linked_at
+"""
+LIVE_SOCIAL = """
+UNWIND $ids AS key
+MATCH (u:User {user_id: key})
+CALL {
+  WITH u MATCH (u)-[r:KNOWS]-(v:User)
+  RETURN startNode(r) AS src, endNode(r) AS dst, r ORDER BY v.user_id LIMIT $cap
+}
+RETURN DISTINCT src.user_id AS src_user_id, dst.user_id AS dst_user_id,
+       r.tie_type AS tie_type, r.created_at AS created_at, r.weight AS weight
+"""
+_LIVE_APPLICATION_ROW = """
+MATCH (owner:User)-[:SUBMITTED]->(a)-[:TO]->(p:Platform)
+OPTIONAL MATCH (a)-[:FROM_DEVICE]->(from:Device)
+RETURN DISTINCT a.application_id AS application_id, owner.user_id AS user_id,
+       p.platform_id AS platform_id, from.device_id AS device_id,
+       a.applied_at AS applied_at, a.amount AS amount, a.status AS status
+"""
+LIVE_DEVICE_APPLICATIONS = (
+    """
+UNWIND $ids AS key
+MATCH (d:Device {device_id: key})
+CALL {
+  WITH d MATCH (d)<-[:FROM_DEVICE]-(a:Application)
+  RETURN a ORDER BY a.applied_at DESC LIMIT $max_applications
+}
+WITH a"""
+    + _LIVE_APPLICATION_ROW
+)
+LIVE_USER_APPLICATIONS = (
+    """
+UNWIND $ids AS key
+MATCH (u:User {user_id: key})
+CALL {
+  WITH u MATCH (u)-[:SUBMITTED]->(a:Application)
+  RETURN a ORDER BY a.applied_at DESC LIMIT $max_applications
+}
+WITH a"""
+    + _LIVE_APPLICATION_ROW
+)
+LIVE_USERS = """
+UNWIND $ids AS key
+MATCH (u:User {user_id: key})
+RETURN u.user_id AS user_id, u.registered_at AS registered_at, u.label AS label,
+       u.label_at AS label_at
+"""
+#: Which of ``$ids`` name a User node (the online call's ties to known users).
+LIVE_KNOWN_USERS = """
+UNWIND $ids AS key
+MATCH (u:User {user_id: key})
+RETURN u.user_id AS user_id, u.registered_at AS registered_at
+"""
+
+__all__ += [
+    "LIVE_ACCOUNT_USERS",
+    "LIVE_DEVICE_APPLICATIONS",
+    "LIVE_DEVICE_USERS",
+    "LIVE_KNOWN_USERS",
+    "LIVE_SOCIAL",
+    "LIVE_USERS",
+    "LIVE_USER_APPLICATIONS",
+]

@@ -588,3 +588,50 @@ def demo(
         result = run_demo(workdir, users=users, seed=seed, echo=console.print, progress=progress)
     for renderable in summary_renderables(result):
         console.print(renderable)
+
+
+@app.command()
+def serve(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            envvar="RISKGRAPH_OUT",
+            help="Output root of the nightly job (reads OUT/latest).",
+        ),
+    ] = Path("out"),
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help=r"TOML config file. \[default: ./riskgraph.toml]"),
+    ] = None,
+    hmac_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--hmac-key-file",
+            help="File (mode 0600) with the pseudonymization key; default $RISKGRAPH_HMAC_KEY.",
+        ),
+    ] = None,
+) -> None:
+    r"""The online service: POST /v1/score, GET /v1/users/{id}, GET /healthz (FastAPI).
+
+    Needs a bearer token ($RISKGRAPH_API_TOKEN or \[serve] token_file) and a complete
+    nightly run in --out. Exit codes as for nightly.
+    """
+    from riskgraph.config import find_config_file, read_config_file, resolve_hmac_key
+    from riskgraph.provider import FeatureProvider
+    from riskgraph.serve import create_app, resolve_api_token
+
+    _logging("INFO")
+    with _exits():
+        values = read_config_file(find_config_file(config_file))
+        token = resolve_api_token(values)
+        key = resolve_hmac_key(hmac_key_file, values)
+        provider = FeatureProvider(out, hmac_key=key).preload()
+        provider.online_scorer().base_rows()  # no request pays the read of the graph
+        application = create_app(provider, token)
+    import uvicorn
+
+    typer.echo(f"serving {provider.run_dir} on http://{host}:{port} (OpenAPI: /docs)")
+    uvicorn.run(application, host=host, port=port, access_log=False, log_config=None)

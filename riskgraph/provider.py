@@ -8,6 +8,7 @@ graph features, score and reasons::
     fp.features(["u1", "u2"])            # DataFrame indexed by user_id
     fp.scores(["u1"])                    # the scores.parquet columns
     fp.explain("u1")                     # reasons and risky links of one user
+    fp.score(tables, record=False)       # applicants scored against the live graph
 
 A provider reads one complete run, the one ``OUT/latest`` points at when it is
 opened, and keeps answering from it (a consistent snapshot) until :meth:`refresh`
@@ -87,6 +88,14 @@ class FeatureProvider:
     ----------
     out_root : str or Path
         The nightly job's output root (``OUT``, holding ``latest`` and ``runs/``).
+    connection : ConnectionSettings, optional
+        Neo4j for :meth:`score` (default: the nightly job's,
+        :func:`~riskgraph.graph.connection.resolve_connection`).
+    hmac_key : bytes, optional
+        The account-id pseudonymization key for :meth:`score` (default: the nightly
+        job's, ``$RISKGRAPH_HMAC_KEY`` or the config file's).
+    online : OnlineConfig, optional
+        Settings of the online scorer (:class:`riskgraph.online.OnlineConfig`).
 
     Raises
     ------
@@ -99,8 +108,22 @@ class FeatureProvider:
     >>> fp.scores(["U0000001"])[["credit_score", "decision"]]  # doctest: +SKIP
     """
 
-    def __init__(self, out_root: str | Path) -> None:
+    def __init__(
+        self,
+        out_root: str | Path,
+        *,
+        connection: Any = None,
+        hmac_key: bytes | None = None,
+        online: Any = None,
+    ) -> None:
         self._root = OutputRoot(out_root)
+        # What :meth:`score` needs, resolved on its first call (the batch lookups
+        # never connect to Neo4j).
+        self._connection = connection
+        self._hmac_key = hmac_key
+        self._online_config = online
+        self._scorer: Any = None
+        self._driver: Any = None
         self._open()
 
     def _open(self) -> None:
@@ -155,7 +178,72 @@ class FeatureProvider:
         """Move to the run ``latest`` points at now; True when it changed."""
         before = self._run
         self._open()
+        if self._run != before:
+            self._scorer = None
         return self._run != before
+
+    def close(self) -> None:
+        """Close the Neo4j driver :meth:`score` opened, if any."""
+        if self._driver is not None:
+            self._driver.close()
+        self._driver = self._scorer = None
+
+    # -- online ----------------------------------------------------------------
+    def score(
+        self, tables: dict[str, pd.DataFrame], record: bool = False, as_of: Any = None
+    ) -> pd.DataFrame:
+        """Score applicants the run never saw, against the live Neo4j graph.
+
+        See :class:`riskgraph.online.OnlineScorer` (the one code path with the
+        nightly job). The connection and key default to the nightly job's
+        (:func:`~riskgraph.graph.connection.resolve_connection`, ``$RISKGRAPH_HMAC_KEY``).
+
+        Parameters
+        ----------
+        tables : dict of str to DataFrame
+            Input-contract tables of the applicants: ``users`` and any of
+            ``user_devices``, ``user_accounts``, ``social``, ``applications``.
+        record : bool, default False
+            Write the applicants and their edges into Neo4j (idempotent by id).
+        as_of : timestamp, optional
+            "Now"; default just after the request's latest timestamp.
+
+        Returns
+        -------
+        pd.DataFrame
+            One row per ``users`` row: the scores.parquet columns, the velocity
+            columns and ``risky_links``.
+
+        Raises
+        ------
+        InputError
+            Naming table, row and column of a row that breaks the contract.
+        Neo4jUnavailableError
+            When Neo4j does not answer.
+        """
+        return self.online_scorer().score(tables, record=record, as_of=as_of)
+
+    def online_scorer(self) -> Any:
+        """The :class:`~riskgraph.online.OnlineScorer` of the open run (opened once)."""
+        if self._scorer is None:
+            from riskgraph.config import find_config_file, read_config_file, resolve_hmac_key
+            from riskgraph.graph.connection import open_driver, resolve_connection
+            from riskgraph.online import OnlineScorer
+
+            if self._hmac_key is None:
+                self._hmac_key = resolve_hmac_key(None, read_config_file(find_config_file()))
+            if self._driver is None:
+                self._connection = self._connection or resolve_connection()
+                self._driver = open_driver(self._connection)
+            self._scorer = OnlineScorer(
+                self._run,
+                self._root.model_dir,
+                self._driver,
+                hmac_key=self._hmac_key,
+                database=getattr(self._connection, "database", "neo4j"),
+                config=self._online_config,
+            )
+        return self._scorer
 
     # -- lookups ---------------------------------------------------------------
     def features(self, user_ids: Iterable[str]) -> pd.DataFrame:

@@ -1,0 +1,342 @@
+"""Online scoring: latency and throughput of ``FeatureProvider.score`` and ``riskgraph serve``.
+
+Data: a synthetic population (``riskgraph.loaders.synthetic``, ``--days`` days) written
+once under ``data/serve/<users>-<seed>-<days>/`` (gitignored), loaded and scored by one
+``riskgraph nightly`` run with Neo4j into a private output root. Server: a private
+``riskgraph neo4j`` instance (``--home``, ``--bolt-port``, ``--http-port``), started on
+an empty database, so that no other instance is touched.
+
+Applicants: brand-new users registering and applying the day after the run date, with
+the attributes of a random user known to be good, half of them on a device the graph
+already holds (a random one), half on a new device, each with a new bank card. Measured, per scope (``--scope``):
+
+* ``single``: one applicant per call, ``--calls`` calls, in-process
+  (``FeatureProvider.score``) and over HTTP (``POST /v1/score`` to a local uvicorn);
+  p50, p99 and the largest latency, and applicants per second;
+* ``batch``: ``--batch-size`` applicants per call, ``--batches`` calls, likewise;
+* ``agreement_with_batch`` (``--agreement N``): N users of the run, each scored online
+  from its own input rows (nothing new), against the run's own answer: the largest and
+  median difference of ``risk_score``, the share with the same decision;
+* ``burst``: ``--burst`` new users apply from one new phone within an hour, each
+  scored with ``record=True``; the first application declined online (the nightly job
+  alone declines none of them: it scores them the next night).
+
+The first call of each kind is a warm-up and not counted. Run:
+``python benchmarks/serve.py [--users N] [--scope graph|neighbourhood|both]``; prints
+the figures and writes ``benchmarks/results/serve_<users>.json``. The issue's target
+is ``--users 1000000``, which needs a machine with room for a million-user Neo4j.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psutil
+
+from riskgraph.graph import server
+from riskgraph.graph.connection import ConnectionSettings
+from riskgraph.loaders.synthetic import generate_population
+from riskgraph.online import OnlineConfig
+from riskgraph.provider import FeatureProvider
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from ingest import fresh_database  # noqa: E402
+
+BENCH_KEY = "serve-benchmark-key-0123456789ab"
+TOKEN = "serve-benchmark-token-0123456789"
+
+
+def prepare(users: int, seed: int, days: int) -> tuple[Path, dt.date]:
+    """The input directory (written once) and the run date after its last day."""
+    base = ROOT / "data" / "serve" / f"{users}-{seed}-{days}"
+    meta = base / "end.txt"
+    if not meta.exists():
+        population = generate_population(users, seed=seed, days=days)
+        population.write(base / "input", truth_path=base / "truth.parquet")
+        meta.write_text(str(pd.Timestamp(population.end).date()))
+    end = dt.date.fromisoformat(meta.read_text().strip())
+    return base / "input", end + dt.timedelta(days=1)
+
+
+def nightly(input_dir: Path, out: Path, date: dt.date, conn: ConnectionSettings) -> float:
+    """One ``riskgraph nightly`` run into ``out``; its wall time."""
+    env = {
+        **os.environ,
+        "RISKGRAPH_HMAC_KEY": BENCH_KEY,
+        "RISKGRAPH_NEO4J_URI": conn.uri,
+        "RISKGRAPH_NEO4J_USER": conn.user,
+        "RISKGRAPH_NEO4J_PASSWORD": conn.password,
+    }
+    command = [sys.executable, "-m", "riskgraph", "nightly", "--input", str(input_dir),
+               "--out", str(out), "--date", date.isoformat(), "--quiet"]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, cwd=out.parent)
+    return time.perf_counter() - start
+
+
+class Applicants:
+    """Brand-new applicants as input-contract tables."""
+
+    def __init__(self, input_dir: Path, start: pd.Timestamp, seed: int) -> None:
+        devices = pd.read_csv(input_dir / "user_devices.csv", usecols=["device_id"], dtype=str)
+        self.devices = devices["device_id"].unique()
+        users = pd.read_csv(input_dir / "users.csv", dtype=str, keep_default_na=False)
+        # Attributes of users known to be good: applicants the model alone would not decline.
+        fixed = ["user_id", "registered_at", "label", "label_at"]
+        self.attributes = users.loc[users["label"] == "0"].drop(columns=fixed)
+        self.rng = np.random.default_rng(seed)
+        self.start = start
+        self.serial = 0
+
+    def tables(self, n: int, device: str | None = None, step: pd.Timedelta | None = None):
+        rows: dict[str, list[dict[str, Any]]] = {
+            "users": [], "user_devices": [], "user_accounts": [], "applications": []
+        }  # fmt: skip
+        for _ in range(n):
+            self.serial += 1
+            uid = f"ONLINE-{self.serial:07d}"
+            at = (self.start + (step or pd.Timedelta(seconds=1)) * self.serial).isoformat()
+            dev = device or (
+                str(self.rng.choice(self.devices)) if self.rng.random() < 0.5 else f"DEV-{uid}"
+            )
+            attributes = self.attributes.iloc[int(self.rng.integers(len(self.attributes)))]
+            rows["users"].append({"user_id": uid, "registered_at": at, **attributes.to_dict()})
+            rows["user_devices"].append(
+                {"user_id": uid, "device_id": dev, "first_seen": at, "last_seen": at}
+            )
+            rows["user_accounts"].append(
+                {"user_id": uid, "account_id": f"CARD-{uid}", "account_type": "bank_card",
+                 "linked_at": at}
+            )  # fmt: skip
+            rows["applications"].append(
+                {"application_id": f"APP-{uid}", "user_id": uid, "platform_id": "P001",
+                 "applied_at": at, "amount": 500, "device_id": dev}
+            )  # fmt: skip
+        return rows
+
+
+def agreement(fp: FeatureProvider, input_dir: Path, n: int, seed: int) -> dict[str, Any]:
+    """Users of the run, each scored online from its own input rows (nothing new),
+    against the run's scores: how far the online answer is from the batch one."""
+    batch = pd.read_parquet(fp.run_dir / "scores.parquet").set_index("user_id")
+    ids = batch.sample(n, random_state=seed).index.tolist()
+    frames = {
+        name: pd.read_csv(input_dir / f"{name}.csv", dtype=str, keep_default_na=False)
+        for name in ("users", "user_devices", "user_accounts", "social", "applications")
+    }
+    diffs, same, seconds = [], 0, []
+    for uid in ids:
+        request = {}
+        for name, frame in frames.items():
+            if name == "social":
+                keep = (frame["src_user_id"] == uid) | (frame["dst_user_id"] == uid)
+            else:
+                keep = frame["user_id"] == uid
+            request[name] = frame.loc[keep]
+        start = time.perf_counter()
+        got = fp.score(request).iloc[0]
+        seconds.append(time.perf_counter() - start)
+        diffs.append(abs(float(got["risk_score"]) - float(batch.loc[uid, "risk_score"])))
+        same += got["decision"] == batch.loc[uid, "decision"]
+    return {
+        "users": n,
+        "risk_score_abs_diff_max": float(np.max(diffs)),
+        "risk_score_abs_diff_median": float(np.median(diffs)),
+        "same_decision_share": same / n,
+        "p50_ms": round(float(np.median(seconds)) * 1000, 1),
+    }
+
+
+def summary(seconds: list[float], per_call: int) -> dict[str, float]:
+    ms = np.array(seconds) * 1000
+    return {
+        "calls": len(seconds),
+        "applicants_per_call": per_call,
+        "p50_ms": round(float(np.percentile(ms, 50)), 1),
+        "p99_ms": round(float(np.percentile(ms, 99)), 1),
+        "max_ms": round(float(ms.max()), 1),
+        "applicants_per_s": round(per_call * len(seconds) / float(np.sum(seconds)), 2),
+    }
+
+
+def timed(call: Any, requests: list[Any]) -> list[float]:
+    call(requests[0])  # warm-up
+    out = []
+    for request in requests[1:]:
+        start = time.perf_counter()
+        call(request)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def http_server(fp: FeatureProvider) -> tuple[Any, str]:
+    import uvicorn
+
+    from riskgraph.serve import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    config = uvicorn.Config(
+        create_app(fp, TOKEN), host="127.0.0.1", port=port, access_log=False, log_level="warning"
+    )
+    srv = uvicorn.Server(config)
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.05)
+    return srv, f"http://127.0.0.1:{port}"
+
+
+def burst(fp: FeatureProvider, applicants: Applicants, n: int) -> dict[str, Any]:
+    decisions = []
+    for _ in range(n):
+        request = applicants.tables(1, device="PHONE-BURST", step=pd.Timedelta(minutes=2))
+        got = fp.score({k: pd.DataFrame(v) for k, v in request.items()}, record=True)
+        decisions.append(str(got["decision"].iloc[0]))
+    first = next((i + 1 for i, d in enumerate(decisions) if d == "decline"), None)
+    return {
+        "applications": n,
+        "online_first_declined": first,
+        "online_decisions": decisions,
+        "nightly_alone_first_declined": None,
+        "nightly_alone_note": "the nightly job scores none of them before the next night",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--scope", choices=["graph", "neighbourhood", "both"], default="both")
+    parser.add_argument("--calls", type=int, default=21, help="single-applicant calls (+1 warm-up)")
+    parser.add_argument("--batches", type=int, default=4, help="batch calls (+1 warm-up)")
+    parser.add_argument(
+        "--graph-calls",
+        type=int,
+        default=6,
+        help="single-applicant and batch calls (each +1 warm-up) of the graph scope, "
+        "whose calls each take a full feature pass",
+    )
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--burst", type=int, default=20)
+    parser.add_argument(
+        "--burst-scopes", nargs="+", default=["graph", "neighbourhood"], help="scopes run the burst"
+    )
+    parser.add_argument("--no-http", action="store_true")
+    parser.add_argument(
+        "--agreement", type=int, default=0, help="users of the run scored online against batch"
+    )
+    parser.add_argument(
+        "--reuse-out",
+        type=Path,
+        default=None,
+        help="an output root of an earlier run of this script, its graph still in Neo4j "
+        "(no new nightly run)",
+    )
+    parser.add_argument("--home", type=Path, default=ROOT / "data" / "neo4j-serve-bench")
+    parser.add_argument("--bolt-port", type=int, default=47787)
+    parser.add_argument("--http-port", type=int, default=47774)
+    args = parser.parse_args()
+
+    input_dir, run_date = prepare(args.users, args.seed, args.days)
+    settings = server.ServerSettings.resolve(
+        args.home, bolt_port=args.bolt_port, http_port=args.http_port
+    )
+    server.install(settings)
+    if server.running_pid(settings) is None:
+        server.start(settings)
+    conn = ConnectionSettings(
+        uri=settings.bolt_uri, user=server.USER, password=server.read_password(settings)
+    )
+    path = ROOT / "benchmarks" / "results" / f"serve_{args.users}.json"
+    if args.reuse_out is None:
+        fresh_database(settings)
+        out = ROOT / "data" / "serve" / f"out-{args.users}-{os.getpid()}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        nightly_s: float | None = nightly(input_dir, out, run_date, conn)
+    else:
+        out, nightly_s = args.reuse_out, None
+    start = pd.Timestamp(run_date, tz="UTC") + pd.Timedelta(hours=9)
+    results: dict[str, Any] = {
+        "benchmark": "serve",
+        "users": args.users,
+        "run_date": run_date.isoformat(),
+        "nightly_seconds": None if nightly_s is None else round(nightly_s, 1),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
+            "python": platform.python_version(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
+        "scopes": {},
+    }
+    scopes = ["graph", "neighbourhood"] if args.scope == "both" else [args.scope]
+    try:
+        for scope in scopes:
+            fp = FeatureProvider(
+                out, connection=conn, hmac_key=BENCH_KEY.encode(), online=OnlineConfig(scope=scope)
+            )
+            began = time.perf_counter()
+            fp.online_scorer().base_rows()
+            opened = time.perf_counter() - began
+            applicants = Applicants(input_dir, start, args.seed)
+
+            def score(request: dict[str, list[dict[str, Any]]], fp: FeatureProvider = fp) -> Any:
+                return fp.score({k: pd.DataFrame(v) for k, v in request.items()})
+
+            calls = args.graph_calls if scope == "graph" else args.calls
+            n_batches = min(args.graph_calls, args.batches) if scope == "graph" else args.batches
+            single = [applicants.tables(1) for _ in range(calls)]
+            batches = [applicants.tables(args.batch_size) for _ in range(n_batches)]
+            figures: dict[str, Any] = {"open_seconds": round(opened, 1)}
+            if args.agreement:
+                figures["agreement_with_batch"] = agreement(
+                    fp, input_dir, args.agreement, args.seed
+                )
+                print(scope, figures["agreement_with_batch"])
+            figures["in_process_single"] = summary(timed(score, single), 1)
+            figures["in_process_batch"] = summary(timed(score, batches), args.batch_size)
+            if not args.no_http:
+                import httpx
+
+                srv, url = http_server(fp)
+                with httpx.Client(
+                    base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=600
+                ) as client:
+
+                    def post(request: dict[str, Any], client: Any = client) -> None:
+                        client.post("/v1/score", json={"tables": request}).raise_for_status()
+
+                    single = [applicants.tables(1) for _ in range(calls)]
+                    batches = [applicants.tables(args.batch_size) for _ in range(n_batches)]
+                    figures["http_single"] = summary(timed(post, single), 1)
+                    figures["http_batch"] = summary(timed(post, batches), args.batch_size)
+                srv.should_exit = True
+            if scope in args.burst_scopes:
+                figures["burst"] = burst(fp, applicants, args.burst)
+            fp.close()
+            results["scopes"][scope] = figures
+            print(scope, json.dumps(figures, indent=1))
+    finally:
+        server.stop(settings)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""The live neighbourhood of online applicants, read from Neo4j at application time.
+
+The nightly job reads the whole graph once a night; an applicant scored during the
+day needs what the graph holds around it *now*: the users of its devices and
+accounts, its contacts' ties, and the applications filed from those devices and by
+those users, including everything recorded since last night (other applicants of
+today, late arrivals). :func:`live_neighbourhood` answers that with a few
+parameterized queries that each start from an indexed id (``graph/cypher.py``,
+``LIVE_*``), and returns the rows as id-keyed tables
+(:func:`riskgraph.loaders.merge.id_rows` form) that the online scorer unions with
+last night's graph.
+
+A shared identifier contributes at most ``cap`` users (the hub threshold of the
+batch features): a hub's links carry no exposure there either, and reading a
+thousand users of a shared Wi-Fi router would cost more than it tells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import neo4j
+import numpy as np
+import pandas as pd
+
+from riskgraph.graph import cypher
+from riskgraph.graph.connection import server_error
+from riskgraph.loaders.merge import IdRows
+from riskgraph.loaders.tables import TABLE_COLUMNS
+
+__all__ = ["LiveLookup", "known_users", "live_neighbourhood"]
+
+_TIMESTAMP = "datetime64[us, UTC]"
+
+
+@dataclass(frozen=True)
+class LiveLookup:
+    """Bounds of one live lookup.
+
+    Parameters
+    ----------
+    cap : int, default 50
+        Users read per shared identifier (device, account) and ties per user.
+    max_applications : int, default 200
+        Applications read per device and per user, the most recent first.
+    """
+
+    cap: int = 50
+    max_applications: int = 200
+
+
+def live_neighbourhood(
+    driver: neo4j.Driver,
+    *,
+    user_ids: Iterable[str],
+    device_ids: Iterable[str],
+    account_ids: Iterable[str],
+    lookup: LiveLookup | None = None,
+    database: str = "neo4j",
+) -> IdRows:
+    """What Neo4j holds around the given ids now, as id-keyed tables.
+
+    Parameters
+    ----------
+    driver : neo4j.Driver
+    user_ids : iterable of str
+        The applicants and the users their ties name.
+    device_ids : iterable of str
+        The applicants' devices (used and applied from).
+    account_ids : iterable of str
+        The applicants' accounts, pseudonymized as stored.
+    lookup : LiveLookup, optional
+    database : str
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``users`` (fixed columns only), ``user_devices``, ``user_accounts``,
+        ``social``, ``applications`` with string ids; every user an edge or an
+        application names is in ``users``.
+
+    Raises
+    ------
+    Neo4jUnavailableError
+        When the server does not answer.
+    Neo4jError
+        When a query fails otherwise.
+    """
+    lookup = lookup or LiveLookup()
+    users, devices, accounts = _unique(user_ids), _unique(device_ids), _unique(account_ids)
+    bounds = {"cap": lookup.cap, "max_applications": lookup.max_applications}
+
+    def rows(query: str, ids: list[str]) -> pd.DataFrame:
+        if not ids:
+            return pd.DataFrame()
+        try:
+            records, _, _ = driver.execute_query(
+                query,
+                {"ids": ids, **bounds},
+                database_=database,
+                routing_=neo4j.RoutingControl.READ,
+            )
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
+            raise server_error("the live neighbourhood lookup", database, exc) from exc
+        return pd.DataFrame([r.data() for r in records])
+
+    user_devices = rows(cypher.LIVE_DEVICE_USERS, devices)
+    user_accounts = rows(cypher.LIVE_ACCOUNT_USERS, accounts)
+    social = rows(cypher.LIVE_SOCIAL, users)
+    around = _unique(
+        [
+            *users,
+            *_column(user_devices, "user_id"),
+            *_column(user_accounts, "user_id"),
+            *_column(social, "src_user_id"),
+            *_column(social, "dst_user_id"),
+        ]
+    )
+    applications = pd.concat(
+        [
+            rows(cypher.LIVE_DEVICE_APPLICATIONS, devices),
+            rows(cypher.LIVE_USER_APPLICATIONS, around),
+        ],
+        ignore_index=True,
+    )
+    everyone = _unique([*around, *_column(applications, "user_id")])
+    found = rows(cypher.LIVE_USERS, everyone)
+    return {
+        "users": _typed(
+            found, {k: v for k, v in TABLE_COLUMNS["users"].items()}, dedupe=["user_id"]
+        ),
+        "user_devices": _typed(
+            user_devices,
+            {
+                "user_id": "string",
+                "device_id": "string",
+                "first_seen": _TIMESTAMP,
+                "last_seen": _TIMESTAMP,
+            },
+            dedupe=["user_id", "device_id"],
+        ),
+        "user_accounts": _typed(
+            user_accounts,
+            {
+                "user_id": "string",
+                "account_id": "string",
+                "account_type": "string",
+                "linked_at": _TIMESTAMP,
+            },
+            dedupe=["user_id", "account_id"],
+        ),
+        "social": _typed(
+            social,
+            {
+                "src_user_id": "string",
+                "dst_user_id": "string",
+                "tie_type": "string",
+                "created_at": _TIMESTAMP,
+                "weight": "float64",
+            },
+            dedupe=["src_user_id", "dst_user_id", "tie_type"],
+        ),
+        "applications": _typed(
+            applications,
+            {
+                "application_id": "string",
+                "user_id": "string",
+                "platform_id": "string",
+                "device_id": "string",
+                "applied_at": _TIMESTAMP,
+                "amount": "float64",
+                "status": "string",
+            },
+            dedupe=["application_id"],
+        ),
+    }
+
+
+def known_users(
+    driver: neo4j.Driver, user_ids: Iterable[str], database: str = "neo4j"
+) -> pd.DataFrame:
+    """The users among ``user_ids`` that Neo4j holds: ``user_id``, ``registered_at``.
+
+    Raises
+    ------
+    Neo4jUnavailableError, Neo4jError
+        As :func:`live_neighbourhood`.
+    """
+    ids = _unique(user_ids)
+    frame = pd.DataFrame()
+    if ids:
+        try:
+            records, _, _ = driver.execute_query(
+                cypher.LIVE_KNOWN_USERS,
+                {"ids": ids},
+                database_=database,
+                routing_=neo4j.RoutingControl.READ,
+            )
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
+            raise server_error("looking up the users the ties name", database, exc) from exc
+        frame = pd.DataFrame([r.data() for r in records])
+    return _typed(frame, {"user_id": "string", "registered_at": _TIMESTAMP}, dedupe=["user_id"])
+
+
+def _unique(values: Iterable[Any]) -> list[str]:
+    return sorted({str(v) for v in values if v is not None and not pd.isna(v)})
+
+
+def _column(frame: pd.DataFrame, column: str) -> list[Any]:
+    return frame[column].tolist() if column in frame.columns else []
+
+
+def _typed(frame: pd.DataFrame, dtypes: dict[str, str], dedupe: list[str]) -> pd.DataFrame:
+    """``frame`` with exactly the columns of ``dtypes``, typed as the graph tables type
+    them (Neo4j's DateTime values as UTC timestamps, nulls as missing values)."""
+    out = {}
+    for column, dtype in dtypes.items():
+        values = frame[column] if column in frame.columns else pd.Series([None] * len(frame))
+        if dtype == _TIMESTAMP:
+            native = [None if v is None else v.to_native() for v in values]
+            out[column] = pd.to_datetime(pd.Series(native, dtype=object), utc=True).astype(dtype)
+        elif dtype == "float64":
+            out[column] = pd.to_numeric(
+                pd.Series(values.tolist(), dtype=object), errors="coerce"
+            ).astype(dtype)
+        elif dtype == "Int8":
+            out[column] = pd.array(
+                [None if v is None or v not in (0, 1) else int(v) for v in values], dtype="Int8"
+            )
+        else:
+            out[column] = pd.array([None if v is None else str(v) for v in values], dtype=dtype)
+    typed = pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+    if len(typed):
+        keep = ~typed.duplicated(subset=dedupe).to_numpy(dtype=bool)
+        typed = typed.loc[np.asarray(keep)].reset_index(drop=True)
+    return typed

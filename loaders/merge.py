@@ -1,0 +1,179 @@
+"""Union of several ``GraphTables`` (or their id-keyed rows) into one graph.
+
+The online scorer assembles what the nightly feature code consumes from three parts:
+last night's graph, what the live lookup found in Neo4j since, and the applicants of
+the request. :func:`id_rows` turns a graph into tables keyed by string ids (the form
+every part shares), :func:`merge_id_rows` unions them key by key, and
+:func:`graph_from_id_rows` rebuilds the integer-indexed :class:`GraphTables`, nodes
+sorted by id as every builder sorts them, so that a graph merged with nothing new
+equals the graph it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from riskgraph.loaders.tables import (
+    NO_INDEX,
+    GraphTables,
+    canonical_order,
+    empty_graph_tables,
+    index_of,
+)
+
+__all__ = ["ID_ROW_KEYS", "IdRows", "graph_from_id_rows", "id_rows", "merge_id_rows"]
+
+#: Id-keyed tables: name -> DataFrame with string id columns in place of indices.
+IdRows = dict[str, pd.DataFrame]
+
+#: Key columns of each id-keyed table: rows with the same key are one row.
+ID_ROW_KEYS: dict[str, list[str]] = {
+    "users": ["user_id"],
+    "devices": ["device_id"],
+    "accounts": ["account_id"],
+    "platforms": ["platform_id"],
+    "applications": ["application_id"],
+    "user_devices": ["user_id", "device_id"],
+    "user_accounts": ["user_id", "account_id"],
+    "social": ["src_user_id", "dst_user_id", "tie_type"],
+}
+
+# Index column -> (node table, its id column, the id column of the id-keyed row).
+_REFERENCES: dict[str, dict[str, tuple[str, str, str]]] = {
+    "applications": {
+        "user_idx": ("users", "user_id", "user_id"),
+        "platform_idx": ("platforms", "platform_id", "platform_id"),
+        "device_idx": ("devices", "device_id", "device_id"),
+    },
+    "user_devices": {
+        "user_idx": ("users", "user_id", "user_id"),
+        "device_idx": ("devices", "device_id", "device_id"),
+    },
+    "user_accounts": {
+        "user_idx": ("users", "user_id", "user_id"),
+        "account_idx": ("accounts", "account_id", "account_id"),
+    },
+    "social": {
+        "src_idx": ("users", "user_id", "src_user_id"),
+        "dst_idx": ("users", "user_id", "dst_user_id"),
+    },
+}
+
+
+def id_rows(tables: GraphTables) -> IdRows:
+    """Every table of ``tables`` with its index columns replaced by the ids they point at.
+
+    Parameters
+    ----------
+    tables : GraphTables
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Node tables as they are; edge tables and applications with ``user_id``,
+        ``device_id`` (``<NA>`` for none), ``account_id``, ``platform_id``,
+        ``src_user_id`` / ``dst_user_id`` in place of the ``*_idx`` columns.
+    """
+    out: IdRows = {}
+    for name, table in tables.tables():
+        refs = _REFERENCES.get(name)
+        if refs is None:
+            out[name] = table
+            continue
+        frame = table.copy()
+        for column, (node_table, node_id, id_column) in refs.items():
+            ids = getattr(tables, node_table)[node_id].to_numpy(dtype=object)
+            idx = frame.pop(column).to_numpy()
+            values = np.full(len(idx), None, dtype=object)
+            present = idx != NO_INDEX
+            values[present] = ids[idx[present]]
+            frame[id_column] = pd.array(values, dtype="string")
+        out[name] = frame
+    return out
+
+
+def merge_id_rows(parts: Sequence[Mapping[str, pd.DataFrame]]) -> IdRows:
+    """Union id-keyed tables; of rows sharing a key, the one of the later part wins.
+
+    Parameters
+    ----------
+    parts : sequence of mappings
+        Each from :func:`id_rows` (a part may lack tables). Later parts are newer.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Every table of :data:`ID_ROW_KEYS`; user attribute columns are the union of
+        the parts' (missing values where a part lacks one).
+    """
+    out: IdRows = {}
+    for name, keys in ID_ROW_KEYS.items():
+        frames = [p[name] for p in parts if name in p and len(p[name])]
+        if not frames:
+            frames = [next((p[name] for p in parts if name in p), pd.DataFrame())]
+        if len(frames) == 1:
+            out[name] = frames[0].reset_index(drop=True)
+            continue
+        merged = pd.concat(frames, ignore_index=True)
+        # Grouping on a null tie_type needs dropna=False semantics: duplicated() has them.
+        dup = merged.duplicated(subset=keys, keep="last")
+        out[name] = merged.loc[~dup.to_numpy()].reset_index(drop=True)
+    return out
+
+
+def graph_from_id_rows(rows: Mapping[str, pd.DataFrame]) -> GraphTables:
+    """Rebuild :class:`GraphTables` from id-keyed tables (see :func:`merge_id_rows`).
+
+    A node referenced by an edge or application but missing from its node table is
+    added (devices, accounts, platforms); a user must be present in ``users``.
+
+    Raises
+    ------
+    InputError
+        When the result is not a valid graph (an edge naming an absent user).
+    """
+    empty = empty_graph_tables()
+    users = canonical_order("users", rows["users"])
+    nodes = {"users": users}
+    for name, id_column, sources in (
+        ("devices", "device_id", (("user_devices", "device_id"), ("applications", "device_id"))),
+        ("accounts", "account_id", (("user_accounts", "account_id"),)),
+        ("platforms", "platform_id", (("applications", "platform_id"),)),
+    ):
+        known = rows.get(name, getattr(empty, name))
+        ids = pd.concat(
+            [known[id_column], *(rows[t][c] for t, c in sources if t in rows)], ignore_index=True
+        ).dropna()
+        table = pd.DataFrame({id_column: pd.Series(ids.unique(), dtype="string")})
+        if name == "accounts":
+            types = known.dropna(subset=["account_type"]).drop_duplicates("account_id")
+            table["account_type"] = (
+                table["account_id"].map(types.set_index("account_id")["account_type"])
+            ).astype("string")
+        nodes[name] = canonical_order(name, table)
+
+    built: dict[str, pd.DataFrame] = {}
+    for name, refs in _REFERENCES.items():
+        frame = rows.get(name)
+        template = getattr(empty, name)
+        if frame is None or not len(frame):
+            built[name] = template
+            continue
+        frame = frame.reset_index(drop=True)
+        columns: dict[str, object] = {}
+        for column in template.columns:
+            ref = refs.get(column)
+            if ref is None:
+                columns[column] = frame[column]
+                continue
+            node_table, node_id, id_column = ref
+            position = index_of(frame[id_column], nodes[node_table][node_id])
+            if column == "device_idx":
+                position[frame[id_column].isna().to_numpy()] = NO_INDEX
+            columns[column] = position
+        typed = pd.DataFrame(columns).astype(template.dtypes.to_dict())
+        built[name] = canonical_order(name, typed)
+    return GraphTables(**nodes, **built).validate()
