@@ -438,6 +438,7 @@ class OnlineScorer:
     def _record(self, merged: IdRows, request: IdRows, stubs: list[str]) -> None:
         """Upsert the applicants, their edges and applications into Neo4j; the users
         their ties name are written with the values the graph holds (unchanged)."""
+        from riskgraph.graph.batches import WriteSettings
         from riskgraph.graph.writer import write_graph
 
         ids = set(request["users"]["user_id"].astype(str)) | set(stubs)
@@ -447,7 +448,9 @@ class OnlineScorer:
             "users": users.loc[users["user_id"].isin(list(ids)).to_numpy(dtype=bool)],
             "accounts": merged["accounts"],
         }
-        write_graph(self.driver, graph_from_id_rows(part), database=self.database)
+        write_graph(
+            self.driver, graph_from_id_rows(part), settings=WriteSettings(database=self.database)
+        )
 
 
 def neighbourhood(rows: IdRows, seeds: list[str], *, hops: int, cap: int) -> IdRows:
