@@ -140,7 +140,9 @@ class GraphTables:
     (0, 0)
     """
 
-    __slots__ = ("_tables",)
+    # __weakref__: a caller may watch whether a graph is still held (the nightly job
+    # lets tonight's tables go once the graph is read back from Neo4j).
+    __slots__ = ("_tables", "__weakref__")
     _tables: dict[str, pd.DataFrame]
 
     def __init__(self, **tables: pd.DataFrame) -> None:
