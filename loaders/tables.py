@@ -142,7 +142,7 @@ class GraphTables:
 
     # __weakref__: a caller may watch whether a graph is still held (the nightly job
     # lets tonight's tables go once the graph is read back from Neo4j).
-    __slots__ = ("_tables", "__weakref__")
+    __slots__ = ("__weakref__", "_tables")
     _tables: dict[str, pd.DataFrame]
 
     def __init__(self, **tables: pd.DataFrame) -> None:
