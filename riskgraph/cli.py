@@ -104,6 +104,22 @@ def main(
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
+#: Options several commands share, declared once.
+InputDirOption = Annotated[
+    Path, typer.Option("--input", help="Input directory (CONTRACT.md: users.csv, ...).")
+]
+RejectsOption = Annotated[
+    Path, typer.Option("--rejects", help="Where rejected rows go, as <table>.csv.")
+]
+HmacKeyFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--hmac-key-file",
+        help="File (mode 0600) with the pseudonymization key; default $RISKGRAPH_HMAC_KEY.",
+    ),
+]
+
+
 @app.command()
 def version() -> None:
     """Print the riskgraph version."""
@@ -303,19 +319,9 @@ def neo4j_status(
 
 @app.command("load")
 def load(
-    input_dir: Annotated[
-        Path, typer.Option("--input", help="Input directory (CONTRACT.md: users.csv, ...).")
-    ],
-    rejects: Annotated[
-        Path, typer.Option("--rejects", help="Where rejected rows go, as <table>.csv.")
-    ] = Path("rejects"),
-    hmac_key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--hmac-key-file",
-            help="File (mode 0600) with the pseudonymization key; default $RISKGRAPH_HMAC_KEY.",
-        ),
-    ] = None,
+    input_dir: InputDirOption,
+    rejects: RejectsOption = Path("rejects"),
+    hmac_key_file: HmacKeyFileOption = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per transaction.")] = 5_000,
 ) -> None:
     """Validate the input and upsert it into Neo4j (no scoring).
@@ -368,19 +374,9 @@ def _echo_counts(result: Any, rejects: Path) -> None:
 
 @app.command("validate")
 def validate(
-    input_dir: Annotated[
-        Path, typer.Option("--input", help="Input directory (CONTRACT.md: users.csv, ...).")
-    ],
-    rejects: Annotated[
-        Path, typer.Option("--rejects", help="Where rejected rows go, as <table>.csv.")
-    ] = Path("rejects"),
-    hmac_key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--hmac-key-file",
-            help="File (mode 0600) with the pseudonymization key; default $RISKGRAPH_HMAC_KEY.",
-        ),
-    ] = None,
+    input_dir: InputDirOption,
+    rejects: RejectsOption = Path("rejects"),
+    hmac_key_file: HmacKeyFileOption = None,
 ) -> None:
     """Check an input against the contract and write its rejects, without Neo4j.
 
@@ -514,13 +510,7 @@ def nightly(
         Path | None,
         typer.Option("--config", help=r"TOML config file. \[default: ./riskgraph.toml]"),
     ] = None,
-    hmac_key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--hmac-key-file",
-            help="File (mode 0600) with the pseudonymization key; default $RISKGRAPH_HMAC_KEY.",
-        ),
-    ] = None,
+    hmac_key_file: HmacKeyFileOption = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", help="Warnings and errors only (no progress bars).")
     ] = False,
@@ -606,13 +596,7 @@ def serve(
         Path | None,
         typer.Option("--config", help=r"TOML config file. \[default: ./riskgraph.toml]"),
     ] = None,
-    hmac_key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--hmac-key-file",
-            help="File (mode 0600) with the pseudonymization key; default $RISKGRAPH_HMAC_KEY.",
-        ),
-    ] = None,
+    hmac_key_file: HmacKeyFileOption = None,
 ) -> None:
     r"""The online service: POST /v1/score, GET /v1/users/{id}, GET /healthz (FastAPI).
 
