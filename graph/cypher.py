@@ -24,7 +24,15 @@ relationships to nodes. They are never stored or returned to callers.
 
 from __future__ import annotations
 
-from riskgraph.loaders.schema import NODE_TYPES, RELATIONSHIPS, ColumnSpec, NodeType, Relationship
+from riskgraph.loaders.schema import (
+    IDENTIFIER_TABLES,
+    NODE_TYPES,
+    RELATIONSHIPS,
+    ColumnSpec,
+    IdentifierTable,
+    NodeType,
+    Relationship,
+)
 
 __all__ = [
     "AWAIT_INDEXES",
@@ -505,20 +513,24 @@ RETURN EXISTS { MATCH (m:RiskgraphTestMarker) } AS marked,
 # uniqueness constraint's index; ``$cap`` bounds the users read per shared identifier,
 # as the batch features bound a hub, and ``$max_applications`` the applications read
 # per device or user (the most recent first).
-LIVE_DEVICE_USERS = """
+
+
+def _live_identifier_users(table: IdentifierTable) -> str:
+    """The users (at most ``$cap`` per identifier) linked to each identifier of ``$ids``,
+    with the identifier's and the link's properties."""
+    node, key = table.node, table.node.key.name
+    props = "".join(f",\n       n.{p.name} AS {p.name}" for p in node.properties)
+    props += "".join(f",\n       r.{p.name} AS {p.name}" for p in table.properties)
+    return f"""
 UNWIND $ids AS key
-MATCH (d:Device {device_id: key})
-CALL { WITH d MATCH (u:User)-[r:USES]->(d) RETURN u, r ORDER BY u.user_id LIMIT $cap }
-RETURN u.user_id AS user_id, d.device_id AS device_id,
-       r.first_seen AS first_seen, r.last_seen AS last_seen
+MATCH (n:{node.label} {{{key}: key}})
+CALL {{ WITH n MATCH (u:User)-[r:{table.rel_type}]->(n) RETURN u, r ORDER BY u.user_id LIMIT $cap }}
+RETURN u.user_id AS user_id, n.{key} AS {key}{props}
 """
-LIVE_ACCOUNT_USERS = """
-UNWIND $ids AS key
-MATCH (n:Account {account_id: key})
-CALL { WITH n MATCH (u:User)-[r:OWNS]->(n) RETURN u, r ORDER BY u.user_id LIMIT $cap }
-RETURN u.user_id AS user_id, n.account_id AS account_id, n.account_type AS account_type,
-       r.linked_at AS linked_at
-"""
+
+
+#: Per identifier input table (``user_devices``), its live lookup by identifier id.
+LIVE_IDENTIFIER_USERS = {t.input: _live_identifier_users(t) for t in IDENTIFIER_TABLES}
 LIVE_SOCIAL = """
 UNWIND $ids AS key
 MATCH (u:User {user_id: key})
@@ -572,9 +584,8 @@ RETURN u.user_id AS user_id, u.registered_at AS registered_at
 """
 
 __all__ += [
-    "LIVE_ACCOUNT_USERS",
     "LIVE_DEVICE_APPLICATIONS",
-    "LIVE_DEVICE_USERS",
+    "LIVE_IDENTIFIER_USERS",
     "LIVE_KNOWN_USERS",
     "LIVE_SOCIAL",
     "LIVE_USERS",

@@ -17,7 +17,7 @@ thousand users of a shared Wi-Fi router would cost more than it tells.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ import pandas as pd
 from riskgraph.graph import cypher
 from riskgraph.graph.connection import server_error
 from riskgraph.loaders.merge import IdRows
+from riskgraph.loaders.schema import IDENTIFIER_TABLES, INPUT_TABLES
 from riskgraph.loaders.tables import TABLE_COLUMNS
 
 __all__ = ["LiveLookup", "known_users", "live_neighbourhood"]
@@ -55,8 +56,7 @@ def live_neighbourhood(
     driver: neo4j.Driver,
     *,
     user_ids: Iterable[str],
-    device_ids: Iterable[str],
-    account_ids: Iterable[str],
+    identifier_ids: Mapping[str, Iterable[str]],
     lookup: LiveLookup | None = None,
     database: str = "neo4j",
 ) -> IdRows:
@@ -67,19 +67,19 @@ def live_neighbourhood(
     driver : neo4j.Driver
     user_ids : iterable of str
         The applicants and the users their ties name.
-    device_ids : iterable of str
-        The applicants' devices (used and applied from).
-    account_ids : iterable of str
-        The applicants' accounts, pseudonymized as stored.
+    identifier_ids : mapping of str to iterable of str
+        Per identifier node table of the schema (``devices``, ``accounts``,
+        ``addresses``), the applicants' ids of it as stored (devices used and applied
+        from; personal ids pseudonymized). A table not given is not looked up.
     lookup : LiveLookup, optional
     database : str
 
     Returns
     -------
     dict of str to DataFrame
-        ``users`` (fixed columns only), ``user_devices``, ``user_accounts``,
-        ``social``, ``applications`` with string ids; every user an edge or an
-        application names is in ``users``.
+        ``users`` (fixed columns only), every identifier table of the schema
+        (``user_devices``, ``user_accounts``, ...), ``social`` and ``applications``,
+        with string ids; every user an edge or an application names is in ``users``.
 
     Raises
     ------
@@ -89,7 +89,7 @@ def live_neighbourhood(
         When a query fails otherwise.
     """
     lookup = lookup or LiveLookup()
-    users, devices, accounts = _unique(user_ids), _unique(device_ids), _unique(account_ids)
+    users = _unique(user_ids)
     bounds = {"cap": lookup.cap, "max_applications": lookup.max_applications}
 
     def rows(query: str, ids: list[str]) -> pd.DataFrame:
@@ -106,21 +106,25 @@ def live_neighbourhood(
             raise server_error("the live neighbourhood lookup", database, exc) from exc
         return pd.DataFrame([r.data() for r in records])
 
-    user_devices = rows(cypher.LIVE_DEVICE_USERS, devices)
-    user_accounts = rows(cypher.LIVE_ACCOUNT_USERS, accounts)
+    holders = {
+        t.input: rows(
+            cypher.LIVE_IDENTIFIER_USERS[t.input],
+            _unique(identifier_ids.get(t.node.table, ())),
+        )
+        for t in IDENTIFIER_TABLES
+    }
     social = rows(cypher.LIVE_SOCIAL, users)
     around = _unique(
         [
             *users,
-            *_column(user_devices, "user_id"),
-            *_column(user_accounts, "user_id"),
+            *(u for frame in holders.values() for u in _column(frame, "user_id")),
             *_column(social, "src_user_id"),
             *_column(social, "dst_user_id"),
         ]
     )
     applications = pd.concat(
         [
-            rows(cypher.LIVE_DEVICE_APPLICATIONS, devices),
+            rows(cypher.LIVE_DEVICE_APPLICATIONS, _unique(identifier_ids.get("devices", ()))),
             rows(cypher.LIVE_USER_APPLICATIONS, around),
         ],
         ignore_index=True,
@@ -128,54 +132,23 @@ def live_neighbourhood(
     everyone = _unique([*around, *_column(applications, "user_id")])
     found = rows(cypher.LIVE_USERS, everyone)
     return {
-        "users": _typed(
-            found, {k: v for k, v in TABLE_COLUMNS["users"].items()}, dedupe=["user_id"]
-        ),
-        "user_devices": _typed(
-            user_devices,
-            {
-                "user_id": "string",
-                "device_id": "string",
-                "first_seen": _TIMESTAMP,
-                "last_seen": _TIMESTAMP,
-            },
-            dedupe=["user_id", "device_id"],
-        ),
-        "user_accounts": _typed(
-            user_accounts,
-            {
-                "user_id": "string",
-                "account_id": "string",
-                "account_type": "string",
-                "linked_at": _TIMESTAMP,
-            },
-            dedupe=["user_id", "account_id"],
-        ),
-        "social": _typed(
-            social,
-            {
-                "src_user_id": "string",
-                "dst_user_id": "string",
-                "tie_type": "string",
-                "created_at": _TIMESTAMP,
-                "weight": "float64",
-            },
-            dedupe=["src_user_id", "dst_user_id", "tie_type"],
-        ),
+        "users": _typed(found, dict(TABLE_COLUMNS["users"]), dedupe=["user_id"]),
+        **{
+            name: _typed(frame, _input_dtypes(name), dedupe=list(INPUT_TABLES[name].key))
+            for name, frame in holders.items()
+        },
+        "social": _typed(social, _input_dtypes("social"), dedupe=list(INPUT_TABLES["social"].key)),
         "applications": _typed(
             applications,
-            {
-                "application_id": "string",
-                "user_id": "string",
-                "platform_id": "string",
-                "device_id": "string",
-                "applied_at": _TIMESTAMP,
-                "amount": "float64",
-                "status": "string",
-            },
-            dedupe=["application_id"],
+            _input_dtypes("applications"),
+            dedupe=list(INPUT_TABLES["applications"].key),
         ),
     }
+
+
+def _input_dtypes(table: str) -> dict[str, str]:
+    """The columns of input table ``table`` and the types the graph tables give them."""
+    return {c.name: c.dtype for c in INPUT_TABLES[table].columns}
 
 
 def known_users(

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from riskgraph.loaders.schema import INPUT_TABLES, NODE_TYPES, RELATIONSHIPS, references_into
 from riskgraph.loaders.tables import (
     NO_INDEX,
     GraphTables,
@@ -29,38 +30,39 @@ __all__ = ["ID_ROW_KEYS", "IdRows", "graph_from_id_rows", "id_rows", "merge_id_r
 #: Id-keyed tables: name -> DataFrame with string id columns in place of indices.
 IdRows = dict[str, pd.DataFrame]
 
-#: Key columns of each id-keyed table: rows with the same key are one row.
-ID_ROW_KEYS: dict[str, list[str]] = {
-    "users": ["user_id"],
-    "devices": ["device_id"],
-    "accounts": ["account_id"],
-    "platforms": ["platform_id"],
-    "applications": ["application_id"],
-    "user_devices": ["user_id", "device_id"],
-    "user_accounts": ["user_id", "account_id"],
-    "social": ["src_user_id", "dst_user_id", "tie_type"],
-}
 
-# Index column -> (node table, its id column, the id column of the id-keyed row).
-_REFERENCES: dict[str, dict[str, tuple[str, str, str]]] = {
-    "applications": {
-        "user_idx": ("users", "user_id", "user_id"),
-        "platform_idx": ("platforms", "platform_id", "platform_id"),
-        "device_idx": ("devices", "device_id", "device_id"),
-    },
-    "user_devices": {
-        "user_idx": ("users", "user_id", "user_id"),
-        "device_idx": ("devices", "device_id", "device_id"),
-    },
-    "user_accounts": {
-        "user_idx": ("users", "user_id", "user_id"),
-        "account_idx": ("accounts", "account_id", "account_id"),
-    },
-    "social": {
-        "src_idx": ("users", "user_id", "src_user_id"),
-        "dst_idx": ("users", "user_id", "dst_user_id"),
-    },
-}
+def _id_row_keys() -> dict[str, list[str]]:
+    """Key columns of every GraphTables table in id-keyed form, from the schema: a node
+    table's id; an edge table's input key (ids of both ends, then e.g. ``tie_type``)."""
+    keys = {name: [node.key.name] for name, node in NODE_TYPES.items()}
+    for rel in RELATIONSHIPS.values():
+        if rel.table not in keys:
+            keys[rel.table] = list(INPUT_TABLES[rel.table].key)
+    return keys
+
+
+def _references() -> dict[str, dict[str, tuple[str, str, str, bool]]]:
+    """Per table, each index column: its node table, that node's id column, the id
+    column of the id-keyed row, and whether the column may name no node."""
+    refs: dict[str, dict[str, tuple[str, str, str, bool]]] = {}
+    for rel in RELATIONSHIPS.values():
+        for end in (rel.start, rel.end):
+            if end.column is not None:
+                node_id = NODE_TYPES[end.node].key.name
+                refs.setdefault(rel.table, {})[end.column] = (
+                    end.node,
+                    node_id,
+                    str(end.input),
+                    rel.optional,
+                )
+    return refs
+
+
+#: Key columns of each id-keyed table: rows with the same key are one row.
+ID_ROW_KEYS: dict[str, list[str]] = _id_row_keys()
+
+# Index column -> (node table, its id column, the id column of the id-keyed row, nullable).
+_REFERENCES = _references()
 
 
 def id_rows(tables: GraphTables) -> IdRows:
@@ -84,7 +86,7 @@ def id_rows(tables: GraphTables) -> IdRows:
             out[name] = table
             continue
         frame = table.copy()
-        for column, (node_table, node_id, id_column) in refs.items():
+        for column, (node_table, node_id, id_column, _) in refs.items():
             ids = getattr(tables, node_table)[node_id].to_numpy(dtype=object)
             idx = frame.pop(column).to_numpy()
             values = np.full(len(idx), None, dtype=object)
@@ -106,14 +108,15 @@ def merge_id_rows(parts: Sequence[Mapping[str, pd.DataFrame]]) -> IdRows:
     Returns
     -------
     dict of str to DataFrame
-        Every table of :data:`ID_ROW_KEYS`; user attribute columns are the union of
+        Every table of :data:`ID_ROW_KEYS` that some part holds; user attribute columns are the union of
         the parts' (missing values where a part lacks one).
     """
     out: IdRows = {}
     for name, keys in ID_ROW_KEYS.items():
-        frames = [p[name] for p in parts if name in p and len(p[name])]
-        if not frames:
-            frames = [next((p[name] for p in parts if name in p), pd.DataFrame())]
+        held = [p[name] for p in parts if name in p]
+        if not held:  # an optional table no part has (a graph without addresses)
+            continue
+        frames = [frame for frame in held if len(frame)] or held[:1]
         if len(frames) == 1:
             out[name] = frames[0].reset_index(drop=True)
             continue
@@ -138,21 +141,23 @@ def graph_from_id_rows(rows: Mapping[str, pd.DataFrame]) -> GraphTables:
     empty = empty_graph_tables()
     users = canonical_order("users", rows["users"])
     nodes = {"users": users}
-    for name, id_column, sources in (
-        ("devices", "device_id", (("user_devices", "device_id"), ("applications", "device_id"))),
-        ("accounts", "account_id", (("user_accounts", "account_id"),)),
-        ("platforms", "platform_id", (("applications", "platform_id"),)),
-    ):
+    for name, node in NODE_TYPES.items():
+        if node.source is not None:
+            continue
+        id_column = node.key.name
         known = rows.get(name, getattr(empty, name))
-        ids = pd.concat(
-            [known[id_column], *(rows[t][c] for t, c in sources if t in rows)], ignore_index=True
-        ).dropna()
+        named = [
+            rows[rel.table][str(end.input)]
+            for rel, end in references_into(name)
+            if rel.table in rows
+        ]
+        ids = pd.concat([known[id_column], *named], ignore_index=True).dropna()
         table = pd.DataFrame({id_column: pd.Series(ids.unique(), dtype="string")})
-        if name == "accounts":
-            types = known.dropna(subset=["account_type"]).drop_duplicates("account_id")
-            table["account_type"] = (
-                table["account_id"].map(types.set_index("account_id")["account_type"])
-            ).astype("string")
+        for prop in node.properties:
+            given = known.dropna(subset=[prop.name]).drop_duplicates(id_column)
+            table[prop.name] = (table[id_column].map(given.set_index(id_column)[prop.name])).astype(
+                prop.dtype
+            )
         nodes[name] = canonical_order(name, table)
 
     built: dict[str, pd.DataFrame] = {}
@@ -169,9 +174,9 @@ def graph_from_id_rows(rows: Mapping[str, pd.DataFrame]) -> GraphTables:
             if ref is None:
                 columns[column] = frame[column]
                 continue
-            node_table, node_id, id_column = ref
+            node_table, node_id, id_column, nullable = ref
             position = index_of(frame[id_column], nodes[node_table][node_id])
-            if column == "device_idx":
+            if nullable:
                 position[frame[id_column].isna().to_numpy()] = NO_INDEX
             columns[column] = position
         typed = pd.DataFrame(columns).astype(template.dtypes.to_dict())

@@ -49,6 +49,12 @@ from riskgraph.graph.features.catalog import FEATURE_CATALOG, FEATURE_CODES
 from riskgraph.graph.live import LiveLookup, known_users, live_neighbourhood
 from riskgraph.loaders import GraphTables, build_graph_tables
 from riskgraph.loaders.merge import IdRows, graph_from_id_rows, id_rows, merge_id_rows
+from riskgraph.loaders.schema import (
+    IDENTIFIER_TABLES,
+    INPUT_TABLES,
+    NODE_TYPES,
+    references_into,
+)
 from riskgraph.modeling import RiskModels
 from riskgraph.pipeline import PipelineConfig, _without_protected
 from riskgraph.runs import RUN_MANIFEST
@@ -69,7 +75,7 @@ log = logging.getLogger("riskgraph.online")
 #: Input tables an online call may carry (the input contract's).
 SCOPES = ("graph", "neighbourhood")
 
-REQUEST_TABLES = ("users", "user_devices", "user_accounts", "social", "applications")
+REQUEST_TABLES = tuple(INPUT_TABLES)
 
 #: Columns the online answer adds to the scores.parquet ones (README, "Online scoring").
 VELOCITY_COLUMNS = (
@@ -84,14 +90,15 @@ VELOCITY_COLUMNS = (
 # Links to known-bad users the online rules name (graph features, 1 hop).
 _BAD_LINKS = ("device_bad_1hop", "account_bad_1hop", "app_device_bad_1hop", "social_bad_1hop")
 _SEVERITY = {"approve": 0, "review": 1, "decline": 2}
-# Timestamp columns whose latest value is the request's "now".
+# Timestamp columns whose latest value is the request's "now" (not when a label
+# became known: that is no event of the request's).
 _REQUEST_TIMES = {
-    "users": ("registered_at",),
-    "user_devices": ("first_seen", "last_seen"),
-    "user_accounts": ("linked_at",),
-    "social": ("created_at",),
-    "applications": ("applied_at",),
+    name: tuple(c.name for c in spec.columns if c.kind == "timestamp" and c.name != "label_at")
+    for name, spec in INPUT_TABLES.items()
 }
+# The identifier node tables (devices, accounts, addresses): a hop from user to user
+# crosses one of these or a tie.
+_IDENTIFIER_NODES = tuple(t.node.table for t in IDENTIFIER_TABLES)
 
 
 @dataclass(frozen=True)
@@ -303,8 +310,7 @@ class OnlineScorer:
         live = live_neighbourhood(
             self.driver,
             user_ids=[*applicant_ids, *stubs],
-            device_ids=_devices(request),
-            account_ids=_column(request, "user_accounts", "account_id"),
+            identifier_ids={n: _named(request, n) for n in _IDENTIFIER_NODES},
             lookup=self.config.lookup,
             database=self.database,
         )
@@ -382,16 +388,10 @@ class OnlineScorer:
         applicants = set(frames["users"].get("user_id", pd.Series(dtype=object)).astype(str))
         named = {
             str(v)
-            for name, columns in (
-                ("user_devices", ("user_id",)),
-                ("user_accounts", ("user_id",)),
-                ("social", ("src_user_id", "dst_user_id")),
-                ("applications", ("user_id",)),
-            )
-            if name in frames
-            for c in columns
-            if c in frames[name].columns
-            for v in frames[name][c].dropna()
+            for name, frame in frames.items()
+            for c in INPUT_TABLES[name].user_references
+            if c in frame.columns
+            for v in frame[c].dropna()
         } - applicants
         stubs = known_users(self.driver, named, self.database) if named else None
         users = frames["users"]
@@ -444,9 +444,13 @@ class OnlineScorer:
         ids = set(request["users"]["user_id"].astype(str)) | set(stubs)
         users = merged["users"]
         part: IdRows = {
-            **{n: request[n] for n in ("user_devices", "user_accounts", "social", "applications")},
+            # The request's own rows (edges, applications); its identifiers' node rows as
+            # the merged graph holds them (an account's type), the rest rebuilt from them.
+            **{n: f for n, f in request.items() if n not in NODE_TYPES or NODE_TYPES[n].source},
+            **{
+                n: _rows_of(merged, n, _named(request, n)) for n in _IDENTIFIER_NODES if n in merged
+            },
             "users": users.loc[users["user_id"].isin(list(ids)).to_numpy(dtype=bool)],
-            "accounts": merged["accounts"],
         }
         write_graph(
             self.driver, graph_from_id_rows(part), settings=WriteSettings(database=self.database)
@@ -456,9 +460,10 @@ class OnlineScorer:
 def neighbourhood(rows: IdRows, seeds: list[str], *, hops: int, cap: int) -> IdRows:
     """The rows of the users within ``hops`` hops of ``seeds``.
 
-    A hop crosses a shared device (used or applied from), a shared account or a
-    social tie; an identifier with more than ``cap`` users (a hub) is not crossed, as
-    the batch exposure features do not count through it.
+    A hop crosses a shared identifier of the schema (a device used or applied from,
+    an account, an address) or a social tie; an identifier with more than ``cap``
+    users (a hub) is not crossed, as the batch exposure features do not count
+    through it.
 
     Parameters
     ----------
@@ -470,24 +475,25 @@ def neighbourhood(rows: IdRows, seeds: list[str], *, hops: int, cap: int) -> IdR
     Returns
     -------
     dict of str to DataFrame
-        The users reached, their devices, accounts and applications, and the ties
-        between them.
+        The users reached, their rows of every table (identifiers, applications), the
+        ties between them, and the identifiers those rows name.
     """
-    ud, ua, so, apps = (
-        rows[n] for n in ("user_devices", "user_accounts", "social", "applications")
-    )
-    device_user = pd.concat(
-        [
-            ud[["device_id", "user_id"]],
-            apps.loc[apps["device_id"].notna(), ["device_id", "user_id"]],
-        ],
-        ignore_index=True,
-    ).drop_duplicates()
-    account_user = ua[["account_id", "user_id"]]
+    # (users, identifier) pairs per identifier: a device used or applied from, an
+    # account, an address; hubs (more than ``cap`` users) are not crossed.
     shared = []
-    for frame, key in ((device_user, "device_id"), (account_user, "account_id")):
-        sizes = frame.groupby(key, sort=False)["user_id"].transform("size")
-        shared.append((frame.loc[(sizes <= cap).to_numpy(dtype=bool)], key))
+    for node in _IDENTIFIER_NODES:
+        key = NODE_TYPES[node].key.name
+        held = [
+            rows[rel.table][[str(end.input), "user_id"]].rename(columns={str(end.input): key})
+            for rel, end in references_into(node)
+            if rel.table in rows
+        ]
+        if not held:  # an optional table no part has
+            continue
+        pairs = pd.concat(held, ignore_index=True).dropna().drop_duplicates()
+        sizes = pairs.groupby(key, sort=False)["user_id"].transform("size")
+        shared.append((pairs.loc[(sizes <= cap).to_numpy(dtype=bool)], key))
+    so = rows["social"]
     reached = pd.Index(pd.unique(pd.Series(seeds, dtype="string")))
     frontier = reached
     for _ in range(hops):
@@ -503,26 +509,21 @@ def neighbourhood(rows: IdRows, seeds: list[str], *, hops: int, cap: int) -> IdR
         reached = reached.append(new)
         frontier = new
 
-    def users_in(frame: pd.DataFrame, column: str) -> np.ndarray:
-        return frame[column].isin(reached).to_numpy(dtype=bool)
-
-    kept_accounts = ua.loc[users_in(ua, "user_id")].reset_index(drop=True)
-    return {
-        **rows,
-        "users": rows["users"].loc[users_in(rows["users"], "user_id")].reset_index(drop=True),
-        "user_devices": ud.loc[users_in(ud, "user_id")].reset_index(drop=True),
-        "user_accounts": kept_accounts,
-        "social": so.loc[users_in(so, "src_user_id") & users_in(so, "dst_user_id")].reset_index(
-            drop=True
-        ),
-        "applications": apps.loc[users_in(apps, "user_id")].reset_index(drop=True),
-        # Node tables are rebuilt from the edges kept (graph_from_id_rows).
-        "devices": rows["devices"].iloc[:0],
-        "platforms": rows["platforms"].iloc[:0],
-        "accounts": rows["accounts"].loc[
-            rows["accounts"]["account_id"].isin(kept_accounts["account_id"]).to_numpy(dtype=bool)
-        ],
-    }
+    out = dict(rows)
+    for name, frame in rows.items():
+        spec = INPUT_TABLES.get(name)
+        columns = ("user_id",) if name == "users" else spec.user_references if spec else ()
+        if columns:
+            keep = np.ones(len(frame), dtype=bool)
+            for column in columns:
+                keep &= frame[column].isin(reached).to_numpy(dtype=bool)
+            out[name] = frame.loc[keep].reset_index(drop=True)
+    for node, node_type in NODE_TYPES.items():
+        if node_type.source is None and node in rows:
+            # Only the identifiers the kept rows name (their properties kept); the
+            # graph is rebuilt from the edges (graph_from_id_rows).
+            out[node] = _rows_of(rows, node, _named(out, node))
+    return out
 
 
 def velocity_signals(graph: GraphTables, positions: np.ndarray, now: pd.Timestamp) -> pd.DataFrame:
@@ -694,15 +695,22 @@ def _typed_like(users: pd.DataFrame, graph_users: pd.DataFrame) -> pd.DataFrame:
     return users
 
 
-def _column(rows: IdRows, table: str, column: str) -> list[str]:
-    frame = rows.get(table)
-    if frame is None or column not in frame.columns:
-        return []
-    return frame[column].dropna().astype(str).tolist()
+def _named(rows: IdRows, node_table: str) -> list[str]:
+    """The ids of ``node_table`` (an identifier) that the rows of ``rows`` name: a
+    device both as used and as applied from."""
+    named: list[str] = []
+    for rel, end in references_into(node_table):
+        frame = rows.get(rel.table)
+        if frame is not None and str(end.input) in frame.columns:
+            named += frame[str(end.input)].dropna().astype(str).tolist()
+    return named
 
 
-def _devices(rows: IdRows) -> list[str]:
-    return _column(rows, "user_devices", "device_id") + _column(rows, "applications", "device_id")
+def _rows_of(rows: IdRows, node_table: str, ids: list[str]) -> pd.DataFrame:
+    """The rows of node table ``node_table`` with the given ids (all its columns)."""
+    frame = rows[node_table]
+    key = NODE_TYPES[node_table].key.name
+    return frame.loc[frame[key].isin(ids).to_numpy(dtype=bool)]
 
 
 def _utc(value: Any) -> pd.Timestamp:

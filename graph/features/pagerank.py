@@ -41,7 +41,8 @@ def personalized_pagerank(
         Probability of following an edge (networkx ``alpha``); ``1 - damping`` is the
         restart probability.
     tol : float
-        Stop when every column's L1 change is below ``tol`` times its seed mass.
+        Stop when every column's L1 change is below ``tol`` times its seed mass, or
+        stops shrinking (the precision floor of ``dtype``).
     max_iter : int
     dtype : numpy floating type
         Precision of the iteration; ``np.float32`` halves the memory traffic (the
@@ -103,6 +104,11 @@ def personalized_pagerank(
     # the same order, whatever the other columns do.
     running = mass > 0
     x[:, ~running] = 0.0
+    # In exact arithmetic the change shrinks by at least ``damping`` each round. A
+    # round that does not shrink it is at the precision floor of ``dtype`` (a float32
+    # sum over a hub's many in-edges rounds by more than ``tol``): more rounds cannot
+    # improve the column, so it stops there.
+    previous = np.full(s.shape[1], np.inf)
     for _ in range(max_iter):
         if not running.any():
             break
@@ -116,7 +122,8 @@ def personalized_pagerank(
             x = spread
         else:
             x[:, running] = spread[:, running]
-        running &= change > tol * mass
+        running &= (change > tol * mass) & (change < previous)
+        previous = change
     x = x.astype(np.float64, copy=False)
     if not running.any():
         return x[:, 0] if one_column else x

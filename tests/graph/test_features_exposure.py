@@ -139,6 +139,24 @@ def test_personalized_pagerank_rejects_a_damping_of_one():
         personalized_pagerank(a, np.ones(2), damping=1.0)
 
 
+def test_float32_pagerank_stops_at_its_precision_floor_on_a_hub():
+    """A hub with tens of thousands of in-edges: its float32 sum rounds by more than
+    ``tol``, so the change never falls below it. The iteration stops where the change
+    stops shrinking, close to the float64 answer, instead of raising."""
+    n = 30_000
+    rng = np.random.default_rng(0)
+    leaves = np.arange(1, n)
+    w = rng.random(n - 1) * 10 + 0.1
+    rows = np.concatenate([np.zeros(n - 1, dtype=int), leaves])
+    cols = np.concatenate([leaves, np.zeros(n - 1, dtype=int)])
+    a = sp.csr_array((np.concatenate([w, w]), (rows, cols)), shape=(n, n))
+    seeds = np.zeros(n)
+    seeds[1:] = 1.0
+    got = personalized_pagerank(a, seeds, tol=1e-6, dtype=np.float32)
+    exact = personalized_pagerank(a, seeds, tol=1e-12, dtype=np.float64)
+    assert np.abs(got - exact).sum() < 1e-5 * seeds.sum()
+
+
 def test_ppr_feature_is_seeded_on_the_other_folds_bad_users(make_tables, town_frames):
     """Rebuild the PageRank graph in networkx and run one personalization per fold."""
     frames = town_frames()

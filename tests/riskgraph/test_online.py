@@ -19,6 +19,7 @@ import pytest
 
 from riskgraph.errors import InputError, Neo4jUnavailableError
 from riskgraph.graph import cypher
+from riskgraph.graph.live import LiveLookup, live_neighbourhood
 from riskgraph.loaders.synthetic import generate_population
 from riskgraph.online import VELOCITY_COLUMNS
 from riskgraph.provider import FeatureProvider
@@ -238,6 +239,32 @@ def test_neo4j_down_is_neo4j_unavailable(night, neo4j_proxy):
     proxy.cut()
     with pytest.raises(Neo4jUnavailableError, match=r"does not answer|failed"):
         fp.score(tables)
+    fp.close()
+
+
+def test_an_address_is_recorded_and_found_live_like_any_identifier_of_the_schema(
+    night, neo4j_connection, neo4j_driver
+):
+    """``user_addresses``, an identifier table of the schema, travels the online path
+    like devices: checked, recorded (pseudonymized), and looked up live."""
+    _, out, date = night
+    at = _run_as_of(out, date) + pd.Timedelta(hours=11)
+    fp = provider(out, neo4j_connection)
+    tables = applicant("ADDR-1", at, device="DEV-ADDR-1")
+    tables["user_addresses"] = pd.DataFrame(
+        {"user_id": ["ADDR-1"], "address_id": ["9 Quay St"], "declared_at": [at.isoformat()]}
+    )
+    fp.score(tables, record=True)
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (:User {user_id: 'ADDR-1'})-[:LIVES_AT]->(a:Address) RETURN a.address_id AS id"
+    )
+    stored = [r["id"] for r in records]
+    assert len(stored) == 1 and stored[0] != "9 Quay St"
+    live = live_neighbourhood(
+        neo4j_driver, user_ids=[], identifier_ids={"addresses": stored}, lookup=LiveLookup()
+    )
+    assert live["user_addresses"]["user_id"].tolist() == ["ADDR-1"]
+    assert "ADDR-1" in set(live["users"]["user_id"])
     fp.close()
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from riskgraph.loaders import build_graph_tables
-from riskgraph.loaders.merge import id_rows
+from riskgraph.loaders.merge import id_rows, merge_id_rows
 from riskgraph.online import (
     VELOCITY_COLUMNS,
     VelocityRules,
@@ -151,6 +151,28 @@ def test_the_neighbourhood_stops_at_hops_and_at_hubs():
     assert set(two["social"]["src_user_id"]) == {"friend"}
     hub = neighbourhood(rows, ["friend"], hops=2, cap=3)  # phone P has 5 users: a hub
     assert set(hub["users"]["user_id"]) == {"friend", "n1", "n2"}
+
+
+def test_the_neighbourhood_crosses_every_identifier_of_the_schema():
+    """A shared address links users as a shared phone does: no table is listed by hand."""
+    base = id_rows(_graph())
+    extra = id_rows(
+        build_graph_tables(
+            {
+                "users": pd.DataFrame(
+                    {"user_id": ["friend", "flatmate"], "registered_at": ["2025-01-01"] * 2}
+                ),
+                "user_addresses": pd.DataFrame(
+                    {"user_id": ["friend", "flatmate"], "address_id": ["1 Mill Rd"] * 2}
+                ),
+            },
+            hmac_key=KEY,
+        ).tables
+    )
+    rows = merge_id_rows([base, extra])
+    got = neighbourhood(rows, ["flatmate"], hops=2, cap=50)
+    assert set(got["users"]["user_id"]) == {"flatmate", "friend", "n1"}
+    assert len(got["user_addresses"]) == 2 and len(got["addresses"]) == 1
 
 
 def test_a_requests_attribute_columns_take_the_graphs_types():

@@ -1,0 +1,250 @@
+"""Replay quality of online scoring: new applicants scored one by one, live, against
+the night that saw them.
+
+Data: a synthetic population (``riskgraph.loaders.synthetic``, ``--days`` days,
+written once under ``data/serve/<users>-<seed>-<days>/``, gitignored, shared with
+``benchmarks/serve.py``). The run date is the day after its last day; the window is
+its last ``--window-days`` days.
+
+* **Online.** The users who registered in the window are held out: the nightly job
+  runs with Neo4j on the rest, as of the window's first day, on the rows dated
+  before it (labels that became known later are blanked). Then each held-out user
+  arrives, in registration order, as one ``FeatureProvider.score(..., record=True)``
+  call carrying its ``users`` row (label blank), its devices, accounts and
+  applications up to the run date, and its social ties to users already in the
+  graph (earlier arrivals included, since each was recorded). "Now" is the call's
+  default: just after the request's latest timestamp.
+* **Batch.** The nightly job runs on the whole input as of the run date
+  (``--no-neo4j``): the night that sees the held-out users with the same rows.
+
+Both are compared on the held-out users against the generator's hidden outcome
+(``truth.parquet``, ``outcome``): AUC-ROC and AUC-PR, each with the spread of 200
+bootstrap resamples of the users, and the paired difference (online minus batch)
+with its bootstrap interval. Run:
+``python benchmarks/replay.py [--users 10000] [--scope neighbourhood|graph]``;
+writes ``benchmarks/results/replay_<users>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from riskgraph.graph import server
+from riskgraph.graph.connection import ConnectionSettings
+from riskgraph.online import OnlineConfig
+from riskgraph.provider import FeatureProvider
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from ingest import fresh_database  # noqa: E402
+from serve import BENCH_KEY, nightly, prepare  # noqa: E402
+
+TABLES = ("users", "user_devices", "user_accounts", "social", "applications")
+# The column that dates each row of a table (rows without one are kept).
+DATED = {
+    "users": "registered_at",
+    "user_devices": "first_seen",
+    "user_accounts": "linked_at",
+    "social": "created_at",
+    "applications": "applied_at",
+}
+
+
+def read_input(input_dir: Path) -> dict[str, pd.DataFrame]:
+    return {
+        name: pd.read_csv(input_dir / f"{name}.csv", dtype=str, keep_default_na=False)
+        for name in TABLES
+        if (input_dir / f"{name}.csv").exists()
+    }
+
+
+def stamp(frame: pd.DataFrame, column: str) -> pd.Series:
+    return pd.to_datetime(frame[column].replace("", None), utc=True, format="ISO8601")
+
+
+def user_columns(name: str) -> tuple[str, ...]:
+    return ("src_user_id", "dst_user_id") if name == "social" else ("user_id",)
+
+
+def before_window(frames: dict[str, pd.DataFrame], cut: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """The input as the night before the window saw it: users registered before
+    ``cut``, rows dated before it, labels known before it."""
+    kept = set(frames["users"].loc[stamp(frames["users"], "registered_at") < cut, "user_id"])
+    out = {}
+    for name, frame in frames.items():
+        keep = np.ones(len(frame), dtype=bool)
+        for column in user_columns(name):
+            keep &= frame[column].isin(kept).to_numpy()
+        dated = stamp(frame, DATED[name]) if DATED[name] in frame.columns else None
+        if dated is not None:
+            keep &= ~(dated >= cut).to_numpy()
+        out[name] = frame.loc[keep].copy()
+    users = out["users"]
+    later = (stamp(users, "label_at") >= cut).to_numpy() if "label_at" in users else []
+    users.loc[later, ["label", "label_at"]] = ""
+    return out
+
+
+def arrivals(frames: dict[str, pd.DataFrame], cut: pd.Timestamp) -> list[dict[str, pd.DataFrame]]:
+    """One request per user registered from ``cut`` on, in registration order."""
+    users = frames["users"]
+    new = users.loc[stamp(users, "registered_at") >= cut].copy()
+    new = new.iloc[np.argsort(stamp(new, "registered_at").to_numpy(), kind="stable")]
+    new[["label", "label_at"]] = ""
+    present = set(users.loc[~users["user_id"].isin(new["user_id"]), "user_id"])
+    requests = []
+    for _, row in new.iterrows():
+        uid = row["user_id"]
+        request = {"users": row.to_frame().T.reset_index(drop=True)}
+        for name in ("user_devices", "user_accounts", "applications"):
+            if name in frames:
+                request[name] = frames[name].loc[frames[name]["user_id"] == uid]
+        if "social" in frames:
+            social = frames["social"]
+            mine = ((social["src_user_id"] == uid) & social["dst_user_id"].isin(present)) | (
+                (social["dst_user_id"] == uid) & social["src_user_id"].isin(present)
+            )
+            request["social"] = social.loc[mine]
+        present.add(uid)
+        requests.append({k: v.reset_index(drop=True) for k, v in request.items()})
+    return requests
+
+
+def metrics(y: np.ndarray, online: np.ndarray, batch: np.ndarray, seed: int) -> dict[str, Any]:
+    """AUC-ROC and AUC-PR of both, with bootstrap spreads, and the paired difference."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {"users": len(y), "bad": int(y.sum())}
+    for name, fn in (("auc_roc", roc_auc_score), ("auc_pr", average_precision_score)):
+        boot = []
+        for _ in range(200):
+            idx = rng.integers(0, len(y), len(y))
+            if 0 < y[idx].sum() < len(idx):
+                boot.append((fn(y[idx], online[idx]), fn(y[idx], batch[idx])))
+        b = np.array(boot)
+        diff = b[:, 0] - b[:, 1]
+        out[name] = {
+            "online": round(float(fn(y, online)), 4),
+            "batch": round(float(fn(y, batch)), 4),
+            "online_std": round(float(b[:, 0].std()), 4),
+            "batch_std": round(float(b[:, 1].std()), 4),
+            "online_minus_batch": round(float(fn(y, online) - fn(y, batch)), 4),
+            "difference_90pct": [round(float(q), 4) for q in np.percentile(diff, [5, 95])],
+        }
+    return out
+
+
+def write_input(frames: dict[str, pd.DataFrame], path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        frame.to_csv(path / f"{name}.csv", index=False)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--window-days", type=int, default=30)
+    parser.add_argument("--scope", choices=["graph", "neighbourhood"], default="neighbourhood")
+    parser.add_argument("--home", type=Path, default=ROOT / "data" / "neo4j-serve-bench")
+    parser.add_argument("--bolt-port", type=int, default=47787)
+    parser.add_argument("--http-port", type=int, default=47774)
+    args = parser.parse_args()
+
+    input_dir, run_date = prepare(args.users, args.seed, args.days)
+    cut = pd.Timestamp(run_date, tz="UTC") - pd.Timedelta(days=args.window_days)
+    frames = read_input(input_dir)
+    work = ROOT / "data" / "replay" / f"{args.users}-{args.seed}-{os.getpid()}"
+    truth = pd.read_parquet(input_dir.parent / "truth.parquet").set_index("user_id")
+
+    # The night that saw them.
+    batch_out = work / "batch"
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "RISKGRAPH_HMAC_KEY": BENCH_KEY}
+    clock = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "riskgraph", "nightly", "--input", str(input_dir),
+         "--out", str(batch_out), "--date", run_date.isoformat(), "--no-neo4j", "--quiet"],
+        env=env, check=True, cwd=work.parent,
+    )  # fmt: skip
+    batch_seconds = time.perf_counter() - clock
+    batch = pd.read_parquet(batch_out / "latest" / "scores.parquet").set_index("user_id")
+
+    # The night before the window, with Neo4j, then the arrivals one by one.
+    settings = server.ServerSettings.resolve(
+        args.home, bolt_port=args.bolt_port, http_port=args.http_port
+    )
+    server.install(settings)
+    if server.running_pid(settings) is None:
+        server.start(settings)
+    conn = ConnectionSettings(
+        uri=settings.bolt_uri, user=server.USER, password=server.read_password(settings)
+    )
+    requests = arrivals(frames, cut)
+    try:
+        fresh_database(settings)
+        before = write_input(before_window(frames, cut), work / "before")
+        night_seconds = nightly(before, work / "online", cut.date(), conn)
+        fp = FeatureProvider(
+            work / "online",
+            connection=conn,
+            hmac_key=BENCH_KEY.encode(),
+            online=OnlineConfig(scope=args.scope),
+        )
+        rows, seconds = [], []
+        for i, request in enumerate(requests):
+            start = time.perf_counter()
+            got = fp.score(request, record=True)
+            seconds.append(time.perf_counter() - start)
+            rows.append(got.iloc[0][["user_id", "risk_score", "decision"]])
+            if (i + 1) % 50 == 0:
+                print(f"{i + 1}/{len(requests)} scored, p50 {np.median(seconds):.2f} s", flush=True)
+        fp.close()
+    finally:
+        server.stop(settings)
+    online = pd.DataFrame(rows).set_index("user_id")
+    ids = online.index
+    y = truth.loc[ids, "outcome"].to_numpy(dtype=int)
+    result = {
+        "benchmark": "replay",
+        "users": args.users,
+        "seed": args.seed,
+        "scope": args.scope,
+        "window": [cut.date().isoformat(), run_date.isoformat()],
+        "held_out_users": len(ids),
+        "batch_night_seconds": round(batch_seconds, 1),
+        "online_night_seconds": round(night_seconds, 1),
+        "online_call_p50_ms": round(float(np.median(seconds)) * 1000, 1),
+        "same_decision_share": round(
+            float((online["decision"] == batch.loc[ids, "decision"]).mean()), 4
+        ),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "date": dt.date.today().isoformat(),
+        **metrics(
+            y,
+            online["risk_score"].to_numpy(dtype=float),
+            batch.loc[ids, "risk_score"].to_numpy(dtype=float),
+            args.seed,
+        ),
+    }
+    path = ROOT / "benchmarks" / "results" / f"replay_{args.users}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=1))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
