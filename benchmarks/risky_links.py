@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suite import synthetic_task
 
 from riskgraph.gnn.explain import evidence_agreement, risky_links
-from riskgraph.gnn.train import GraphRiskModel
+from riskgraph.gnn.train import GraphRiskConfig, GraphRiskModel
 from riskgraph.loaders import build_graph_tables
 
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     tables = build_graph_tables(task.frames, hmac_key="risky-links-key-0123456789").tables
     as_of = pd.Timestamp(task.run_date, tz="UTC")
     t0 = time.perf_counter()
-    model = GraphRiskModel(seed=args.seed).fit(tables, as_of)
+    model = GraphRiskModel(GraphRiskConfig(seed=args.seed)).fit(tables, as_of)
     risk = model.predict_proba(tables, as_of)[:, 1]
     fit_score_s = time.perf_counter() - t0
     test = pd.Index(tables.users["user_id"].astype(str)).get_indexer(task.test_ids)

@@ -63,8 +63,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
-from riskgraph.gnn.protocol import graph_feature_views, split_labels
-from riskgraph.gnn.train import GraphRiskModel
+from riskgraph.gnn.protocol import LabelSplit, graph_feature_views, split_labels
+from riskgraph.gnn.train import GraphRiskConfig, GraphRiskModel
 from riskgraph.loaders import build_graph_tables
 from riskgraph.loaders.synthetic import generate_population
 from riskgraph.score import (
@@ -197,11 +197,13 @@ def main() -> None:
     lap("generate")
 
     # -- training, as of the cut-off ---------------------------------------------
-    folds = split_labels(tables, cutoff, n_folds=5, validation_fraction=0.2, seed=args.seed)
+    folds = split_labels(
+        tables, cutoff, LabelSplit(n_folds=5, validation_fraction=0.2, seed=args.seed)
+    )
     train_views = graph_feature_views(tables, folds)
     own_fold = train_views.own_fold(folds)
     lap("train_features")
-    gnn = GraphRiskModel(seed=args.seed, num_threads=2).fit(
+    gnn = GraphRiskModel(GraphRiskConfig(seed=args.seed, num_threads=2)).fit(
         tables, cutoff, folds=folds, feature_views=train_views if args.gnn_features else None
     )
     gnn_train = gnn.predict_proba(

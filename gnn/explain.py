@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -256,14 +256,13 @@ def _view_contributions(
         spread=_spread_inputs(runner),
     )
     out = {}
-    for r_i, r in enumerate(RELATIONS):
+    for r in RELATIONS:
         row, _, other, w, c = links[r]
         contrib = np.zeros(len(row))
         for lo in range(0, len(row), _LINK_CHUNK):
             chunk = slice(lo, lo + _LINK_CHUNK)
-            contrib[chunk] = _link_contributions(
-                runner, users, terms, r_i, r, row[chunk], other[chunk], w[chunk], c[chunk]
-            )
+            part = _LinkChunk(row[chunk], other[chunk], w[chunk], c[chunk])
+            contrib[chunk] = _link_contributions(runner, users, terms, r, part)
         out[r] = contrib
     return out
 
@@ -285,18 +284,22 @@ def _spread_inputs(runner: SignRunner) -> tuple[np.ndarray, ...] | None:
     )
 
 
+class _LinkChunk(NamedTuple):
+    """Links ``(users[row], other)`` of one relation: their weights in the mean ``w``
+    and in the counts ``c``."""
+
+    row: np.ndarray
+    other: np.ndarray
+    w: np.ndarray
+    c: np.ndarray
+
+
 def _link_contributions(
-    runner: SignRunner,
-    users: np.ndarray,
-    t: _ViewTerms,
-    r_i: int,
-    r: str,
-    row: np.ndarray,
-    other: np.ndarray,
-    w: np.ndarray,
-    c: np.ndarray,
+    runner: SignRunner, users: np.ndarray, t: _ViewTerms, r: str, links: _LinkChunk
 ) -> np.ndarray:
-    """Contribution of the links ``(users[row], other)`` of relation ``r``."""
+    """Contribution of the ``links`` of relation ``r``."""
+    row, other, w, c = links
+    r_i = RELATIONS.index(r)
     a = t.own.shape[1]
     off = t.off
     contrib = np.zeros(len(row))
@@ -365,7 +368,7 @@ def _booster_shares(
     """
     model = runner.model
     empty = np.zeros((0, 0))
-    if runner.scorer is None or model.boosters_ is None or model.booster_inputs != "graph":
+    if runner.scorer is None or model.boosters_ is None or model.settings.booster_inputs != "graph":
         return None, empty, empty
     static = runner.inputs.static
     views = runner.feature_views
@@ -425,9 +428,9 @@ def risky_links(
         :data:`ASSOCIATION_COLUMNS`; one row per (user, other user, identifier),
         sorted by user then score descending.
     """
-    if model.architecture != "sign":
+    if model.settings.architecture != "sign":
         raise ModelError(
-            f"risky links need a 'sign' model (exact link attributions); got {model.architecture!r}"
+            f"risky links need a 'sign' model (exact link attributions); got {model.settings.architecture!r}"
         )
     if top_k < 1:
         raise ModelError(f"top_k = {top_k!r}: expected >= 1")

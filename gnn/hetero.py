@@ -505,7 +505,7 @@ class HeteroGraphBuilder:
             if rel.symmetric:
                 _add_ties(data, rel, e, self._tie_inputs(tables, e.keep))
             else:
-                _add_pair(data, rel.edge_type, e.src, e.dst, e.time, e.keep)
+                _add_pair(data, rel.edge_type, e)
         return data
 
     def _add_nodes(
@@ -658,18 +658,11 @@ def _add_ties(
     store.edge_weight = torch.from_numpy(np.concatenate([weight, weight]))
 
 
-def _add_pair(
-    data: HeteroData,
-    edge_type: tuple[str, str, str],
-    src: Any,
-    dst: Any,
-    time: np.ndarray,
-    keep: np.ndarray,
-) -> None:
-    """Add ``edge_type`` and its ``rev_`` reverse, keeping rows where ``keep``."""
-    s = np.asarray(src, dtype=np.int64)[keep]
-    d = np.asarray(dst, dtype=np.int64)[keep]
-    t = torch.from_numpy(np.ascontiguousarray(time[keep]))
+def _add_pair(data: HeteroData, edge_type: tuple[str, str, str], e: _Edges) -> None:
+    """Add ``edge_type`` and its ``rev_`` reverse: the rows of ``e`` it keeps."""
+    s = np.asarray(e.src, dtype=np.int64)[e.keep]
+    d = np.asarray(e.dst, dtype=np.int64)[e.keep]
+    t = torch.from_numpy(np.ascontiguousarray(e.time[e.keep]))
     fwd = data[edge_type]
     fwd.edge_index = torch.from_numpy(np.stack([s, d]))
     fwd.edge_time = t

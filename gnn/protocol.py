@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -66,8 +66,10 @@ if TYPE_CHECKING:
     from riskgraph.graph.features import FeatureConfig
 
 __all__ = [
+    "FeatureSource",
     "FeatureViews",
     "LabelFolds",
+    "LabelSplit",
     "assign_folds",
     "graph_feature_views",
     "iter_feature_views",
@@ -224,6 +226,20 @@ class LabelFolds:
         w[lab, self.own_view()[lab]] = 1.0
         return w
 
+    def with_validation(self, validation: np.ndarray) -> LabelFolds:
+        """These folds with an explicit validation set (its labelled users) instead of
+        the time window, for data without timestamps (e.g. a stratified split).
+
+        Raises
+        ------
+        ModelError
+            When ``validation`` is not one bool per user.
+        """
+        given = np.asarray(validation, dtype=bool)
+        if given.shape != self.labels.shape:
+            raise ModelError(f"validation has shape {given.shape}; expected ({len(self.labels)},)")
+        return replace(self, validation=given & self.labelled)
+
     def fingerprint(self) -> str:
         """A short digest of folds, buckets and labels (checks feature views match)."""
         parts = [
@@ -238,53 +254,97 @@ class LabelFolds:
         return f"{int(h.sum(dtype=np.uint64)):016x}-{self.n_views}-{len(self.labels)}"
 
 
+@dataclass(frozen=True)
+class LabelSplit:
+    """How the labelled users are split for training: the protocol's settings.
+
+    Parameters
+    ----------
+    n_folds : int, default 5
+        Label views ``K`` (hash folds of the user ids).
+    validation_fraction : float, default 0.2
+        Share of the bad users and of the good users, latest reference times first,
+        held out for early stopping and calibration (0 for none).
+    time_buckets : int, default 6
+        Point-in-time buckets of the labelled users' reference times (quantiles);
+        1 turns the point-in-time masking off.
+    seed : int, default 0
+        Keys the fold hash.
+    """
+
+    n_folds: int = 5
+    validation_fraction: float = 0.2
+    time_buckets: int = 6
+    seed: int = 0
+
+    def for_scoring(self) -> LabelSplit:
+        """The same folds with one bucket and no validation window (see :func:`scoring_folds`)."""
+        return replace(self, validation_fraction=0.0, time_buckets=1)
+
+
 def split_labels(
     tables: GraphTables,
     as_of: Any,
+    split: LabelSplit | None = None,
     *,
-    n_folds: int = 5,
-    validation_fraction: float = 0.2,
-    seed: int = 0,
     labels: Any = None,
     reference_time: pd.Series | None = None,
-    validation: np.ndarray | None = None,
-    time_buckets: int = 6,
 ) -> LabelFolds:
     """Training folds as of ``as_of``: folds, time buckets and the validation window.
 
-    For scoring use :func:`scoring_folds` (one bucket: every label known tonight).
+    For scoring use :func:`scoring_folds` (one bucket: every label known tonight). For
+    an explicit validation set instead of the time window (data without timestamps,
+    e.g. a stratified split) use ``validation_fraction=0`` and
+    :meth:`LabelFolds.with_validation`.
 
     Parameters
     ----------
     tables : GraphTables
     as_of : timestamp
         Labels with ``label_at >= as_of`` are hidden, whatever ``labels`` says.
-    n_folds : int, default 5
-    validation_fraction : float, default 0.2
-        Share of the bad users and of the good users, latest reference times first,
-        held out for early stopping and calibration (0 for none).
-    seed : int, default 0
-        Keys the fold hash.
+    split : LabelSplit, optional
+        Folds, validation share, time buckets and seed (default ``LabelSplit()``).
     labels : array-like, optional
         ``(n_users,)`` labels to use instead of the users table's (still masked by
         ``label_at``); e.g. the labels visible at an earlier date.
     reference_time : pandas.Series, optional
         Default :func:`reference_times`.
-    validation : np.ndarray, optional
-        bool ``(n_users,)``: an explicit validation set (labelled users only) instead
-        of the time window, for data without timestamps (e.g. a stratified split).
-    time_buckets : int, default 6
-        Point-in-time buckets of the labelled users' reference times (quantiles);
-        1 turns the point-in-time masking off.
 
     Returns
     -------
     LabelFolds
     """
+    split = split or LabelSplit()
     as_of = as_utc(as_of)
-    if not 0.0 <= validation_fraction < 1.0:
-        raise ModelError(f"validation_fraction = {validation_fraction!r}: expected in [0, 1)")
+    if not 0.0 <= split.validation_fraction < 1.0:
+        raise ModelError(f"validation_fraction = {split.validation_fraction!r}: expected in [0, 1)")
     users = tables.users
+    visible = _visible_labels(users, as_of, labels)
+    ref = reference_times(tables, as_of) if reference_time is None else reference_time
+    if len(ref) != len(users):
+        raise ModelError(f"reference_time has {len(ref)} rows, expected {len(users)}")
+    ref = pd.Series(pd.to_datetime(ref, utc=True).to_numpy(), dtype="datetime64[us, UTC]")
+    validation = _validation_window(users, visible, ref, split.validation_fraction)
+    bucket, cutoffs = _time_buckets(ref, ~np.isnan(visible), as_of, split.time_buckets)
+    label_at = to_epoch_seconds(users["label_at"])
+    label_at[np.isnan(visible)] = np.iinfo(np.int64).max
+    return LabelFolds(
+        as_of=as_of,
+        labels=visible,
+        label_at=label_at,
+        fold=assign_folds(users["user_id"], split.n_folds, split.seed),
+        bucket=bucket,
+        cutoffs=cutoffs,
+        validation=validation,
+        reference_time=ref,
+        n_folds=split.n_folds,
+        seed=split.seed,
+    )
+
+
+def _visible_labels(users: pd.DataFrame, as_of: pd.Timestamp, labels: Any) -> np.ndarray:
+    """float64 ``(n_users,)``: the labels visible as of ``as_of`` (``labels`` instead of
+    the users table's, where given: still only those visible), checked to be 0, 1 or NaN."""
     visible = visible_labels(users, as_of)
     if labels is not None:
         given = np.asarray(labels, dtype=np.float64)
@@ -300,26 +360,23 @@ def split_labels(
             f"labels[{bad[0]}] = {float(visible[bad[0]])!r} (user {users['user_id'].iloc[bad[0]]!r}): "
             "expected 1, 0 or NaN"
         )
-    ref = reference_times(tables, as_of) if reference_time is None else reference_time
-    if len(ref) != len(users):
-        raise ModelError(f"reference_time has {len(ref)} rows, expected {len(users)}")
-    ref = pd.Series(pd.to_datetime(ref, utc=True).to_numpy(), dtype="datetime64[us, UTC]")
-    labelled = ~np.isnan(visible)
-    if validation is not None:
-        validation = np.asarray(validation, dtype=bool)
-        if validation.shape != labelled.shape:
-            raise ModelError(f"validation has shape {validation.shape}; expected ({len(users)},)")
-        validation = validation & labelled
-        n_val = 0
-    else:
-        validation = np.zeros(len(users), dtype=bool)
-        n_val = round(validation_fraction * int(labelled.sum()))
+    return visible
+
+
+def _validation_window(
+    users: pd.DataFrame, visible: np.ndarray, ref: pd.Series, fraction: float
+) -> np.ndarray:
+    """bool ``(n_users,)``: the latest ``fraction`` of the bad users and the same share
+    of the good ones (none when ``fraction`` rounds to no user)."""
+    validation = np.zeros(len(users), dtype=bool)
+    if not round(fraction * int((~np.isnan(visible)).sum())):
+        return validation
     # The latest share of the bad users and the same share of the good ones: at a
     # base rate under 1% the latest fifth of all labelled users may hold no bad user
     # to stop early or calibrate on, and with two bad users known one of them is.
-    for outcome in (1.0, 0.0) if n_val else ():
+    for outcome in (1.0, 0.0):
         idx = np.flatnonzero(visible == outcome)
-        take = max(1, round(validation_fraction * len(idx))) if len(idx) >= 2 else 0
+        take = max(1, round(fraction * len(idx))) if len(idx) >= 2 else 0
         if not take:
             continue
         # Latest reference times first. Ties are broken by a keyed hash of the user id,
@@ -331,12 +388,20 @@ def split_labels(
         )
         order = np.lexsort((tie, ref.to_numpy()[idx]))
         validation[idx[order[-take:]]] = True
+    return validation
+
+
+def _time_buckets(
+    ref: pd.Series, labelled: np.ndarray, as_of: pd.Timestamp, time_buckets: int
+) -> tuple[np.ndarray, list[pd.Timestamp]]:
+    """int64 ``(n_users,)`` point-in-time bucket of every user, and per bucket the
+    instant before which its labels were known."""
     if time_buckets < 1:
         raise ModelError(f"time_buckets = {time_buckets!r}: expected >= 1")
     ref_s = to_epoch_seconds(ref)
     as_of_s = int(to_epoch_seconds(pd.Series([as_of]))[0])
     cutoffs = [as_of]
-    bucket = np.zeros(len(users), dtype=np.int64)
+    bucket = np.zeros(len(ref), dtype=np.int64)
     if time_buckets > 1 and labelled.any():
         # Bucket edges at quantiles of the labelled users' reference times; a
         # bucket's labels are those known before its first edge.
@@ -347,42 +412,26 @@ def split_labels(
         if len(edges):
             bucket = np.clip(np.searchsorted(edges, ref_s, side="right") - 1, 0, None)
             cutoffs = [pd.Timestamp(int(e), unit="s", tz="UTC") for e in edges]
-    label_at = to_epoch_seconds(users["label_at"])
-    label_at[~labelled] = np.iinfo(np.int64).max
-    return LabelFolds(
-        as_of=as_of,
-        labels=visible,
-        label_at=label_at,
-        fold=assign_folds(users["user_id"], n_folds, seed),
-        bucket=bucket.astype(np.int64),
-        cutoffs=cutoffs,
-        validation=validation,
-        reference_time=ref,
-        n_folds=n_folds,
-        seed=seed,
-    )
+    return bucket.astype(np.int64), cutoffs
 
 
 def scoring_folds(
     tables: GraphTables,
     as_of: Any,
+    split: LabelSplit | None = None,
     *,
-    n_folds: int = 5,
-    seed: int = 0,
     labels: Any = None,
     reference_time: pd.Series | None = None,
 ) -> LabelFolds:
     """Folds for scoring as of ``as_of``: one bucket (every label known before
-    ``as_of``), no validation window; ``n_folds`` and ``seed`` as the model's."""
+    ``as_of``), no validation window; the folds (``n_folds`` and ``seed`` of
+    ``split``) as the model's."""
     return split_labels(
         tables,
         as_of,
-        n_folds=n_folds,
-        validation_fraction=0.0,
-        seed=seed,
+        (split or LabelSplit()).for_scoring(),
         labels=labels,
         reference_time=reference_time,
-        time_buckets=1,
     )
 
 
@@ -419,12 +468,57 @@ class FeatureViews:
             )
 
 
+@dataclass(frozen=True)
+class FeatureSource:
+    """How the graph features of a label view are computed.
+
+    Parameters
+    ----------
+    compute : callable, optional
+        ``compute(tables, as_of, labels=..., reference_time=...)`` returning a
+        DataFrame (or an object with a ``.features`` DataFrame), called once per
+        view; default: riskgraph's graph features with ``config``
+        (:func:`riskgraph.graph.features.compute_graph_feature_views`, which shares
+        the label-free work between the views).
+    config : FeatureConfig, optional
+        Settings of the default features (ignored with ``compute``).
+    """
+
+    compute: FeatureFunction | None = None
+    config: FeatureConfig | None = None
+
+    def frames(
+        self,
+        tables: GraphTables,
+        as_of: pd.Timestamp,
+        label_views: Iterable[np.ndarray],
+        reference_time: pd.Series,
+    ) -> Iterator[pd.DataFrame]:
+        """The features under each of ``label_views``, one frame (a row per user) at a
+        time as they are consumed."""
+        if self.compute is None:
+            from riskgraph.graph.features import compute_graph_feature_views
+
+            # ``yield from map``: no local keeps a view once the consumer lets it go (its
+            # index is already the user position)
+            yield from map(
+                operator.attrgetter("features"),
+                compute_graph_feature_views(
+                    tables, as_of, label_views, reference_time=reference_time, config=self.config
+                ),
+            )
+            return
+        for view in label_views:
+            out = self.compute(tables, as_of, labels=view, reference_time=reference_time)
+            frame: pd.DataFrame = getattr(out, "features", out)
+            yield frame.reset_index(drop=True)
+
+
 def graph_feature_views(
     tables: GraphTables,
     folds: LabelFolds,
-    compute: FeatureFunction | None = None,
+    source: FeatureSource | None = None,
     as_of: Any = None,
-    config: FeatureConfig | None = None,
 ) -> FeatureViews:
     """Compute the graph features once per label view of ``folds``.
 
@@ -432,16 +526,11 @@ def graph_feature_views(
     ----------
     tables : GraphTables
     folds : LabelFolds
-    compute : callable, optional
-        ``compute(tables, as_of, labels=..., reference_time=...)`` returning a
-        DataFrame (or an object with a ``.features`` DataFrame), called once per
-        view; default: riskgraph's graph features with ``config``
-        (:func:`riskgraph.graph.features.compute_graph_feature_views`, which shares
-        the label-free work between the views).
+    source : FeatureSource, optional
+        How the features are computed (default riskgraph's graph features with the
+        default settings).
     as_of : timestamp, optional
         Structure snapshot date (default ``folds.as_of``).
-    config : FeatureConfig, optional
-        Settings of the default features (ignored with ``compute``).
 
     Returns
     -------
@@ -449,19 +538,18 @@ def graph_feature_views(
 
     Notes
     -----
-    ``folds.n_views`` calls of ``compute``: ``K`` for scoring folds, ``K * B`` for
+    ``folds.n_views`` computations: ``K`` for scoring folds, ``K * B`` for
     point-in-time training folds.
     """
-    frames = list(iter_feature_views(tables, folds, compute, as_of, config))
+    frames = list(iter_feature_views(tables, folds, source, as_of))
     return FeatureViews(frames=frames, fingerprint=folds.fingerprint())
 
 
 def own_view_features(
     tables: GraphTables,
     folds: LabelFolds,
-    compute: FeatureFunction | None = None,
+    source: FeatureSource | None = None,
     as_of: Any = None,
-    config: FeatureConfig | None = None,
     rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """``graph_feature_views(...).own_view(folds)`` without holding every view.
@@ -475,10 +563,10 @@ def own_view_features(
     """
     own = folds.own_view()
     if rows is None:
-        views = iter_feature_views(tables, folds, compute, as_of, config)
+        views = iter_feature_views(tables, folds, source, as_of)
         return _own_rows(views, own)
     needed = np.unique(own[rows])
-    views = iter_feature_views(tables, folds, compute, as_of, config, only=needed)
+    views = iter_feature_views(tables, folds, source, as_of, only=needed)
     position = np.full(folds.n_views, -1, dtype=np.int64)
     position[needed] = np.arange(len(needed))
     return _own_rows(views, np.where(rows, position[own], -1))
@@ -504,9 +592,8 @@ def _own_rows(frames: Iterable[pd.DataFrame], own: np.ndarray) -> pd.DataFrame:
 def iter_feature_views(
     tables: GraphTables,
     folds: LabelFolds,
-    compute: FeatureFunction | None = None,
+    source: FeatureSource | None = None,
     as_of: Any = None,
-    config: FeatureConfig | None = None,
     only: np.ndarray | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The frames of :func:`graph_feature_views`, computed one at a time as they are
@@ -518,19 +605,4 @@ def iter_feature_views(
     label_views: Iterable[np.ndarray] = folds.views()
     if only is not None:
         label_views = (folds.view(int(v)) for v in only)
-    if compute is None:
-        from riskgraph.graph.features import compute_graph_feature_views
-
-        # ``yield from map``: no local keeps a view once the consumer lets it go (its
-        # index is already the user position)
-        yield from map(
-            operator.attrgetter("features"),
-            compute_graph_feature_views(
-                tables, when, label_views, reference_time=ref, config=config
-            ),
-        )
-        return
-    for view in label_views:
-        out = compute(tables, when, labels=view, reference_time=ref)
-        frame: pd.DataFrame = getattr(out, "features", out)
-        yield frame.reset_index(drop=True)
+    yield from (source or FeatureSource()).frames(tables, when, label_views, ref)

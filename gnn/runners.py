@@ -96,7 +96,7 @@ def _snapshot_inputs(
         builder.vocabulary_size("account_type"),
         builder.vocabulary_size("tie_type"),
     )
-    return user_graph(data, model.max_sharing), activity, profile
+    return user_graph(data, model.settings.max_sharing), activity, profile
 
 
 class SignRunner:
@@ -128,12 +128,16 @@ class SignRunner:
         self.raw_attributes: tuple[np.ndarray, np.ndarray] | None = None
         #: Community of every user (label-free; None when the model reads none).
         self.communities: np.ndarray | None = (
-            user_communities(graph, seed=model.seed) if model.communities else None
+            user_communities(graph, seed=model.settings.seed)
+            if model.settings.communities
+            else None
         )
         #: Label-free inputs the boosters add to the user's own attributes (a view of
         #: the static inputs: the boosters read them a chunk of rows at a time).
         self.booster_extra: np.ndarray | None = (
-            self.inputs.static if model.booster_inputs == "graph" else self.inputs.block("activity")
+            self.inputs.static
+            if model.settings.booster_inputs == "graph"
+            else self.inputs.block("activity")
         )
         self.scorer: Scorer | None = None
         self.base_column: int | None = None
@@ -170,8 +174,8 @@ class SignRunner:
         m.net_config_ = {
             "block_dims": self.block_dims,
             "category_sizes": m.builder_.category_sizes,
-            "hidden": m.hidden,
-            "dropout": m.dropout,
+            "hidden": m.settings.hidden,
+            "dropout": m.settings.dropout,
             "base_column": self.base_column,
         }
         return make_net("sign", m.net_config_)
@@ -236,7 +240,7 @@ class SignRunner:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         y = self.folds.labels.astype(np.float32)
         order = rows[rng.permutation(len(rows))]
-        bs = self.model.batch_size
+        bs = self.model.settings.batch_size
         net = self.model.net_
         for s in range(0, len(order), bs):
             b = order[s : s + bs]
@@ -283,7 +287,9 @@ class MessagePassingRunner:
         self.tables = tables
         self.feature_views = feature_views
         self.booster_extra: np.ndarray | None = None
-        self.sampler = HeteroNeighborSampler(data, [int(k) for k in model.fanout], seed=model.seed)
+        self.sampler = HeteroNeighborSampler(
+            data, [int(k) for k in model.settings.fanout], seed=model.settings.seed
+        )
         self._inputs: dict[int, torch.Tensor] = {}
         self.scorer: Scorer | None = None
 
@@ -319,11 +325,11 @@ class MessagePassingRunner:
                 "platform": [m.builder_.vocabulary_size("platform_id")],
                 "application": [m.builder_.vocabulary_size("status")],
             },
-            "hidden": m.hidden,
-            "num_layers": len(m.fanout),
-            "dropout": m.dropout,
+            "hidden": m.settings.hidden,
+            "num_layers": len(m.settings.fanout),
+            "dropout": m.settings.dropout,
         }
-        return make_net(m.architecture, m.net_config_)
+        return make_net(m.settings.architecture, m.net_config_)
 
     def _loader(
         self, seeds: np.ndarray, shuffle: bool, generator: torch.Generator | None
@@ -332,7 +338,7 @@ class MessagePassingRunner:
             self.data,
             self.sampler,
             input_nodes=("user", torch.from_numpy(seeds)),
-            batch_size=self.model.batch_size if shuffle else self.chunk_size,
+            batch_size=self.model.settings.batch_size if shuffle else self.chunk_size,
             shuffle=shuffle,
             generator=generator,
         )

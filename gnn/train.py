@@ -43,6 +43,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from riskgraph.errors import ModelError, StaleModelError
 from riskgraph.gnn.boost import ViewBoosters, booster_inputs
+from riskgraph.gnn.config import ARCHITECTURES, CANDIDATES, HEADS, GraphRiskConfig
 from riskgraph.gnn.head import TreeHead
 from riskgraph.gnn.hetero import HeteroGraphBuilder, as_utc
 from riskgraph.gnn.inference import average_views
@@ -54,17 +55,11 @@ __all__ = [
     "ARCHITECTURES",
     "CANDIDATES",
     "HEADS",
+    "GraphRiskConfig",
     "GraphRiskModel",
     "TrainingRecord",
 ]
 
-ARCHITECTURES = ("sign", "sage", "rgcn", "hgt")
-#: The tree heads (:class:`~riskgraph.gnn.head.TreeHead`) a model may train: ``tabular``
-#: reads the user's own row only, ``graph`` every input of the propagation model.
-HEADS = ("tabular", "graph")
-#: Every candidate, in the order a tie between them is settled (simplest first).
-#: ``blend`` averages the tree heads' standardized log-odds (both must be candidates).
-CANDIDATES = (*HEADS, "blend", "gnn")
 MODEL_FORMAT = "riskgraph-gnn/2"
 # Static blocks a ``tabular`` head reads: the user's own row, nothing of its neighbours.
 _OWN_BLOCKS = ("identifiers", "activity", "profile")
@@ -117,67 +112,9 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
 
     Parameters
     ----------
-    architecture : {"sign", "sage", "rgcn", "hgt"}, default "sign"
-        ``"sign"``: MLP over precomputed relation-wise propagations (the default,
-        chosen by measurement, docs/model.md); the others: message passing on
-        sampled subgraphs (:class:`~riskgraph.gnn.models.HeteroMessagePassingNet`).
-    hidden : int, default 64
-    dropout : float, default 0.2
-    learning_rate : float, default 3e-3
-    weight_decay : float, default 1e-4
-    batch_size : int, default 1024
-    max_epochs : int, default 40
-    patience : int, default 5
-        Stop after this many epochs without a better validation average precision.
-    n_folds : int, default 5
-        Out-of-fold label views (:mod:`riskgraph.gnn.protocol`).
-    time_buckets : int, default 6
-        Point-in-time buckets of the training users: each sees only the labels
-        known when its bucket began (:mod:`riskgraph.gnn.protocol`).
-    validation_fraction : float, default 0.2
-        Latest share of the labelled users held out for early stopping and
-        calibration.
-    fanout : tuple of int, default (10, 5)
-        Neighbours per hop for the message-passing architectures.
-    max_sharing : int, default 50
-        Identifiers shared by more users are hubs (left out of label counts).
-    pos_weight : {"sqrt", "balanced", "none"}, default "sqrt"
-        Weight of the bad class in the loss: ``sqrt(n_good / n_bad)``,
-        ``n_good / n_bad`` or 1. Calibration undoes the shift it causes.
-    calibration : {"platt", "isotonic"}, default "platt"
-    booster : bool, default True
-        Give the GNN a boosted-tree score of each user's own attributes (and graph
-        features), one booster per label view (:mod:`riskgraph.gnn.boost`), as an
-        input it also propagates to the neighbours.
-    booster_inputs : {"own", "graph"}, default "own"
-        What the boosters read besides the attributes (and graph features):
-        ``"graph"`` every label-free block of the propagation model too
-        (neighbours' attributes, identifier sharing, own activity); ``"own"`` the
-        user's own application activity only. Both are explained link by link
-        (:mod:`riskgraph.gnn.explain`).
-    candidates : tuple of str or None, default None
-        The models fitted and compared on the validation window (the best average
-        precision becomes the model): ``"tabular"``, a tree head on each user's own
-        row (attributes, activity, profile, identifier sharing); ``"graph"``, a tree
-        head on every input of the propagation model (neighbours' means over each
-        relation and two hops, known-bad and known-good neighbours, communities);
-        ``"gnn"``, the network of ``architecture``. None: all three for ``"sign"``,
-        ``("gnn",)`` for the message-passing architectures (the heads read the
-        propagation model's inputs).
-    communities : bool, default True
-        Give the models each user's community (Leiden, label-free) and its known-bad
-        and known-good members per label view (:mod:`riskgraph.gnn.communities`).
-    cross_fit_below : int, default 100
-        When the validation window holds fewer bad users than this, its average
-        precision is too noisy to choose by: the tree heads are then also fitted once
-        per fold on the other folds' training users, and the candidates are compared
-        and calibrated on every labelled user (the training users out of fold). The
-        network is not cross-fitted (it would cost ``n_folds`` trainings) and is then
-        left out of the comparison when tree heads are candidates.
-    seed : int, default 0
-        Seeds the weights, the batch order, the sampler and the folds.
-    num_threads : int or None, default None
-        ``torch.set_num_threads`` during fit and predict (None: leave as is).
+    config : GraphRiskConfig, optional
+        Every hyperparameter (:class:`~riskgraph.gnn.config.GraphRiskConfig`; default
+        its defaults), checked by :meth:`fit`.
 
     Attributes
     ----------
@@ -203,106 +140,18 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         Per epoch: training loss, validation average precision and AUC.
     """
 
-    def __init__(
-        self,
-        architecture: str = "sign",
-        hidden: int = 64,
-        dropout: float = 0.2,
-        learning_rate: float = 3e-3,
-        weight_decay: float = 1e-4,
-        batch_size: int = 1024,
-        max_epochs: int = 40,
-        patience: int = 5,
-        n_folds: int = 5,
-        time_buckets: int = 6,
-        validation_fraction: float = 0.2,
-        fanout: tuple[int, ...] = (10, 5),
-        max_sharing: int = 50,
-        pos_weight: str = "sqrt",
-        calibration: str = "platt",
-        booster: bool = True,
-        booster_inputs: str = "own",
-        candidates: tuple[str, ...] | None = None,
-        communities: bool = True,
-        cross_fit_below: int = 100,
-        seed: int = 0,
-        num_threads: int | None = None,
-    ) -> None:
-        self.architecture = architecture
-        self.hidden = hidden
-        self.dropout = dropout
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.n_folds = n_folds
-        self.time_buckets = time_buckets
-        self.validation_fraction = validation_fraction
-        self.fanout = fanout
-        self.max_sharing = max_sharing
-        self.pos_weight = pos_weight
-        self.calibration = calibration
-        self.booster = booster
-        self.booster_inputs = booster_inputs
-        self.candidates = candidates
-        self.communities = communities
-        self.cross_fit_below = cross_fit_below
-        self.seed = seed
-        self.num_threads = num_threads
+    def __init__(self, config: GraphRiskConfig | None = None) -> None:
+        self.config = config
 
-    # -- validation ----------------------------------------------------------------
-    def _check_params(self) -> None:
-        allowed = {
-            "architecture": ARCHITECTURES,
-            "pos_weight": ("sqrt", "balanced", "none"),
-            "calibration": ("platt", "isotonic"),
-            "booster_inputs": ("own", "graph"),
-        }
-        for name, values in allowed.items():
-            if getattr(self, name) not in values:
-                raise ModelError(
-                    f"GraphRiskModel.{name} = {getattr(self, name)!r}: expected one of {values}"
-                )
-        for name in ("hidden", "batch_size", "max_epochs", "patience", "max_sharing",
-                     "n_folds", "time_buckets"):  # fmt: skip
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ModelError(f"GraphRiskModel.{name} = {value!r}: expected an integer >= 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ModelError(f"GraphRiskModel.dropout = {self.dropout!r}: expected in [0, 1)")
-        if not 0.0 < self.validation_fraction < 1.0:
-            raise ModelError(
-                f"GraphRiskModel.validation_fraction = {self.validation_fraction!r}: expected "
-                "in (0, 1) (early stopping and calibration need a validation window)"
-            )
-        if not self.fanout or any(int(k) == 0 for k in self.fanout):
-            raise ModelError(f"GraphRiskModel.fanout = {self.fanout!r}: expected non-zero ints")
-        given = self.candidate_list
-        unknown = [c for c in given if c not in CANDIDATES]
-        if not given or unknown:
-            raise ModelError(
-                f"GraphRiskModel.candidates = {self.candidates!r}: expected a non-empty subset "
-                f"of {CANDIDATES}"
-            )
-        if "blend" in given and not all(h in given for h in HEADS):
-            raise ModelError(
-                f"GraphRiskModel.candidates = {self.candidates!r}: 'blend' averages the "
-                f"tree heads {HEADS}; add both"
-            )
-        if self.architecture != "sign" and any(c in (*HEADS, "blend") for c in given):
-            raise ModelError(
-                f"GraphRiskModel.candidates = {self.candidates!r}: the tree heads "
-                f"{HEADS} read the propagation model's inputs; architecture "
-                f"{self.architecture!r} trains 'gnn' only"
-            )
+    @property
+    def settings(self) -> GraphRiskConfig:
+        """The hyperparameters in force: :attr:`config`, or the defaults."""
+        return self.config if self.config is not None else GraphRiskConfig()
 
     @property
     def candidate_list(self) -> tuple[str, ...]:
-        """The candidates this model fits (:attr:`candidates`, or its default)."""
-        if self.candidates is not None:
-            return tuple(self.candidates)
-        return CANDIDATES if self.architecture == "sign" else ("gnn",)
+        """The candidates this model fits (see :attr:`GraphRiskConfig.candidates`)."""
+        return self.settings.candidate_list
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "selected_"):
@@ -345,11 +194,11 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         -------
         self
         """
-        self._check_params()
+        self.settings.validate()
         clock = time.perf_counter()
         as_of = as_utc(as_of)
-        with _Threads(self.num_threads):
-            torch.manual_seed(self.seed)
+        with _Threads(self.settings.num_threads):
+            torch.manual_seed(self.settings.seed)
             folds = self._plan(tables, as_of, folds)
             if feature_views is not None:
                 feature_views.check(folds)
@@ -360,53 +209,9 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             # "propagation" includes building the snapshot (HeteroData) it reads
             runner = self._runner(tables, as_of, folds, feature_views)
             stages["propagation"] = time.perf_counter() - clock
-            val_idx = np.flatnonzero(folds.validation)
-            # Too few bad users to judge by (a new portfolio, a rare outcome): the tree
-            # heads are cross-fitted, and every labelled user judges (see cross_fit_below).
-            self.cross_fitted_ = int(np.nansum(folds.labels[val_idx])) < self.cross_fit_below
-            judges = val_idx
-            if self.cross_fitted_:
-                judges = np.concatenate([val_idx, np.flatnonzero(folds.train)])
-            y_judges = folds.labels[judges]
-            logits: dict[str, np.ndarray] = {}
-            self.heads_: dict[str, TreeHead] = {}
-            runner.attach_scorer(None)
-            for name in (c for c in self.candidate_list if c in HEADS):
-                began = time.perf_counter()
-                logits[name] = self._fit_head(name, runner)
-                stages[name] = time.perf_counter() - began
-            self.blend_: dict[str, tuple[float, float]] = {}
-            if "blend" in self.candidate_list:
-                logits["blend"] = self._fit_blend(logits, len(val_idx))
-            self.boosters_: ViewBoosters | None = None
-            self.history_: list[dict[str, float]] = []
-            if "gnn" in self.candidate_list and (not self.cross_fitted_ or not logits):
-                began = time.perf_counter()
-                z = self._fit_network(runner, tables, folds, feature_views, fit_frame)
-                if self.cross_fitted_:  # the network alone: judged on its window
-                    judges, y_judges = val_idx, folds.labels[val_idx]
-                logits["gnn"] = z
-                stages["gnn"] = time.perf_counter() - began
-            self.selected_, margins = _select(logits, y_judges, self.seed)
-            self.candidates_ = {
-                name: {
-                    **dict(zip(("auc_roc", "auc_pr"), _metrics(y_judges, z), strict=True)),
-                    "auc_pr_margin_se": margins[name],
-                }
-                for name, z in logits.items()
-            }
-            if self.selected_ != "gnn":
-                runner.attach_scorer(None)
-            z_judges = logits[self.selected_]
-            self.calibrator_ = _fit_calibrator(self.calibration, z_judges, y_judges)
-            p_judges = _calibrate(self.calibrator_, z_judges)
-            judged = pd.DataFrame(
-                {"user_idx": judges, "label": y_judges, "logit": z_judges, "proba": p_judges}
-            )
-            window = folds.validation[judges]
-            self.validation_ = judged[window].reset_index(drop=True)
-            self.out_of_fold_ = judged[~window].reset_index(drop=True)
-            self.record_ = self._record(tables, as_of, folds, judged, clock, stages)
+            judges, logits = self._fit_candidates(runner, fit_frame, stages)
+            judged = self._choose(runner, judges, logits)
+            self.record_ = self._record(tables, folds, judged, clock, stages)
         return self
 
     def _plan(
@@ -414,18 +219,11 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
     ) -> LabelFolds:
         """The label plan of a fit: the given ``folds`` (checked) or a new split."""
         if folds is None:
-            folds = split_labels(
-                tables,
-                as_of,
-                n_folds=self.n_folds,
-                validation_fraction=self.validation_fraction,
-                seed=self.seed,
-                time_buckets=self.time_buckets,
-            )
-        elif folds.n_folds != self.n_folds or folds.as_of != as_of:
+            folds = split_labels(tables, as_of, self.settings.label_split)
+        elif folds.n_folds != self.settings.n_folds or folds.as_of != as_of:
             raise ModelError(
                 f"folds were split for n_folds={folds.n_folds}, as_of={folds.as_of}; "
-                f"the model has n_folds={self.n_folds}, fit as_of={as_of}"
+                f"the model has n_folds={self.settings.n_folds}, fit as_of={as_of}"
             )
         y, train, val = folds.labels, folds.train, folds.validation
         if train.sum() == 0 or len(np.unique(y[train])) < 2:
@@ -440,6 +238,78 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             )
         return folds
 
+    def _fit_candidates(
+        self,
+        runner: SignRunner | MessagePassingRunner,
+        fit_frame: pd.DataFrame | None,
+        stages: dict[str, float],
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Fit every candidate on the training users' own views, each timed in ``stages``.
+
+        Returns the users that judge the candidates (the validation window, and the
+        training users out of fold when the tree heads are cross-fitted) and each
+        candidate's logits of those users.
+        """
+        folds = runner.folds
+        val_idx = np.flatnonzero(folds.validation)
+        # Too few bad users to judge by (a new portfolio, a rare outcome): the tree
+        # heads are cross-fitted, and every labelled user judges (see cross_fit_below).
+        self.cross_fitted_ = int(np.nansum(folds.labels[val_idx])) < self.settings.cross_fit_below
+        judges = val_idx
+        if self.cross_fitted_:
+            judges = np.concatenate([val_idx, np.flatnonzero(folds.train)])
+        logits: dict[str, np.ndarray] = {}
+        self.heads_: dict[str, TreeHead] = {}
+        runner.attach_scorer(None)
+        for name in (c for c in self.candidate_list if c in HEADS):
+            began = time.perf_counter()
+            logits[name] = self._fit_head(name, runner)
+            stages[name] = time.perf_counter() - began
+        self.blend_: dict[str, tuple[float, float]] = {}
+        if "blend" in self.candidate_list:
+            logits["blend"] = self._fit_blend(logits, len(val_idx))
+        self.boosters_: ViewBoosters | None = None
+        self.history_: list[dict[str, float]] = []
+        if "gnn" in self.candidate_list and (not self.cross_fitted_ or not logits):
+            began = time.perf_counter()
+            z = self._fit_network(runner, runner.tables, folds, runner.feature_views, fit_frame)
+            if self.cross_fitted_:  # the network alone: judged on its window
+                judges = val_idx
+            logits["gnn"] = z
+            stages["gnn"] = time.perf_counter() - began
+        return judges, logits
+
+    def _choose(
+        self,
+        runner: SignRunner | MessagePassingRunner,
+        judges: np.ndarray,
+        logits: dict[str, np.ndarray],
+    ) -> pd.DataFrame:
+        """Select the candidate that validates best and calibrate it on ``judges``;
+        return their labels, logits and calibrated probabilities."""
+        folds = runner.folds
+        y_judges = folds.labels[judges]
+        self.selected_, margins = _select(logits, y_judges, self.settings.seed)
+        self.candidates_ = {
+            name: {
+                **dict(zip(("auc_roc", "auc_pr"), _metrics(y_judges, z), strict=True)),
+                "auc_pr_margin_se": margins[name],
+            }
+            for name, z in logits.items()
+        }
+        if self.selected_ != "gnn":
+            runner.attach_scorer(None)
+        z_judges = logits[self.selected_]
+        self.calibrator_ = _fit_calibrator(self.settings.calibration, z_judges, y_judges)
+        p_judges = _calibrate(self.calibrator_, z_judges)
+        judged = pd.DataFrame(
+            {"user_idx": judges, "label": y_judges, "logit": z_judges, "proba": p_judges}
+        )
+        window = folds.validation[judges]
+        self.validation_ = judged[window].reset_index(drop=True)
+        self.out_of_fold_ = judged[~window].reset_index(drop=True)
+        return judged
+
     def _fit_head(self, name: str, runner: SignRunner | MessagePassingRunner) -> np.ndarray:
         """Fit the tree head ``name`` on the training users' own views, stopping early
         on the validation window; return the validation users' logits, followed, when
@@ -452,7 +322,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         x_val = self.head_inputs(runner, val, None, name)
         y_train, y_val = folds.labels[train], folds.labels[val]
         categorical = self._head_categorical(runner, name)
-        head = TreeHead(seed=self.seed).fit(x_train, y_train, x_val, y_val, categorical)
+        head = TreeHead(seed=self.settings.seed).fit(x_train, y_train, x_val, y_val, categorical)
         self.heads_[name] = head
         out = [head.predict_logit(x_val)]
         if self.cross_fitted_:
@@ -463,7 +333,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                 if len(np.unique(y_train[inside])) < 2:
                     oof[~inside] = head.predict_logit(x_train[~inside])
                     continue
-                part = TreeHead(seed=self.seed).fit(
+                part = TreeHead(seed=self.settings.seed).fit(
                     x_train[inside], y_train[inside], x_val, y_val, categorical
                 )
                 oof[~inside] = part.predict_logit(x_train[~inside])
@@ -497,35 +367,37 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         """Fit the network (on the boosted encoder when ``booster``), stopping early on
         the validation window's average precision; return the validation logits."""
         y, train = folds.labels, folds.train
-        if self.booster:
+        if self.settings.booster:
             source = self.booster_source(tables)
             x_train = source(fit_frame, runner.booster_extra, np.flatnonzero(train))
             n_num = len(self.builder_.attribute_columns_)
             self.boosters_ = ViewBoosters(
-                n_num, len(self.builder_.categorical_), seed=self.seed
+                n_num, len(self.builder_.categorical_), seed=self.settings.seed
             ).fit(x_train, folds, tables.users["user_id"])
             del x_train
         runner.attach_scorer(self._scorer(tables, feature_views, folds, runner.booster_extra))
         self.net_ = runner.new_net()
         best_state, best_ap, best_epoch, stale = None, -1.0, 0, 0
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.settings.seed)
         n_pos = float(np.nansum(y[train]))
         n_neg = float(train.sum() - n_pos)
         weight = {"sqrt": np.sqrt(n_neg / n_pos), "balanced": n_neg / n_pos, "none": 1.0}
         loss_fn = torch.nn.BCEWithLogitsLoss(
-            pos_weight=torch.tensor(float(weight[self.pos_weight]))
+            pos_weight=torch.tensor(float(weight[self.settings.pos_weight]))
         )
         optimizer = torch.optim.AdamW(
-            self.net_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+            self.net_.parameters(),
+            lr=self.settings.learning_rate,
+            weight_decay=self.settings.weight_decay,
         )
         val_idx = np.flatnonzero(folds.validation)
         epoch = 0
-        if self.boosters_ is not None and self.architecture == "sign":
+        if self.boosters_ is not None and self.settings.architecture == "sign":
             # The untrained residual net is the booster itself: a candidate too.
             _, best_ap = _metrics(y[val_idx], runner.own_logits(val_idx))
             best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
             self.history_.append({"epoch": 0, "loss": float("nan"), "val_auc_pr": best_ap})
-        for epoch in range(1, self.max_epochs + 1):
+        for epoch in range(1, self.settings.max_epochs + 1):
             self.net_.train()
             total, count = 0.0, 0
             for logits, target in runner.train_batches(np.flatnonzero(train), rng):
@@ -549,7 +421,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                 best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
             else:
                 stale += 1
-                if stale >= self.patience:
+                if stale >= self.settings.patience:
                     break
         assert best_state is not None
         self.net_.load_state_dict(best_state)
@@ -559,7 +431,6 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
     def _record(
         self,
         tables: GraphTables,
-        as_of: pd.Timestamp,
         folds: LabelFolds,
         judged: pd.DataFrame,
         clock: float,
@@ -567,12 +438,13 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
     ) -> TrainingRecord:
         """The record of a fit; its validation metrics are the selected candidate's,
         calibrated, on the users that judged the candidates."""
+        as_of = folds.as_of
         y, train, val = folds.labels, folds.train, folds.validation
         auc, ap = _metrics(judged["label"].to_numpy(), judged["proba"].to_numpy())
         return TrainingRecord(
             trained_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             as_of=as_of.isoformat(),
-            architecture=self.architecture,
+            architecture=self.settings.architecture,
             n_users=tables.num_users,
             n_train=int(train.sum()),
             n_validation=int(val.sum()),
@@ -642,7 +514,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         folds: LabelFolds | None,
         feature_views: FeatureViews | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        with _Threads(self.num_threads):
+        with _Threads(self.settings.num_threads):
             runner = self.prepare(tables, as_of, folds=folds, feature_views=feature_views)
             return average_views(
                 functools.partial(self.view_logits, runner),
@@ -771,12 +643,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
     ) -> LabelFolds:
         """The label views a prediction as of ``as_of`` uses (compute feature views on these)."""
         return scoring_folds(
-            tables,
-            as_of,
-            n_folds=self.n_folds,
-            seed=self.seed,
-            labels=labels,
-            reference_time=reference_time,
+            tables, as_of, self.settings.label_split, labels=labels, reference_time=reference_time
         )
 
     def booster_source(
@@ -848,7 +715,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         folds: LabelFolds,
         feature_views: FeatureViews | None,
     ) -> SignRunner | MessagePassingRunner:
-        if self.architecture == "sign":
+        if self.settings.architecture == "sign":
             # builds its snapshot itself, to let it go before its blocks are built
             return SignRunner(self, tables, as_of, folds, feature_views)
         data = self.builder_.transform(tables, as_of=as_of)
@@ -863,7 +730,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         net = getattr(self, "net_", None)
         payload = {
             "format": MODEL_FORMAT,
-            "params": self.get_params(),
+            "params": _flat_settings(self.settings),
             "builder": self.builder_.state_dict(),
             "net_config": getattr(self, "net_config_", None),
             "state_dict": None if net is None else net.state_dict(),
@@ -876,9 +743,6 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             "record": asdict(self.record_),
             "history": self.history_,
         }
-        payload["params"]["fanout"] = list(self.fanout)
-        if self.candidates is not None:
-            payload["params"]["candidates"] = list(self.candidates)
         tmp = path.with_name(path.name + ".tmp")
         torch.save(payload, tmp)
         tmp.replace(path)
@@ -911,11 +775,11 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         params["fanout"] = tuple(params["fanout"])
         if params.get("candidates") is not None:
             params["candidates"] = tuple(params["candidates"])
-        model = cls(**params)
+        model = cls(GraphRiskConfig(**params))
         model.builder_ = HeteroGraphBuilder.from_state_dict(payload["builder"])
         if payload["net_config"] is not None:
             model.net_config_ = payload["net_config"]
-            model.net_ = make_net(model.architecture, model.net_config_)
+            model.net_ = make_net(model.settings.architecture, model.net_config_)
             model.net_.load_state_dict(payload["state_dict"])
             model.net_.eval()
         model.heads_ = {
@@ -972,6 +836,15 @@ def _select(
         margins[c] = float((ap[c] - ap[best]) / se)
     chosen = next(c for c in order if margins[c] >= -1.0)
     return chosen, margins
+
+
+def _flat_settings(settings: GraphRiskConfig) -> dict[str, Any]:
+    """The settings as plain data for the model file (sorted by name, lists for tuples)."""
+    flat = asdict(settings)
+    flat["fanout"] = list(settings.fanout)
+    if settings.candidates is not None:
+        flat["candidates"] = list(settings.candidates)
+    return dict(sorted(flat.items()))
 
 
 # -- calibration ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -27,8 +27,10 @@ import numpy as np
 import pandas as pd
 
 from riskgraph.errors import ConfigError, InputError, ModelError, StaleModelError
+from riskgraph.gnn.config import CANDIDATES, HEADS, GraphRiskConfig
 from riskgraph.gnn.explain import risky_links
 from riskgraph.gnn.protocol import (
+    FeatureSource,
     FeatureViews,
     LabelFolds,
     graph_feature_views,
@@ -36,7 +38,7 @@ from riskgraph.gnn.protocol import (
     own_view_features,
     split_labels,
 )
-from riskgraph.gnn.train import CANDIDATES, HEADS, GraphRiskModel
+from riskgraph.gnn.train import GraphRiskModel
 from riskgraph.graph.features import FeatureConfig, GraphFeatures, feature_catalog
 from riskgraph.loaders.tables import GraphTables
 from riskgraph.score import CreditScorecard, DecisionPolicy, build_score_frame, score_users
@@ -65,6 +67,10 @@ def require_labels(labels: np.ndarray, as_of: pd.Timestamp) -> None:
         f"have a label known before it ({int(known.sum()):,} bad); training needs at least "
         f"{MIN_LABELLED} of both outcomes (columns label, with label_at before the run date)"
     )
+
+
+#: The graph model's defaults: the settings below that it shares default to these.
+_GRAPH_MODEL = GraphRiskConfig()
 
 
 @dataclass(frozen=True)
@@ -108,15 +114,28 @@ class ModelConfig:
         Torch threads while training and scoring (None: torch's default).
     """
 
-    seed: int = 0
-    n_folds: int = 5
-    validation_fraction: float = 0.2
+    seed: int = _GRAPH_MODEL.seed
+    n_folds: int = _GRAPH_MODEL.n_folds
+    validation_fraction: float = _GRAPH_MODEL.validation_fraction
     gnn_graph_features: bool = False
-    booster_inputs: Literal["own", "graph"] = "own"
-    candidates: tuple[str, ...] = ("tabular", "graph", "blend", "gnn")
-    communities: bool = True
+    booster_inputs: Literal["own", "graph"] = _GRAPH_MODEL.booster_inputs
+    candidates: tuple[str, ...] = _GRAPH_MODEL.candidate_list
+    communities: bool = _GRAPH_MODEL.communities
     scorecard_rows: Literal["labelled", "validation"] = "validation"
-    num_threads: int | None = None
+    num_threads: int | None = _GRAPH_MODEL.num_threads
+
+    def gnn_config(self) -> GraphRiskConfig:
+        """The graph model's settings: these, the graph model's defaults for the rest."""
+        return replace(
+            _GRAPH_MODEL,
+            seed=self.seed,
+            n_folds=self.n_folds,
+            validation_fraction=self.validation_fraction,
+            booster_inputs=self.booster_inputs,
+            candidates=tuple(self.candidates),
+            communities=self.communities,
+            num_threads=self.num_threads,
+        )
 
     def validate(self) -> ModelConfig:
         """Check every setting; return ``self``.
@@ -207,35 +226,22 @@ class RiskModels:
             outcome is (:func:`require_labels`).
         """
         cfg = self.config or ModelConfig()
-        folds = split_labels(
-            tables,
-            as_of,
-            n_folds=cfg.n_folds,
-            validation_fraction=cfg.validation_fraction,
-            seed=cfg.seed,
-        )
+        gnn_config = cfg.gnn_config()
+        folds = split_labels(tables, as_of, gnn_config.label_split)
         require_labels(folds.labels, as_of)
         gnn_views = (
-            graph_feature_views(tables, folds, config=self.features)
+            graph_feature_views(tables, folds, FeatureSource(config=self.features))
             if cfg.gnn_graph_features
             else None
         )
-        gnn = GraphRiskModel(
-            seed=cfg.seed,
-            n_folds=cfg.n_folds,
-            validation_fraction=cfg.validation_fraction,
-            booster_inputs=cfg.booster_inputs,
-            candidates=tuple(cfg.candidates),
-            communities=cfg.communities,
-            num_threads=cfg.num_threads,
-        ).fit(tables, as_of, folds=folds, feature_views=gnn_views)
+        gnn = GraphRiskModel(gnn_config).fit(tables, as_of, folds=folds, feature_views=gnn_views)
         rows, gnn_train = self._scorecard_rows(gnn, tables, as_of, folds, gnn_views)
         # The scorecard needs its users' own views only (never all K * B views), and
         # only now: held through the GNN's training it raised the training's peak.
         own_features = (
             gnn_views.own_view(folds)
             if gnn_views is not None
-            else own_view_features(tables, folds, config=self.features, rows=rows)
+            else own_view_features(tables, folds, FeatureSource(config=self.features), rows=rows)
         )
         del gnn_views
         frame = build_score_frame(tables.users, own_features, gnn_train)
@@ -306,7 +312,9 @@ class RiskModels:
         folds = self.gnn_.scoring_folds(tables, as_of, reference_time=tonight)
         gnn_views = None
         if cfg.gnn_graph_features:
-            gnn_views = graph_feature_views(tables, folds, as_of=as_of, config=self.features)
+            gnn_views = graph_feature_views(
+                tables, folds, FeatureSource(config=self.features), as_of=as_of
+            )
         gnn_risk = self.gnn_.predict_proba(tables, as_of, folds=folds, feature_views=gnn_views)[
             :, 1
         ]
@@ -317,7 +325,7 @@ class RiskModels:
         view_frames = (
             gnn_views.frames
             if gnn_views is not None
-            else iter_feature_views(tables, folds, as_of=as_of, config=self.features)
+            else iter_feature_views(tables, folds, FeatureSource(config=self.features), as_of=as_of)
         )
         frames = map(functools.partial(build_score_frame, users, gnn_risk=gnn_risk), view_frames)
         index = pd.Index(users["user_id"].astype("string"), name="user_id")

@@ -16,6 +16,7 @@ that appeared or went away.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -394,8 +395,7 @@ def model_monitoring(
     credit_score: Any,
     bins: pd.DataFrame | None,
     *,
-    previous_score_counts: Any = None,
-    previous_bin_counts: dict[str, list[int]] | None = None,
+    previous: Mapping[str, Any] | None = None,
     matured: pd.DataFrame | None = None,
 ) -> ModelMonitoring:
     """Tonight's score and characteristics against the development sample and the
@@ -411,10 +411,11 @@ def model_monitoring(
     bins : pd.DataFrame or None
         ``(n, n_variables)`` tonight's bin of each characteristic
         (``ScoreResult.bins`` of tonight's users).
-    previous_score_counts : array-like, optional
-        ``(601,)`` the previous night's :attr:`ModelMonitoring.score_counts`.
-    previous_bin_counts : dict, optional
-        The previous night's :attr:`ModelMonitoring.bin_counts`, from the same model.
+    previous : mapping, optional
+        The previous night's monitoring, from the same model, as run.json keeps it
+        (:meth:`ModelMonitoring.to_dict`): its ``score_counts`` (``(601,)``) and
+        ``bin_counts`` (:attr:`ModelMonitoring.score_counts`,
+        :attr:`ModelMonitoring.bin_counts`); either may be absent.
     matured : pd.DataFrame, optional
         ``credit_score`` and ``label`` of tonight's users whose outcome became known
         since the model was trained.
@@ -425,7 +426,9 @@ def model_monitoring(
     """
     notes: list[str] = []
     tonight = score_histogram(credit_score)
-    previous = None if previous_score_counts is None else np.asarray(previous_score_counts)
+    previous_score_counts = (previous or {}).get("score_counts")
+    previous_bin_counts = (previous or {}).get("bin_counts")
+    previous_counts = None if previous_score_counts is None else np.asarray(previous_score_counts)
     if development is None:
         notes.append("the model was saved without its development sample: retrain to compare")
         reference = tonight
@@ -435,7 +438,7 @@ def model_monitoring(
     banded = {
         "development": None if development is None else _banded(reference, starts),
         "tonight": _banded(tonight, starts),
-        "previous": None if previous is None else _banded(previous, starts),
+        "previous": None if previous_counts is None else _banded(previous_counts, starts),
     }
     score_psi = {
         against: psi_of_counts(banded[against], banded["tonight"])

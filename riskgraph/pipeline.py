@@ -58,7 +58,12 @@ from riskgraph.report import ReportData, render_report
 from riskgraph.runs import RUN_MANIFEST, OutputRoot, output_error, write_json_atomic
 from riskgraph.score import DecisionPolicy, decide, fairness_report
 from riskgraph.score.fairness import FairnessConfig
-from riskgraph.score.strategy import forced_review, resolve_cutoffs, strategy_table
+from riskgraph.score.strategy import (
+    ResolvedCutoffs,
+    forced_review,
+    resolve_cutoffs,
+    strategy_table,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -405,18 +410,7 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
         # feature rows only again in the report: neither is held through the links,
         # the stage with the job's highest memory.
         del scored
-        # The cut-off targets apply to the users decided tonight.
-        forced = forced_review(flags, config.decisions)
-        cutoffs = resolve_cutoffs(
-            config.decisions, scores["credit_score"], scores["risk_score"], forced
-        )
-        scores["decision"] = decide(
-            scores["credit_score"].to_numpy(),
-            ring_member=flags["ring_member"].to_numpy(),
-            intermediary_client=flags["intermediary_client"].to_numpy(),
-            multi_borrowing=flags["multi_borrowing"].to_numpy(),
-            policy=cutoffs.policy(config.decisions),
-        )
+        forced, cutoffs = _decide(scores, flags, config.decisions)
         scores["as_of"] = pd.Series(as_of, index=scores.index).astype("datetime64[us, UTC]")
         scores["model_version"] = pd.array([model_version] * len(scores), dtype="string")
         scores.to_parquet(staging / "scores.parquet", index=False)
@@ -435,14 +429,7 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
 
     out, run_date, driver = night.out, night.run_date, night.driver
     previous_dir = out.previous_run(run_date)
-    with clock.stage("changes", "watchlist: score moves since the previous run"):
-        previous_scores = pd.read_parquet(previous_dir / "scores.parquet") if previous_dir else None
-        changes = score_changes(
-            previous_scores if previous_scores is not None else scores.iloc[:0],
-            scores,
-            config.watchlist,
-        )
-        changes.to_parquet(staging / "changes.parquet", index=False)
+    changes, previous_scores = _watchlist(night, previous_dir, scores)
 
     with clock.stage("report", "report.html"):
         feature_rows = _tonight_rows(features, positions)
@@ -473,8 +460,7 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
             development,
             scores["credit_score"].to_numpy()[cohort],
             None if bins is None else bins.iloc[cohort],
-            previous_score_counts=previous_monitoring.get("score_counts"),
-            previous_bin_counts=previous_monitoring.get("bin_counts"),
+            previous=previous_monitoring,
             matured=matured,
         )
         monitoring.notes.insert(0, cohort_note)
@@ -506,16 +492,7 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
         )
         (staging / "report.html").write_text(render_report(report), encoding="utf-8")
 
-    if driver is not None:
-        from riskgraph.graph.writeback import WRITE_BACK_SETTINGS, write_features, write_scores
-
-        with clock.stage("write_back", "writing scores, rings and risky links to Neo4j"):
-            # Tonight's users only: a User node's features and scores come from one night.
-            settings = dataclasses.replace(WRITE_BACK_SETTINGS, database=night.database)
-            write_features(driver, features, users=scores["user_id"], settings=settings)
-            write_scores(driver, scores, associations, as_of, settings=settings)
-    else:
-        clock.timings["write_back"] = 0.0
+    _write_back(night, features, scores, associations)
 
     with clock.stage("publish", f"publishing runs/{run_date}"):
         manifest = {
@@ -547,12 +524,69 @@ def _stages(night: _Night, tonight: _TonightInput, tables: GraphTables) -> dict[
             "config": config.to_dict(),
             "versions": _versions(),
         }
-        write_json_atomic(staging / RUN_MANIFEST, manifest)
-        restrict_tree(staging)  # the model too, before it moves out of the run
-        if trained:
-            _promote_model(out, staging)
-        out.publish(staging, run_date)
+        _publish(night, manifest, trained)
     return manifest
+
+
+def _decide(
+    scores: pd.DataFrame, flags: pd.DataFrame, policy: DecisionPolicy
+) -> tuple[np.ndarray, ResolvedCutoffs]:
+    """Write tonight's decisions into ``scores``; return the users forced to review and
+    the cut-offs, whose targets apply to the users decided tonight."""
+    forced = forced_review(flags, policy)
+    cutoffs = resolve_cutoffs(policy, scores["credit_score"], scores["risk_score"], forced)
+    scores["decision"] = decide(
+        scores["credit_score"].to_numpy(),
+        ring_member=flags["ring_member"].to_numpy(),
+        intermediary_client=flags["intermediary_client"].to_numpy(),
+        multi_borrowing=flags["multi_borrowing"].to_numpy(),
+        policy=cutoffs.policy(policy),
+    )
+    return forced, cutoffs
+
+
+def _watchlist(
+    night: _Night, previous_dir: Path | None, scores: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The users whose score moved most since the previous run (staged as
+    changes.parquet), and the previous run's scores."""
+    with night.clock.stage("changes", "watchlist: score moves since the previous run"):
+        previous_scores = pd.read_parquet(previous_dir / "scores.parquet") if previous_dir else None
+        changes = score_changes(
+            previous_scores if previous_scores is not None else scores.iloc[:0],
+            scores,
+            night.config.watchlist,
+        )
+        changes.to_parquet(night.staging / "changes.parquet", index=False)
+    return changes, previous_scores
+
+
+def _write_back(
+    night: _Night, features: GraphFeatures, scores: pd.DataFrame, associations: pd.DataFrame
+) -> None:
+    """Write tonight's features, scores, rings and risky links to Neo4j (when the night
+    has a driver)."""
+    if night.driver is None:
+        night.clock.timings["write_back"] = 0.0
+        return
+    from riskgraph.graph.writeback import WRITE_BACK_SETTINGS, write_features, write_scores
+
+    with night.clock.stage("write_back", "writing scores, rings and risky links to Neo4j"):
+        # Tonight's users only: a User node's features and scores come from one night.
+        settings = dataclasses.replace(WRITE_BACK_SETTINGS, database=night.database)
+        write_features(night.driver, features, users=scores["user_id"], settings=settings)
+        write_scores(night.driver, scores, associations, night.as_of, settings=settings)
+
+
+def _publish(night: _Night, manifest: dict[str, Any], trained: bool) -> None:
+    """Write the manifest, restrict the run's files, promote a model trained tonight
+    and publish the staged run."""
+    staging = night.staging
+    write_json_atomic(staging / RUN_MANIFEST, manifest)
+    restrict_tree(staging)  # the model too, before it moves out of the run
+    if trained:
+        _promote_model(night.out, staging)
+    night.out.publish(staging, night.run_date)
 
 
 def _tonight_rows(

@@ -213,6 +213,73 @@ def ring_id_of(member_id: str) -> str:
     return "ring-" + hashlib.blake2b(member_id.encode("utf-8"), digest_size=8).hexdigest()
 
 
+def _ring_membership(
+    snapshot: GraphSnapshot, user_ids: pd.Series, max_sharing: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rings: users joined by identifiers that 2 to ``max_sharing`` users share.
+
+    Returns
+    -------
+    ring : np.ndarray
+        ``int64`` ``(n_users,)``: each user's ring ``0..R-1``, -1 for none; rings are
+        numbered in the order of their ring ids (deterministic output).
+    ring_ids : np.ndarray
+        ``object`` ``(R,)``: the ring ids, sorted.
+    shared_identifiers : np.ndarray
+        ``int64`` ``(R,)``: the identifiers that link each ring.
+    """
+    n = snapshot.n_users
+    incidence = snapshot.identifiers()
+    degree = identifier_degrees(incidence)
+    n_ident = incidence.shape[1]
+    linking = (degree >= 2) & (degree <= max_sharing)
+    coo = incidence.tocoo()
+    keep = linking[coo.col]
+    rows, cols = coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64) + n
+    bipartite = sp.csr_array(
+        (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n + n_ident, n + n_ident)
+    )
+    _, component = connected_components(bipartite, directed=False)
+    user_component = component[:n].astype(np.int64)
+    users_per_component = np.bincount(user_component)
+    in_ring = users_per_component[user_component] >= 2
+
+    members = np.flatnonzero(in_ring)
+    member_ids = user_ids.to_numpy()[members]
+    smallest = (
+        pd.DataFrame({"component": user_component[members], "uid": member_ids})
+        .groupby("component", sort=True)["uid"]
+        .min()
+    )
+    ring_ids = np.array([ring_id_of(str(v)) for v in smallest.to_numpy()], dtype=object)
+    order = np.argsort(ring_ids, kind="stable")
+    ring_ids = ring_ids[order]
+    n_rings = len(ring_ids)
+    component_to_ring = np.full(len(users_per_component), -1, dtype=np.int64)
+    component_to_ring[smallest.index.to_numpy()[order]] = np.arange(n_rings)
+    ring = np.where(in_ring, component_to_ring[user_component], -1)
+
+    ident_ring = np.full(n_ident, -1, dtype=np.int64)
+    linking_idx = np.flatnonzero(linking)
+    ident_ring[linking_idx] = component_to_ring[component[n + linking_idx]]
+    shared_identifiers = np.bincount(ident_ring[ident_ring >= 0], minlength=n_rings)
+    return ring, ring_ids, shared_identifiers
+
+
+def _ring_applications(
+    snapshot: GraphSnapshot, ring: np.ndarray, n_rings: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per ring, the platforms its members applied to and their applications."""
+    app_ring = ring[snapshot.app_user]
+    has_ring = app_ring >= 0
+    pairs = np.unique(
+        app_ring[has_ring] * max(snapshot.n_platforms, 1) + snapshot.app_platform[has_ring]
+    )
+    platforms = np.bincount(pairs // max(snapshot.n_platforms, 1), minlength=n_rings)
+    applications = np.bincount(app_ring[has_ring], minlength=n_rings)
+    return platforms, applications
+
+
 def shared_identifier_rings(
     snapshot: GraphSnapshot,
     user_ids: pd.Series,
@@ -248,36 +315,9 @@ def shared_identifier_rings(
     users and kept identifiers, then grouped counts.
     """
     n = snapshot.n_users
-    incidence = snapshot.identifiers()
-    degree = identifier_degrees(incidence)
-    n_ident = incidence.shape[1]
-    linking = (degree >= 2) & (degree <= config.max_sharing)
-    coo = incidence.tocoo()
-    keep = linking[coo.col]
-    rows, cols = coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64) + n
-    bipartite = sp.csr_array(
-        (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n + n_ident, n + n_ident)
-    )
-    _, component = connected_components(bipartite, directed=False)
-    user_component = component[:n].astype(np.int64)
-    users_per_component = np.bincount(user_component)
-    in_ring = users_per_component[user_component] >= 2
-
-    # Number rings 0..R-1 in the order of their ring ids: deterministic output.
-    members = np.flatnonzero(in_ring)
-    member_ids = user_ids.to_numpy()[members]
-    smallest = (
-        pd.DataFrame({"component": user_component[members], "uid": member_ids})
-        .groupby("component", sort=True)["uid"]
-        .min()
-    )
-    ring_ids = np.array([ring_id_of(str(v)) for v in smallest.to_numpy()], dtype=object)
-    order = np.argsort(ring_ids, kind="stable")
-    ring_ids = ring_ids[order]
+    ring, ring_ids, shared_identifiers = _ring_membership(snapshot, user_ids, config.max_sharing)
     n_rings = len(ring_ids)
-    component_to_ring = np.full(len(users_per_component), -1, dtype=np.int64)
-    component_to_ring[smallest.index.to_numpy()[order]] = np.arange(n_rings)
-    ring = np.where(in_ring, component_to_ring[user_component], -1)
+    members = np.flatnonzero(ring >= 0)
     member_ring = ring[members]
 
     size = np.bincount(member_ring, minlength=n_rings)
@@ -286,14 +326,7 @@ def shared_identifier_rings(
     known_count = np.bincount(member_ring, weights=known[members], minlength=n_rings)
     bad_count = np.bincount(member_ring, weights=bad[members], minlength=n_rings)
 
-    # Platforms and applications of each ring.
-    app_ring = ring[snapshot.app_user]
-    has_ring = app_ring >= 0
-    pairs = np.unique(
-        app_ring[has_ring] * max(snapshot.n_platforms, 1) + snapshot.app_platform[has_ring]
-    )
-    platforms = np.bincount(pairs // max(snapshot.n_platforms, 1), minlength=n_rings)
-    applications = np.bincount(app_ring[has_ring], minlength=n_rings)
+    platforms, applications = _ring_applications(snapshot, ring, n_rings)
 
     registered_s = snapshot.registered_us[members] // 1_000_000
     window = max(1, round(config.burst_days * _SECONDS_PER_DAY))
@@ -314,11 +347,6 @@ def shared_identifier_rings(
     first_reg = _group_reduce(np.minimum, member_ring, snapshot.registered_us[members], n_rings)
     last_reg = _group_reduce(np.maximum, member_ring, snapshot.registered_us[members], n_rings)
     span_days = (last_reg - first_reg) / MICROS_PER_DAY
-
-    ident_ring = np.full(n_ident, -1, dtype=np.int64)
-    linking_idx = np.flatnonzero(linking)
-    ident_ring[linking_idx] = component_to_ring[component[n + linking_idx]]
-    shared_identifiers = np.bincount(ident_ring[ident_ring >= 0], minlength=n_rings)
 
     # Bursts against this population's own timing: random groups of the same size.
     big = size >= config.flag_min_size

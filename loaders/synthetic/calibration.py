@@ -27,7 +27,7 @@ from riskgraph.loaders.synthetic.outcomes import draw_outcomes
 from riskgraph.loaders.synthetic.population import DEFAULT_END, window
 from riskgraph.loaders.synthetic.story import Story, draw_story, stage_rng
 
-__all__ = ["Calibration", "calibrate_base_logit"]
+__all__ = ["Calibration", "Pilots", "calibrate_base_logit"]
 
 # Intercepts searched: from almost nobody bad outside rings to almost everybody bad.
 _LOWEST, _HIGHEST = -20.0, 8.0
@@ -53,14 +53,31 @@ class Calibration:
     ring_bad_share: float
 
 
+@dataclass(frozen=True)
+class Pilots:
+    """The pilot populations an intercept is measured on.
+
+    Parameters
+    ----------
+    n_users, days, end
+        Each pilot population, as for
+        :func:`~riskgraph.loaders.synthetic.generate_population`.
+    seeds : sequence of int
+        One pilot population per seed; the rate is pooled over them. With one seed,
+        ``generate_population`` with the same arguments gives a population whose
+        realized rate differs from the target by outcome noise only; several seeds
+        aim at the configuration's typical rate, which matters where a few rings or
+        communities carry much of the risk and one draw can be far from another.
+    """
+
+    n_users: int = 20_000
+    days: int = 180
+    end: str | pd.Timestamp = DEFAULT_END
+    seeds: Sequence[int] = (0,)
+
+
 def calibrate_base_logit(
-    config: PopulationConfig,
-    target_bad_rate: float,
-    *,
-    n_users: int = 20_000,
-    days: int = 180,
-    end: str | pd.Timestamp = DEFAULT_END,
-    seeds: Sequence[int] = (0,),
+    config: PopulationConfig, target_bad_rate: float, pilots: Pilots | None = None
 ) -> Calibration:
     """Find the ``base_logit`` that gives ``target_bad_rate`` among labelled users.
 
@@ -70,15 +87,8 @@ def calibrate_base_logit(
         Every other setting; its ``base_logit`` is ignored.
     target_bad_rate : float
         Wanted bad rate among labelled users, in (0, 1).
-    n_users, days, end
-        The pilot populations, as for
-        :func:`~riskgraph.loaders.synthetic.generate_population`.
-    seeds : sequence of int
-        One pilot population per seed; the rate is pooled over them. With one seed,
-        ``generate_population`` with the same arguments gives a population whose
-        realized rate differs from the target by outcome noise only; several seeds
-        aim at the configuration's typical rate, which matters where a few rings or
-        communities carry much of the risk and one draw can be far from another.
+    pilots : Pilots, optional
+        The populations the rate is measured on (default ``Pilots()``).
 
     Returns
     -------
@@ -92,23 +102,24 @@ def calibrate_base_logit(
 
     Examples
     --------
-    >>> c = calibrate_base_logit(PopulationConfig(), 0.05, n_users=3000)
+    >>> c = calibrate_base_logit(PopulationConfig(), 0.05, Pilots(n_users=3000))
     >>> round(c.bad_rate, 4)
     0.05
     """
     if not 0.0 < target_bad_rate < 1.0:
         raise ConfigError(f"target_bad_rate = {target_bad_rate!r}: expected a rate in (0, 1)")
-    if len(seeds) == 0:
+    pilots = pilots or Pilots()
+    if len(pilots.seeds) == 0:
         raise ConfigError("seeds = (): expected at least one pilot seed")
     config = config.validate()
-    _, start, stop = window(days, end)
-    pilots = [
-        _Pilot(draw_story(int(n_users), config, seed, start, stop), config, seed, stop)
-        for seed in seeds
+    _, start, stop = window(pilots.days, pilots.end)
+    drawn = [
+        _Pilot(draw_story(int(pilots.n_users), config, seed, start, stop), config, seed, stop)
+        for seed in pilots.seeds
     ]
 
     def at(base_logit: float) -> Calibration:
-        bad, labelled, ring_bad = np.sum([pilot.expected(base_logit) for pilot in pilots], axis=0)
+        bad, labelled, ring_bad = np.sum([pilot.expected(base_logit) for pilot in drawn], axis=0)
         return Calibration(
             base_logit=float(base_logit),
             bad_rate=float(bad / labelled) if labelled > 0 else 0.0,

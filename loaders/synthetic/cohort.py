@@ -9,12 +9,13 @@ are drawn on top of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from riskgraph.loaders.synthetic.config import PopulationConfig
 
-__all__ = ["DAY", "REGIONS", "ROLES", "Cohort", "build_cohort", "group_sizes"]
+__all__ = ["DAY", "REGIONS", "ROLES", "Cohort", "SizeLaw", "build_cohort", "group_sizes"]
 
 #: Seconds in a day; all generator times are ``int64`` seconds since the Unix epoch.
 DAY = 86_400
@@ -77,31 +78,39 @@ class Cohort:
         return len(self.role)
 
 
-def group_sizes(
-    target: int, median: float, sigma: float, low: int, high: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Log-normal group sizes whose total is at most ``target`` (and close to it).
+class SizeLaw(NamedTuple):
+    """Log-normal group sizes: median ``median``, log-scale spread ``sigma``, clipped
+    to ``[low, high]``."""
+
+    median: float
+    sigma: float
+    low: int
+    high: int
+
+
+def group_sizes(target: int, law: SizeLaw, rng: np.random.Generator) -> np.ndarray:
+    """Group sizes drawn from ``law`` whose total is at most ``target`` (and close to it).
 
     Parameters
     ----------
     target : int
         Total number of members wanted.
-    median, sigma : float
-        Median size and log-scale spread.
-    low, high : int
-        Sizes are clipped to ``[low, high]``.
+    law : SizeLaw
+        Median, spread and bounds of one group's size.
+    rng : np.random.Generator
 
     Returns
     -------
     np.ndarray
-        ``int64``: one size per group; empty when ``target < low``.
+        ``int64``: one size per group; empty when ``target < law.low``.
 
     Examples
     --------
-    >>> sizes = group_sizes(100, 10, 0.5, 3, 40, np.random.default_rng(0))
+    >>> sizes = group_sizes(100, SizeLaw(10, 0.5, 3, 40), np.random.default_rng(0))
     >>> bool(sizes.sum() <= 100 and sizes.min() >= 3)
     True
     """
+    median, sigma, low, high = law
     if target < low:
         return np.zeros(0, dtype=np.int64)
     draws = int(target / low) + 1
@@ -134,18 +143,17 @@ def build_cohort(
     span = end - start
     ring_sizes = group_sizes(
         round(config.ring_share * n),
-        config.ring_size_median,
-        config.ring_size_sigma,
-        config.ring_size_min,
-        config.ring_size_max,
+        SizeLaw(
+            config.ring_size_median,
+            config.ring_size_sigma,
+            config.ring_size_min,
+            config.ring_size_max,
+        ),
         rng,
     )
     client_counts = group_sizes(
         round(config.intermediary_client_share * n),
-        config.agent_clients_median,
-        config.agent_clients_sigma,
-        3,
-        400,
+        SizeLaw(config.agent_clients_median, config.agent_clients_sigma, 3, 400),
         rng,
     )
     n_ring, n_client = int(ring_sizes.sum()), int(client_counts.sum())

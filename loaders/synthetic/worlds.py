@@ -22,13 +22,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from riskgraph.loaders.synthetic.calibration import calibrate_base_logit
+from riskgraph.loaders.synthetic.calibration import Pilots, calibrate_base_logit
 from riskgraph.loaders.synthetic.config import RING_IDENTIFIERS, PopulationConfig
 from riskgraph.loaders.synthetic.population import SyntheticPopulation, generate_population
 
@@ -134,12 +133,12 @@ def random_world(seed: int, *, days: int = 180) -> World:
     # (their contribution grows in proportion to their number).
     config = PopulationConfig(**draws.knobs, ring_share=round(0.1 * target, 6)).validate()
     seeds = [seed, *(seed + offset for offset in _PILOT_SEED_OFFSETS)]
-    pilot = partial(calibrate_base_logit, n_users=_PILOT_USERS, days=days, seeds=seeds)
-    calibration = pilot(config, target)
+    pilots = Pilots(n_users=_PILOT_USERS, days=days, seeds=seeds)
+    calibration = calibrate_base_logit(config, target, pilots)
     if calibration.ring_bad_share > 0:
         share = config.ring_share * draws.ring_bad_share / calibration.ring_bad_share
         config = replace(config, ring_share=round(min(share, _MAX_RING_SHARE), 6))
-        calibration = pilot(config, target)
+        calibration = calibrate_base_logit(config, target, pilots)
     config = replace(config, base_logit=round(calibration.base_logit, 4)).validate()
     story = _story(
         config, calibration.ring_bad_share, target, draws.applications, draws.tie_weights

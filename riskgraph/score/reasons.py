@@ -52,6 +52,7 @@ A reason must be true for the value it quotes:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -187,16 +188,13 @@ def top_reasons(
     specs = refresh_graph_specs(model.variable_specs, catalog or model.catalog)
     # Row by row work, in chunks: the (n, n_variables) float64 temporaries of all
     # users at once grow with the population, a chunk's do not.
+    finder = _ReasonFinder(model, specs, n_reasons, min_points_lost)
     n = len(points)
     return pd.concat(
         [
-            _top_reasons(
-                model,
-                specs,
+            finder.reasons(
                 prepared.iloc[lo : lo + _ROW_CHUNK],
                 points.iloc[lo : lo + _ROW_CHUNK],
-                n_reasons,
-                min_points_lost,
                 None if own_points is None else own_points.iloc[lo : lo + _ROW_CHUNK],
                 None if bins is None else bins.iloc[lo : lo + _ROW_CHUNK],
             )
@@ -209,78 +207,144 @@ def top_reasons(
 _ROW_CHUNK = 131_072
 
 
-def _top_reasons(
-    model: CreditScorecard,
-    specs: dict[str, VariableSpec],
-    prepared: pd.DataFrame,
-    points: pd.DataFrame,
-    n_reasons: int,
-    min_points_lost: float,
-    own_points: pd.DataFrame | None,
-    bins: pd.DataFrame | None,
-) -> pd.DataFrame:
-    lost_frame = points_lost(model, points, prepared)
-    lost = lost_frame.to_numpy()
-    names = list(lost_frame.columns)
-    if bins is None:
-        bins = model.bin_indices(prepared)
-    if own_points is None:
-        own_points = model.points_of_bins(bins)
-    own_lost = points_lost(model, own_points[names], prepared).to_numpy()
-    lost = np.where(own_lost > min_points_lost, lost, 0.0)
-    _drop_zero_counts(specs, prepared, names, lost)
-    _tell_network_points_as_facts(model, specs, prepared, bins, names, lost, min_points_lost)
+@dataclass(frozen=True)
+class _ReasonFinder:
+    """What turns points lost into reasons: the fitted scorecard, its variables as
+    worded tonight, how many reasons to give and the least loss that is one."""
 
-    # One reason per topic: the topic's points, the sentence of its costliest variable.
-    topic_of = [specs[name].topic or name for name in names]
-    topics = list(dict.fromkeys(topic_of))
-    topic_lost = np.empty((len(lost), len(topics)))
-    voice = np.empty((len(lost), len(topics)), dtype=np.int64)  # the variable quoted
-    for t, topic in enumerate(topics):
-        members = np.asarray([j for j, of in enumerate(topic_of) if of == topic])
-        topic_lost[:, t] = lost[:, members].sum(axis=1)
-        voice[:, t] = members[np.argmax(lost[:, members], axis=1)]
+    model: CreditScorecard
+    specs: dict[str, VariableSpec]
+    n_reasons: int
+    min_points_lost: float
 
-    k = min(n_reasons, len(topics))
-    # Stable sort on -lost: the largest loss first, ties in model order.
-    order = np.argsort(-topic_lost, axis=1, kind="stable")[:, :k]
-    top_lost = np.take_along_axis(topic_lost, order, axis=1)
-    valid = top_lost > min_points_lost
+    def reasons(
+        self,
+        prepared: pd.DataFrame,
+        points: pd.DataFrame,
+        own_points: pd.DataFrame | None,
+        bins: pd.DataFrame | None,
+    ) -> pd.DataFrame:
+        """:func:`top_reasons` of one chunk of users (same arguments)."""
+        model, specs = self.model, self.specs
+        n_reasons, min_points_lost = self.n_reasons, self.min_points_lost
+        lost_frame = points_lost(model, points, prepared)
+        lost = lost_frame.to_numpy()
+        names = list(lost_frame.columns)
+        if bins is None:
+            bins = model.bin_indices(prepared)
+        if own_points is None:
+            own_points = model.points_of_bins(bins)
+        own_lost = points_lost(model, own_points[names], prepared).to_numpy()
+        lost = np.where(own_lost > min_points_lost, lost, 0.0)
+        _drop_zero_counts(specs, prepared, names, lost)
+        self.tell_network_points_as_facts(prepared, bins, names, lost)
 
-    out: dict[str, object] = {}
-    for slot in range(n_reasons):
-        text = np.full(len(lost), None, dtype=object)
-        code = np.full(len(lost), None, dtype=object)
-        variable = np.full(len(lost), None, dtype=object)
-        amount = np.full(len(lost), np.nan)
-        if slot < k:
-            ok = valid[:, slot]
-            chosen = np.take_along_axis(voice, order[:, slot, None], axis=1)[:, 0]
-            amount[ok] = top_lost[ok, slot]
-            for j in np.unique(chosen[ok]):
-                rows = np.flatnonzero(ok & (chosen == j))
-                spec = specs[names[j]]
-                code[rows] = spec.code
-                variable[rows] = spec.name
-                text[rows] = _sentences(spec, prepared[spec.name].to_numpy()[rows])
-                advised = own_lost[rows, j] > min_points_lost
-                if spec.advice is not None and advised.any():
-                    text[rows[advised]] = _with_advice(
-                        model,
-                        spec,
-                        text[rows[advised]],
-                        bins[spec.name].to_numpy(dtype=np.int64)[rows[advised]],
-                    )
-        out[f"reason_{slot + 1}"] = pd.array(text, dtype="string")
-        out[f"reason_code_{slot + 1}"] = pd.array(code, dtype="string")
-        out[f"reason_variable_{slot + 1}"] = pd.array(variable, dtype="string")
-        out[f"points_lost_{slot + 1}"] = amount
-    columns = [
-        f"{kind}_{i}"
-        for kind in ("reason", "reason_code", "reason_variable", "points_lost")
-        for i in range(1, n_reasons + 1)
-    ]
-    return pd.DataFrame(out, index=points.index)[columns]
+        # One reason per topic: the topic's points, the sentence of its costliest variable.
+        topic_of = [specs[name].topic or name for name in names]
+        topics = list(dict.fromkeys(topic_of))
+        topic_lost = np.empty((len(lost), len(topics)))
+        voice = np.empty((len(lost), len(topics)), dtype=np.int64)  # the variable quoted
+        for t, topic in enumerate(topics):
+            members = np.asarray([j for j, of in enumerate(topic_of) if of == topic])
+            topic_lost[:, t] = lost[:, members].sum(axis=1)
+            voice[:, t] = members[np.argmax(lost[:, members], axis=1)]
+
+        k = min(n_reasons, len(topics))
+        # Stable sort on -lost: the largest loss first, ties in model order.
+        order = np.argsort(-topic_lost, axis=1, kind="stable")[:, :k]
+        top_lost = np.take_along_axis(topic_lost, order, axis=1)
+        valid = top_lost > min_points_lost
+
+        out: dict[str, object] = {}
+        for slot in range(n_reasons):
+            text = np.full(len(lost), None, dtype=object)
+            code = np.full(len(lost), None, dtype=object)
+            variable = np.full(len(lost), None, dtype=object)
+            amount = np.full(len(lost), np.nan)
+            if slot < k:
+                ok = valid[:, slot]
+                chosen = np.take_along_axis(voice, order[:, slot, None], axis=1)[:, 0]
+                amount[ok] = top_lost[ok, slot]
+                for j in np.unique(chosen[ok]):
+                    rows = np.flatnonzero(ok & (chosen == j))
+                    spec = specs[names[j]]
+                    code[rows] = spec.code
+                    variable[rows] = spec.name
+                    text[rows] = _sentences(spec, prepared[spec.name].to_numpy()[rows])
+                    advised = own_lost[rows, j] > min_points_lost
+                    if spec.advice is not None and advised.any():
+                        text[rows[advised]] = _with_advice(
+                            model,
+                            spec,
+                            text[rows[advised]],
+                            bins[spec.name].to_numpy(dtype=np.int64)[rows[advised]],
+                        )
+            out[f"reason_{slot + 1}"] = pd.array(text, dtype="string")
+            out[f"reason_code_{slot + 1}"] = pd.array(code, dtype="string")
+            out[f"reason_variable_{slot + 1}"] = pd.array(variable, dtype="string")
+            out[f"points_lost_{slot + 1}"] = amount
+        columns = [
+            f"{kind}_{i}"
+            for kind in ("reason", "reason_code", "reason_variable", "points_lost")
+            for i in range(1, n_reasons + 1)
+        ]
+        return pd.DataFrame(out, index=points.index)[columns]
+
+    def tell_network_points_as_facts(
+        self, prepared: pd.DataFrame, bins: pd.DataFrame, names: list[str], lost: np.ndarray
+    ) -> None:
+        """In place: move the GNN's points lost onto the facts that carry them.
+
+        A fact is a variable other than the GNN's whose bin holds the user's value with a
+        negative weight of evidence (its users went bad more often than the average in
+        the development sample); not a missing value, nor a 0 of an ascending variable.
+        Per topic the strongest fact stands for the topic, and the GNN's points are shared
+        among the topics in proportion to their evidence (topics whose share would be too
+        small to be a reason give theirs to the others). Users with no fact keep the
+        GNN's own reason.
+        """
+        model, specs = self.model, self.specs
+        if GNN_RISK not in names:
+            return
+        network = lost[:, names.index(GNN_RISK)]
+        if not (network > 0).any():
+            return
+        facts = [j for j, name in enumerate(names) if specs[name].kind != "gnn"]
+        if not facts:
+            return
+        evidence = np.zeros((len(lost), len(facts)))
+        for c, j in enumerate(facts):
+            spec = specs[names[j]]
+            woe = model.bin_woe(spec.name)
+            index = bins[spec.name].to_numpy(dtype=np.int64)
+            regular = index < len(woe) - 2  # optbinning's Special and Missing come last
+            evidence[:, c] = np.where(regular, np.maximum(-woe[index], 0.0), 0.0)
+            if spec.monotonic_trend == "ascending" and spec.zero_reason is None:
+                values = prepared[spec.name].to_numpy(dtype=np.float64, na_value=np.nan)
+                evidence[values == 0.0, c] = 0.0
+        topic_of = [specs[names[j]].topic or names[j] for j in facts]
+        total = np.zeros(len(lost))
+        strongest: list[tuple[np.ndarray, np.ndarray]] = []
+        for topic in dict.fromkeys(topic_of):
+            members = np.asarray([c for c, t in enumerate(topic_of) if t == topic])
+            best = members[np.argmax(evidence[:, members], axis=1)]
+            strength = evidence[np.arange(len(lost)), best]
+            strongest.append((best, strength))
+            total += strength
+        told = (network > 0) & (total > 0)
+        rows = np.flatnonzero(told)
+        # A share too small to be a reason is given to the others: the network's points
+        # never vanish into facts that each lose less than a point.
+        strength = np.column_stack([s[rows] for _, s in strongest])
+        kept = (network[rows, None] * strength / total[rows, None] > self.min_points_lost) | (
+            strength == strength.max(axis=1, keepdims=True)
+        )
+        strength = np.where(kept, strength, 0.0)
+        total = strength.sum(axis=1)
+        for t, (best, _) in enumerate(strongest):
+            share = network[rows] * strength[:, t] / total
+            np.add.at(lost, (rows, np.asarray(facts)[best[rows]]), share)
+        lost[rows, names.index(GNN_RISK)] = 0.0
 
 
 def reason_codes(
@@ -293,68 +357,6 @@ def reason_codes(
     prepared = model.prepare(X)
     points = model._points(prepared)
     return top_reasons(model, prepared, points, n_reasons, own_points=points, catalog=catalog)
-
-
-def _tell_network_points_as_facts(
-    model: CreditScorecard,
-    specs: dict[str, VariableSpec],
-    prepared: pd.DataFrame,
-    bins: pd.DataFrame,
-    names: list[str],
-    lost: np.ndarray,
-    min_points_lost: float,
-) -> None:
-    """In place: move the GNN's points lost onto the facts that carry them.
-
-    A fact is a variable other than the GNN's whose bin holds the user's value with a
-    negative weight of evidence (its users went bad more often than the average in
-    the development sample); not a missing value, nor a 0 of an ascending variable.
-    Per topic the strongest fact stands for the topic, and the GNN's points are shared
-    among the topics in proportion to their evidence (topics whose share would be too
-    small to be a reason give theirs to the others). Users with no fact keep the
-    GNN's own reason.
-    """
-    if GNN_RISK not in names:
-        return
-    network = lost[:, names.index(GNN_RISK)]
-    if not (network > 0).any():
-        return
-    facts = [j for j, name in enumerate(names) if specs[name].kind != "gnn"]
-    if not facts:
-        return
-    evidence = np.zeros((len(lost), len(facts)))
-    for c, j in enumerate(facts):
-        spec = specs[names[j]]
-        woe = model.bin_woe(spec.name)
-        index = bins[spec.name].to_numpy(dtype=np.int64)
-        regular = index < len(woe) - 2  # optbinning's Special and Missing come last
-        evidence[:, c] = np.where(regular, np.maximum(-woe[index], 0.0), 0.0)
-        if spec.monotonic_trend == "ascending" and spec.zero_reason is None:
-            values = prepared[spec.name].to_numpy(dtype=np.float64, na_value=np.nan)
-            evidence[values == 0.0, c] = 0.0
-    topic_of = [specs[names[j]].topic or names[j] for j in facts]
-    total = np.zeros(len(lost))
-    strongest: list[tuple[np.ndarray, np.ndarray]] = []
-    for topic in dict.fromkeys(topic_of):
-        members = np.asarray([c for c, t in enumerate(topic_of) if t == topic])
-        best = members[np.argmax(evidence[:, members], axis=1)]
-        strength = evidence[np.arange(len(lost)), best]
-        strongest.append((best, strength))
-        total += strength
-    told = (network > 0) & (total > 0)
-    rows = np.flatnonzero(told)
-    # A share too small to be a reason is given to the others: the network's points
-    # never vanish into facts that each lose less than a point.
-    strength = np.column_stack([s[rows] for _, s in strongest])
-    kept = (network[rows, None] * strength / total[rows, None] > min_points_lost) | (
-        strength == strength.max(axis=1, keepdims=True)
-    )
-    strength = np.where(kept, strength, 0.0)
-    total = strength.sum(axis=1)
-    for t, (best, _) in enumerate(strongest):
-        share = network[rows] * strength[:, t] / total
-        np.add.at(lost, (rows, np.asarray(facts)[best[rows]]), share)
-    lost[rows, names.index(GNN_RISK)] = 0.0
 
 
 def _with_advice(

@@ -331,20 +331,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         if len(binned) < len(variables):
             cells = ScoreCells.fit(frame[self.score_column].to_numpy(), target, self.score_cells)
 
-        self.cv_log_loss_: dict[float, float] = {}
-        validation: tuple[np.ndarray, np.ndarray] | None = None
-        if isinstance(self.C, str):
-            if self.C != "auto":
-                raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
-            self.cv_log_loss_, out_of_fold, cv_rows = self._cross_validate(
-                process, frame, target, cells
-            )
-            C = min(self.cv_log_loss_, key=self.cv_log_loss_.__getitem__)
-            validation = (out_of_fold[C], target[cv_rows])
-        else:
-            if not self.C > 0:
-                raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
-            C = float(self.C)
+        C, validation = self._regularization(process, frame, target, cells)
         if binned:
             try:
                 with warnings.catch_warnings():
@@ -382,6 +369,29 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         self.bad_rate_train_ = float(target.mean())
         self.development_ = self._development_sample(frame, validation)
         return self
+
+    def _regularization(
+        self,
+        process: BinningProcess,
+        frame: pd.DataFrame,
+        target: np.ndarray,
+        cells: ScoreCells | None,
+    ) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
+        """The inverse regularization strength ``C`` of the fit: as set, or for
+        ``"auto"`` the candidate with the best cross-validated log loss (recorded in
+        ``cv_log_loss_``), whose out-of-fold predictions and labels are returned too."""
+        self.cv_log_loss_: dict[float, float] = {}
+        if not isinstance(self.C, str):
+            if not self.C > 0:
+                raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
+            return float(self.C), None
+        if self.C != "auto":
+            raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
+        self.cv_log_loss_, out_of_fold, cv_rows = self._cross_validate(
+            process, frame, target, cells
+        )
+        C = min(self.cv_log_loss_, key=self.cv_log_loss_.__getitem__)
+        return C, (out_of_fold[C], target[cv_rows])
 
     def _characteristics(
         self,

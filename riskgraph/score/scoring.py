@@ -313,29 +313,35 @@ def score_users(
     )
 
 
-def _add_view_points(
-    model: CreditScorecard,
-    view: pd.DataFrame,
-    k: int,
-    w: np.ndarray,
-    index: pd.Index,
-    names: list[str],
-    total: np.ndarray,
-    bins: np.ndarray,
-) -> None:
-    """Add view ``k``'s weighted points of the users that weigh it to ``total``, and
-    put its bins in ``bins`` for the users whose weightiest view it is."""
-    if not view.index.equals(index):
-        raise ModelError(f"view {k}: its users (index) differ from the score frame's")
-    rows = np.flatnonzero(w[:, k] > 0)
-    if len(rows) == 0:
-        return
-    # the model's columns first, then the rows: a row copy of the whole view frame
-    # would copy every column, the model's few are enough
-    view_bins = model.bin_indices(model.prepare(view).iloc[rows], dtype=np.int8)
-    total[rows] += w[rows, k, None] * model.points_of_bins(view_bins)[names].to_numpy()
-    mine = np.argmax(w[rows], axis=1) == k
-    bins[rows[mine]] = view_bins[names].to_numpy()[mine]
+@dataclass(frozen=True)
+class _ViewPoints:
+    """The weighted sum of the users' points over the label views being added up
+    (``total``), and each user's bins in the view it weighs most (``bins``)."""
+
+    model: CreditScorecard
+    weights: np.ndarray
+    index: pd.Index
+    names: list[str]
+    total: np.ndarray
+    bins: np.ndarray
+
+    def add(self, k: int, view: pd.DataFrame) -> None:
+        """Add view ``k``'s weighted points of the users that weigh it to ``total``, and
+        put its bins in ``bins`` for the users whose weightiest view it is."""
+        model, w = self.model, self.weights
+        if not view.index.equals(self.index):
+            raise ModelError(f"view {k}: its users (index) differ from the score frame's")
+        rows = np.flatnonzero(w[:, k] > 0)
+        if len(rows) == 0:
+            return
+        # the model's columns first, then the rows: a row copy of the whole view frame
+        # would copy every column, the model's few are enough
+        view_bins = model.bin_indices(model.prepare(view).iloc[rows], dtype=np.int8)
+        self.total[rows] += (
+            w[rows, k, None] * model.points_of_bins(view_bins)[self.names].to_numpy()
+        )
+        mine = np.argmax(w[rows], axis=1) == k
+        self.bins[rows[mine]] = view_bins[self.names].to_numpy()[mine]
 
 
 def average_points(
@@ -379,21 +385,21 @@ def average_points(
     if not np.allclose(w.sum(axis=1), 1.0):
         raise ModelError("view_weights: every row must sum to 1")
     names = [v.name for v in model.variables_]
-    total = np.zeros((len(index), len(names)))
-    bins = np.zeros((len(index), len(names)), dtype=np.int8)
+    shape = (len(index), len(names))
+    summed = _ViewPoints(model, w, index, names, np.zeros(shape), np.zeros(shape, dtype=np.int8))
     seen = 0
     # Not enumerate: its reused result tuple would keep the last view alive.
     for view in views:
         if seen < w.shape[1]:  # more views than columns: counted, then reported below
-            _add_view_points(model, view, seen, w, index, names, total, bins)
+            summed.add(seen, view)
         seen += 1
         del view  # not held while the next view is computed: one view at a time
     if seen != w.shape[1]:
         raise ModelError(
             f"view_weights has {w.shape[1]} columns for {seen} views: one column per view"
         )
-    points = pd.DataFrame(total, index=index, columns=names)
-    points.attrs[VIEW_BINS] = pd.DataFrame(bins, index=index, columns=names)
+    points = pd.DataFrame(summed.total, index=index, columns=names)
+    points.attrs[VIEW_BINS] = pd.DataFrame(summed.bins, index=index, columns=names)
     return points
 
 

@@ -9,9 +9,9 @@ import pytest
 from riskgraph.errors import ModelError
 from riskgraph.gnn.communities import community_block, user_communities
 from riskgraph.gnn.hetero import HeteroGraphBuilder
-from riskgraph.gnn.protocol import split_labels
+from riskgraph.gnn.protocol import LabelSplit, split_labels
 from riskgraph.gnn.runners import SignRunner
-from riskgraph.gnn.train import GraphRiskModel
+from riskgraph.gnn.train import GraphRiskConfig, GraphRiskModel
 from riskgraph.loaders import GraphTables, build_graph_tables
 
 from .conftest import KEY
@@ -56,7 +56,9 @@ def community_world(shuffle_ties: bool, seed: int = 0) -> GraphTables:
 
 
 def test_selection_takes_the_graph_when_the_ties_carry_the_risk() -> None:
-    model = GraphRiskModel(seed=0, **HEADS_ONLY).fit(community_world(shuffle_ties=False), D)
+    model = GraphRiskModel(GraphRiskConfig(seed=0, **HEADS_ONLY)).fit(
+        community_world(shuffle_ties=False), D
+    )
     assert model.selected_ in ("graph", "blend")
     scores = model.candidates_
     assert scores["graph"]["auc_pr"] > scores["tabular"]["auc_pr"] + 0.1
@@ -64,7 +66,9 @@ def test_selection_takes_the_graph_when_the_ties_carry_the_risk() -> None:
 
 
 def test_selection_keeps_the_tabular_head_when_the_ties_say_nothing() -> None:
-    model = GraphRiskModel(seed=0, **HEADS_ONLY).fit(community_world(shuffle_ties=True), D)
+    model = GraphRiskModel(GraphRiskConfig(seed=0, **HEADS_ONLY)).fit(
+        community_world(shuffle_ties=True), D
+    )
     assert model.selected_ == "tabular"
     assert model.record_.selected == "tabular"
     assert set(model.record_.candidates) == {"tabular", "graph", "blend"}
@@ -72,7 +76,7 @@ def test_selection_keeps_the_tabular_head_when_the_ties_say_nothing() -> None:
 
 def test_the_choice_is_saved_and_scores_come_from_it(tmp_path) -> None:
     tables = community_world(shuffle_ties=False)
-    model = GraphRiskModel(seed=0, **HEADS_ONLY).fit(tables, D)
+    model = GraphRiskModel(GraphRiskConfig(seed=0, **HEADS_ONLY)).fit(tables, D)
     loaded = GraphRiskModel.load(model.save(tmp_path / "gnn.pt"))
     assert loaded.selected_ == model.selected_
     assert np.array_equal(loaded.predict_proba(tables, D), model.predict_proba(tables, D))
@@ -84,17 +88,17 @@ def test_the_choice_is_saved_and_scores_come_from_it(tmp_path) -> None:
 def test_candidate_settings_are_checked() -> None:
     tables = community_world(shuffle_ties=True)
     with pytest.raises(ModelError, match=r"candidates = \('forest',\): expected a non-empty"):
-        GraphRiskModel(candidates=("forest",)).fit(tables, D)
+        GraphRiskModel(GraphRiskConfig(candidates=("forest",))).fit(tables, D)
     with pytest.raises(ModelError, match=r"'blend' averages the tree heads"):
-        GraphRiskModel(candidates=("tabular", "blend")).fit(tables, D)
+        GraphRiskModel(GraphRiskConfig(candidates=("tabular", "blend"))).fit(tables, D)
     with pytest.raises(ModelError, match=r"architecture 'sage' trains 'gnn' only"):
-        GraphRiskModel(architecture="sage", candidates=("tabular",)).fit(tables, D)
+        GraphRiskModel(GraphRiskConfig(architecture="sage", candidates=("tabular",))).fit(tables, D)
 
 
 def test_communities_are_found_without_labels_and_counted_per_view() -> None:
     tables = community_world(shuffle_ties=False)
-    model = GraphRiskModel(seed=0, **HEADS_ONLY)
-    folds = split_labels(tables, D, n_folds=3, time_buckets=2)
+    model = GraphRiskModel(GraphRiskConfig(seed=0, **HEADS_ONLY))
+    folds = split_labels(tables, D, LabelSplit(n_folds=3, time_buckets=2))
     model.builder_ = HeteroGraphBuilder().fit(tables, as_of=D)
     runner = SignRunner(model, tables, pd.Timestamp(D, tz="UTC"), folds, None)
     membership = runner.communities
@@ -112,16 +116,16 @@ def test_a_users_own_fold_never_reaches_its_community_or_label_inputs() -> None:
     inputs (label block, community block and all) stay identical. Flip labels of
     another fold: its community inputs change (so the test can fail)."""
     tables = community_world(shuffle_ties=False)
-    folds = split_labels(tables, D, n_folds=3, time_buckets=1)
+    folds = split_labels(tables, D, LabelSplit(n_folds=3, time_buckets=1))
     u = int(np.flatnonzero(folds.train & (folds.fold == 0))[0])
 
     def own_inputs(labels: np.ndarray) -> np.ndarray:
         users = tables.users.copy()
         users["label"] = pd.array(np.where(np.isnan(labels), pd.NA, labels).tolist(), dtype="Int8")
         t = GraphTables(**{**dict(tables.tables()), "users": users})
-        model = GraphRiskModel(seed=0, **HEADS_ONLY)
+        model = GraphRiskModel(GraphRiskConfig(seed=0, **HEADS_ONLY))
         model.builder_ = HeteroGraphBuilder().fit(t, as_of=D)
-        f = split_labels(t, D, n_folds=3, time_buckets=1)
+        f = split_labels(t, D, LabelSplit(n_folds=3, time_buckets=1))
         runner = SignRunner(model, t, pd.Timestamp(D, tz="UTC"), f, None)
         runner.attach_scorer(None)
         return runner.own_inputs(np.array([u]))[0]

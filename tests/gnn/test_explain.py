@@ -8,7 +8,7 @@ import pytest
 
 from riskgraph.errors import ModelError
 from riskgraph.gnn.explain import ASSOCIATION_COLUMNS, evidence_agreement, risky_links
-from riskgraph.gnn.train import GraphRiskModel
+from riskgraph.gnn.train import GraphRiskConfig, GraphRiskModel
 from riskgraph.loaders import build_graph_tables
 
 from .conftest import KEY
@@ -51,7 +51,9 @@ def ring_world(n_rings: int = 12, ring_size: int = 6, n_good: int = 400, seed: i
 
 def test_ring_member_is_explained_by_its_known_bad_ring_mates() -> None:
     tables = ring_world()
-    model = GraphRiskModel(max_epochs=30, n_folds=3, time_buckets=1, hidden=16, seed=0)
+    model = GraphRiskModel(
+        GraphRiskConfig(max_epochs=30, n_folds=3, time_buckets=1, hidden=16, seed=0)
+    )
     model.fit(tables, D)
     targets = [f"r{r:02d}m5" for r in range(12)]
     links = risky_links(model, tables, D, users=targets, top_k=3)
@@ -70,7 +72,9 @@ def test_ring_member_is_explained_by_its_known_bad_ring_mates() -> None:
 
 def test_threshold_selects_users_and_agreement_is_measured() -> None:
     tables = ring_world(seed=1)
-    model = GraphRiskModel(max_epochs=30, n_folds=3, time_buckets=1, hidden=16).fit(tables, D)
+    model = GraphRiskModel(
+        GraphRiskConfig(max_epochs=30, n_folds=3, time_buckets=1, hidden=16)
+    ).fit(tables, D)
     risk = model.predict_proba(tables, D)[:, 1]
     links = risky_links(model, tables, D, risk=risk, threshold=0.5)
     assert set(links["user_id"]) <= set(tables.users["user_id"][risk >= 0.5])
@@ -91,7 +95,9 @@ def test_threshold_selects_users_and_agreement_is_measured() -> None:
 
 def test_unknown_user_and_wrong_model_are_refused() -> None:
     tables = ring_world(n_rings=4, n_good=100)
-    model = GraphRiskModel(max_epochs=2, n_folds=3, time_buckets=1, hidden=8).fit(tables, D)
+    model = GraphRiskModel(GraphRiskConfig(max_epochs=2, n_folds=3, time_buckets=1, hidden=8)).fit(
+        tables, D
+    )
     with pytest.raises(ModelError, match=r"unknown user ids, e\.g\. 'zz'"):
         risky_links(model, tables, D, users=["zz"])
     with pytest.raises(ModelError, match="top_k = 0"):
@@ -101,7 +107,9 @@ def test_unknown_user_and_wrong_model_are_refused() -> None:
 def test_users_without_any_link_get_an_empty_table() -> None:
     # g001 uses a phone of its own and has no card or tie: nothing links it to anyone.
     tables = ring_world(n_rings=4, n_good=100)
-    model = GraphRiskModel(max_epochs=2, n_folds=3, time_buckets=1, hidden=8).fit(tables, D)
+    model = GraphRiskModel(GraphRiskConfig(max_epochs=2, n_folds=3, time_buckets=1, hidden=8)).fit(
+        tables, D
+    )
     links = risky_links(model, tables, D, users=["g001", "g002"])
     assert links.empty
     assert list(links.columns) == ASSOCIATION_COLUMNS

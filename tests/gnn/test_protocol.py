@@ -10,6 +10,8 @@ import pytest
 
 from riskgraph.errors import ModelError
 from riskgraph.gnn.protocol import (
+    FeatureSource,
+    LabelSplit,
     assign_folds,
     graph_feature_views,
     iter_feature_views,
@@ -60,7 +62,7 @@ def test_folds_are_a_stable_hash_of_the_user_id() -> None:
 
 def test_views_hide_the_fold_and_everything_after_the_bucket_start() -> None:
     tables = random_tables(600, seed=2)
-    folds = split_labels(tables, "2024-06-01", n_folds=3, time_buckets=3, seed=0)
+    folds = split_labels(tables, "2024-06-01", LabelSplit(n_folds=3, time_buckets=3, seed=0))
     # users who never applied have reference time as_of: quantile edges may merge
     assert folds.n_views == 3 * folds.n_buckets and 2 <= folds.n_buckets <= 3
     cutoffs = np.array([c.value for c in folds.cutoffs])
@@ -88,7 +90,7 @@ def test_views_hide_the_fold_and_everything_after_the_bucket_start() -> None:
 
 def test_scoring_folds_see_every_known_label_but_their_fold() -> None:
     tables = random_tables(300, seed=2)
-    folds = scoring_folds(tables, "2024-06-01", n_folds=4)
+    folds = scoring_folds(tables, "2024-06-01", LabelSplit(n_folds=4))
     assert folds.n_buckets == 1 and folds.cutoffs == [pd.Timestamp("2024-06-01", tz="UTC")]
     w = folds.view_weights()
     assert np.allclose(w.sum(axis=1), 1.0)
@@ -100,13 +102,28 @@ def test_scoring_folds_see_every_known_label_but_their_fold() -> None:
 
 def test_validation_window_is_the_latest_bad_and_the_latest_good_users() -> None:
     tables = random_tables(500, seed=4)
-    folds = split_labels(tables, "2024-06-01", validation_fraction=0.25)
+    folds = split_labels(tables, "2024-06-01", LabelSplit(validation_fraction=0.25))
     ref = folds.reference_time.to_numpy()
     for outcome in (0.0, 1.0):
         of = folds.labels == outcome
         assert (folds.validation & of).sum() == round(0.25 * of.sum())
         assert ref[folds.validation & of].min() >= ref[folds.train & of].max()
     assert not (folds.validation & folds.train).any()
+
+
+def test_an_explicit_validation_set_replaces_the_time_window() -> None:
+    tables = random_tables(200, seed=4)
+    folds = split_labels(tables, "2024-06-01", LabelSplit(validation_fraction=0.0))
+    assert not folds.validation.any()
+    chosen = np.zeros(tables.num_users, dtype=bool)
+    chosen[::3] = True
+    explicit = folds.with_validation(chosen)
+    # only labelled users can validate; the folds and labels are those of the split
+    assert np.array_equal(explicit.validation, chosen & folds.labelled)
+    assert explicit.validation.any() and not (explicit.validation & explicit.train).any()
+    assert np.array_equal(explicit.fold, folds.fold)
+    with pytest.raises(ModelError, match=r"validation has shape \(3,\); expected \(200,\)"):
+        folds.with_validation(np.ones(3, dtype=bool))
 
 
 def test_a_rare_outcome_is_in_the_validation_window_too() -> None:
@@ -144,7 +161,7 @@ def test_ties_in_time_are_broken_at_random_not_by_id() -> None:
         **{**dict(tables.tables()), "users": users,
            "applications": tables.applications.iloc[:0]}
     )  # fmt: skip
-    folds = split_labels(same_day, "2024-06-01", validation_fraction=0.2)
+    folds = split_labels(same_day, "2024-06-01", LabelSplit(validation_fraction=0.2))
     ids = same_day.users["user_id"].astype(str).to_numpy()
     good = folds.labels == 0.0
     chosen = np.sort(ids[folds.validation & good])
@@ -154,12 +171,12 @@ def test_ties_in_time_are_broken_at_random_not_by_id() -> None:
     ordered = np.sort(ids[good])
     assert chosen[0] < ordered[len(ordered) // 2] < chosen[-1]
     # and the same again: a keyed hash, not a random draw
-    again = split_labels(same_day, "2024-06-01", validation_fraction=0.2)
+    again = split_labels(same_day, "2024-06-01", LabelSplit(validation_fraction=0.2))
     assert np.array_equal(again.validation, folds.validation)
 
 
 def test_passed_labels_cannot_unhide_a_future_label(tiny: GraphTables) -> None:
-    folds = split_labels(tiny, "2024-03-05", labels=[1, 0, 1, 1, 1, 0], n_folds=2)
+    folds = split_labels(tiny, "2024-03-05", LabelSplit(n_folds=2), labels=[1, 0, 1, 1, 1, 0])
     # only u1's label is known before 03-05, whatever the caller passed
     assert np.array_equal(folds.labels, [1.0] + [np.nan] * 5, equal_nan=True)
     with pytest.raises(ModelError, match=r"labels\[0\] = 2.0 \(user 'u1'\)"):
@@ -170,7 +187,7 @@ def test_passed_labels_cannot_unhide_a_future_label(tiny: GraphTables) -> None:
 
 def test_feature_views_get_each_views_labels_and_are_checked() -> None:
     tables = random_tables(200, seed=5)
-    folds = split_labels(tables, "2024-06-01", n_folds=3, time_buckets=2)
+    folds = split_labels(tables, "2024-06-01", LabelSplit(n_folds=3, time_buckets=2))
     seen = []
 
     def compute(t, as_of, labels, reference_time):
@@ -182,7 +199,7 @@ def test_feature_views_get_each_views_labels_and_are_checked() -> None:
             }
         )
 
-    views = graph_feature_views(tables, folds, compute=compute)
+    views = graph_feature_views(tables, folds, FeatureSource(compute=compute))
     assert len(views.frames) == folds.n_views == len(seen)
     for v, labels in enumerate(seen):
         assert np.array_equal(labels, folds.view(v), equal_nan=True)
@@ -190,14 +207,14 @@ def test_feature_views_get_each_views_labels_and_are_checked() -> None:
     counts = [float(np.sum(~np.isnan(folds.view(v)))) for v in range(folds.n_views)]
     lab = np.flatnonzero(folds.labelled)
     assert np.array_equal(own["n_known"].to_numpy()[lab], np.array(counts)[folds.own_view()[lab]])
-    other = split_labels(tables, "2024-06-01", n_folds=3, time_buckets=2, seed=9)
+    other = split_labels(tables, "2024-06-01", LabelSplit(n_folds=3, time_buckets=2, seed=9))
     with pytest.raises(ModelError, match="computed for other folds"):
         views.check(other)
 
 
 def test_own_view_features_equal_the_own_view_of_all_views() -> None:
     tables = random_tables(200, seed=6)
-    folds = split_labels(tables, "2024-06-01", n_folds=3, time_buckets=2)
+    folds = split_labels(tables, "2024-06-01", LabelSplit(n_folds=3, time_buckets=2))
 
     def compute(t, as_of, labels, reference_time):
         known = np.sum(~np.isnan(labels))
@@ -205,8 +222,8 @@ def test_own_view_features_equal_the_own_view_of_all_views() -> None:
             {"user_id": t.users["user_id"], "n_known": np.arange(t.num_users) + 1000.0 * known}
         )
 
-    expected = graph_feature_views(tables, folds, compute=compute).own_view(folds)
-    got = own_view_features(tables, folds, compute=compute)
+    expected = graph_feature_views(tables, folds, FeatureSource(compute=compute)).own_view(folds)
+    got = own_view_features(tables, folds, FeatureSource(compute=compute))
     pd.testing.assert_frame_equal(got, expected)
     # the rows come from several views (the thousands count each view's known labels)
     assert len(np.unique(got["n_known"].to_numpy() // 1000)) > 1
@@ -226,7 +243,7 @@ def test_feature_views_are_not_kept_once_the_consumer_lets_them_go() -> None:
     # Each view is 0.5 GB at a million users: scoring computes them lazily and holds
     # one at a time, so nothing in the chain may keep a view it has handed over.
     tables = random_tables(300, seed=8)
-    folds = scoring_folds(tables, "2024-06-01", n_folds=3)
+    folds = scoring_folds(tables, "2024-06-01", LabelSplit(n_folds=3))
     before = _live_feature_frames()
     views = iter_feature_views(tables, folds)
     frames = []

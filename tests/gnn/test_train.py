@@ -15,9 +15,9 @@ from riskgraph.gnn.blocks import SignInputs
 from riskgraph.gnn.hetero import HeteroGraphBuilder
 from riskgraph.gnn.inference import score_users
 from riskgraph.gnn.propagation import RELATIONS
-from riskgraph.gnn.protocol import graph_feature_views, split_labels
+from riskgraph.gnn.protocol import FeatureSource, LabelSplit, graph_feature_views, split_labels
 from riskgraph.gnn.runners import SignRunner
-from riskgraph.gnn.train import GraphRiskModel
+from riskgraph.gnn.train import GraphRiskConfig, GraphRiskModel
 from riskgraph.loaders import GraphTables
 
 from .conftest import random_tables
@@ -38,9 +38,9 @@ def with_labels(tables: GraphTables, label: np.ndarray) -> GraphTables:
 
 
 def test_training_is_deterministic_under_a_seed(tables: GraphTables) -> None:
-    a = GraphRiskModel(seed=3, **FAST).fit(tables, D).predict_proba(tables, D)
-    b = GraphRiskModel(seed=3, **FAST).fit(tables, D).predict_proba(tables, D)
-    c = GraphRiskModel(seed=4, **FAST).fit(tables, D).predict_proba(tables, D)
+    a = GraphRiskModel(GraphRiskConfig(seed=3, **FAST)).fit(tables, D).predict_proba(tables, D)
+    b = GraphRiskModel(GraphRiskConfig(seed=3, **FAST)).fit(tables, D).predict_proba(tables, D)
+    c = GraphRiskModel(GraphRiskConfig(seed=4, **FAST)).fit(tables, D).predict_proba(tables, D)
     assert a.shape == (tables.num_users, 2)
     np.testing.assert_allclose(a.sum(axis=1), 1.0)
     assert np.array_equal(a, b)
@@ -52,8 +52,16 @@ def test_message_passing_architectures_train_and_are_deterministic(
     tables: GraphTables, architecture: str
 ) -> None:
     params = {**FAST, "max_epochs": 1, "architecture": architecture, "fanout": (4, 2)}
-    a = GraphRiskModel(seed=1, **params).fit(tables, D).predict_proba(tables, D)[:, 1]
-    b = GraphRiskModel(seed=1, **params).fit(tables, D).predict_proba(tables, D)[:, 1]
+    a = (
+        GraphRiskModel(GraphRiskConfig(seed=1, **params))
+        .fit(tables, D)
+        .predict_proba(tables, D)[:, 1]
+    )
+    b = (
+        GraphRiskModel(GraphRiskConfig(seed=1, **params))
+        .fit(tables, D)
+        .predict_proba(tables, D)[:, 1]
+    )
     assert np.array_equal(a, b)
     assert ((a >= 0) & (a <= 1)).all()
 
@@ -78,11 +86,13 @@ def test_no_label_from_after_d_or_of_a_test_user_reaches_training(tables: GraphT
         # every label of the table is passed, after-D ones included: the protocol hides them
         raw = t.users["label"].to_numpy(dtype=float, na_value=np.nan)
         train_labels = np.where(test_users, np.nan, raw)
-        folds = split_labels(t, D, labels=train_labels, n_folds=3, time_buckets=2)
-        views = graph_feature_views(t, folds, compute=compute_graph_features)
-        model = GraphRiskModel(**FAST).fit(t, D, folds=folds, feature_views=views)
+        folds = split_labels(t, D, LabelSplit(n_folds=3, time_buckets=2), labels=train_labels)
+        views = graph_feature_views(t, folds, FeatureSource(compute=compute_graph_features))
+        model = GraphRiskModel(GraphRiskConfig(**FAST)).fit(t, D, folds=folds, feature_views=views)
         score_folds = model.scoring_folds(t, D, labels=train_labels)
-        score_views = graph_feature_views(t, score_folds, compute=compute_graph_features)
+        score_views = graph_feature_views(
+            t, score_folds, FeatureSource(compute=compute_graph_features)
+        )
         proba = model.predict_proba(t, D, folds=score_folds, feature_views=score_views)
         return proba[:, 1], views.own_view(folds)
 
@@ -101,16 +111,16 @@ def test_no_label_from_after_d_or_of_a_test_user_reaches_training(tables: GraphT
 
 def test_a_training_users_own_label_never_reaches_its_own_inputs(tables: GraphTables) -> None:
     label = tables.users["label"].to_numpy(dtype=float, na_value=np.nan)
-    model = GraphRiskModel(**FAST).fit(tables, D)
-    folds = split_labels(tables, D, n_folds=3, time_buckets=2)
+    model = GraphRiskModel(GraphRiskConfig(**FAST)).fit(tables, D)
+    folds = split_labels(tables, D, LabelSplit(n_folds=3, time_buckets=2))
     u = int(np.flatnonzero(folds.train & (folds.labels == 1))[0])
     flipped = label.copy()
     flipped[u] = 0.0
     other = with_labels(tables, flipped)
 
     def own_inputs(t: GraphTables) -> np.ndarray:
-        m = GraphRiskModel(**FAST).fit(t, D)  # boosters retrained on this table
-        f = split_labels(t, D, n_folds=3, time_buckets=2)
+        m = GraphRiskModel(GraphRiskConfig(**FAST)).fit(t, D)  # boosters retrained on this table
+        f = split_labels(t, D, LabelSplit(n_folds=3, time_buckets=2))
         runner = m._runner(t, D, f, None)
         assert isinstance(runner, SignRunner)
         runner.attach_scorer(m._scorer(t, None, f, runner.booster_extra))
@@ -121,7 +131,7 @@ def test_a_training_users_own_label_never_reaches_its_own_inputs(tables: GraphTa
 
 
 def test_sign_inputs_lay_every_block_into_one_array(tables: GraphTables) -> None:
-    model = GraphRiskModel(**FAST).fit(tables, D)
+    model = GraphRiskModel(GraphRiskConfig(**FAST)).fit(tables, D)
     runner = model.prepare(tables, D)
     assert isinstance(runner, SignRunner)
     inputs = runner.inputs
@@ -144,8 +154,8 @@ def test_sign_inputs_lay_every_block_into_one_array(tables: GraphTables) -> None
 
 
 def test_own_view_inputs_exist_for_labelled_users_only(tables: GraphTables) -> None:
-    model = GraphRiskModel(**FAST).fit(tables, D)
-    folds = split_labels(tables, D, n_folds=3, time_buckets=2)
+    model = GraphRiskModel(GraphRiskConfig(**FAST)).fit(tables, D)
+    folds = split_labels(tables, D, LabelSplit(n_folds=3, time_buckets=2))
     runner = model.prepare(tables, D, folds=folds)
     assert isinstance(runner, SignRunner)
     labelled = np.flatnonzero(folds.labelled)
@@ -161,10 +171,10 @@ def test_own_view_inputs_exist_for_labelled_users_only(tables: GraphTables) -> N
 
 
 def test_the_plan_trains_and_scores_with_graph_features(tables: GraphTables) -> None:
-    folds = split_labels(tables, D, n_folds=3, time_buckets=2)
+    folds = split_labels(tables, D, LabelSplit(n_folds=3, time_buckets=2))
     views = graph_feature_views(tables, folds)
     assert len(views.frames) == folds.n_views
-    model = GraphRiskModel(**FAST).fit(tables, D, folds=folds, feature_views=views)
+    model = GraphRiskModel(GraphRiskConfig(**FAST)).fit(tables, D, folds=folds, feature_views=views)
     assert model.builder_.feature_columns_  # trained on the graph features
     later = "2024-05-01"
     score_folds = model.scoring_folds(tables, later)
@@ -178,7 +188,7 @@ def test_the_plan_trains_and_scores_with_graph_features(tables: GraphTables) -> 
 
 
 def test_save_and_load_round_trip(tables: GraphTables, tmp_path: Path) -> None:
-    model = GraphRiskModel(**FAST).fit(tables, D)
+    model = GraphRiskModel(GraphRiskConfig(**FAST)).fit(tables, D)
     path = model.save(tmp_path / "models" / "gnn.pt")
     loaded = GraphRiskModel.load(path)
     assert np.array_equal(model.predict_proba(tables, D), loaded.predict_proba(tables, D))
@@ -199,7 +209,7 @@ def test_save_and_load_round_trip(tables: GraphTables, tmp_path: Path) -> None:
 
 
 def test_calibration_is_measured_on_the_validation_window(tables: GraphTables) -> None:
-    model = GraphRiskModel(**FAST, calibration="isotonic").fit(tables, D)
+    model = GraphRiskModel(GraphRiskConfig(**FAST, calibration="isotonic")).fit(tables, D)
     val = model.validation_
     assert len(val) == model.record_.n_validation
     assert ((val["proba"] >= 0) & (val["proba"] <= 1)).all()
@@ -211,20 +221,20 @@ def test_calibration_is_measured_on_the_validation_window(tables: GraphTables) -
 
 def test_errors_name_the_parameter_and_the_problem(tables: GraphTables) -> None:
     with pytest.raises(ModelError, match=r"architecture = 'gat': expected one of"):
-        GraphRiskModel(architecture="gat").fit(tables, D)
+        GraphRiskModel(GraphRiskConfig(architecture="gat")).fit(tables, D)
     with pytest.raises(ModelError, match=r"dropout = 1\.5"):
-        GraphRiskModel(dropout=1.5).fit(tables, D)
+        GraphRiskModel(GraphRiskConfig(dropout=1.5)).fit(tables, D)
     with pytest.raises(ModelError, match="not fitted"):
         GraphRiskModel().predict_proba(tables, D)
     # before any label is known there is nothing to learn from
     with pytest.raises(ModelError, match="need both bad and good labels"):
-        GraphRiskModel(**FAST).fit(tables, "2024-01-05")
-    model = GraphRiskModel(**FAST).fit(tables, D)
+        GraphRiskModel(GraphRiskConfig(**FAST)).fit(tables, "2024-01-05")
+    model = GraphRiskModel(GraphRiskConfig(**FAST)).fit(tables, D)
     folds = model.scoring_folds(tables, D)
     with pytest.raises(ModelError, match=r"risky links need a 'sign' model"):
         from riskgraph.gnn.explain import risky_links
 
-        risky_links(GraphRiskModel(architecture="sage"), tables, D)
+        risky_links(GraphRiskModel(GraphRiskConfig(architecture="sage")), tables, D)
     assert folds.n_buckets == 1
 
 
@@ -233,7 +243,7 @@ def test_the_sign_runner_lets_its_snapshot_go_before_building_the_blocks(
 ) -> None:
     # The HeteroData snapshot is 0.9 GB at a million users, the blocks 1.2 GB: the
     # blocks need only the user graph and the activity read from the snapshot.
-    model = GraphRiskModel(**FAST).fit(tables, D)
+    model = GraphRiskModel(GraphRiskConfig(**FAST)).fit(tables, D)
     snapshots: list[weakref.ref] = []
     alive_at_build: list[bool] = []
     transform, build = HeteroGraphBuilder.transform, SignInputs.build.__func__

@@ -19,7 +19,7 @@ from riskgraph.loaders.synthetic import (
     default_truth_path,
     generate_population,
 )
-from riskgraph.loaders.synthetic.cohort import group_sizes
+from riskgraph.loaders.synthetic.cohort import SizeLaw, group_sizes
 from riskgraph.loaders.synthetic.identifiers import (
     card_numbers,
     device_ids,
@@ -194,10 +194,10 @@ def test_iso_timestamps_format_and_nulls() -> None:
 
 
 def test_group_sizes_respect_bounds_and_target() -> None:
-    sizes = group_sizes(100, 10.0, 0.6, 3, 40, np.random.default_rng(0))
+    sizes = group_sizes(100, SizeLaw(10.0, 0.6, 3, 40), np.random.default_rng(0))
     assert sizes.min() >= 3 and sizes.max() <= 40
     assert 97 <= sizes.sum() <= 100
-    assert len(group_sizes(2, 10.0, 0.6, 3, 40, np.random.default_rng(0))) == 0
+    assert len(group_sizes(2, SizeLaw(10.0, 0.6, 3, 40), np.random.default_rng(0))) == 0
 
 
 def test_random_member_stays_in_its_group() -> None:

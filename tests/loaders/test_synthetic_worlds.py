@@ -18,7 +18,7 @@ from riskgraph.loaders.synthetic import (
     generate_world,
     random_world,
 )
-from riskgraph.loaders.synthetic.calibration import calibrate_base_logit
+from riskgraph.loaders.synthetic.calibration import Pilots, calibrate_base_logit
 from riskgraph.loaders.synthetic.config import RING_IDENTIFIERS
 from riskgraph.loaders.synthetic.worlds import _draw
 
@@ -71,21 +71,21 @@ def test_drawn_knobs_cover_their_ranges() -> None:
 
 def test_calibration_reaches_the_target_and_names_an_unreachable_one() -> None:
     config = PopulationConfig()
-    low = calibrate_base_logit(config, 0.04, n_users=3000, seeds=(1,))
-    high = calibrate_base_logit(config, 0.12, n_users=3000, seeds=(1,))
+    low = calibrate_base_logit(config, 0.04, Pilots(n_users=3000, seeds=(1,)))
+    high = calibrate_base_logit(config, 0.12, Pilots(n_users=3000, seeds=(1,)))
     assert low.bad_rate == pytest.approx(0.04, rel=1e-4)
     assert high.bad_rate == pytest.approx(0.12, rel=1e-4)
     assert low.base_logit < high.base_logit
     assert 0 < high.ring_bad_share < low.ring_bad_share < 1
     # ring members' risk ignores the intercept: 1% of users in rings floor the rate
     with pytest.raises(ConfigError, match=r"target_bad_rate = 0.001: .* can only range over"):
-        calibrate_base_logit(config, 0.001, n_users=3000, seeds=(1,))
+        calibrate_base_logit(config, 0.001, Pilots(n_users=3000, seeds=(1,)))
     with pytest.raises(ConfigError, match=r"target_bad_rate = 1.5: expected a rate in \(0, 1\)"):
         calibrate_base_logit(config, 1.5)
     with pytest.raises(ConfigError, match=r"seeds = \(\): expected at least one pilot seed"):
-        calibrate_base_logit(config, 0.05, seeds=())
+        calibrate_base_logit(config, 0.05, Pilots(seeds=()))
     # several pilots pool their rates: the target is met on their sum, not on each
-    pooled = calibrate_base_logit(config, 0.04, n_users=3000, seeds=(1, 2))
+    pooled = calibrate_base_logit(config, 0.04, Pilots(n_users=3000, seeds=(1, 2)))
     assert pooled.bad_rate == pytest.approx(0.04, rel=1e-4)
     assert pooled.base_logit != low.base_logit
 

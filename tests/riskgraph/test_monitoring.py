@@ -154,8 +154,7 @@ def test_score_psi_and_characteristic_csi_against_the_development_sample(develop
         model.development_,
         drifted.scores["credit_score"],
         drifted.bins,
-        previous_score_counts=steady.score_counts,
-        previous_bin_counts=steady.bin_counts,
+        previous=steady.to_dict(),
     )
     csi = report.characteristics.set_index("characteristic")
     assert csi.loc["utilization", "csi_development"] > SHIFTED
@@ -199,7 +198,7 @@ def test_bad_rate_by_band_and_ranking_on_matured_labels(developed):
 def test_a_model_without_its_development_sample_is_compared_with_the_previous_night():
     scores = np.arange(400, 900)
     report = model_monitoring(
-        None, scores, None, previous_score_counts=score_histogram(scores + 100)
+        None, scores, None, previous={"score_counts": score_histogram(scores + 100)}
     )
     assert np.isnan(report.score_psi["development"])
     assert report.score_psi["previous"] > SHIFTED

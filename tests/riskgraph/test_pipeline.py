@@ -395,7 +395,7 @@ def test_tonights_full_score_frame_is_built_after_the_label_views_are_averaged(
 
     monkeypatch.setattr(modeling, "build_score_frame", recording)
     scored = models.score(tables, as_of, features)
-    n_views = models.gnn_.n_folds
+    n_views = models.gnn_.settings.n_folds
     assert built == ["view"] * n_views + ["full"]
     assert scored.result.scores["user_id"].tolist() == tables.users["user_id"].tolist()
 
