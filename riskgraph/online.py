@@ -478,21 +478,7 @@ def neighbourhood(rows: IdRows, seeds: list[str], *, hops: int, cap: int) -> IdR
         The users reached, their rows of every table (identifiers, applications), the
         ties between them, and the identifiers those rows name.
     """
-    # (users, identifier) pairs per identifier: a device used or applied from, an
-    # account, an address; hubs (more than ``cap`` users) are not crossed.
-    shared = []
-    for node in _IDENTIFIER_NODES:
-        key = NODE_TYPES[node].key.name
-        held = [
-            rows[rel.table][[str(end.input), "user_id"]].rename(columns={str(end.input): key})
-            for rel, end in references_into(node)
-            if rel.table in rows
-        ]
-        if not held:  # an optional table no part has
-            continue
-        pairs = pd.concat(held, ignore_index=True).dropna().drop_duplicates()
-        sizes = pairs.groupby(key, sort=False)["user_id"].transform("size")
-        shared.append((pairs.loc[(sizes <= cap).to_numpy(dtype=bool)], key))
+    shared = _identifier_users(rows, cap)
     so = rows["social"]
     reached = pd.Index(pd.unique(pd.Series(seeds, dtype="string")))
     frontier = reached
@@ -524,6 +510,26 @@ def neighbourhood(rows: IdRows, seeds: list[str], *, hops: int, cap: int) -> IdR
             # graph is rebuilt from the edges (graph_from_id_rows).
             out[node] = _rows_of(rows, node, _named(out, node))
     return out
+
+
+def _identifier_users(rows: IdRows, cap: int) -> list[tuple[pd.DataFrame, str]]:
+    """Per identifier of the schema (a device used or applied from, an account, an
+    address), its ``(id, user_id)`` pairs and the id column; identifiers with more
+    than ``cap`` users (hubs) are left out."""
+    shared = []
+    for node in _IDENTIFIER_NODES:
+        key = NODE_TYPES[node].key.name
+        held = [
+            rows[rel.table][[str(end.input), "user_id"]].rename(columns={str(end.input): key})
+            for rel, end in references_into(node)
+            if rel.table in rows
+        ]
+        if not held:  # an optional table no part has
+            continue
+        pairs = pd.concat(held, ignore_index=True).dropna().drop_duplicates()
+        sizes = pairs.groupby(key, sort=False)["user_id"].transform("size")
+        shared.append((pairs.loc[(sizes <= cap).to_numpy(dtype=bool)], key))
+    return shared
 
 
 def velocity_signals(graph: GraphTables, positions: np.ndarray, now: pd.Timestamp) -> pd.DataFrame:
