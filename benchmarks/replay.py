@@ -22,7 +22,7 @@ Both are compared on the held-out users against the generator's hidden outcome
 bootstrap resamples of the users, and the paired difference (online minus batch)
 with its bootstrap interval. Run:
 ``python benchmarks/replay.py [--users 10000] [--scope neighbourhood|graph]``;
-writes ``benchmarks/results/replay_<users>.json``.
+writes ``benchmarks/results/replay_<users>_seed<seed>.json``.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def arrivals(frames: dict[str, pd.DataFrame], cut: pd.Timestamp) -> list[dict[st
 def metrics(y: np.ndarray, online: np.ndarray, batch: np.ndarray, seed: int) -> dict[str, Any]:
     """AUC-ROC and AUC-PR of both, with bootstrap spreads, and the paired difference."""
     rng = np.random.default_rng(seed)
-    out: dict[str, Any] = {"users": len(y), "bad": int(y.sum())}
+    out: dict[str, Any] = {"scored": len(y), "bad": int(y.sum())}
     for name, fn in (("auc_roc", roc_auc_score), ("auc_pr", average_precision_score)):
         boot = []
         for _ in range(200):
@@ -240,7 +240,7 @@ def main() -> None:
             args.seed,
         ),
     }
-    path = ROOT / "benchmarks" / "results" / f"replay_{args.users}.json"
+    path = ROOT / "benchmarks" / "results" / f"replay_{args.users}_seed{args.seed}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=1))
     print(f"wrote {path}")
