@@ -90,10 +90,9 @@ class ModelConfig:
     booster_inputs : {"own", "graph"}, default "own"
         What the GNN's boosted encoder reads besides the attributes
         (:class:`~riskgraph.gnn.train.GraphRiskModel`): ``"own"`` the user's own
-        applications; ``"graph"`` every label-free propagated block as well. On the
-        synthetic population at 100,000 users both reach the same AUC-PR (docs/model.md);
-        ``"graph"`` costs about twice the booster training and a TreeSHAP pass for every
-        explained user (five times the risky-links stage), which the nightly at a
+        applications; ``"graph"`` every label-free propagated block as well. Both
+        rank alike on the synthetic population, and ``"graph"`` costs more booster
+        training and a TreeSHAP pass for every explained user, which the nightly at a
         million users cannot afford.
     candidates : tuple of str, default ("tabular", "graph", "blend", "gnn")
         The graph models fitted each training night; the one with the best average
