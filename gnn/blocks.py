@@ -50,6 +50,7 @@ __all__ = [
     "LABEL_BLOCK_WIDTH",
     "SCORE_BLOCK_WIDTH",
     "SignInputs",
+    "UserAttributes",
     "activity_inputs",
     "label_channels",
     "one_hot",
@@ -251,6 +252,23 @@ def profile_inputs(
     return x, names
 
 
+@dataclass(frozen=True)
+class UserAttributes:
+    """What every user's own row says: numeric attributes and category codes.
+
+    Attributes
+    ----------
+    numeric : np.ndarray
+        float ``(n_users, a)``: the numeric attributes (encoded or raw, as the
+        consumer reads them).
+    codes : np.ndarray
+        int64 ``(n_users, c)``: category codes.
+    """
+
+    numeric: np.ndarray
+    codes: np.ndarray
+
+
 @dataclass
 class SignInputs:
     """Every user's propagation-model inputs for one snapshot.
@@ -284,20 +302,23 @@ class SignInputs:
         cls,
         graph: UserGraph,
         activity: np.ndarray,
-        attributes: np.ndarray,
-        x_cat: np.ndarray,
+        attributes: UserAttributes,
         category_sizes: list[int],
         profile: np.ndarray | None = None,
     ) -> SignInputs:
         """Compute the label-free blocks (see the module table).
 
-        ``activity`` is :func:`activity_inputs` of the same snapshot, ``profile``
+        ``attributes`` holds the encoded attributes and category codes
+        (:meth:`~riskgraph.gnn.hetero.HeteroGraphBuilder.attribute_inputs`), each
+        code column with ``category_sizes`` values. ``activity`` is
+        :func:`activity_inputs` of the same snapshot, ``profile``
         :func:`profile_inputs` (none: no ``profile`` and no ``spread`` block). Every
         block is written straight into one preallocated ``static`` array and ``own`` /
         ``first_hop`` are views of it: at a million users a list of blocks plus their
         concatenation would hold the inputs three times over.
         """
-        own = np.concatenate([attributes, one_hot(x_cat, category_sizes)], axis=1)
+        x_cat = attributes.codes
+        own = np.concatenate([attributes.numeric, one_hot(x_cat, category_sizes)], axis=1)
         own = own.astype(np.float32, copy=False)
         structure, _ = graph.structure()
         a = own.shape[1]

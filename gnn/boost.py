@@ -16,18 +16,24 @@ trained or scored on those views - has shaped any score they propagate.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 
 from riskgraph.errors import ModelError
+from riskgraph.gnn.blocks import UserAttributes
+from riskgraph.gnn.boosting import Boosting
 from riskgraph.gnn.protocol import LabelFolds, assign_folds
 
-__all__ = ["ViewBoosters", "booster_inputs"]
+__all__ = ["VIEW_BOOSTING", "ViewBoosters", "booster_inputs"]
+
+#: The LightGBM settings of :class:`ViewBoosters` unless told otherwise.
+VIEW_BOOSTING = Boosting(max_rounds=1000, early_stopping=50)
 
 
 def booster_inputs(
-    attributes: np.ndarray,
-    x_cat: np.ndarray,
+    attributes: UserAttributes,
     features: pd.DataFrame | None,
     columns: list[str],
     extra: np.ndarray | None,
@@ -38,7 +44,10 @@ def booster_inputs(
     Raw numeric attributes (NaN kept), category codes, raw graph features
     ``columns`` (trees need no scaling), then ``extra`` label-free inputs.
     """
-    parts = [attributes[rows].astype(np.float32), x_cat[rows].astype(np.float32)]
+    parts = [
+        attributes.numeric[rows].astype(np.float32),
+        attributes.codes[rows].astype(np.float32),
+    ]
     if features is not None and columns:
         parts.append(
             features[columns]
@@ -58,11 +67,8 @@ class ViewBoosters:
     ----------
     n_categorical_start, n_categorical : int
         Position and number of the category-code columns in the input matrix.
-    learning_rate : float, default 0.05
-    num_leaves : int, default 31
-    max_rounds : int, default 1000
-    early_stopping : int, default 50
-    seed : int, default 0
+    boosting : Boosting, default ``VIEW_BOOSTING``
+        The LightGBM settings of every view's model.
 
     Attributes
     ----------
@@ -71,38 +77,11 @@ class ViewBoosters:
     """
 
     def __init__(
-        self,
-        n_categorical_start: int,
-        n_categorical: int,
-        learning_rate: float = 0.05,
-        num_leaves: int = 31,
-        max_rounds: int = 1000,
-        early_stopping: int = 50,
-        seed: int = 0,
+        self, n_categorical_start: int, n_categorical: int, boosting: Boosting = VIEW_BOOSTING
     ) -> None:
         self.n_categorical_start = n_categorical_start
         self.n_categorical = n_categorical
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.max_rounds = max_rounds
-        self.early_stopping = early_stopping
-        self.seed = seed
-
-    def _params(self) -> dict[str, object]:
-        return {
-            "objective": "binary",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_data_in_leaf": 20,
-            "feature_fraction": 0.8,
-            "bagging_fraction": 0.8,
-            "bagging_freq": 1,
-            "lambda_l2": 1.0,
-            "seed": self.seed,
-            "deterministic": True,
-            "num_threads": 2,
-            "verbose": -1,
-        }
+        self.boosting = boosting
 
     def fit(self, x_train: np.ndarray, folds: LabelFolds, user_ids: pd.Series) -> ViewBoosters:
         """Train booster ``k`` on training users outside fold ``k``.
@@ -132,7 +111,7 @@ class ViewBoosters:
         self.best_rounds_: list[int] = []
         # A fixed fifth of each booster's users stops it: a second keyed hash, so the
         # choice does not depend on the fold assignment or the population's order.
-        stopper = assign_folds(user_ids.iloc[train], 5, seed=self.seed + 7919) == 0
+        stopper = assign_folds(user_ids.iloc[train], 5, seed=self.boosting.seed + 7919) == 0
         for k in range(folds.n_folds):
             outside = fold != k
             fit_rows = outside & ~stopper
@@ -147,15 +126,15 @@ class ViewBoosters:
             )
             if len(np.unique(y[stop_rows])) < 2:
                 # Too few labels to stop on (tiny graphs): a fixed, modest number of rounds.
-                booster = lgb.train(self._params(), train_set, num_boost_round=100)
+                booster = lgb.train(self.boosting.lightgbm_params(), train_set, num_boost_round=100)
             else:
                 stop_set = lgb.Dataset(x_train[stop_rows], y[stop_rows], reference=train_set)
                 booster = lgb.train(
-                    self._params(),
+                    self.boosting.lightgbm_params(),
                     train_set,
-                    num_boost_round=self.max_rounds,
+                    num_boost_round=self.boosting.max_rounds,
                     valid_sets=[stop_set],
-                    callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)],
+                    callbacks=[lgb.early_stopping(self.boosting.early_stopping, verbose=False)],
                 )
             self.best_rounds_.append(int(booster.best_iteration or booster.current_iteration()))
             self.models_.append(booster.model_to_string(num_iteration=self.best_rounds_[-1]))
@@ -185,11 +164,8 @@ class ViewBoosters:
             "params": {
                 "n_categorical_start": self.n_categorical_start,
                 "n_categorical": self.n_categorical,
-                "learning_rate": self.learning_rate,
-                "num_leaves": self.num_leaves,
-                "max_rounds": self.max_rounds,
-                "early_stopping": self.early_stopping,
-                "seed": self.seed,
+                # The saved format has no min_data_in_leaf: the views keep its default.
+                **{k: v for k, v in asdict(self.boosting).items() if k != "min_data_in_leaf"},
             },
             "models": list(self.models_),
             "best_rounds": list(self.best_rounds_),
@@ -197,7 +173,9 @@ class ViewBoosters:
 
     @classmethod
     def from_state_dict(cls, state: dict[str, object]) -> ViewBoosters:
-        out = cls(**state["params"])  # type: ignore[arg-type]
+        params = dict(state["params"])  # type: ignore[call-overload]
+        start, count = params.pop("n_categorical_start"), params.pop("n_categorical")
+        out = cls(start, count, Boosting(**params))
         out.models_ = list(state["models"])  # type: ignore[call-overload]
         out.best_rounds_ = list(state["best_rounds"])  # type: ignore[call-overload]
         out._boosters = []

@@ -18,11 +18,17 @@ a sum over links, so TreeSHAP splits its contributions over them
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 
 from riskgraph.errors import ModelError
+from riskgraph.gnn.boosting import Boosting
 
-__all__ = ["TreeHead"]
+__all__ = ["HEAD_BOOSTING", "TreeHead"]
+
+#: The LightGBM settings of :class:`TreeHead` unless told otherwise.
+HEAD_BOOSTING = Boosting()
 
 
 class TreeHead:
@@ -30,13 +36,8 @@ class TreeHead:
 
     Parameters
     ----------
-    learning_rate : float, default 0.05
-    num_leaves : int, default 31
-    min_data_in_leaf : int, default 20
-    max_rounds : int, default 2000
-    early_stopping : int, default 100
-        Rounds without a better validation log loss before stopping.
-    seed : int, default 0
+    boosting : Boosting, default ``HEAD_BOOSTING``
+        Its LightGBM settings (learning rate, leaves, rounds, early stopping, seed).
 
     Attributes
     ----------
@@ -45,37 +46,8 @@ class TreeHead:
     best_round_ : int
     """
 
-    def __init__(
-        self,
-        learning_rate: float = 0.05,
-        num_leaves: int = 31,
-        min_data_in_leaf: int = 20,
-        max_rounds: int = 2000,
-        early_stopping: int = 100,
-        seed: int = 0,
-    ) -> None:
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.min_data_in_leaf = min_data_in_leaf
-        self.max_rounds = max_rounds
-        self.early_stopping = early_stopping
-        self.seed = seed
-
-    def _params(self) -> dict[str, object]:
-        return {
-            "objective": "binary",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_data_in_leaf,
-            "feature_fraction": 0.8,
-            "bagging_fraction": 0.8,
-            "bagging_freq": 1,
-            "lambda_l2": 1.0,
-            "seed": self.seed,
-            "deterministic": True,
-            "num_threads": 2,
-            "verbose": -1,
-        }
+    def __init__(self, boosting: Boosting = HEAD_BOOSTING) -> None:
+        self.boosting = boosting
 
     def fit(
         self,
@@ -110,15 +82,15 @@ class TreeHead:
         train_set = lgb.Dataset(x, y, categorical_feature=categorical or [], free_raw_data=True)
         if len(np.unique(y_val)) < 2:
             # Nothing to stop on (tiny graphs): a fixed, modest number of rounds.
-            booster = lgb.train(self._params(), train_set, num_boost_round=100)
+            booster = lgb.train(self.boosting.lightgbm_params(), train_set, num_boost_round=100)
         else:
             val_set = lgb.Dataset(x_val, y_val, reference=train_set)
             booster = lgb.train(
-                self._params(),
+                self.boosting.lightgbm_params(),
                 train_set,
-                num_boost_round=self.max_rounds,
+                num_boost_round=self.boosting.max_rounds,
                 valid_sets=[val_set],
-                callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)],
+                callbacks=[lgb.early_stopping(self.boosting.early_stopping, verbose=False)],
             )
         self.best_round_ = int(booster.best_iteration or booster.current_iteration())
         self.model_ = booster.model_to_string(num_iteration=self.best_round_)
@@ -147,21 +119,14 @@ class TreeHead:
 
     def state_dict(self) -> dict[str, object]:
         return {
-            "params": {
-                "learning_rate": self.learning_rate,
-                "num_leaves": self.num_leaves,
-                "min_data_in_leaf": self.min_data_in_leaf,
-                "max_rounds": self.max_rounds,
-                "early_stopping": self.early_stopping,
-                "seed": self.seed,
-            },
+            "params": asdict(self.boosting),
             "model": self.model_,
             "best_round": self.best_round_,
         }
 
     @classmethod
     def from_state_dict(cls, state: dict[str, object]) -> TreeHead:
-        out = cls(**state["params"])  # type: ignore[arg-type]
+        out = cls(Boosting(**state["params"]))  # type: ignore[arg-type]
         out.model_ = str(state["model"])
         out.best_round_ = int(state["best_round"])  # type: ignore[call-overload]
         out._booster = None

@@ -28,6 +28,7 @@ from riskgraph.gnn.blocks import (
     LABEL_BLOCK_WIDTH,
     SCORE_BLOCK_WIDTH,
     SignInputs,
+    UserAttributes,
     activity_inputs,
     label_channels,
     profile_inputs,
@@ -118,9 +119,9 @@ class SignRunner:
         self.tables = tables
         self.feature_views = feature_views
         graph, activity, profile = _snapshot_inputs(model, tables, as_of, folds.reference_time)
-        attributes, x_cat = builder.attribute_inputs(tables)
+        attributes = UserAttributes(*builder.attribute_inputs(tables))
         self.inputs = SignInputs.build(
-            graph, activity, attributes, x_cat, builder.category_sizes, profile=profile
+            graph, activity, attributes, builder.category_sizes, profile=profile
         )
         del activity, profile
         #: Raw numeric attributes and category codes of every user, for the tree heads

@@ -29,7 +29,7 @@ import hashlib
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from riskgraph.errors import ModelError, StaleModelError
-from riskgraph.gnn.boost import ViewBoosters, booster_inputs
+from riskgraph.gnn.blocks import UserAttributes
+from riskgraph.gnn.boost import VIEW_BOOSTING, ViewBoosters, booster_inputs
+from riskgraph.gnn.boosting import Boosting
 from riskgraph.gnn.config import ARCHITECTURES, CANDIDATES, HEADS, GraphRiskConfig
 from riskgraph.gnn.head import TreeHead
 from riskgraph.gnn.hetero import HeteroGraphBuilder, as_utc
@@ -322,7 +324,8 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         x_val = self.head_inputs(runner, val, None, name)
         y_train, y_val = folds.labels[train], folds.labels[val]
         categorical = self._head_categorical(runner, name)
-        head = TreeHead(seed=self.settings.seed).fit(x_train, y_train, x_val, y_val, categorical)
+        boosting = Boosting(seed=self.settings.seed)
+        head = TreeHead(boosting).fit(x_train, y_train, x_val, y_val, categorical)
         self.heads_[name] = head
         out = [head.predict_logit(x_val)]
         if self.cross_fitted_:
@@ -333,7 +336,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                 if len(np.unique(y_train[inside])) < 2:
                     oof[~inside] = head.predict_logit(x_train[~inside])
                     continue
-                part = TreeHead(seed=self.settings.seed).fit(
+                part = TreeHead(boosting).fit(
                     x_train[inside], y_train[inside], x_val, y_val, categorical
                 )
                 oof[~inside] = part.predict_logit(x_train[~inside])
@@ -372,7 +375,9 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             x_train = source(fit_frame, runner.booster_extra, np.flatnonzero(train))
             n_num = len(self.builder_.attribute_columns_)
             self.boosters_ = ViewBoosters(
-                n_num, len(self.builder_.categorical_), seed=self.settings.seed
+                n_num,
+                len(self.builder_.categorical_),
+                replace(VIEW_BOOSTING, seed=self.settings.seed),
             ).fit(x_train, folds, tables.users["user_id"])
             del x_train
         runner.attach_scorer(self._scorer(tables, feature_views, folds, runner.booster_extra))
@@ -651,18 +656,19 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
     ) -> Callable[[pd.DataFrame | None, np.ndarray | None, np.ndarray], np.ndarray]:
         """``source(frame, extra, rows)`` -> the booster inputs of users ``rows``
         (:func:`~riskgraph.gnn.boost.booster_inputs`), attributes encoded once."""
-        attrs = (
+        raw = (
             tables.users[self.builder_.attribute_columns_]
             .astype("float64")
             .to_numpy(dtype=np.float32, na_value=np.nan)
         )
         _, x_cat = self.builder_.attribute_inputs(tables)
+        attributes = UserAttributes(raw, x_cat)
         columns = self.builder_.feature_columns_
 
         def source(
             frame: pd.DataFrame | None, extra: np.ndarray | None, rows: np.ndarray
         ) -> np.ndarray:
-            return booster_inputs(attrs, x_cat, frame, columns, extra, rows)
+            return booster_inputs(attributes, frame, columns, extra, rows)
 
         return source
 

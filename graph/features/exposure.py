@@ -36,7 +36,7 @@ from riskgraph.graph.features.adjacency import (
     co_user_matrix,
     identifier_degrees,
 )
-from riskgraph.graph.features.pagerank import personalized_pagerank
+from riskgraph.graph.features.pagerank import PowerIteration, personalized_pagerank
 
 __all__ = [
     "EXPOSURE_FEATURES",
@@ -297,12 +297,14 @@ class ExposureGraph:
         scores = personalized_pagerank(
             self.ppr_graph,
             seeds,
-            damping=self.config.ppr_damping,
-            tol=self.config.ppr_tol,
-            max_iter=self.config.ppr_max_iter,
-            # Single precision halves the memory traffic of a round; scores keep about
-            # six significant digits, more than a risk feature needs.
-            dtype=np.float32,
+            PowerIteration(
+                damping=self.config.ppr_damping,
+                tol=self.config.ppr_tol,
+                max_iter=self.config.ppr_max_iter,
+                # Single precision halves the memory traffic of a round; scores keep
+                # about six significant digits, more than a risk feature needs.
+                dtype=np.float32,
+            ),
         )
         users = np.arange(n)
         return [scores[users, i * k + self.fold] for i in range(len(label_views))]

@@ -10,22 +10,45 @@ known elsewhere in the graph.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
 from riskgraph.errors import FeatureError
 
-__all__ = ["personalized_pagerank"]
+__all__ = ["PowerIteration", "personalized_pagerank"]
+
+
+@dataclass(frozen=True)
+class PowerIteration:
+    """How :func:`personalized_pagerank` iterates: damping, stopping rule, precision.
+
+    Parameters
+    ----------
+    damping : float, default 0.85
+        Probability of following an edge (networkx ``alpha``); ``1 - damping`` is the
+        restart probability.
+    tol : float, default 1e-10
+        Stop when every column's L1 change is below ``tol`` times its seed mass, or
+        stops shrinking (the precision floor of ``dtype``).
+    max_iter : int, default 300
+        Rounds before the iteration gives up with a :class:`FeatureError`.
+    dtype : numpy floating type, default ``np.float64``
+        Precision of the iteration; ``np.float32`` halves the memory traffic (the
+        cost of a round) at a relative precision of about ``1e-6``.
+    """
+
+    damping: float = 0.85
+    tol: float = 1e-10
+    max_iter: int = 300
+    dtype: type[np.floating] = np.float64
 
 
 def personalized_pagerank(
     adjacency: sp.csr_array | sp.sparray,
     seeds: np.ndarray,
-    *,
-    damping: float = 0.85,
-    tol: float = 1e-10,
-    max_iter: int = 300,
-    dtype: type[np.floating] = np.float64,
+    iteration: PowerIteration = PowerIteration(),
 ) -> np.ndarray:
     """Personalized PageRank of every node for each column of ``seeds``.
 
@@ -37,16 +60,8 @@ def personalized_pagerank(
     seeds : np.ndarray
         Shape ``(N,)`` or ``(N, k)``: nonnegative restart mass per node, one column per
         personalization. Columns that sum to zero give zero scores.
-    damping : float
-        Probability of following an edge (networkx ``alpha``); ``1 - damping`` is the
-        restart probability.
-    tol : float
-        Stop when every column's L1 change is below ``tol`` times its seed mass, or
-        stops shrinking (the precision floor of ``dtype``).
-    max_iter : int
-    dtype : numpy floating type
-        Precision of the iteration; ``np.float32`` halves the memory traffic (the
-        cost of a round) at a relative precision of about ``1e-6``.
+    iteration : PowerIteration, default ``PowerIteration()``
+        Damping, stopping rule (``tol``, ``max_iter``) and precision of the iteration.
 
     Returns
     -------
@@ -73,10 +88,16 @@ def personalized_pagerank(
     A path 0 - 1 - 2 seeded on node 0:
 
     >>> a = sp.csr_array(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=float))
-    >>> x = personalized_pagerank(a, np.array([1.0, 0.0, 0.0]), damping=0.5)
+    >>> x = personalized_pagerank(a, np.array([1.0, 0.0, 0.0]), PowerIteration(damping=0.5))
     >>> round(float(x.sum()), 6), bool(x[0] > x[1] > x[2])
     (1.0, True)
     """
+    damping, tol, max_iter, dtype = (
+        iteration.damping,
+        iteration.tol,
+        iteration.max_iter,
+        iteration.dtype,
+    )
     if not 0.0 <= damping < 1.0:
         raise FeatureError(f"damping = {damping!r}: expected 0 <= damping < 1")
     one_column = seeds.ndim == 1

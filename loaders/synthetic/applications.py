@@ -22,7 +22,7 @@ import numpy as np
 
 from riskgraph.loaders.synthetic.attributes import Attributes
 from riskgraph.loaders.synthetic.cohort import CLIENT, DAY, NORMAL, RING, Cohort
-from riskgraph.loaders.synthetic.config import PopulationConfig
+from riskgraph.loaders.synthetic.config import LayerDraw, PopulationConfig
 from riskgraph.loaders.synthetic.devices import Devices
 from riskgraph.loaders.synthetic.sampling import group_starts
 
@@ -154,9 +154,7 @@ def draw_application_details(
     attributes: Attributes,
     devices: Devices,
     weights: np.ndarray,
-    config: PopulationConfig,
-    end: int,
-    rng: np.random.Generator,
+    draw: LayerDraw,
 ) -> ApplicationDetails:
     """Draw platform, device, amount and decision of every application.
 
@@ -168,13 +166,11 @@ def draw_application_details(
         The users, what the lender knows of them, and their devices.
     weights : np.ndarray
         ``float64`` ``(n_platforms,)``: platform market shares.
-    config : PopulationConfig
-        How often intermediaries file from their own devices.
-    end : int
-        End of the window (epoch seconds): the last day's applications are pending.
-    rng : np.random.Generator
-        Source of randomness.
+    draw : LayerDraw
+        The settings (how often intermediaries file from their own devices), the end
+        of the window (the last day's applications are pending) and the random stream.
     """
+    config, end, rng = draw.config, draw.end, draw.rng
     user = times.user
     m = len(user)
     role = cohort.role[user].astype(np.int64)

@@ -186,8 +186,8 @@ def build_cohort(
     region_of_community = rng.choice(len(REGIONS), size=n_communities, p=_REGION_SHARES)
     region = region_of_community[community]
 
-    registered = _registration_times(role, ring, agent, len(ring_sizes), len(client_counts),
-                                     config, start, span, rng)  # fmt: skip
+    groups = _Groups(role, ring, agent, len(ring_sizes), len(client_counts))
+    registered = _registration_times(groups, config, start, span, rng)
     applies = (role != NORMAL) | (rng.random(n) < config.apply_share)
     return Cohort(
         role=role,
@@ -231,18 +231,27 @@ def _households(
     return household, community
 
 
+@dataclass(frozen=True)
+class _Groups:
+    """Who belongs to which ring and intermediary: ``role``, ``ring`` and ``agent``
+    per user (-1 = none), and how many rings and intermediaries there are."""
+
+    role: np.ndarray
+    ring: np.ndarray
+    agent: np.ndarray
+    n_rings: int
+    n_agents: int
+
+
 def _registration_times(
-    role: np.ndarray,
-    ring: np.ndarray,
-    agent: np.ndarray,
-    n_rings: int,
-    n_agents: int,
+    groups: _Groups,
     config: PopulationConfig,
     start: int,
     span: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    n = len(role)
+    ring, agent, n_rings, n_agents = groups.ring, groups.agent, groups.n_rings, groups.n_agents
+    n = len(groups.role)
     # Sign-ups grow over the window: density rising towards the end (u ** 0.8).
     registered = start + (rng.random(n) ** 0.8 * span).astype(np.int64)
     burst = int(config.ring_burst_days * DAY)

@@ -10,10 +10,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 from numbers import Real
+from typing import TYPE_CHECKING
 
 from riskgraph.errors import ConfigError
 
-__all__ = ["RING_IDENTIFIERS", "PopulationConfig"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["RING_IDENTIFIERS", "LayerDraw", "PopulationConfig"]
 
 #: Identifier kinds a fraud ring can share among its members.
 RING_IDENTIFIERS = ("device", "phone", "card")
@@ -205,3 +209,22 @@ class PopulationConfig:
     def is_ring_shared(self, kind: str) -> bool:
         """Whether rings share identifiers of ``kind`` (one of :data:`RING_IDENTIFIERS`)."""
         return kind in self.ring_shared_identifiers
+
+
+@dataclass(frozen=True)
+class LayerDraw:
+    """What one layer of the synthetic story draws with.
+
+    Attributes
+    ----------
+    config : PopulationConfig
+        The population's settings.
+    end : int
+        End of the window, seconds since the epoch.
+    rng : np.random.Generator
+        The layer's own random stream (:func:`~riskgraph.loaders.synthetic.story.stage_rng`).
+    """
+
+    config: PopulationConfig
+    end: int
+    rng: np.random.Generator

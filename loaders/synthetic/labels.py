@@ -25,7 +25,7 @@ import numpy as np
 
 from riskgraph.loaders.synthetic.applications import APPROVED, ApplicationDetails, ApplicationTimes
 from riskgraph.loaders.synthetic.cohort import DAY, RING, Cohort
-from riskgraph.loaders.synthetic.config import PopulationConfig
+from riskgraph.loaders.synthetic.config import LayerDraw, PopulationConfig
 
 __all__ = ["Labels", "draw_labels", "label_known_probability"]
 
@@ -61,11 +61,10 @@ def draw_labels(
     outcome: np.ndarray,
     times: ApplicationTimes,
     details: ApplicationDetails,
-    config: PopulationConfig,
-    end: int,
-    rng: np.random.Generator,
+    draw: LayerDraw,
 ) -> Labels:
-    """Label every approved user whose label has arrived before ``end``."""
+    """Label every approved user whose label has arrived before ``draw.end``."""
+    config, end, rng = draw.config, draw.end, draw.rng
     n = cohort.n
     approved = details.status == APPROVED
     users = times.user[approved]

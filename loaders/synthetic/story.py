@@ -24,7 +24,7 @@ from riskgraph.loaders.synthetic.applications import (
 )
 from riskgraph.loaders.synthetic.attributes import Attributes, draw_attributes
 from riskgraph.loaders.synthetic.cohort import Cohort, build_cohort
-from riskgraph.loaders.synthetic.config import PopulationConfig
+from riskgraph.loaders.synthetic.config import LayerDraw, PopulationConfig
 from riskgraph.loaders.synthetic.devices import Devices, draw_devices
 from riskgraph.loaders.synthetic.labels import Labels, draw_labels
 from riskgraph.loaders.synthetic.outcomes import Outcomes, draw_outcomes
@@ -92,9 +92,11 @@ def draw_story(n: int, config: PopulationConfig, seed: int, start: int, end: int
     outcomes = draw_outcomes(cohort, attributes, social, config, rngs["outcomes"])
     weights = platform_weights(config.n_platforms, rngs["platforms"])
     details = draw_application_details(
-        times, cohort, attributes, devices, weights, config, end, rngs["details"]
+        times, cohort, attributes, devices, weights, LayerDraw(config, end, rngs["details"])
     )
-    labels = draw_labels(cohort, outcomes.outcome, times, details, config, end, rngs["labels"])
+    labels = draw_labels(
+        cohort, outcomes.outcome, times, details, LayerDraw(config, end, rngs["labels"])
+    )
     return Story(
         cohort, attributes, times, devices, accounts, social, outcomes, weights, details, labels
     )

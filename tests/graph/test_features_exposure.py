@@ -14,7 +14,7 @@ from riskgraph.graph.features import ExposureConfig, FeatureConfig, compute_grap
 from riskgraph.graph.features.adjacency import binary_matrix, graph_snapshot
 from riskgraph.graph.features.exposure import hop_counts, label_folds, ppr_exposure
 from riskgraph.graph.features.labels import visible_labels
-from riskgraph.graph.features.pagerank import personalized_pagerank
+from riskgraph.graph.features.pagerank import PowerIteration, personalized_pagerank
 from riskgraph.graph.features.timeline import to_micros
 
 AS_OF = pd.Timestamp("2024-06-01", tz="UTC")
@@ -119,7 +119,9 @@ def test_personalized_pagerank_matches_networkx(seed, damping):
     seeds = np.zeros((n, 2))
     seeds[rng.choice(n, 4, replace=False), 0] = 1.0
     seeds[rng.choice(n, 2, replace=False), 1] = rng.random(2) + 0.5
-    got = personalized_pagerank(adjacency, seeds, damping=damping, tol=1e-13, max_iter=2000)
+    got = personalized_pagerank(
+        adjacency, seeds, PowerIteration(damping=damping, tol=1e-13, max_iter=2000)
+    )
     for k in range(2):
         mass = seeds[:, k].sum()
         expected = nx.pagerank(
@@ -136,7 +138,7 @@ def test_personalized_pagerank_matches_networkx(seed, damping):
 def test_personalized_pagerank_rejects_a_damping_of_one():
     a = sp.csr_array(np.eye(2))
     with pytest.raises(FeatureError, match=r"damping = 1.0: expected 0 <= damping < 1"):
-        personalized_pagerank(a, np.ones(2), damping=1.0)
+        personalized_pagerank(a, np.ones(2), PowerIteration(damping=1.0))
 
 
 def test_float32_pagerank_stops_at_its_precision_floor_on_a_hub():
@@ -152,8 +154,8 @@ def test_float32_pagerank_stops_at_its_precision_floor_on_a_hub():
     a = sp.csr_array((np.concatenate([w, w]), (rows, cols)), shape=(n, n))
     seeds = np.zeros(n)
     seeds[1:] = 1.0
-    got = personalized_pagerank(a, seeds, tol=1e-6, dtype=np.float32)
-    exact = personalized_pagerank(a, seeds, tol=1e-12, dtype=np.float64)
+    got = personalized_pagerank(a, seeds, PowerIteration(tol=1e-6, dtype=np.float32))
+    exact = personalized_pagerank(a, seeds, PowerIteration(tol=1e-12, dtype=np.float64))
     assert np.abs(got - exact).sum() < 1e-5 * seeds.sum()
 
 

@@ -1,0 +1,58 @@
+"""``Boosting``: the LightGBM settings of the model's gradient-boosted trees.
+
+:class:`~riskgraph.gnn.head.TreeHead` and :class:`~riskgraph.gnn.boost.ViewBoosters`
+train LightGBM the same way and differ only in these settings; one frozen dataclass
+holds them, and :meth:`Boosting.lightgbm_params` turns them into LightGBM's
+parameter dict.
+
+Examples
+--------
+>>> Boosting(seed=3).lightgbm_params()["seed"]
+3
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Boosting"]
+
+
+@dataclass(frozen=True)
+class Boosting:
+    """How one LightGBM model is trained.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.05
+    num_leaves : int, default 31
+    min_data_in_leaf : int, default 20
+    max_rounds : int, default 2000
+    early_stopping : int, default 100
+        Rounds without a better validation log loss before stopping.
+    seed : int, default 0
+    """
+
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_data_in_leaf: int = 20
+    max_rounds: int = 2000
+    early_stopping: int = 100
+    seed: int = 0
+
+    def lightgbm_params(self) -> dict[str, object]:
+        """LightGBM's ``params`` for ``lightgbm.train``: these settings and the fixed ones."""
+        return {
+            "objective": "binary",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "feature_fraction": 0.8,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "lambda_l2": 1.0,
+            "seed": self.seed,
+            "deterministic": True,
+            "num_threads": 2,
+            "verbose": -1,
+        }
