@@ -42,14 +42,13 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from riskgraph.graph import server
-from riskgraph.graph.connection import ConnectionSettings
 from riskgraph.online import OnlineConfig
 from riskgraph.provider import FeatureProvider
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from ingest import fresh_database  # noqa: E402
-from serve import BENCH_KEY, nightly, prepare  # noqa: E402
+from serve import BENCH_KEY, local_server, nightly, prepare  # noqa: E402
 
 TABLES = ("users", "user_devices", "user_accounts", "social", "applications")
 # The column that dates each row of a table (rows without one are kept).
@@ -184,15 +183,7 @@ def main() -> None:
     batch = pd.read_parquet(batch_out / "latest" / "scores.parquet").set_index("user_id")
 
     # The night before the window, with Neo4j, then the arrivals one by one.
-    settings = server.ServerSettings.resolve(
-        args.home, bolt_port=args.bolt_port, http_port=args.http_port
-    )
-    server.install(settings)
-    if server.running_pid(settings) is None:
-        server.start(settings)
-    conn = ConnectionSettings(
-        uri=settings.bolt_uri, user=server.USER, password=server.read_password(settings)
-    )
+    settings, conn = local_server(args.home, args.bolt_port, args.http_port)
     requests = arrivals(frames, cut)
     try:
         fresh_database(settings)

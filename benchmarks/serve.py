@@ -88,6 +88,19 @@ def nightly(input_dir: Path, out: Path, date: dt.date, conn: ConnectionSettings)
     return time.perf_counter() - start
 
 
+def local_server(home: Path, bolt_port: int, http_port: int) -> tuple[Any, ConnectionSettings]:
+    """The benchmark's private Neo4j instance, installed and started if it is not
+    running; its settings and a connection to it."""
+    settings = server.ServerSettings.resolve(home, bolt_port=bolt_port, http_port=http_port)
+    server.install(settings)
+    if server.running_pid(settings) is None:
+        server.start(settings)
+    conn = ConnectionSettings(
+        uri=settings.bolt_uri, user=server.USER, password=server.read_password(settings)
+    )
+    return settings, conn
+
+
 class Applicants:
     """Brand-new applicants as input-contract tables."""
 
@@ -254,15 +267,7 @@ def main() -> None:
     args = parser.parse_args()
 
     input_dir, run_date = prepare(args.users, args.seed, args.days)
-    settings = server.ServerSettings.resolve(
-        args.home, bolt_port=args.bolt_port, http_port=args.http_port
-    )
-    server.install(settings)
-    if server.running_pid(settings) is None:
-        server.start(settings)
-    conn = ConnectionSettings(
-        uri=settings.bolt_uri, user=server.USER, password=server.read_password(settings)
-    )
+    settings, conn = local_server(args.home, args.bolt_port, args.http_port)
     path = ROOT / "benchmarks" / "results" / f"serve_{args.users}.json"
     if args.reuse_out is None:
         fresh_database(settings)
