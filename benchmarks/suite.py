@@ -21,7 +21,8 @@ Datasets
 
 Usage
   python benchmarks/suite.py [--datasets synthetic,worlds,amazon,tolokers] [--seeds 3]
-        [--users 100000] [--world-users 20000] [--worlds 8] [--config PATH]
+        [--users 100000] [--world-users 20000] [--worlds 8] [--world-list 0,3]
+        [--seed-list 1,2] [--config PATH]
         [--out benchmarks/results/suite.json] [--markdown PATH]
   python benchmarks/suite.py --merge A.json B.json ... [--out PATH] [--markdown PATH]
         (one result from runs made one dataset at a time)
@@ -139,17 +140,17 @@ def synthetic_task(n_users: int, seed: int) -> Task:
     return time_split_task("synthetic", f"synthetic-{seed}", pop, dict(pop.tables))
 
 
-def synthetic_tasks(n_users: int, seeds: int) -> Iterator[Task]:
-    for seed in range(seeds):
+def synthetic_tasks(n_users: int, seeds: Iterable[int]) -> Iterator[Task]:
+    for seed in seeds:
         yield synthetic_task(n_users, seed)
 
 
-def world_tasks(n_users: int, worlds: Iterable[int], seeds: int) -> Iterator[Task]:
+def world_tasks(n_users: int, worlds: Iterable[int], seeds: Iterable[int]) -> Iterator[Task]:
     from riskgraph.loaders.synthetic.worlds import generate_world, random_world
 
     for w in worlds:
         world = random_world(w)
-        for seed in range(seeds):
+        for seed in seeds:
             pop = generate_world(world, n_users, seed=1000 * w + seed)
             task = time_split_task("worlds", f"world-{w}-{seed}", pop, dict(pop.tables))
             task.story.update(world.story, world=w, applications=world.applications,
@@ -473,6 +474,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--world-users", type=int, default=20_000)
     parser.add_argument("--worlds", type=int, default=8)
     parser.add_argument("--world-list", default=None, help="comma-separated world seeds")
+    parser.add_argument(
+        "--seed-list",
+        default=None,
+        help="comma-separated seeds of the synthetic population and the "
+        "worlds (instead of 0 .. --seeds - 1)",
+    )
     parser.add_argument("--config", type=Path, default=None, help="riskgraph config for the night")
     parser.add_argument("--keep", type=Path, default=None, help="keep every run's files here")
     parser.add_argument("--out", type=Path,
@@ -491,16 +498,18 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown datasets {unknown}; expected some of {list(DATASETS)}")
 
+    seeds = [int(v) for v in args.seed_list.split(",")] if args.seed_list else range(args.seeds)
+
     def tasks() -> Iterator[Task]:
         if "synthetic" in wanted:
-            yield from synthetic_tasks(args.users, args.seeds)
+            yield from synthetic_tasks(args.users, seeds)
         if "worlds" in wanted:
             ids = (
                 [int(v) for v in args.world_list.split(",")]
                 if args.world_list
                 else range(args.worlds)
             )
-            yield from world_tasks(args.world_users, ids, args.seeds)
+            yield from world_tasks(args.world_users, ids, seeds)
         if "amazon" in wanted:
             yield from amazon_tasks(args.amazon_seeds)
         if "tolokers" in wanted:

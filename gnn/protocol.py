@@ -209,6 +209,27 @@ class LabelFolds:
         """int64 ``(n_users,)``: the view of every user's own fold and bucket."""
         return self.bucket * self.n_folds + self.fold
 
+    def label_share(self, users: np.ndarray) -> np.ndarray:
+        """float64 ``(len(users),)``: the share of tonight's labels each user's own view shows.
+
+        Tonight's view of fold ``k`` shows every visible label outside fold ``k``; the
+        own view of a labelled user of fold ``k`` and bucket ``b`` shows those known
+        before bucket ``b`` began. A user of the first bucket was trained and is judged
+        with next to no labels around it; tonight's applicants are scored with all of
+        them. The share says how much a user's inputs look like tonight's.
+        """
+        users = np.asarray(users, dtype=np.int64)
+        labelled = self.labelled
+        cutoffs = to_epoch_seconds(pd.Series(self.cutoffs, dtype="datetime64[us, UTC]"))
+        shown = np.zeros((self.n_folds, self.n_buckets))
+        tonight = np.zeros(self.n_folds)
+        for k in range(self.n_folds):
+            known = np.sort(self.label_at[labelled & (self.fold != k)])
+            tonight[k] = len(known)
+            shown[k] = np.searchsorted(known, cutoffs, side="left")
+        k, b = self.fold[users], self.bucket[users]
+        return shown[k, b] / np.maximum(tonight[k], 1.0)
+
     def view_weights(self) -> np.ndarray:
         """float32 ``(n_users, n_views)``: how each user's prediction averages the views.
 
@@ -267,7 +288,8 @@ class LabelSplit:
         held out for early stopping and calibration (0 for none).
     time_buckets : int, default 6
         Point-in-time buckets of the labelled users' reference times (quantiles);
-        1 turns the point-in-time masking off.
+        1 turns the point-in-time masking off, and so does a split where no bucket's
+        view would show a single label.
     seed : int, default 0
         Keys the fold hash.
     """
@@ -328,6 +350,12 @@ def split_labels(
     bucket, cutoffs = _time_buckets(ref, ~np.isnan(visible), as_of, split.time_buckets)
     label_at = to_epoch_seconds(users["label_at"])
     label_at[np.isnan(visible)] = np.iinfo(np.int64).max
+    if (label_at >= to_epoch_seconds(pd.Series([cutoffs[-1]]))[0]).all():
+        # No view of a bucket would show a single label (a young portfolio, labels that
+        # arrive after the training users' span): every label-reading input would be
+        # 0 in training, and no model could learn to read the labels tonight's
+        # applicants are scored with. The views then hide the fold only.
+        bucket, cutoffs = np.zeros(len(users), dtype=np.int64), [as_of]
     return LabelFolds(
         as_of=as_of,
         labels=visible,

@@ -92,6 +92,10 @@ class TrainingRecord:
     selected: str = "gnn"
     candidates: dict[str, dict[str, float]] = field(default_factory=dict)
     cross_fitted: bool = False
+    #: Mean over the training users of the share of tonight's labels their own view
+    #: showed (:meth:`~riskgraph.gnn.protocol.LabelFolds.label_share`): near 0 when
+    #: labels arrive later than the training users' time span.
+    label_share: float = float("nan")
 
 
 def _data_fingerprint(tables: GraphTables, folds: LabelFolds) -> str:
@@ -470,6 +474,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             selected=self.selected_,
             candidates={k: dict(v) for k, v in self.candidates_.items()},
             cross_fitted=self.cross_fitted_,
+            label_share=float(folds.label_share(np.flatnonzero(train)).mean()),
         )
 
     # -- prediction ------------------------------------------------------------------

@@ -85,6 +85,11 @@ class ModelConfig:
         Label views K.
     validation_fraction : float, default 0.2
         Latest share of the labelled users kept for early stopping and calibration.
+    time_buckets : int, default 6
+        Point-in-time buckets of the label views: a training user sees only the labels
+        known before its bucket began. ``1``: every view shows all labels but its
+        fold's, as tonight's scoring does (model.json's ``label_share`` says how much of
+        them the buckets showed; docs/model.md, section 3).
     gnn_graph_features : bool, default False
         Give the GNN the graph risk features as inputs as well as the graph.
     booster_inputs : {"own", "graph"}, default "own"
@@ -116,6 +121,7 @@ class ModelConfig:
     seed: int = _GRAPH_MODEL.seed
     n_folds: int = _GRAPH_MODEL.n_folds
     validation_fraction: float = _GRAPH_MODEL.validation_fraction
+    time_buckets: int = _GRAPH_MODEL.time_buckets
     gnn_graph_features: bool = False
     booster_inputs: Literal["own", "graph"] = _GRAPH_MODEL.booster_inputs
     candidates: tuple[str, ...] = _GRAPH_MODEL.candidate_list
@@ -130,6 +136,7 @@ class ModelConfig:
             seed=self.seed,
             n_folds=self.n_folds,
             validation_fraction=self.validation_fraction,
+            time_buckets=self.time_buckets,
             booster_inputs=self.booster_inputs,
             candidates=tuple(self.candidates),
             communities=self.communities,
@@ -146,6 +153,10 @@ class ModelConfig:
         """
         if not isinstance(self.n_folds, int) or self.n_folds < 2:
             raise ConfigError(f"model.n_folds = {self.n_folds!r}: expected an integer >= 2")
+        if not isinstance(self.time_buckets, int) or self.time_buckets < 1:
+            raise ConfigError(
+                f"model.time_buckets = {self.time_buckets!r}: expected an integer >= 1"
+            )
         if not 0.0 < self.validation_fraction < 1.0:
             raise ConfigError(
                 f"model.validation_fraction = {self.validation_fraction!r}: expected in (0, 1)"
@@ -255,6 +266,7 @@ class RiskModels:
             "bad_users": int(np.nansum(folds.labels[folds.labelled])),
             "scorecard_users": int(rows.sum()),
             "cross_fitted": gnn.cross_fitted_,
+            "label_share": gnn.record_.label_share,
             "gnn_validation_auc_roc": gnn.record_.validation_auc_roc,
             "gnn_validation_auc_pr": gnn.record_.validation_auc_pr,
             "gnn_validation_brier": gnn.record_.validation_brier,

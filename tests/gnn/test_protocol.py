@@ -88,6 +88,47 @@ def test_views_hide_the_fold_and_everything_after_the_bucket_start() -> None:
         assert (label_at[~np.isnan(view)] < folds.reference_time[u]).all()
 
 
+def test_label_share_counts_the_labels_a_users_own_view_shows_against_tonights() -> None:
+    tables = random_tables(600, seed=2)
+    folds = split_labels(tables, "2024-06-01", LabelSplit(n_folds=3, time_buckets=3, seed=0))
+    users = np.flatnonzero(folds.labelled)
+    share = folds.label_share(users)
+    own = folds.own_view()
+    for u, s in zip(users, share, strict=True):
+        shown = np.count_nonzero(~np.isnan(folds.view(int(own[u]))))
+        tonight = np.count_nonzero(folds.labelled & (folds.fold != folds.fold[u]))
+        assert s == pytest.approx(shown / tonight)
+    assert share.min() >= 0.0 and share.max() <= 1.0 and share.min() < share.max()
+    # one bucket: every view shows what tonight's does
+    flat = split_labels(tables, "2024-06-01", LabelSplit(n_folds=3, time_buckets=1, seed=0))
+    assert np.allclose(flat.label_share(users), 1.0)
+
+
+def test_without_a_label_known_before_the_last_bucket_the_views_hide_the_fold_only() -> None:
+    """A young portfolio: every label arrived after the latest bucket began. The
+    point-in-time views would show no label at all; they show every label but the
+    fold's instead, as tonight's do."""
+    tables = random_tables(600, seed=2)
+    split = LabelSplit(n_folds=3, time_buckets=3, seed=0)
+    assert split_labels(tables, "2024-06-01", split).n_buckets > 1
+    users = tables.users.copy()
+    users["label_at"] = users["label_at"].where(
+        users["label_at"].isna(), pd.Timestamp("2024-05-20", tz="UTC").as_unit("us")
+    )
+    young = GraphTables(**{**dict(tables.tables()), "users": users})
+    folds = split_labels(young, "2024-06-01", split)
+    assert folds.n_buckets == 1 and folds.cutoffs == [pd.Timestamp("2024-06-01", tz="UTC")]
+    labelled = np.flatnonzero(folds.labelled)
+    assert np.allclose(folds.label_share(labelled), 1.0)
+    own = folds.own_view()
+    for u in labelled[:20]:
+        view = folds.view(int(own[u]))
+        assert np.isnan(view[u])  # its own label stays hidden
+        assert np.array_equal(~np.isnan(view), folds.labelled & (folds.fold != folds.fold[u]))
+    # a label dated on or after the run date stays hidden
+    assert split_labels(young, "2024-05-20", split).labelled.sum() == 0
+
+
 def test_scoring_folds_see_every_known_label_but_their_fold() -> None:
     tables = random_tables(300, seed=2)
     folds = scoring_folds(tables, "2024-06-01", LabelSplit(n_folds=4))

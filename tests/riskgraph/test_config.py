@@ -142,3 +142,16 @@ def test_model_settings_build_the_graph_models_settings_with_its_defaults():
     assert (got.seed, got.n_folds, got.candidates, got.num_threads) == (7, 3, ("tabular",), 1)
     assert got.label_split.n_folds == 3 and got.label_split.seed == 7
     assert got.hidden == GraphRiskConfig().hidden
+
+
+def test_the_label_views_time_buckets_are_a_model_setting(tmp_path: Path):
+    from riskgraph.modeling import ModelConfig
+    from riskgraph.pipeline import PipelineConfig
+
+    path = tmp_path / "riskgraph.toml"
+    path.write_text("[model]\ntime_buckets = 1\n")
+    model = PipelineConfig.from_file(path).model
+    assert model.gnn_config().label_split.time_buckets == 1
+    assert ModelConfig().gnn_config().label_split.time_buckets == 6
+    with pytest.raises(ConfigError, match=r"model\.time_buckets = 0: expected an integer >= 1"):
+        ModelConfig(time_buckets=0).validate()

@@ -48,6 +48,7 @@ def _check_night(out: Path, date: str, users: pd.DataFrame, distinct: int) -> di
     assert scores["risk_score"].nunique() > distinct  # a ranking, not a constant
     record = json.loads((OutputRoot(out).model_dir / "model.json").read_text())
     assert record["candidate"] in record["candidates"]
+    assert 0.0 <= record["label_share"] <= 1.0  # what the point-in-time views showed
     return record
 
 
