@@ -51,21 +51,27 @@ _SCORECARD_FILE = "scorecard.pkl"
 _RECORD_FILE = "model.json"
 
 
-#: Fewest labelled users (of both outcomes) the models are trained on.
+#: Fewest labelled users the models are trained on.
 MIN_LABELLED = 50
+#: Fewest labelled users of each outcome: one to learn from, one in the validation window
+#: to judge the candidates and calibrate by.
+MIN_PER_OUTCOME = 2
 
 
 def require_labels(labels: np.ndarray, as_of: pd.Timestamp) -> None:
     """Raise :class:`InputError` unless ``labels`` (visible labels, NaN unknown) hold at
-    least :data:`MIN_LABELLED` users of both outcomes: too few labels is a property of
-    the input, which the next nights' labels mend, not a bug."""
+    least :data:`MIN_LABELLED` users, :data:`MIN_PER_OUTCOME` of each outcome among
+    them: too few labels is a property of the input, which the next nights' labels
+    mend, not a bug."""
     known = labels[~np.isnan(labels)]
-    if known.size >= MIN_LABELLED and known.min() != known.max():
+    bad = int(known.sum())
+    if known.size >= MIN_LABELLED and min(bad, known.size - bad) >= MIN_PER_OUTCOME:
         return
     raise InputError(
         f"users: nothing to train the models on as of {as_of.date()}: {known.size:,} users "
-        f"have a label known before it ({int(known.sum()):,} bad); training needs at least "
-        f"{MIN_LABELLED} of both outcomes (columns label, with label_at before the run date)"
+        f"have a label known before it ({bad:,} bad); training needs at least "
+        f"{MIN_LABELLED} labelled users, {MIN_PER_OUTCOME} of each outcome among them "
+        "(columns label, with label_at before the run date)"
     )
 
 

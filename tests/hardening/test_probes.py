@@ -124,6 +124,13 @@ def _few_labels(users: pd.DataFrame) -> pd.DataFrame:
     return users
 
 
+def _one_bad(users: pd.DataFrame) -> pd.DataFrame:
+    """Every label kept, all but one of the bad ones turned good."""
+    bad = np.flatnonzero(users["label"].to_numpy() == "1")
+    users.loc[users.index[bad[1:]], "label"] = "0"
+    return users
+
+
 def _formula_row(users: pd.DataFrame) -> pd.DataFrame:
     bad = {c: "" for c in users.columns}
     bad.update(user_id="=CMD()", registered_at="yesterday", region="@SUM(A1)")
@@ -258,7 +265,11 @@ PROBES = [
           check=_rejected_with("user_id is 8,192 bytes long; ids may have at most 1,024 bytes")),
     # Why 5: every labelled row rejected; the rejects were thrown away with the run.
     Probe("thirty labelled users", _edit_users(_few_labels), 65,
-          "training needs at least 50 of both outcomes", None, models=False),
+          "training needs at least 50 labelled users", None, models=False),
+    # Also: one bad user among many labels; the validation window took it, nothing bad
+    # was left to train on, and the night exited 70 ("a bug").
+    Probe("one labelled bad user", _edit_users(_one_bad), 65,
+          "2 of each outcome among them", None, models=False),
     Probe("every label_at in a local format", _edit_users(_labels_in_a_local_format), 65,
           "the rejected rows of this input are kept in", None, models=False,
           check=_rejects_kept_beside_the_runs),
