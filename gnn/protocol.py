@@ -186,6 +186,11 @@ class LabelFolds:
     def n_views(self) -> int:
         return self.n_folds * self.n_buckets
 
+    @property
+    def cutoff_seconds(self) -> np.ndarray:
+        """int64 ``(n_buckets,)``: :attr:`cutoffs` in epoch seconds, as :attr:`label_at`."""
+        return to_epoch_seconds(pd.Series(self.cutoffs, dtype="datetime64[us, UTC]"))
+
     def view_fold(self, v: int) -> int:
         """The fold whose labels view ``v`` hides."""
         return v % self.n_folds
@@ -195,7 +200,7 @@ class LabelFolds:
         if not 0 <= v < self.n_views:
             raise ModelError(f"label view {v!r} out of range [0, {self.n_views})")
         k, b = v % self.n_folds, v // self.n_folds
-        cutoff = int(to_epoch_seconds(pd.Series([self.cutoffs[b]]))[0])
+        cutoff = int(self.cutoff_seconds[b])
         out = self.labels.copy()
         out[(self.fold == k) | (self.label_at >= cutoff)] = np.nan
         return out
@@ -220,7 +225,7 @@ class LabelFolds:
         """
         users = np.asarray(users, dtype=np.int64)
         labelled = self.labelled
-        cutoffs = to_epoch_seconds(pd.Series(self.cutoffs, dtype="datetime64[us, UTC]"))
+        cutoffs = self.cutoff_seconds
         shown = np.zeros((self.n_folds, self.n_buckets))
         tonight = np.zeros(self.n_folds)
         for k in range(self.n_folds):
@@ -267,9 +272,7 @@ class LabelFolds:
             self.fold.astype(np.float64),
             self.bucket.astype(np.float64),
             np.nan_to_num(self.labels, nan=-1.0),
-            to_epoch_seconds(pd.Series(self.cutoffs, dtype="datetime64[us, UTC]")).astype(
-                np.float64
-            ),
+            self.cutoff_seconds.astype(np.float64),
         ]
         h = pd.util.hash_array(np.concatenate(parts))
         return f"{int(h.sum(dtype=np.uint64)):016x}-{self.n_views}-{len(self.labels)}"
