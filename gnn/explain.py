@@ -388,6 +388,10 @@ def _booster_shares(
 _SHARING = ("device", "account", "application_device", "identifier")
 
 
+def _no_links() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _DTYPES.items()})
+
+
 def risky_links(
     model: GraphRiskModel,
     tables: GraphTables,
@@ -434,6 +438,9 @@ def risky_links(
         )
     if top_k < 1:
         raise ModelError(f"top_k = {top_k!r}: expected >= 1")
+    if users is not None and len(users) == 0:
+        # Nobody to explain (an online call's approved applicants): no model inputs.
+        return _no_links()
     runner = model.prepare(tables, as_of, folds=folds, feature_views=feature_views)
     assert isinstance(runner, SignRunner)
     ids = tables.users["user_id"].astype(str).to_numpy()
@@ -452,7 +459,7 @@ def risky_links(
             )
         selected = np.flatnonzero(np.asarray(risk) >= threshold)
     if len(selected) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _DTYPES.items()})
+        return _no_links()
     graph = runner.inputs.graph
     links = {r: _triples(graph, r, selected) for r in RELATIONS}
     view = _explained_view(runner.folds.view_weights()[selected])

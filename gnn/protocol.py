@@ -49,6 +49,7 @@ passes the same plan to the graph model and the scorecard).
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -186,9 +187,10 @@ class LabelFolds:
     def n_views(self) -> int:
         return self.n_folds * self.n_buckets
 
-    @property
+    @functools.cached_property
     def cutoff_seconds(self) -> np.ndarray:
-        """int64 ``(n_buckets,)``: :attr:`cutoffs` in epoch seconds, as :attr:`label_at`."""
+        """int64 ``(n_buckets,)``: :attr:`cutoffs` in epoch seconds, as :attr:`label_at`
+        (converted once: every view reads it)."""
         return to_epoch_seconds(pd.Series(self.cutoffs, dtype="datetime64[us, UTC]"))
 
     def view_fold(self, v: int) -> int:
@@ -251,6 +253,36 @@ class LabelFolds:
         w[lab] = 0.0
         w[lab, self.own_view()[lab]] = 1.0
         return w
+
+    def distinct_views(self) -> tuple[np.ndarray, np.ndarray]:
+        """The views that show different labels, and :meth:`view_weights` over them.
+
+        Views that hide different users can still show the same labels: in a small
+        graph (an online call's neighbourhood) the hidden folds often hold no
+        labelled user. Features computed on such views are the same, so each set of
+        them is computed once, under the set's summed weight.
+
+        Returns
+        -------
+        first : np.ndarray
+            int64 ``(m,)``: the first view of each set of views showing the same
+            labels, in view order.
+        weights : np.ndarray
+            float64 ``(n_users, m)``: column ``j`` sums the weights of the views of
+            set ``j`` (in float64, so that it weighs a set as its views together did).
+        """
+        sets: dict[bytes, int] = {}
+        group = np.empty(self.n_views, dtype=np.int64)
+        for v in range(self.n_views):
+            # A view hides labels only, so which labels it shows identifies it.
+            key = np.packbits(~np.isnan(self.view(v))).tobytes()
+            group[v] = sets.setdefault(key, len(sets))
+        first = np.array([int(np.argmax(group == j)) for j in range(len(sets))], dtype=np.int64)
+        full = self.view_weights()
+        weights = np.zeros((len(full), len(sets)), dtype=np.float64)
+        for v in range(self.n_views):
+            weights[:, group[v]] += full[:, v]
+        return first, weights
 
     def with_validation(self, validation: np.ndarray) -> LabelFolds:
         """These folds with an explicit validation set (its labelled users) instead of

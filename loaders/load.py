@@ -9,6 +9,7 @@ the typed graph.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,7 +263,9 @@ def _assemble(clean: Mapping[str, pd.DataFrame]) -> GraphTables:
     the first row that gives them, in file order. Every other table takes the rows of
     its input table, with the ids it names turned into node positions.
     """
-    inputs = {name: clean.get(name, _contract_empty(name)) for name in INPUT_TABLES}
+    inputs = {
+        name: clean[name] if name in clean else _contract_empty(name) for name in INPUT_TABLES
+    }
     nodes = {
         name: _identifier_nodes(node, inputs)
         for name, node in NODE_TYPES.items()
@@ -316,6 +319,14 @@ def _positions(
 
 
 def _contract_empty(name: str) -> pd.DataFrame:
+    """An absent table as validation would leave it: no rows, the contract's dtypes."""
+    return _contract_empties(name).copy()
+
+
+@functools.cache
+def _contract_empties(name: str) -> pd.DataFrame:
+    # Built once per process: an online call of a few rows would otherwise validate
+    # every absent table anew, and its cost is the validator's fixed cost.
     spec = INPUT_TABLES[name]
     raw = RawTable(
         name,

@@ -11,6 +11,7 @@ equals the graph it came from.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -25,7 +26,14 @@ from riskgraph.loaders.tables import (
     index_of,
 )
 
-__all__ = ["ID_ROW_KEYS", "IdRows", "graph_from_id_rows", "id_rows", "merge_id_rows"]
+__all__ = [
+    "ID_ROW_KEYS",
+    "IdRows",
+    "graph_from_id_rows",
+    "id_rows",
+    "merge_id_rows",
+    "named_ids",
+]
 
 #: Id-keyed tables: name -> DataFrame with string id columns in place of indices.
 IdRows = dict[str, pd.DataFrame]
@@ -138,7 +146,7 @@ def graph_from_id_rows(rows: Mapping[str, pd.DataFrame]) -> GraphTables:
     InputError
         When the result is not a valid graph (an edge naming an absent user).
     """
-    empty = empty_graph_tables()
+    empty = _empty_tables()
     users = canonical_order("users", rows["users"])
     nodes = {"users": users}
     for name, node in NODE_TYPES.items():
@@ -165,7 +173,7 @@ def graph_from_id_rows(rows: Mapping[str, pd.DataFrame]) -> GraphTables:
         frame = rows.get(name)
         template = getattr(empty, name)
         if frame is None or not len(frame):
-            built[name] = template
+            built[name] = template.copy()
             continue
         frame = frame.reset_index(drop=True)
         columns: dict[str, object] = {}
@@ -182,3 +190,21 @@ def graph_from_id_rows(rows: Mapping[str, pd.DataFrame]) -> GraphTables:
         typed = pd.DataFrame(columns).astype(template.dtypes.to_dict())
         built[name] = canonical_order(name, typed)
     return GraphTables(**nodes, **built).validate()
+
+
+@functools.cache
+def _empty_tables() -> GraphTables:
+    # Templates only (read, or copied into a result): built once per process, as an
+    # online call of a few rows would otherwise pay for them every time.
+    return empty_graph_tables()
+
+
+def named_ids(rows: Mapping[str, pd.DataFrame], node_table: str) -> list[str]:
+    """The ids of ``node_table`` (an identifier, a platform) that the rows of ``rows``
+    name: a device both as used and as applied from."""
+    named: list[str] = []
+    for rel, end in references_into(node_table):
+        frame = rows.get(rel.table)
+        if frame is not None and str(end.input) in frame.columns:
+            named += frame[str(end.input)].dropna().astype(str).tolist()
+    return named

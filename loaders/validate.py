@@ -154,6 +154,17 @@ def _check_rows(
 def _rejected_rows(raw: RawTable, reasons: _Reasons) -> pd.DataFrame:
     """``line``, ``reason``, then the row's own columns as text; malformed records too."""
     rejected = reasons.any
+    if not rejected.any() and not len(raw.malformed):
+        # The usual case, built without a text conversion per column (the fixed cost
+        # of which is an online call's).
+        empty = np.array([], dtype=object)
+        return pd.DataFrame(
+            {
+                "line": raw.lines[:0],
+                "reason": np.array([], dtype=str),
+                **dict.fromkeys(raw.frame.columns, empty),
+            }
+        )
     rejects = pd.DataFrame(
         {
             "line": raw.lines[rejected],

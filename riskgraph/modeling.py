@@ -338,15 +338,19 @@ class RiskModels:
         users = tables.users
         # Scored one view at a time, before the full frame is built: never hold the K
         # feature views and K score frames, nor a view beside the full frame. ``map``
-        # keeps no reference to a feature view once its score frame is built.
+        # keeps no reference to a feature view once its score frame is built. Views
+        # that show the same labels are scored once.
+        distinct, weights = folds.distinct_views()
         view_frames = (
-            gnn_views.frames
+            (gnn_views.frames[v] for v in distinct)
             if gnn_views is not None
-            else iter_feature_views(tables, folds, FeatureSource(config=self.features), as_of=as_of)
+            else iter_feature_views(
+                tables, folds, FeatureSource(config=self.features), as_of=as_of, only=distinct
+            )
         )
         frames = map(functools.partial(build_score_frame, users, gnn_risk=gnn_risk), view_frames)
         index = pd.Index(users["user_id"].astype("string"), name="user_id")
-        points = average_points(self.scorecard_, frames, folds.view_weights(), index)
+        points = average_points(self.scorecard_, frames, weights, index)
         full = build_score_frame(users, features.features, gnn_risk)
         # Reasons quote the thresholds of tonight's feature settings.
         catalog = feature_catalog(self.features)

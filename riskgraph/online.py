@@ -48,12 +48,11 @@ from riskgraph.graph.features import compute_graph_features
 from riskgraph.graph.features.catalog import FEATURE_CATALOG, FEATURE_CODES
 from riskgraph.graph.live import LiveLookup, known_users, live_neighbourhood
 from riskgraph.loaders import GraphTables, build_graph_tables
-from riskgraph.loaders.merge import IdRows, graph_from_id_rows, id_rows, merge_id_rows
+from riskgraph.loaders.merge import IdRows, graph_from_id_rows, id_rows, merge_id_rows, named_ids
+from riskgraph.loaders.neighbourhood import IDENTIFIER_NODES, NeighbourhoodIndex, neighbourhood
 from riskgraph.loaders.schema import (
-    IDENTIFIER_TABLES,
     INPUT_TABLES,
     NODE_TYPES,
-    references_into,
 )
 from riskgraph.modeling import RiskModels
 from riskgraph.pipeline import PipelineConfig, _without_protected
@@ -96,9 +95,6 @@ _REQUEST_TIMES = {
     name: tuple(c.name for c in spec.columns if c.kind == "timestamp" and c.name != "label_at")
     for name, spec in INPUT_TABLES.items()
 }
-# The identifier node tables (devices, accounts, addresses): a hop from user to user
-# crosses one of these or a tie.
-_IDENTIFIER_NODES = tuple(t.node.table for t in IDENTIFIER_TABLES)
 
 
 @dataclass(frozen=True)
@@ -249,19 +245,25 @@ class OnlineScorer:
             self.models = RiskModels.load(model_dir, self.pipeline.features)
         except Exception as exc:
             raise ProviderError(f"{model_dir}: the saved models cannot be read ({exc})") from exc
-        self._base: IdRows | None = None
+        self._base_index: NeighbourhoodIndex | None = None
         self._lock = threading.Lock()
         self._scoring = threading.Lock()
 
     # -- the graph -------------------------------------------------------------------
     def base_rows(self) -> IdRows:
         """Last night's graph as id-keyed rows, read from Neo4j on first use."""
+        return self.base_index().source
+
+    def base_index(self) -> NeighbourhoodIndex:
+        """:meth:`base_rows` indexed for the neighbourhood walk (built with them): a
+        call's walk and lookups cost what its neighbourhood holds, not the graph."""
         with self._lock:
-            if self._base is None:
+            if self._base_index is None:
                 from riskgraph.graph.reader import read_graph
 
-                self._base = id_rows(read_graph(self.driver, database=self.database))
-            return self._base
+                rows = id_rows(read_graph(self.driver, database=self.database))
+                self._base_index = NeighbourhoodIndex(rows, self.config.lookup.cap)
+            return self._base_index
 
     # -- scoring ---------------------------------------------------------------------
     def score(
@@ -310,7 +312,7 @@ class OnlineScorer:
         live = live_neighbourhood(
             self.driver,
             user_ids=[*applicant_ids, *stubs],
-            identifier_ids={n: _named(request, n) for n in _IDENTIFIER_NODES},
+            identifier_ids={n: named_ids(request, n) for n in IDENTIFIER_NODES},
             lookup=self.config.lookup,
             database=self.database,
         )
@@ -318,7 +320,8 @@ class OnlineScorer:
         if self.config.scope == "neighbourhood":
             # The live rows are the users one hop from the request's identifiers.
             seeds = [*applicant_ids, *stubs, *live["users"]["user_id"].astype(str)]
-            base = neighbourhood(base, seeds, hops=self.config.hops, cap=self.config.lookup.cap)
+            index = self.base_index()
+            base = index.rows(index.walk(seeds, self.config.hops))
         # Later parts win: the request over last night's graph over the live rows
         # (which carry no user attributes).
         merged = merge_id_rows([live, base, request])
@@ -352,7 +355,7 @@ class OnlineScorer:
         if self.config.known_bad_review:
             # Only applicants the run did not score: a user of last night's graph keeps
             # last night's answer unless something new came in.
-            known = np.isin(applicant_ids, self.base_rows()["users"]["user_id"].to_numpy())
+            known = self.base_index().users.get_indexer(applicant_ids) >= 0
             bad_links.loc[known, :] = 0
         else:
             bad_links.loc[:, :] = 0
@@ -448,88 +451,15 @@ class OnlineScorer:
             # the merged graph holds them (an account's type), the rest rebuilt from them.
             **{n: f for n, f in request.items() if n not in NODE_TYPES or NODE_TYPES[n].source},
             **{
-                n: _rows_of(merged, n, _named(request, n)) for n in _IDENTIFIER_NODES if n in merged
+                n: _rows_of(merged, n, named_ids(request, n))
+                for n in IDENTIFIER_NODES
+                if n in merged
             },
             "users": users.loc[users["user_id"].isin(list(ids)).to_numpy(dtype=bool)],
         }
         write_graph(
             self.driver, graph_from_id_rows(part), settings=WriteSettings(database=self.database)
         )
-
-
-def neighbourhood(rows: IdRows, seeds: list[str], *, hops: int, cap: int) -> IdRows:
-    """The rows of the users within ``hops`` hops of ``seeds``.
-
-    A hop crosses a shared identifier of the schema (a device used or applied from,
-    an account, an address) or a social tie; an identifier with more than ``cap``
-    users (a hub) is not crossed, as the batch exposure features do not count
-    through it.
-
-    Parameters
-    ----------
-    rows : dict of str to DataFrame
-        Id-keyed tables (:func:`riskgraph.loaders.merge.id_rows`).
-    seeds : list of str
-        The users to start from.
-
-    Returns
-    -------
-    dict of str to DataFrame
-        The users reached, their rows of every table (identifiers, applications), the
-        ties between them, and the identifiers those rows name.
-    """
-    shared = _identifier_users(rows, cap)
-    so = rows["social"]
-    reached = pd.Index(pd.unique(pd.Series(seeds, dtype="string")))
-    frontier = reached
-    for _ in range(hops):
-        found = []
-        for frame, key in shared:
-            ids = frame.loc[frame["user_id"].isin(frontier).to_numpy(dtype=bool), key]
-            found.append(frame.loc[frame[key].isin(ids).to_numpy(dtype=bool), "user_id"])
-        found.append(so.loc[so["src_user_id"].isin(frontier).to_numpy(dtype=bool), "dst_user_id"])
-        found.append(so.loc[so["dst_user_id"].isin(frontier).to_numpy(dtype=bool), "src_user_id"])
-        new = pd.Index(pd.unique(pd.concat(found, ignore_index=True).dropna())).difference(reached)
-        if not len(new):
-            break
-        reached = reached.append(new)
-        frontier = new
-
-    out = dict(rows)
-    for name, frame in rows.items():
-        spec = INPUT_TABLES.get(name)
-        columns = ("user_id",) if name == "users" else spec.user_references if spec else ()
-        if columns:
-            keep = np.ones(len(frame), dtype=bool)
-            for column in columns:
-                keep &= frame[column].isin(reached).to_numpy(dtype=bool)
-            out[name] = frame.loc[keep].reset_index(drop=True)
-    for node, node_type in NODE_TYPES.items():
-        if node_type.source is None and node in rows:
-            # Only the identifiers the kept rows name (their properties kept); the
-            # graph is rebuilt from the edges (graph_from_id_rows).
-            out[node] = _rows_of(rows, node, _named(out, node))
-    return out
-
-
-def _identifier_users(rows: IdRows, cap: int) -> list[tuple[pd.DataFrame, str]]:
-    """Per identifier of the schema (a device used or applied from, an account, an
-    address), its ``(id, user_id)`` pairs and the id column; identifiers with more
-    than ``cap`` users (hubs) are left out."""
-    shared = []
-    for node in _IDENTIFIER_NODES:
-        key = NODE_TYPES[node].key.name
-        held = [
-            rows[rel.table][[str(end.input), "user_id"]].rename(columns={str(end.input): key})
-            for rel, end in references_into(node)
-            if rel.table in rows
-        ]
-        if not held:  # an optional table no part has
-            continue
-        pairs = pd.concat(held, ignore_index=True).dropna().drop_duplicates()
-        sizes = pairs.groupby(key, sort=False)["user_id"].transform("size")
-        shared.append((pairs.loc[(sizes <= cap).to_numpy(dtype=bool)], key))
-    return shared
 
 
 def velocity_signals(graph: GraphTables, positions: np.ndarray, now: pd.Timestamp) -> pd.DataFrame:
@@ -699,17 +629,6 @@ def _typed_like(users: pd.DataFrame, graph_users: pd.DataFrame) -> pd.DataFrame:
         elif str(dtype) == "string":
             users[column] = users[column].astype("string")
     return users
-
-
-def _named(rows: IdRows, node_table: str) -> list[str]:
-    """The ids of ``node_table`` (an identifier) that the rows of ``rows`` name: a
-    device both as used and as applied from."""
-    named: list[str] = []
-    for rel, end in references_into(node_table):
-        frame = rows.get(rel.table)
-        if frame is not None and str(end.input) in frame.columns:
-            named += frame[str(end.input)].dropna().astype(str).tolist()
-    return named
 
 
 def _rows_of(rows: IdRows, node_table: str, ids: list[str]) -> pd.DataFrame:

@@ -141,6 +141,36 @@ def test_scoring_folds_see_every_known_label_but_their_fold() -> None:
     assert not folds.validation.any()
 
 
+def test_views_showing_the_same_labels_are_one_set_under_their_summed_weight() -> None:
+    """A small graph (an online call's neighbourhood) whose labelled users are all in
+    one fold: the views hiding the other folds show the same labels, so their
+    features are the same and are computed once, weighed as the views together."""
+    tables = random_tables(300, seed=2)
+    split = LabelSplit(n_folds=4)
+    outside = scoring_folds(tables, "2024-06-01", split).fold != 0
+    users = tables.users.copy()
+    users["label"] = users["label"].mask(outside)
+    users["label_at"] = users["label_at"].mask(outside)
+    one_fold = GraphTables(**{**dict(tables.tables()), "users": users})
+    folds = scoring_folds(one_fold, "2024-06-01", split)
+    assert folds.labelled.any() and not folds.labelled[outside].any()
+    first, weights = folds.distinct_views()
+    assert first.tolist() == [0, 1]  # view 0 hides every label, views 1-3 none
+    full = folds.view_weights()
+    assert np.allclose(weights[:, 0], full[:, 0])
+    assert np.allclose(weights[:, 1], full[:, 1:].sum(axis=1))
+    assert np.allclose(weights.sum(axis=1), 1.0)
+    frames = list(iter_feature_views(one_fold, folds))
+    assert not frames[0].equals(frames[1])
+    for v in (2, 3):
+        pd.testing.assert_frame_equal(frames[v], frames[1])
+    # labels in every fold: every view is a set of its own
+    folds = scoring_folds(tables, "2024-06-01", split)
+    first, weights = folds.distinct_views()
+    assert first.tolist() == [0, 1, 2, 3]
+    assert np.array_equal(weights, folds.view_weights().astype(np.float64))
+
+
 def test_validation_window_is_the_latest_bad_and_the_latest_good_users() -> None:
     tables = random_tables(500, seed=4)
     folds = split_labels(tables, "2024-06-01", LabelSplit(validation_fraction=0.25))
