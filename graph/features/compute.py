@@ -25,7 +25,7 @@ from riskgraph.graph.features.catalog import FEATURE_CATALOG
 from riskgraph.graph.features.exposure import ExposureConfig, ExposureGraph
 from riskgraph.graph.features.hubs import identifier_sharing
 from riskgraph.graph.features.labels import check_labels, visible_labels
-from riskgraph.graph.features.rings import RingConfig, shared_identifier_rings
+from riskgraph.graph.features.rings import RingConfig, ring_structure, shared_identifier_rings
 from riskgraph.graph.features.timeline import check_as_of, check_reference_time, to_micros
 from riskgraph.loaders.tables import GraphTables
 
@@ -163,9 +163,9 @@ def compute_graph_feature_views(
     labels=labels, reference_time=reference_time, config=config)`` returns for each
     ``labels`` of ``label_views`` (``None`` for the visible labels). What does not
     depend on the labels (the snapshot, identifier sharing, borrowing, the exposure
-    matrices) is computed once, and the PageRank runs of ``batch_size`` views go
-    through one iteration: the training protocol's 30 label views cost about half
-    of 30 separate calls.
+    matrices, the rings with their burst thresholds) is computed once, and the
+    PageRank runs of ``batch_size`` views go through one iteration: the training
+    protocol's 30 label views cost about half of 30 separate calls.
 
     Parameters
     ----------
@@ -207,6 +207,8 @@ def compute_graph_feature_views(
     lap(shared, "borrowing")
     exposure_graph = ExposureGraph(snapshot, user_ids, config.exposure)
     lap(shared, "exposure")
+    rings_of = ring_structure(snapshot, user_ids, config.rings)
+    lap(shared, "rings")
 
     def prepared(labels: Any) -> np.ndarray:
         values = visible_labels(users, as_of) if labels is None else labels
@@ -216,7 +218,9 @@ def compute_graph_feature_views(
         return values
 
     def view(labels: np.ndarray, ppr: np.ndarray, timings: dict[str, float]) -> GraphFeatures:
-        ring_features, rings = shared_identifier_rings(snapshot, user_ids, labels, config.rings)
+        ring_features, rings = shared_identifier_rings(
+            snapshot, user_ids, labels, config.rings, structure=rings_of
+        )
         lap(timings, "rings")
         exposure = exposure_graph.features(labels, ppr)
         lap(timings, "exposure")

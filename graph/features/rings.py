@@ -31,7 +31,15 @@ from riskgraph.graph.features.adjacency import GraphSnapshot, identifier_degrees
 from riskgraph.graph.features.timeline import MICROS_PER_DAY
 from riskgraph.graph.features.windows import densest_window
 
-__all__ = ["RING_COLUMNS", "RING_FEATURES", "RingConfig", "ring_id_of", "shared_identifier_rings"]
+__all__ = [
+    "RING_COLUMNS",
+    "RING_FEATURES",
+    "RingConfig",
+    "RingStructure",
+    "ring_id_of",
+    "ring_structure",
+    "shared_identifier_rings",
+]
 
 #: Per-user ring feature columns, in output order.
 RING_FEATURES = (
@@ -280,51 +288,51 @@ def _ring_applications(
     return platforms, applications
 
 
-def shared_identifier_rings(
-    snapshot: GraphSnapshot,
-    user_ids: pd.Series,
-    labels: np.ndarray,
-    config: RingConfig,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Find the rings and compute the per-user ring features.
+@dataclass(frozen=True)
+class RingStructure:
+    """What the rings of a snapshot are, without labels: the same under every label
+    view, so the views of one snapshot compute it once (:func:`ring_structure`).
 
-    Parameters
+    Attributes
     ----------
-    snapshot : GraphSnapshot
-        The graph before ``as_of``.
-    user_ids : Series
-        ``(n_users,)`` string ids, in node order.
-    labels : np.ndarray
-        ``float64`` ``(n_users,)``: 1 bad, 0 good, NaN unknown.
-    config : RingConfig
+    n_users : int
+    members : np.ndarray
+        int64 positions of the users in a ring.
+    member_ring : np.ndarray
+        int64 ring of each of ``members``.
+    table : pandas.DataFrame
+        One row per ring: :data:`RING_COLUMNS` but the label counts and ``flagged``.
+    big : np.ndarray
+        bool per ring: large enough to be flagged.
+    burst_flag : np.ndarray
+        bool per ring: its registrations or first applications bunch more than this
+        population's random groups of its size do.
+    """
 
-    Returns
-    -------
-    features : DataFrame
-        ``(n_users, len(RING_FEATURES))``, RangeIndex = user position. Users in no ring
-        have ``ring_id`` ``<NA>``, ``ring_size`` 0, ``ring_flag`` False and NaN
-        elsewhere. ``ring_bad_count`` and ``ring_bad_rate`` are leave-one-out: the
-        user's own label never counts.
-    rings : DataFrame
-        One row per ring, columns :data:`RING_COLUMNS`, sorted by ``ring_id``;
-        ``bad_rate`` there is over all members with a known label.
+    n_users: int
+    members: np.ndarray
+    member_ring: np.ndarray
+    table: pd.DataFrame
+    big: np.ndarray
+    burst_flag: np.ndarray
+
+
+def ring_structure(
+    snapshot: GraphSnapshot, user_ids: pd.Series, config: RingConfig
+) -> RingStructure:
+    """The rings of ``snapshot`` and their label-free measures (see :class:`RingStructure`).
 
     Notes
     -----
     ``O(nnz + n log n)``: one connected-components pass over the bipartite graph of
-    users and kept identifiers, then grouped counts.
+    users and kept identifiers, then grouped counts; the burst thresholds draw their
+    random groups once per ring size.
     """
-    n = snapshot.n_users
     ring, ring_ids, shared_identifiers = _ring_membership(snapshot, user_ids, config.max_sharing)
     n_rings = len(ring_ids)
     members = np.flatnonzero(ring >= 0)
     member_ring = ring[members]
-
     size = np.bincount(member_ring, minlength=n_rings)
-    known = ~np.isnan(labels)
-    bad = labels == 1.0
-    known_count = np.bincount(member_ring, weights=known[members], minlength=n_rings)
-    bad_count = np.bincount(member_ring, weights=bad[members], minlength=n_rings)
 
     platforms, applications = _ring_applications(snapshot, ring, n_rings)
 
@@ -362,34 +370,83 @@ def shared_identifier_rings(
         & (2 * app_burst_count > applicants)
         & _exceeds(app_burst_count, applicants, app_limits)
     )
+    table = pd.DataFrame(
+        {
+            "ring_id": pd.array(ring_ids, dtype="string"),
+            "size": size.astype(np.int64),
+            "platforms": platforms.astype(np.int64),
+            "applications": applications.astype(np.int64),
+            "applicants": applicants.astype(np.int64),
+            "registration_span_days": span_days,
+            "registration_burst_share": reg_burst,
+            "application_burst_share": app_burst,
+            "shared_identifiers": shared_identifiers.astype(np.int64),
+            "first_registered_at": pd.to_datetime(first_reg, unit="us", utc=True),
+            "last_registered_at": pd.to_datetime(last_reg, unit="us", utc=True),
+        }
+    )
+    return RingStructure(
+        snapshot.n_users, members, member_ring, table, big, reg_unusual | app_unusual
+    )
+
+
+def shared_identifier_rings(
+    snapshot: GraphSnapshot,
+    user_ids: pd.Series,
+    labels: np.ndarray,
+    config: RingConfig,
+    structure: RingStructure | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Find the rings and compute the per-user ring features.
+
+    Parameters
+    ----------
+    snapshot : GraphSnapshot
+        The graph before ``as_of``.
+    user_ids : Series
+        ``(n_users,)`` string ids, in node order.
+    labels : np.ndarray
+        ``float64`` ``(n_users,)``: 1 bad, 0 good, NaN unknown.
+    config : RingConfig
+    structure : RingStructure, optional
+        :func:`ring_structure` of the same snapshot, user ids and settings (computed
+        when not given): label views of one snapshot share it.
+
+    Returns
+    -------
+    features : DataFrame
+        ``(n_users, len(RING_FEATURES))``, RangeIndex = user position. Users in no ring
+        have ``ring_id`` ``<NA>``, ``ring_size`` 0, ``ring_flag`` False and NaN
+        elsewhere. ``ring_bad_count`` and ``ring_bad_rate`` are leave-one-out: the
+        user's own label never counts.
+    rings : DataFrame
+        One row per ring, columns :data:`RING_COLUMNS`, sorted by ``ring_id``;
+        ``bad_rate`` there is over all members with a known label.
+    """
+    if structure is None:
+        structure = ring_structure(snapshot, user_ids, config)
+    n = structure.n_users
+    members, member_ring, big = structure.members, structure.member_ring, structure.big
+    n_rings = len(structure.table)
+    known = ~np.isnan(labels)
+    bad = labels == 1.0
+    known_count = np.bincount(member_ring, weights=known[members], minlength=n_rings)
+    bad_count = np.bincount(member_ring, weights=bad[members], minlength=n_rings)
     base_rate = float(bad.sum() / known.sum()) if known.any() else float("nan")
     label_unusual = big & _bad_label_excess(
         bad_count, known_count, base_rate, config.flag_significance
     )
-    flagged = reg_unusual | app_unusual | label_unusual
+    flagged = structure.burst_flag | label_unusual
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        rings = pd.DataFrame(
-            {
-                "ring_id": pd.array(ring_ids, dtype="string"),
-                "size": size.astype(np.int64),
-                "known_count": known_count.astype(np.int64),
-                "bad_count": bad_count.astype(np.int64),
-                "bad_rate": np.where(known_count > 0, bad_count / known_count, np.nan),
-                "platforms": platforms.astype(np.int64),
-                "applications": applications.astype(np.int64),
-                "applicants": applicants.astype(np.int64),
-                "registration_span_days": span_days,
-                "registration_burst_share": reg_burst,
-                "application_burst_share": app_burst,
-                "shared_identifiers": shared_identifiers.astype(np.int64),
-                "first_registered_at": pd.to_datetime(first_reg, unit="us", utc=True),
-                "last_registered_at": pd.to_datetime(last_reg, unit="us", utc=True),
-                "flagged": flagged,
-            }
-        )
+        bad_rate = np.where(known_count > 0, bad_count / known_count, np.nan)
+    rings = structure.table.assign(
+        known_count=known_count.astype(np.int64),
+        bad_count=bad_count.astype(np.int64),
+        bad_rate=bad_rate,
+        flagged=flagged,
+    )[list(RING_COLUMNS)]
 
-    burst_flag = reg_unusual | app_unusual
     features = _user_features(n, members, member_ring, rings, labels)
     # A member's own label never decides its own flag: the label test, member by member,
     # counts the other members only.
@@ -402,7 +459,7 @@ def shared_identifier_rings(
         config.flag_significance,
     )
     flag = np.zeros(n, dtype=bool)
-    flag[members] = (burst_flag[member_ring] | loo) & big[member_ring]
+    flag[members] = (structure.burst_flag[member_ring] | loo) & big[member_ring]
     features["ring_flag"] = flag
     return features, rings
 

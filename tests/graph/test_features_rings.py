@@ -269,3 +269,29 @@ def test_ring_config_errors_name_the_setting(town, setting, value, message):
         compute_graph_features(
             town, AS_OF, config=FeatureConfig(rings=RingConfig(**{setting: value}))
         )
+
+
+def test_the_label_views_of_one_snapshot_share_its_rings(town, monkeypatch):
+    """The rings and their burst tests read no label: computed once for every view,
+    with each view's label counts and flags its own."""
+    from riskgraph.graph.features import compute as compute_module
+    from riskgraph.graph.features import compute_graph_feature_views
+
+    calls = []
+    real = compute_module.ring_structure
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compute_module, "ring_structure", counted)
+    visible = compute_graph_features(town, AS_OF).features["ring_bad_count"].to_numpy()
+    labels = town.users["label"].astype("float64").to_numpy()
+    no_labels = np.full(len(labels), np.nan)
+    views = list(compute_graph_feature_views(town, AS_OF, [None, no_labels, None]))
+    assert len(calls) == 2  # one for compute_graph_features, one for the three views
+    assert np.array_equal(views[0].features["ring_bad_count"].to_numpy(), visible, equal_nan=True)
+    assert (views[1].features["ring_bad_count"].fillna(0) == 0).all()
+    assert (views[1].rings["known_count"] == 0).all()
+    pd.testing.assert_frame_equal(views[0].features, views[2].features)
+    assert views[0].rings.columns.tolist() == list(views[1].rings.columns)
