@@ -18,11 +18,11 @@ fold-mates' never reach its community inputs.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from riskgraph.errors import ModelError
 from riskgraph.gnn.propagation import UserGraph
+from riskgraph.graph.features.adjacency import sparse_digest
 
 __all__ = ["COMMUNITY_BLOCK_WIDTH", "community_block", "user_communities"]
 
@@ -56,14 +56,8 @@ _LATEST: dict[str, np.ndarray] = {}
 
 
 def _graph_key(graph: UserGraph, seed: int) -> str:
-    parts = [graph.social.indptr, graph.social.indices]
-    for relation in sorted(graph.incidence):
-        b = graph.incidence[relation]
-        parts += [np.asarray(b.shape), b.indptr, b.indices]
-    digest = [
-        int(pd.util.hash_array(np.asarray(p, dtype=np.int64)).sum(dtype=np.uint64)) for p in parts
-    ]
-    return f"{graph.num_users}-{graph.max_sharing}-{seed}-{digest}"
+    matrices = [graph.social, *(graph.incidence[r] for r in sorted(graph.incidence))]
+    return f"{graph.num_users}-{graph.max_sharing}-{seed}-{sparse_digest(matrices)}"
 
 
 def user_communities(graph: UserGraph, seed: int = 0) -> np.ndarray:

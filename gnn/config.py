@@ -20,7 +20,7 @@ from typing import Literal
 from riskgraph.errors import ModelError
 from riskgraph.gnn.protocol import LabelSplit
 
-__all__ = ["ARCHITECTURES", "CANDIDATES", "HEADS", "GraphRiskConfig"]
+__all__ = ["ARCHITECTURES", "CANDIDATES", "DEFAULT_CANDIDATES", "HEADS", "GraphRiskConfig"]
 
 ARCHITECTURES = ("sign", "sage", "rgcn", "hgt")
 #: The tree heads (:class:`~riskgraph.gnn.head.TreeHead`) a model may train: ``tabular``
@@ -29,6 +29,11 @@ HEADS = ("tabular", "graph")
 #: Every candidate, in the order a tie between them is settled (simplest first).
 #: ``blend`` averages the tree heads' standardized log-odds (both must be candidates).
 CANDIDATES = (*HEADS, "blend", "gnn")
+#: The candidates of the ``"sign"`` architecture unless told otherwise. The network is
+#: left out: in the robustness suite it lost to the ``graph`` head or changed no ranking
+#: that matters, and it is the costliest step of a training night (docs/model.md,
+#: section 2).
+DEFAULT_CANDIDATES = (*HEADS, "blend")
 
 _SPLIT = LabelSplit()
 #: Settings that name one of a few choices, and those choices.
@@ -94,8 +99,9 @@ class GraphRiskConfig:
         head on every input of the propagation model (neighbours' means over each
         relation and two hops, known-bad and known-good neighbours, communities);
         ``"blend"``, the mean of the two; ``"gnn"``, the network of ``architecture``.
-        None: every candidate for ``"sign"``, ``("gnn",)`` for the message-passing
-        architectures (the heads read the propagation model's inputs).
+        None: :data:`DEFAULT_CANDIDATES` (the tree heads and their blend) for
+        ``"sign"``, ``("gnn",)`` for the message-passing architectures (the heads read
+        the propagation model's inputs).
     communities : bool, default True
         Give the models each user's community (Leiden, label-free) and its known-bad
         and known-good members per label view (:mod:`riskgraph.gnn.communities`).
@@ -150,7 +156,7 @@ class GraphRiskConfig:
         """The candidates a model fits (:attr:`candidates`, or its default)."""
         if self.candidates is not None:
             return tuple(self.candidates)
-        return CANDIDATES if self.architecture == "sign" else ("gnn",)
+        return DEFAULT_CANDIDATES if self.architecture == "sign" else ("gnn",)
 
     def validate(self) -> GraphRiskConfig:
         """Check every setting; return ``self``.

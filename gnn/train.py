@@ -834,12 +834,14 @@ def _select(
     best = max(order, key=lambda c: (-1.0 if np.isnan(ap[c]) else ap[c], -order.index(c)))
     rng = np.random.default_rng(seed)
     n = len(y)
-    resampled = []  # per resample, every candidate's AUC-PR
-    for _ in range(_SELECTION_RESAMPLES):
-        idx = rng.integers(0, n, n)
-        if 0 < y[idx].sum() < n:
-            resampled.append([average_precision_score(y[idx], logits[c][idx]) for c in order])
-    boot = np.asarray(resampled).reshape(-1, len(order))
+    # A resample as the count of times each user is drawn: the AUC-PR of a resample is
+    # the count-weighted AUC-PR of the window (tied copies share their threshold).
+    counts = np.stack(
+        [np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(_SELECTION_RESAMPLES)]
+    ).astype(np.int32)
+    drawn_bad = counts @ (y == 1).astype(np.int64)
+    counts = counts[(drawn_bad > 0) & (drawn_bad < n)]
+    boot = np.stack([_weighted_average_precision(y, logits[c], counts) for c in order], axis=1)
     margins: dict[str, float] = {}
     for i, c in enumerate(order):
         diff = boot[:, i] - boot[:, order.index(best)]
@@ -847,6 +849,30 @@ def _select(
         margins[c] = float((ap[c] - ap[best]) / se)
     chosen = next(c for c in order if margins[c] >= -1.0)
     return chosen, margins
+
+
+def _weighted_average_precision(
+    y: np.ndarray, score: np.ndarray, weights: np.ndarray, chunk: int = 25
+) -> np.ndarray:
+    """``average_precision_score(y, score, sample_weight=w)`` for every row ``w`` of
+    ``weights``, from one sort of ``score``.
+
+    Same thresholds as scikit-learn (one per distinct score, highest first) and the
+    same sum: recall steps times the precision at each threshold.
+    """
+    order = np.argsort(score, kind="mergesort")[::-1]
+    s, bad = score[order], (y[order] == 1).astype(np.float64)
+    ends = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last row of each threshold
+    out = np.empty(len(weights))
+    for start in range(0, len(weights), chunk):  # bounds the (chunk, n) cumulative sums
+        w = weights[start : start + chunk][:, order].astype(np.float64)
+        tps = np.cumsum(w * bad, axis=1)[:, ends]
+        drawn = np.cumsum(w, axis=1)[:, ends]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(drawn > 0, tps / drawn, 0.0)
+        recall_step = np.diff(tps, axis=1, prepend=0.0) / tps[:, -1:]
+        out[start : start + chunk] = (recall_step * precision).sum(axis=1)
+    return out
 
 
 def _flat_settings(settings: GraphRiskConfig) -> dict[str, Any]:

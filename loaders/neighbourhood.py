@@ -8,13 +8,15 @@ batch exposure features do not count through it.
 
 :class:`NeighbourhoodIndex` indexes the rows once (sparse user-identifier incidence,
 ties, the rows of each user), so that a walk costs what the neighbourhood holds, not
-what the graph holds: the scorer builds it when it reads last night's graph, and every
-call walks it.
+what the graph holds: the scorer opens it when it reads last night's graph, the first
+walk builds it, and every later call walks it.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,6 +30,17 @@ __all__ = ["IDENTIFIER_NODES", "NeighbourhoodIndex", "neighbourhood"]
 # The identifier node tables (devices, accounts, addresses): a hop from user to user
 # crosses one of these or a tie.
 IDENTIFIER_NODES = tuple(t.node.table for t in IDENTIFIER_TABLES)
+
+
+@dataclass(frozen=True)
+class _WalkIndex:
+    """The structures a walk reads (see :attr:`NeighbourhoodIndex._walks`)."""
+
+    shared: list[tuple[sp.csr_matrix, sp.csr_matrix]]
+    ties: tuple[sp.csr_matrix, sp.csr_matrix]
+    refs: dict[str, list[np.ndarray]]
+    rows_of_user: dict[str, sp.csr_matrix]
+    node_keys: dict[str, pd.Index]
 
 
 class NeighbourhoodIndex:
@@ -44,24 +57,27 @@ class NeighbourhoodIndex:
 
     def __init__(self, rows: Mapping[str, pd.DataFrame], cap: int) -> None:
         self.source = {name: _one_chunk(frame) for name, frame in rows.items()}
-        rows = self.source
         self.cap = cap
-        self.users = _id_index(rows["users"]["user_id"])
-        n = len(self.users)
+        self.users = _id_index(self.source["users"]["user_id"])
+
+    @functools.cached_property
+    def _walks(self) -> _WalkIndex:
+        """What :meth:`walk` and :meth:`rows` read, built on their first call: a scorer
+        that only asks whether a user is known (the ``"graph"`` scope) never pays for it."""
+        rows, n = self.source, len(self.users)
         # Per identifier of the schema, the users x identifiers incidence of its
         # non-hub identifiers, and its transpose (identifier -> users).
-        self._shared = [m for node in IDENTIFIER_NODES if (m := self._incidence(node)) is not None]
+        shared = [m for node in IDENTIFIER_NODES if (m := self._incidence(node)) is not None]
         so = rows["social"]
         src, dst = self._positions(so["src_user_id"]), self._positions(so["dst_user_id"])
         ok = (src >= 0) & (dst >= 0)
         ties = sp.csr_matrix(
             (np.ones(int(ok.sum()), dtype=np.int8), (src[ok], dst[ok])), shape=(n, n)
         )
-        self._ties = (ties, ties.T.tocsr())
         # Per table with user references: each reference column's user positions, and
         # the rows of every user under the first one.
-        self._refs: dict[str, list[np.ndarray]] = {}
-        self._rows_of_user: dict[str, sp.csr_matrix] = {}
+        refs: dict[str, list[np.ndarray]] = {}
+        rows_of_user: dict[str, sp.csr_matrix] = {}
         for name, frame in rows.items():
             columns = ("user_id",) if name == "users" else _user_references(name)
             if not columns:
@@ -69,17 +85,18 @@ class NeighbourhoodIndex:
             positions = [self._positions(frame[c]) for c in columns]
             first = positions[0]
             ok = first >= 0
-            self._refs[name] = positions
-            self._rows_of_user[name] = sp.csr_matrix(
+            refs[name] = positions
+            rows_of_user[name] = sp.csr_matrix(
                 (np.ones(int(ok.sum()), dtype=np.int8), (first[ok], np.flatnonzero(ok))),
                 shape=(n, len(frame)),
             )
         # Node tables without an input table of their own: their rows by id.
-        self._node_keys = {
+        node_keys = {
             node: _id_index(rows[node][NODE_TYPES[node].key.name])
             for node, node_type in NODE_TYPES.items()
             if node_type.source is None and node in rows
         }
+        return _WalkIndex(shared, (ties, ties.T.tocsr()), refs, rows_of_user, node_keys)
 
     def _positions(self, ids: pd.Series) -> np.ndarray:
         """int64 positions in ``users`` of ``ids``; -1 for a missing or unknown id."""
@@ -112,6 +129,7 @@ class NeighbourhoodIndex:
     def walk(self, seeds: Iterable[str], hops: int) -> np.ndarray:
         """Positions in ``users`` of the users within ``hops`` hops of ``seeds``
         (seeds the rows do not hold are left out), sorted."""
+        index = self._walks
         start = self.users.get_indexer(pd.unique(pd.Series(list(seeds), dtype=object).astype(str)))
         reached = np.zeros(len(self.users), dtype=bool)
         frontier = np.unique(start[start >= 0])
@@ -119,8 +137,8 @@ class NeighbourhoodIndex:
         for _ in range(hops):
             if not len(frontier):
                 break
-            found = [ties[frontier].indices for ties in self._ties]
-            for incidence, holders in self._shared:
+            found = [ties[frontier].indices for ties in index.ties]
+            for incidence, holders in index.shared:
                 idents = np.unique(incidence[frontier].indices)
                 found.append(holders[idents].indices)
             candidates = np.unique(np.concatenate(found))
@@ -132,16 +150,17 @@ class NeighbourhoodIndex:
         """The rows of ``users`` (positions, from :meth:`walk`): their rows of every
         table (identifiers, applications), the ties between them, and the identifiers
         those rows name; each table in the order of the indexed rows."""
+        index = self._walks
         reached = np.zeros(len(self.users), dtype=bool)
         reached[users] = True
         out = dict(self.source)
-        for name, positions in self._refs.items():
-            rows = np.sort(self._rows_of_user[name][users].indices)
+        for name, positions in index.refs.items():
+            rows = np.sort(index.rows_of_user[name][users].indices)
             for other in positions[1:]:
                 at = other[rows]
                 rows = rows[(at >= 0) & reached[np.maximum(at, 0)]]
             out[name] = self.source[name].iloc[rows].reset_index(drop=True)
-        for node, keys in self._node_keys.items():
+        for node, keys in index.node_keys.items():
             # Only the identifiers the kept rows name (their properties kept); the
             # graph is rebuilt from the edges (graph_from_id_rows).
             found = keys.get_indexer(pd.Index(named_ids(out, node), dtype=object))

@@ -105,13 +105,16 @@ class ModelConfig:
         rank alike on the synthetic population, and ``"graph"`` costs more booster
         training and a TreeSHAP pass for every explained user, which the nightly at a
         million users cannot afford.
-    candidates : tuple of str, default ("tabular", "graph", "blend", "gnn")
+    candidates : tuple of str, default ("tabular", "graph", "blend")
         The graph models fitted each training night; the one with the best average
         precision on the validation window gives ``gnn_risk``
         (:class:`~riskgraph.gnn.train.GraphRiskModel`): ``"tabular"`` boosted trees on
         each user's own row, ``"graph"`` boosted trees on the user's row, its
         neighbours' and its community's, ``"blend"`` the mean of the two,
-        ``"gnn"`` the propagation network.
+        ``"gnn"`` the propagation network (not in the default: in the robustness suite
+        it lost to the ``graph`` head or changed no ranking that matters, and it is the
+        costliest step of a night; add it where the validation window is large and the
+        night has the time, docs/model.md).
     communities : bool, default True
         Give the graph models each user's community and its known record.
     scorecard_rows : {"validation", "labelled"}, default "validation"

@@ -16,6 +16,7 @@ bounds the cost of a projection by ``max_sharing * nnz``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,7 @@ __all__ = [
     "graph_snapshot",
     "identifier_degrees",
     "row_max",
+    "sparse_digest",
 ]
 
 #: User-to-user relations, in feature-name form.
@@ -216,6 +218,20 @@ def binary(m: sp.csr_array | sp.sparray) -> sp.csr_array:
 def identifier_degrees(incidence: sp.csr_array) -> np.ndarray:
     """Number of users on each identifier (column sums of a 0/1 matrix), ``int64``."""
     return np.bincount(incidence.indices, minlength=incidence.shape[1]).astype(np.int64)
+
+
+def sparse_digest(matrices: Iterable[sp.csr_array | sp.csr_matrix]) -> str:
+    """A key of the sparsity patterns of ``matrices`` (shapes, ``indptr``, ``indices``).
+
+    Label-free structures kept between the calls of one night (two-hop pairs,
+    communities) are found again by it: equal patterns, equal key.
+    """
+    digest = []
+    for m in matrices:
+        for part in (np.asarray(m.shape), m.indptr, m.indices):
+            hashed = pd.util.hash_array(np.asarray(part, dtype=np.int64))
+            digest.append(int(hashed.sum(dtype=np.uint64)))
+    return "-".join(map(str, digest))
 
 
 def drop_diagonal(m: sp.csr_array) -> sp.csr_array:

@@ -20,8 +20,9 @@ A user's own label never counts, whatever ``labels`` holds:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from riskgraph.graph.features.adjacency import (
     binary,
     co_user_matrix,
     identifier_degrees,
+    sparse_digest,
 )
 from riskgraph.graph.features.pagerank import PowerIteration, personalized_pagerank
 
@@ -238,6 +240,23 @@ def label_folds(user_ids: pd.Series, n_folds: int) -> np.ndarray:
     return (hashed % np.uint64(n_folds)).astype(np.int64)
 
 
+@dataclass
+class _TwoHopPairs:
+    """The two-hop pairs of every exposure relation towards the users of ``targets``."""
+
+    targets: np.ndarray
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+#: The two-hop pairs of the latest snapshot, by its relations' content: a night computes
+#: the features of one snapshot in several calls (tonight's features, training's label
+#: views, the scorecard's, scoring, explaining) and the pairs are their costliest
+#: label-free step; one entry bounds what is held. The lock keeps two threads of a
+#: service from adding the same targets twice (a pair counted twice).
+_LATEST_PAIRS: dict[str, _TwoHopPairs] = {}
+_PAIRS_LOCK = threading.Lock()
+
+
 class ExposureGraph:
     """The label-free part of the exposure features of one snapshot, built once.
 
@@ -278,9 +297,9 @@ class ExposureGraph:
             [[snapshot.social, incidence], [incidence.T, None]], format="csr"
         )
         self.fold = label_folds(user_ids, config.ppr_folds)
-        #: Users whose two-hop pairs ``_pairs`` holds, per relation (see :meth:`features`).
-        self._targets: np.ndarray | None = None
-        self._pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._key = f"{config.max_sharing}-" + sparse_digest(
+            matrices[rel] for rel in EXPOSURE_RELATIONS
+        )
 
     def bad_ppr(self, label_views: Sequence[np.ndarray]) -> list[np.ndarray]:
         """:func:`ppr_exposure` of each label vector, in one PageRank iteration.
@@ -325,22 +344,43 @@ class ExposureGraph:
             ``(n_users, len(EXPOSURE_FEATURES))``, RangeIndex = user position.
         """
         columns: dict[str, np.ndarray] = {}
-        known = ~np.isnan(labels)
-        if self._targets is None or (known & ~self._targets).any():
-            # The views of one snapshot hide different folds: the pairs of the union of
-            # their labelled users serve every view, so a few unions replace a two-hop
-            # product per view.
-            self._targets = known if self._targets is None else known | self._targets
-            self._pairs = {
-                rel: two_hop_pairs(self.matrices[rel], self._targets, self.config.max_sharing)
-                for rel in EXPOSURE_RELATIONS
-            }
+        pairs = self._two_hop_pairs(~np.isnan(labels))
         for rel in EXPOSURE_RELATIONS:  # five relations, each vectorised over all users
-            counts = _hop_counts(self.matrices[rel], labels, self._pairs[rel])
+            counts = _hop_counts(self.matrices[rel], labels, pairs[rel])
             for name, values in counts.items():
                 columns[f"{rel}_{name}"] = values
         columns["bad_ppr"] = self.bad_ppr([labels])[0] if bad_ppr is None else bad_ppr
         return pd.DataFrame({name: columns[name] for name in EXPOSURE_FEATURES})
+
+    def _two_hop_pairs(self, known: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The two-hop pairs of (at least) the users of ``known``, per relation.
+
+        The views of one snapshot hide different folds and the calls of a night show
+        different labels: the pairs of every labelled user seen so far are kept, and
+        only the users not seen yet are walked (a pair depends on its target alone, so
+        the pairs of the new targets are added to those held).
+        """
+        with _PAIRS_LOCK:
+            held = _LATEST_PAIRS.get(self._key)
+            if held is None:
+                _LATEST_PAIRS.clear()
+                empty = np.empty(0, dtype=np.int32)
+                held = _TwoHopPairs(
+                    targets=np.zeros(self.n_users, dtype=bool),
+                    pairs={rel: (empty, empty) for rel in EXPOSURE_RELATIONS},
+                )
+                _LATEST_PAIRS[self._key] = held
+            new = known & ~held.targets
+            if new.any():
+                for rel in EXPOSURE_RELATIONS:
+                    rows, target = two_hop_pairs(self.matrices[rel], new, self.config.max_sharing)
+                    old_rows, old_target = held.pairs[rel]
+                    held.pairs[rel] = (
+                        np.concatenate([old_rows, rows]),
+                        np.concatenate([old_target, target]),
+                    )
+                held.targets = held.targets | new
+            return dict(held.pairs)
 
 
 def ppr_exposure(

@@ -74,6 +74,27 @@ def test_selection_keeps_the_tabular_head_when_the_ties_say_nothing() -> None:
     assert set(model.record_.candidates) == {"tabular", "graph", "blend"}
 
 
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_the_selections_resamples_score_as_scikit_learn_scores_them(decimals) -> None:
+    # The one-standard-error rule resamples the validation window 200 times per
+    # candidate; each resample is scored from one sort, as counts of draws per user.
+    # It must give scikit-learn's AUC-PR of the resampled rows, tied scores included.
+    from sklearn.metrics import average_precision_score
+
+    from riskgraph.gnn.train import _weighted_average_precision
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(2_000) < 0.05).astype(float)
+    score = rng.normal(size=len(y)) + 1.5 * y
+    if decimals is not None:
+        score = np.round(score, decimals)  # many users share a threshold
+    draws = [rng.integers(0, len(y), len(y)) for _ in range(60)]
+    counts = np.stack([np.bincount(d, minlength=len(y)) for d in draws]).astype(np.int32)
+    expected = [average_precision_score(y[d], score[d]) for d in draws]
+    got = _weighted_average_precision(y, score, counts, chunk=7)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
 def test_the_choice_is_saved_and_scores_come_from_it(tmp_path) -> None:
     tables = community_world(shuffle_ties=False)
     model = GraphRiskModel(GraphRiskConfig(seed=0, **HEADS_ONLY)).fit(tables, D)

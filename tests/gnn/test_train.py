@@ -47,6 +47,27 @@ def test_training_is_deterministic_under_a_seed(tables: GraphTables) -> None:
     assert not np.array_equal(a, c)
 
 
+def test_the_network_candidate_trains_saves_and_explains_when_asked_for(
+    tables: GraphTables, tmp_path: Path
+) -> None:
+    # Not a default candidate (docs/model.md, section 2): a lender adds it. Alone, it is
+    # trained even on a window too small to compare candidates on.
+    from riskgraph.gnn.explain import ASSOCIATION_COLUMNS, risky_links
+
+    params = {**FAST, "candidates": ("gnn",)}
+    model = GraphRiskModel(GraphRiskConfig(seed=2, **params)).fit(tables, D)
+    assert model.selected_ == "gnn" and list(model.candidates_) == ["gnn"]
+    assert model.boosters_ is not None and len(model.history_) >= 1
+    again = GraphRiskModel(GraphRiskConfig(seed=2, **params)).fit(tables, D)
+    proba = model.predict_proba(tables, D)
+    assert np.array_equal(proba, again.predict_proba(tables, D))
+    loaded = GraphRiskModel.load(model.save(tmp_path / "gnn.pt"))
+    assert np.array_equal(loaded.predict_proba(tables, D), proba)
+    risk = proba[:, 1]
+    links = risky_links(model, tables, D, risk=risk, threshold=float(np.quantile(risk, 0.8)))
+    assert list(links.columns) == ASSOCIATION_COLUMNS and len(links) > 0
+
+
 @pytest.mark.parametrize("architecture", ["sage", "rgcn", "hgt"])
 def test_message_passing_architectures_train_and_are_deterministic(
     tables: GraphTables, architecture: str

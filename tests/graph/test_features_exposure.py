@@ -249,3 +249,48 @@ def test_feature_views_equal_one_computation_per_view():
     assert not batched[0].features["any_bad_2hop"].equals(batched[1].features["any_bad_2hop"])
     with pytest.raises(ConfigError, match="batch_size = 0"):
         next(compute_graph_feature_views(tables, as_of, views, batch_size=0))
+
+
+def test_the_two_hop_pairs_kept_between_calls_give_the_counts_of_a_fresh_walk():
+    # A night computes the features of one snapshot in several calls, and the two-hop
+    # pairs of its labelled users are kept from one call to the next: only users no
+    # earlier call labelled are walked. Every call must equal a walk from nothing, in
+    # whatever order the labels grow or shrink, and from two threads at once.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from riskgraph.graph.features import exposure
+    from riskgraph.loaders import build_graph_tables
+    from riskgraph.loaders.synthetic import generate_population
+
+    population = generate_population(1_500, seed=7, days=365)
+    tables = build_graph_tables(population.tables, hmac_key="pairs-test-key-0123456789").tables
+    as_of = pd.Timestamp(population.end) - pd.Timedelta(days=30)
+    visible = visible_labels(tables.users, as_of)
+    rng = np.random.default_rng(1)
+    few = np.where(rng.random(len(visible)) < 0.3, visible, np.nan)
+    more = np.where(rng.random(len(visible)) < 0.7, visible, np.nan)
+    order = [few, more, visible, few]  # grows, then a subset of what is held
+
+    def features(labels):
+        return compute_graph_features(tables, as_of, labels=labels).features
+
+    def fresh(labels):
+        exposure._LATEST_PAIRS.clear()
+        return features(labels)
+
+    expected = [fresh(labels) for labels in order]
+    exposure._LATEST_PAIRS.clear()
+    kept = [features(labels) for labels in order]
+    for got, want in zip(kept, expected, strict=True):
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert not kept[0]["any_bad_2hop"].equals(kept[2]["any_bad_2hop"])  # the views differ
+    (held,) = exposure._LATEST_PAIRS.values()
+    n_pairs = len(held.pairs["any"][0])
+    features(visible)  # nothing new: nothing walked, nothing added
+    assert len(held.pairs["any"][0]) == n_pairs
+
+    exposure._LATEST_PAIRS.clear()
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(features, [visible, visible]))
+    for got in both:
+        pd.testing.assert_frame_equal(got, expected[2], check_exact=True)

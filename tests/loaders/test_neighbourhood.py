@@ -107,3 +107,16 @@ def test_columns_read_in_chunks_are_indexed_in_one(rows):
         pd.testing.assert_frame_equal(
             got[name].reset_index(drop=True), frame.reset_index(drop=True)
         )
+
+
+def test_the_walk_structures_are_built_by_the_first_walk_not_at_open(rows):
+    # The default online scope asks the index only whether an applicant is known: at a
+    # million users the walk's matrices would cost it seconds and memory for nothing.
+    index = NeighbourhoodIndex(rows, 50)
+    assert "_walks" not in vars(index)
+    assert index.users.get_indexer([rows["users"]["user_id"].iloc[0]])[0] == 0
+    assert "_walks" not in vars(index)
+    seeds = rows["users"]["user_id"].astype(str).iloc[:2].tolist()
+    first = index.walk(seeds, 2)
+    assert "_walks" in vars(index)
+    assert np.array_equal(index.walk(seeds, 2), first)

@@ -131,12 +131,13 @@ def test_targets_protected_attributes_and_monitoring_read_from_the_file(tmp_path
 
 
 def test_model_settings_build_the_graph_models_settings_with_its_defaults():
-    from riskgraph.gnn.config import CANDIDATES, GraphRiskConfig
+    from riskgraph.gnn.config import DEFAULT_CANDIDATES, GraphRiskConfig
     from riskgraph.modeling import ModelConfig
 
     # The defaults the two share live in GraphRiskConfig: the nightly default model is
     # the library's default model.
-    assert ModelConfig().gnn_config() == GraphRiskConfig(candidates=CANDIDATES)
+    assert ModelConfig().gnn_config() == GraphRiskConfig(candidates=DEFAULT_CANDIDATES)
+    assert ModelConfig().candidates == GraphRiskConfig().candidate_list
     chosen = ModelConfig(seed=7, n_folds=3, candidates=("tabular",), num_threads=1)
     got = chosen.gnn_config()
     assert (got.seed, got.n_folds, got.candidates, got.num_threads) == (7, 3, ("tabular",), 1)
