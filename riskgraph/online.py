@@ -255,8 +255,9 @@ class OnlineScorer:
         return self.base_index().source
 
     def base_index(self) -> NeighbourhoodIndex:
-        """:meth:`base_rows` indexed for the neighbourhood walk (built with them): a
-        call's walk and lookups cost what its neighbourhood holds, not the graph."""
+        """:meth:`base_rows` indexed for the neighbourhood walk (opened with them; the
+        walk's structures are built by the first walk): a call's walk and lookups cost
+        what its neighbourhood holds, not the graph."""
         with self._lock:
             if self._base_index is None:
                 from riskgraph.graph.reader import read_graph

@@ -16,6 +16,7 @@ bounds the cost of a projection by ``max_sharing * nnz``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -226,12 +227,14 @@ def sparse_digest(matrices: Iterable[sp.csr_array | sp.csr_matrix]) -> str:
     Label-free structures kept between the calls of one night (two-hop pairs,
     communities) are found again by it: equal patterns, equal key.
     """
-    digest = []
+    # The bytes in order: a sum of per-entry hashes would not see which row holds
+    # which column (ties 0-1, 2-3 and ties 0-3, 1-2 would share a key).
+    digest = hashlib.blake2b(digest_size=16)
     for m in matrices:
         for part in (np.asarray(m.shape), m.indptr, m.indices):
-            hashed = pd.util.hash_array(np.asarray(part, dtype=np.int64))
-            digest.append(int(hashed.sum(dtype=np.uint64)))
-    return "-".join(map(str, digest))
+            digest.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
+            digest.update(b"|")
+    return digest.hexdigest()
 
 
 def drop_diagonal(m: sp.csr_array) -> sp.csr_array:

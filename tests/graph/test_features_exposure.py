@@ -294,3 +294,21 @@ def test_the_two_hop_pairs_kept_between_calls_give_the_counts_of_a_fresh_walk():
         both = list(pool.map(features, [visible, visible]))
     for got in both:
         pd.testing.assert_frame_equal(got, expected[2], check_exact=True)
+
+
+def test_the_key_of_kept_pairs_sees_which_user_holds_which_link():
+    # Two graphs with the same degrees and the same column ids in other rows (ties 0-1,
+    # 2-3 against 0-3, 1-2) have different two-hop pairs: the key that finds the pairs
+    # kept between calls must tell them apart, or one graph gets the other's counts.
+    from riskgraph.graph.features.adjacency import sparse_digest
+
+    def ties(edges):
+        rows = [a for a, _ in edges] + [b for _, b in edges]
+        cols = [b for _, b in edges] + [a for a, _ in edges]
+        return binary_matrix(np.array(rows), np.array(cols), (4, 4))
+
+    a, b = ties([(0, 1), (2, 3)]), ties([(0, 3), (1, 2)])
+    assert np.array_equal(a.indptr, b.indptr)
+    assert sorted(a.indices) == sorted(b.indices)
+    assert sparse_digest([a]) != sparse_digest([b])
+    assert sparse_digest([a]) == sparse_digest([ties([(2, 3), (0, 1)])])
