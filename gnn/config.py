@@ -20,16 +20,7 @@ from typing import Literal
 from riskgraph.errors import ModelError
 from riskgraph.gnn.protocol import LabelSplit
 
-__all__ = [
-    "ARCHITECTURES",
-    "CANDIDATES",
-    "DEFAULT_CANDIDATES",
-    "HEADS",
-    "HEAD_SEED_ROWS",
-    "MAX_HEAD_SEEDS",
-    "GraphRiskConfig",
-    "head_seeds_for",
-]
+__all__ = ["ARCHITECTURES", "CANDIDATES", "DEFAULT_CANDIDATES", "HEADS", "GraphRiskConfig"]
 
 ARCHITECTURES = ("sign", "sage", "rgcn", "hgt")
 #: The tree heads (:class:`~riskgraph.gnn.head.TreeHead`) a model may train: ``tabular``
@@ -43,11 +34,6 @@ CANDIDATES = (*HEADS, "blend", "gnn")
 #: that matters, and it is the costliest step of a training night (docs/model.md,
 #: section 2).
 DEFAULT_CANDIDATES = (*HEADS, "blend")
-
-#: The training users whose one-model cost bounds a tree head's averaged models
-#: (:func:`head_seeds_for`), and the most models a head averages.
-HEAD_SEED_ROWS = 20_000
-MAX_HEAD_SEEDS = 16
 
 _SPLIT = LabelSplit()
 #: Settings that name one of a few choices, and those choices.
@@ -119,13 +105,6 @@ class GraphRiskConfig:
     communities : bool, default True
         Give the models each user's community (Leiden, label-free) and its known-bad
         and known-good members per label view (:mod:`riskgraph.gnn.communities`).
-    head_seeds : int or None, default None
-        LightGBM models averaged in each tree head (:class:`~riskgraph.gnn.head.TreeHead`),
-        seeds ``seed``, ``seed + 1``, .... None: as many as fit the work of one head on
-        :data:`HEAD_SEED_ROWS` training users, 1 to :data:`MAX_HEAD_SEEDS`
-        (:func:`head_seeds_for`). Few labelled users make a single boosted model chaotic
-        (one application moved out of view moves every score) and make more models
-        cheap; a million users need one.
     cross_fit_below : int, default 100
         When the validation window holds fewer bad users than this, its average
         precision is too noisy to choose by: the tree heads are then also fitted once
@@ -158,7 +137,6 @@ class GraphRiskConfig:
     booster_inputs: Literal["own", "graph"] = "own"
     candidates: tuple[str, ...] | None = None
     communities: bool = True
-    head_seeds: int | None = None
     cross_fit_below: int = 100
     seed: int = _SPLIT.seed
     num_threads: int | None = None
@@ -180,10 +158,6 @@ class GraphRiskConfig:
             return tuple(self.candidates)
         return DEFAULT_CANDIDATES if self.architecture == "sign" else ("gnn",)
 
-    def head_seeds_for(self, n_train: int) -> int:
-        """The models a tree head averages when trained on ``n_train`` users."""
-        return self.head_seeds if self.head_seeds is not None else head_seeds_for(n_train)
-
     def validate(self) -> GraphRiskConfig:
         """Check every setting; return ``self``.
 
@@ -199,13 +173,6 @@ class GraphRiskConfig:
             raise ModelError(
                 f"GraphRiskConfig.validation_fraction = {self.validation_fraction!r}: expected "
                 "in (0, 1) (early stopping and calibration need a validation window)"
-            )
-        if self.head_seeds is not None and (
-            not isinstance(self.head_seeds, int) or self.head_seeds < 1
-        ):
-            raise ModelError(
-                f"GraphRiskConfig.head_seeds = {self.head_seeds!r}: expected an integer >= 1 "
-                "or None (chosen from the training users)"
             )
         if not self.fanout or any(int(k) == 0 for k in self.fanout):
             raise ModelError(f"GraphRiskConfig.fanout = {self.fanout!r}: expected non-zero ints")
@@ -242,16 +209,3 @@ class GraphRiskConfig:
                 f"{HEADS} read the propagation model's inputs; architecture "
                 f"{self.architecture!r} trains 'gnn' only"
             )
-
-
-def head_seeds_for(n_train: int) -> int:
-    """Models averaged per tree head by default: as many as cost no more than one model
-    on :data:`HEAD_SEED_ROWS` users (a model's cost grows with its rows), from 1 to
-    :data:`MAX_HEAD_SEEDS`.
-
-    Examples
-    --------
-    >>> [head_seeds_for(n) for n in (500, 5_000, 50_000, 250_000)]
-    [16, 4, 1, 1]
-    """
-    return int(min(MAX_HEAD_SEEDS, max(1, HEAD_SEED_ROWS // max(n_train, 1))))

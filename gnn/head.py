@@ -18,7 +18,7 @@ a sum over links, so TreeSHAP splits its contributions over them
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import numpy as np
 
@@ -32,33 +32,22 @@ HEAD_BOOSTING = Boosting()
 
 
 class TreeHead:
-    """LightGBM models over the rows they are given, one per seed, averaged.
-
-    A single boosted model is chaotic in its data: moving one application out of
-    view can shift an early split, every later tree follows it, and every user's
-    score moves. Averaging models that differ only in their row and column
-    subsamples (their seeds) keeps what the data say and averages out that chaos,
-    so a retrain on nearly the same data scores nearly the same.
+    """One LightGBM model over the rows it is given.
 
     Parameters
     ----------
     boosting : Boosting, default ``HEAD_BOOSTING``
         Its LightGBM settings (learning rate, leaves, rounds, early stopping, seed).
-    n_seeds : int, default 1
-        Models averaged; the ``i``-th is trained with seed ``boosting.seed + i``.
 
     Attributes
     ----------
-    models_ : list of str
-        The fitted boosters as LightGBM model text.
-    best_rounds_ : list of int
+    model_ : str
+        The fitted booster as LightGBM model text.
+    best_round_ : int
     """
 
-    def __init__(self, boosting: Boosting = HEAD_BOOSTING, n_seeds: int = 1) -> None:
-        if n_seeds < 1:
-            raise ModelError(f"TreeHead: n_seeds = {n_seeds!r}, expected an integer >= 1")
+    def __init__(self, boosting: Boosting = HEAD_BOOSTING) -> None:
         self.boosting = boosting
-        self.n_seeds = n_seeds
 
     def fit(
         self,
@@ -68,7 +57,7 @@ class TreeHead:
         y_val: np.ndarray,
         categorical: list[int] | None = None,
     ) -> TreeHead:
-        """Train on ``(x, y)``, each model stopping early on ``(x_val, y_val)``.
+        """Train on ``(x, y)``, stopping early on ``(x_val, y_val)``.
 
         Parameters
         ----------
@@ -90,71 +79,55 @@ class TreeHead:
         y_val = np.asarray(y_val, dtype=np.float64)
         if len(np.unique(y)) < 2:
             raise ModelError(f"TreeHead: its {len(y)} training users lack a bad or a good label")
-        # One binned dataset serves every seed: the bins depend on the rows, not the seed.
-        train_set = lgb.Dataset(x, y, categorical_feature=categorical or [], free_raw_data=False)
-        stop = len(np.unique(y_val)) == 2
-        val_set = lgb.Dataset(x_val, y_val, reference=train_set) if stop else None
-        self.models_: list[str] = []
-        self.best_rounds_: list[int] = []
-        self._boosters = []
-        for i in range(self.n_seeds):
-            params = replace(self.boosting, seed=self.boosting.seed + i).lightgbm_params()
-            if stop:
-                booster = lgb.train(
-                    params,
-                    train_set,
-                    num_boost_round=self.boosting.max_rounds,
-                    valid_sets=[val_set],
-                    callbacks=[lgb.early_stopping(self.boosting.early_stopping, verbose=False)],
-                )
-            else:
-                # Nothing to stop on (tiny graphs): a fixed, modest number of rounds.
-                booster = lgb.train(params, train_set, num_boost_round=100)
-            rounds = int(booster.best_iteration or booster.current_iteration())
-            self.best_rounds_.append(rounds)
-            self.models_.append(booster.model_to_string(num_iteration=rounds))
-            self._boosters.append(booster)
+        train_set = lgb.Dataset(x, y, categorical_feature=categorical or [], free_raw_data=True)
+        if len(np.unique(y_val)) < 2:
+            # Nothing to stop on (tiny graphs): a fixed, modest number of rounds.
+            booster = lgb.train(self.boosting.lightgbm_params(), train_set, num_boost_round=100)
+        else:
+            val_set = lgb.Dataset(x_val, y_val, reference=train_set)
+            booster = lgb.train(
+                self.boosting.lightgbm_params(),
+                train_set,
+                num_boost_round=self.boosting.max_rounds,
+                valid_sets=[val_set],
+                callbacks=[lgb.early_stopping(self.boosting.early_stopping, verbose=False)],
+            )
+        self.best_round_ = int(booster.best_iteration or booster.current_iteration())
+        self.model_ = booster.model_to_string(num_iteration=self.best_round_)
+        self._booster = booster
         return self
 
-    def _loaded(self) -> list:
+    def _loaded(self):
         import lightgbm as lgb
 
-        if not hasattr(self, "models_"):
+        if not hasattr(self, "model_"):
             raise ModelError("TreeHead is not fitted")
-        if getattr(self, "_boosters", None) is None:
-            self._boosters = [lgb.Booster(model_str=m) for m in self.models_]
-        return self._boosters
+        if getattr(self, "_booster", None) is None:
+            self._booster = lgb.Booster(model_str=self.model_)
+        return self._booster
 
     def predict_logit(self, x: np.ndarray) -> np.ndarray:
-        """float64 ``(n,)``: log-odds of ``x``, the mean of the models'."""
-        out = sum(
-            np.asarray(b.predict(x, raw_score=True, num_threads=2), dtype=np.float64)
-            for b in self._loaded()
-        )
-        return out / len(self.models_)
+        """float64 ``(n,)``: log-odds of ``x``."""
+        out = self._loaded().predict(x, raw_score=True, num_threads=2)
+        return np.asarray(out, dtype=np.float64)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """float64 ``(n, d + 1)``: TreeSHAP contribution of each column (log-odds),
-        then the expected value, the mean of the models'; each row sums to
-        :meth:`predict_logit`."""
-        out = sum(
-            np.asarray(b.predict(x, pred_contrib=True, num_threads=2), dtype=np.float64)
-            for b in self._loaded()
-        )
-        return out / len(self.models_)
+        then the expected value; each row sums to :meth:`predict_logit`."""
+        out = self._loaded().predict(x, pred_contrib=True, num_threads=2)
+        return np.asarray(out, dtype=np.float64)
 
     def state_dict(self) -> dict[str, object]:
         return {
             "params": asdict(self.boosting),
-            "models": list(self.models_),
-            "best_rounds": list(self.best_rounds_),
+            "model": self.model_,
+            "best_round": self.best_round_,
         }
 
     @classmethod
     def from_state_dict(cls, state: dict[str, object]) -> TreeHead:
-        models = list(state["models"])  # type: ignore[call-overload]
-        out = cls(Boosting(**state["params"]), n_seeds=len(models))  # type: ignore[arg-type]
-        out.models_ = [str(m) for m in models]
-        out.best_rounds_ = [int(r) for r in state["best_rounds"]]  # type: ignore[attr-defined]
-        out._boosters = None
+        out = cls(Boosting(**state["params"]))  # type: ignore[arg-type]
+        out.model_ = str(state["model"])
+        out.best_round_ = int(state["best_round"])  # type: ignore[call-overload]
+        out._booster = None
         return out

@@ -62,7 +62,7 @@ __all__ = [
     "TrainingRecord",
 ]
 
-MODEL_FORMAT = "riskgraph-gnn/3"
+MODEL_FORMAT = "riskgraph-gnn/2"
 # Static blocks a ``tabular`` head reads: the user's own row, nothing of its neighbours.
 _OWN_BLOCKS = ("identifiers", "activity", "profile")
 
@@ -96,8 +96,6 @@ class TrainingRecord:
     #: showed (:meth:`~riskgraph.gnn.protocol.LabelFolds.label_share`): near 0 when
     #: labels arrive later than the training users' time span.
     label_share: float = float("nan")
-    #: LightGBM models averaged in each tree head.
-    head_seeds: int = 1
 
 
 def _data_fingerprint(tables: GraphTables, folds: LabelFolds) -> str:
@@ -319,10 +317,10 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         return judged
 
     def _fit_head(self, name: str, runner: SignRunner | MessagePassingRunner) -> np.ndarray:
-        """Fit the tree head ``name`` on the training users' own views, its models
-        (``head_seeds``) each stopping early on the validation window; return the
-        validation users' logits, followed, when cross-fitted, by the training users'
-        out-of-fold logits (a head per fold, trained on the other folds' users)."""
+        """Fit the tree head ``name`` on the training users' own views, stopping early
+        on the validation window; return the validation users' logits, followed, when
+        cross-fitted, by the training users' out-of-fold logits (a head per fold,
+        trained on the other folds' users)."""
         assert isinstance(runner, SignRunner)
         folds = runner.folds
         train, val = np.flatnonzero(folds.train), np.flatnonzero(folds.validation)
@@ -331,8 +329,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         y_train, y_val = folds.labels[train], folds.labels[val]
         categorical = self._head_categorical(runner, name)
         boosting = Boosting(seed=self.settings.seed)
-        n_seeds = self.settings.head_seeds_for(len(train))
-        head = TreeHead(boosting, n_seeds).fit(x_train, y_train, x_val, y_val, categorical)
+        head = TreeHead(boosting).fit(x_train, y_train, x_val, y_val, categorical)
         self.heads_[name] = head
         out = [head.predict_logit(x_val)]
         if self.cross_fitted_:
@@ -343,7 +340,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                 if len(np.unique(y_train[inside])) < 2:
                     oof[~inside] = head.predict_logit(x_train[~inside])
                     continue
-                part = TreeHead(boosting, n_seeds).fit(
+                part = TreeHead(boosting).fit(
                     x_train[inside], y_train[inside], x_val, y_val, categorical
                 )
                 oof[~inside] = part.predict_logit(x_train[~inside])
@@ -478,7 +475,6 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             candidates={k: dict(v) for k, v in self.candidates_.items()},
             cross_fitted=self.cross_fitted_,
             label_share=float(folds.label_share(np.flatnonzero(train)).mean()),
-            head_seeds=self.settings.head_seeds_for(int(train.sum())),
         )
 
     # -- prediction ------------------------------------------------------------------

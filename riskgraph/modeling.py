@@ -117,11 +117,6 @@ class ModelConfig:
         night has the time, docs/model.md).
     communities : bool, default True
         Give the graph models each user's community and its known record.
-    head_seeds : int or None, default None
-        LightGBM models averaged in each tree head, so that a retrain on nearly the
-        same data scores nearly the same. None: chosen from the training users, many
-        for a few hundred, one from 20,000 on
-        (:func:`~riskgraph.gnn.config.head_seeds_for`).
     scorecard_rows : {"validation", "labelled"}, default "validation"
         Which labelled users fit the scorecard: the graph model's validation window,
         where ``gnn_risk`` is out of sample, or every labelled user (whose
@@ -140,7 +135,6 @@ class ModelConfig:
     booster_inputs: Literal["own", "graph"] = _GRAPH_MODEL.booster_inputs
     candidates: tuple[str, ...] = _GRAPH_MODEL.candidate_list
     communities: bool = _GRAPH_MODEL.communities
-    head_seeds: int | None = _GRAPH_MODEL.head_seeds
     scorecard_rows: Literal["labelled", "validation"] = "validation"
     num_threads: int | None = _GRAPH_MODEL.num_threads
 
@@ -155,7 +149,6 @@ class ModelConfig:
             booster_inputs=self.booster_inputs,
             candidates=tuple(self.candidates),
             communities=self.communities,
-            head_seeds=self.head_seeds,
             num_threads=self.num_threads,
         )
 
@@ -172,13 +165,6 @@ class ModelConfig:
         if not isinstance(self.time_buckets, int) or self.time_buckets < 1:
             raise ConfigError(
                 f"model.time_buckets = {self.time_buckets!r}: expected an integer >= 1"
-            )
-        if self.head_seeds is not None and (
-            not isinstance(self.head_seeds, int) or self.head_seeds < 1
-        ):
-            raise ConfigError(
-                f"model.head_seeds = {self.head_seeds!r}: expected an integer >= 1 "
-                "(leave it out to choose from the training users)"
             )
         if not 0.0 < self.validation_fraction < 1.0:
             raise ConfigError(
@@ -290,7 +276,6 @@ class RiskModels:
             "scorecard_users": int(rows.sum()),
             "cross_fitted": gnn.cross_fitted_,
             "label_share": gnn.record_.label_share,
-            "head_seeds": gnn.record_.head_seeds,
             "gnn_validation_auc_roc": gnn.record_.validation_auc_roc,
             "gnn_validation_auc_pr": gnn.record_.validation_auc_pr,
             "gnn_validation_brier": gnn.record_.validation_brier,

@@ -66,22 +66,12 @@ def test_selection_takes_the_graph_when_the_ties_carry_the_risk() -> None:
 
 
 def test_selection_keeps_the_tabular_head_when_the_ties_say_nothing() -> None:
-    """Three worlds whose ties say nothing: the rule keeps the tabular head in most.
-
-    One world cannot test a rule meant to hold most of the time: where the graph
-    head's noise columns happen to help its judges, it may come out ahead by about
-    one standard error (world 0 does, by 1.04 to 1.07, with 4 to 16 models per head).
-    A selection that favours the model with the most columns keeps it in none.
-    """
-    selected = []
-    for seed in range(3):
-        model = GraphRiskModel(GraphRiskConfig(seed=0, **HEADS_ONLY)).fit(
-            community_world(shuffle_ties=True, seed=seed), D
-        )
-        assert model.record_.selected == model.selected_
-        assert set(model.record_.candidates) == {"tabular", "graph", "blend"}
-        selected.append(model.selected_)
-    assert selected.count("tabular") >= 2, selected
+    model = GraphRiskModel(GraphRiskConfig(seed=0, **HEADS_ONLY)).fit(
+        community_world(shuffle_ties=True), D
+    )
+    assert model.selected_ == "tabular"
+    assert model.record_.selected == "tabular"
+    assert set(model.record_.candidates) == {"tabular", "graph", "blend"}
 
 
 @pytest.mark.parametrize("decimals", [None, 1])
