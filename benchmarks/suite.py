@@ -225,17 +225,24 @@ class UntrainableError(Exception):
 
 
 def run_product(
-    task: Task, workdir: Path, config: Path | None, hmac_key: str | None = None
+    task: Task,
+    workdir: Path,
+    config: Path | None,
+    hmac_key: str | None = None,
+    retrain_from: Path | None = None,
 ) -> tuple[pd.DataFrame, float]:
     """``riskgraph nightly --no-neo4j`` on the task's input; scores.parquet and seconds.
 
     A new random pseudonymization key unless ``hmac_key`` is given (a lender keeps one
-    key: runs to be compared use the same)."""
+    key: runs to be compared use the same). ``retrain_from``: an earlier run's workdir
+    whose models are in place, as the last night's, for a ``--retrain`` night."""
     import shutil
 
     shutil.rmtree(workdir, ignore_errors=True)  # a kept earlier run would be "already complete"
     input_dir = workdir / "input"
     input_dir.mkdir(parents=True, exist_ok=True)
+    if retrain_from is not None:
+        shutil.copytree(retrain_from / "out" / "model", workdir / "out" / "model")
     for name, frame in task.frames.items():
         frame.to_parquet(input_dir / f"{name}.parquet", index=False)
     key = workdir / "hmac.key"
@@ -246,6 +253,8 @@ def run_product(
            "--hmac-key-file", str(key), "--quiet"]  # fmt: skip
     if config is not None:
         cmd += ["--config", str(config)]
+    if retrain_from is not None:
+        cmd += ["--retrain"]
     clock = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=workdir)
     seconds = time.perf_counter() - clock
@@ -331,8 +340,9 @@ def run_task(task: Task, seed: int, config: Path | None, keep: Path | None) -> d
 
 # -- stability across retrains ----------------------------------------------------------------
 def stability_run(n_users: int, seed: int, share: float, config: Path | None) -> dict[str, Any]:
-    """Train on a synthetic population, then again with ``share`` of its applications
-    moved out of view (filed after the run date); compare the two nights' scores."""
+    """Train on a synthetic population, then retrain (``--retrain``, the first night's
+    models in place) with ``share`` of its applications moved out of view (filed after
+    the run date); compare the two nights' scores."""
     from riskgraph.loaders.synthetic import generate_population
 
     pop = generate_population(n_users, seed=seed)
@@ -349,7 +359,7 @@ def stability_run(n_users: int, seed: int, share: float, config: Path | None) ->
     with tempfile.TemporaryDirectory(prefix="suite-stability-") as tmp:
         a, _ = run_product(base, Path(tmp) / "a", config, key)
         record_a = model_record(Path(tmp) / "a")
-        b, _ = run_product(changed, Path(tmp) / "b", config, key)
+        b, _ = run_product(changed, Path(tmp) / "b", config, key, retrain_from=Path(tmp) / "a")
         record_b = model_record(Path(tmp) / "b")
     b = b.loc[a.index]
     delta = (b["credit_score"] - a["credit_score"]).abs().to_numpy()
@@ -363,6 +373,7 @@ def stability_run(n_users: int, seed: int, share: float, config: Path | None) ->
         "decisions_flipped": int((a["decision"] != b["decision"]).sum()),
         "decisions_flipped_share": float((a["decision"] != b["decision"]).mean()),
         "candidates": [record_a.get("candidate"), record_b.get("candidate")],
+        "head_models": record_b.get("head_models"),
     }
 
 

@@ -32,7 +32,17 @@ HEAD_BOOSTING = Boosting()
 
 
 class TreeHead:
-    """One LightGBM model over the rows it is given.
+    """LightGBM models over the rows they are given, their log-odds averaged.
+
+    :meth:`fit` trains one model. A cross-fitted head (few labelled bad users,
+    :class:`~riskgraph.gnn.train.GraphRiskModel`) also trains one model per fold, on
+    the other folds' users, for its out-of-fold logits; :meth:`pooled` then keeps
+    them all and scores by their mean. A single boosted model on a few dozen bad
+    users is chaotic in its data: moving one application out of view can shift an
+    early split, every later tree follows it, and every user's score moves. Models
+    trained on other subsets of the users, with other seeds, average that chaos out,
+    so a retrain on nearly the same data scores nearly the same, and the fold models
+    cost nothing more: cross-fitting trains them anyway.
 
     Parameters
     ----------
@@ -41,9 +51,9 @@ class TreeHead:
 
     Attributes
     ----------
-    model_ : str
-        The fitted booster as LightGBM model text.
-    best_round_ : int
+    models_ : list of str
+        The fitted boosters as LightGBM model text.
+    best_rounds_ : list of int
     """
 
     def __init__(self, boosting: Boosting = HEAD_BOOSTING) -> None:
@@ -57,7 +67,7 @@ class TreeHead:
         y_val: np.ndarray,
         categorical: list[int] | None = None,
     ) -> TreeHead:
-        """Train on ``(x, y)``, stopping early on ``(x_val, y_val)``.
+        """Train one model on ``(x, y)``, stopping early on ``(x_val, y_val)``.
 
         Parameters
         ----------
@@ -80,54 +90,73 @@ class TreeHead:
         if len(np.unique(y)) < 2:
             raise ModelError(f"TreeHead: its {len(y)} training users lack a bad or a good label")
         train_set = lgb.Dataset(x, y, categorical_feature=categorical or [], free_raw_data=True)
+        params = self.boosting.lightgbm_params()
         if len(np.unique(y_val)) < 2:
             # Nothing to stop on (tiny graphs): a fixed, modest number of rounds.
-            booster = lgb.train(self.boosting.lightgbm_params(), train_set, num_boost_round=100)
+            booster = lgb.train(params, train_set, num_boost_round=100)
         else:
             val_set = lgb.Dataset(x_val, y_val, reference=train_set)
             booster = lgb.train(
-                self.boosting.lightgbm_params(),
+                params,
                 train_set,
                 num_boost_round=self.boosting.max_rounds,
                 valid_sets=[val_set],
                 callbacks=[lgb.early_stopping(self.boosting.early_stopping, verbose=False)],
             )
-        self.best_round_ = int(booster.best_iteration or booster.current_iteration())
-        self.model_ = booster.model_to_string(num_iteration=self.best_round_)
-        self._booster = booster
+        rounds = int(booster.best_iteration or booster.current_iteration())
+        self.best_rounds_ = [rounds]
+        self.models_ = [booster.model_to_string(num_iteration=rounds)]
+        self._boosters: list | None = [booster]
         return self
 
-    def _loaded(self):
+    @classmethod
+    def pooled(cls, heads: list[TreeHead]) -> TreeHead:
+        """One head scoring by the mean of ``heads``' models (the first's settings)."""
+        out = cls(heads[0].boosting)
+        out.models_ = [m for h in heads for m in h.models_]
+        out.best_rounds_ = [r for h in heads for r in h.best_rounds_]
+        loaded = [getattr(h, "_boosters", None) for h in heads]
+        out._boosters = None if any(b is None for b in loaded) else [b for bs in loaded for b in bs]
+        return out
+
+    def _loaded(self) -> list:
         import lightgbm as lgb
 
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "models_"):
             raise ModelError("TreeHead is not fitted")
-        if getattr(self, "_booster", None) is None:
-            self._booster = lgb.Booster(model_str=self.model_)
-        return self._booster
+        if getattr(self, "_boosters", None) is None:
+            self._boosters = [lgb.Booster(model_str=m) for m in self.models_]
+        return self._boosters
 
     def predict_logit(self, x: np.ndarray) -> np.ndarray:
-        """float64 ``(n,)``: log-odds of ``x``."""
-        out = self._loaded().predict(x, raw_score=True, num_threads=2)
-        return np.asarray(out, dtype=np.float64)
+        """float64 ``(n,)``: log-odds of ``x``, the mean of the models'."""
+        out = sum(
+            np.asarray(b.predict(x, raw_score=True, num_threads=2), dtype=np.float64)
+            for b in self._loaded()
+        )
+        return out / len(self.models_)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """float64 ``(n, d + 1)``: TreeSHAP contribution of each column (log-odds),
-        then the expected value; each row sums to :meth:`predict_logit`."""
-        out = self._loaded().predict(x, pred_contrib=True, num_threads=2)
-        return np.asarray(out, dtype=np.float64)
+        then the expected value, the mean of the models'; each row sums to
+        :meth:`predict_logit`."""
+        out = sum(
+            np.asarray(b.predict(x, pred_contrib=True, num_threads=2), dtype=np.float64)
+            for b in self._loaded()
+        )
+        return out / len(self.models_)
 
     def state_dict(self) -> dict[str, object]:
         return {
             "params": asdict(self.boosting),
-            "model": self.model_,
-            "best_round": self.best_round_,
+            "models": list(self.models_),
+            "best_rounds": list(self.best_rounds_),
         }
 
     @classmethod
     def from_state_dict(cls, state: dict[str, object]) -> TreeHead:
         out = cls(Boosting(**state["params"]))  # type: ignore[arg-type]
-        out.model_ = str(state["model"])
-        out.best_round_ = int(state["best_round"])  # type: ignore[call-overload]
-        out._booster = None
+        out.models_ = [str(m) for m in state["models"]]  # type: ignore[attr-defined]
+        out.best_rounds_ = [int(r) for r in state["best_rounds"]]  # type: ignore[attr-defined]
+        out._boosters = None
         return out

@@ -57,12 +57,13 @@ __all__ = [
     "ARCHITECTURES",
     "CANDIDATES",
     "HEADS",
+    "INCUMBENT_MARGIN_SE",
     "GraphRiskConfig",
     "GraphRiskModel",
     "TrainingRecord",
 ]
 
-MODEL_FORMAT = "riskgraph-gnn/2"
+MODEL_FORMAT = "riskgraph-gnn/3"
 # Static blocks a ``tabular`` head reads: the user's own row, nothing of its neighbours.
 _OWN_BLOCKS = ("identifiers", "activity", "profile")
 
@@ -96,6 +97,11 @@ class TrainingRecord:
     #: showed (:meth:`~riskgraph.gnn.protocol.LabelFolds.label_share`): near 0 when
     #: labels arrive later than the training users' time span.
     label_share: float = float("nan")
+    #: LightGBM models each tree head averages (1, or with cross-fitting 1 + a model
+    #: per fold).
+    head_models: int = 1
+    #: The candidate of the model this one replaced, when the fit was told it.
+    incumbent: str | None = None
 
 
 def _data_fingerprint(tables: GraphTables, folds: LabelFolds) -> str:
@@ -171,6 +177,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         *,
         folds: LabelFolds | None = None,
         feature_views: FeatureViews | None = None,
+        incumbent: str | None = None,
     ) -> GraphRiskModel:
         """Train every candidate on the labels visible as of ``as_of``; keep the one
         that validates best.
@@ -195,6 +202,10 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         feature_views : FeatureViews, optional
             Graph features per label view (:func:`~riskgraph.gnn.protocol.graph_feature_views`
             on the same ``folds``); without them the models use the graph alone.
+        incumbent : str, optional
+            The candidate of the model this one replaces: kept unless another
+            validates better by more than :data:`INCUMBENT_MARGIN_SE` standard errors
+            (:func:`_select`).
 
         Returns
         -------
@@ -216,7 +227,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             runner = self._runner(tables, as_of, folds, feature_views)
             stages["propagation"] = time.perf_counter() - clock
             judges, logits = self._fit_candidates(runner, fit_frame, stages)
-            judged = self._choose(runner, judges, logits)
+            judged = self._choose(runner, judges, logits, incumbent)
             self.record_ = self._record(tables, folds, judged, clock, stages)
         return self
 
@@ -290,12 +301,14 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         runner: SignRunner | MessagePassingRunner,
         judges: np.ndarray,
         logits: dict[str, np.ndarray],
+        incumbent: str | None = None,
     ) -> pd.DataFrame:
         """Select the candidate that validates best and calibrate it on ``judges``;
         return their labels, logits and calibrated probabilities."""
         folds = runner.folds
         y_judges = folds.labels[judges]
-        self.selected_, margins = _select(logits, y_judges, self.settings.seed)
+        self.incumbent_ = incumbent
+        self.selected_, margins = _select(logits, y_judges, self.settings.seed, incumbent)
         self.candidates_ = {
             name: {
                 **dict(zip(("auc_roc", "auc_pr"), _metrics(y_judges, z), strict=True)),
@@ -319,8 +332,12 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
     def _fit_head(self, name: str, runner: SignRunner | MessagePassingRunner) -> np.ndarray:
         """Fit the tree head ``name`` on the training users' own views, stopping early
         on the validation window; return the validation users' logits, followed, when
-        cross-fitted, by the training users' out-of-fold logits (a head per fold,
-        trained on the other folds' users)."""
+        cross-fitted, by the training users' out-of-fold logits.
+
+        Cross-fitted, a model per fold (trained on the other folds' users, with its own
+        seed) gives the out-of-fold logits, and the head keeps them all beside the model
+        of every training user and scores by their mean (:meth:`TreeHead.pooled`): on so
+        few bad users one model's scores move with every small change of the data."""
         assert isinstance(runner, SignRunner)
         folds = runner.folds
         train, val = np.flatnonzero(folds.train), np.flatnonzero(folds.validation)
@@ -328,24 +345,26 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         x_val = self.head_inputs(runner, val, None, name)
         y_train, y_val = folds.labels[train], folds.labels[val]
         categorical = self._head_categorical(runner, name)
-        boosting = Boosting(seed=self.settings.seed)
-        head = TreeHead(boosting).fit(x_train, y_train, x_val, y_val, categorical)
-        self.heads_[name] = head
-        out = [head.predict_logit(x_val)]
-        if self.cross_fitted_:
-            oof = np.zeros(len(train))
-            fold = folds.fold[train]
-            for k in np.unique(fold):
-                inside = fold != k
-                if len(np.unique(y_train[inside])) < 2:
-                    oof[~inside] = head.predict_logit(x_train[~inside])
-                    continue
-                part = TreeHead(boosting).fit(
-                    x_train[inside], y_train[inside], x_val, y_val, categorical
-                )
-                oof[~inside] = part.predict_logit(x_train[~inside])
-            out.append(oof)
-        return np.concatenate(out)
+        seed = self.settings.seed
+        head = TreeHead(Boosting(seed=seed)).fit(x_train, y_train, x_val, y_val, categorical)
+        if not self.cross_fitted_:
+            self.heads_[name] = head
+            return head.predict_logit(x_val)
+        parts = [head]
+        oof = np.zeros(len(train))
+        fold = folds.fold[train]
+        for k in np.unique(fold):
+            inside = fold != k
+            if len(np.unique(y_train[inside])) < 2:
+                oof[~inside] = head.predict_logit(x_train[~inside])
+                continue
+            part = TreeHead(Boosting(seed=seed + 1 + int(k))).fit(
+                x_train[inside], y_train[inside], x_val, y_val, categorical
+            )
+            oof[~inside] = part.predict_logit(x_train[~inside])
+            parts.append(part)
+        self.heads_[name] = TreeHead.pooled(parts)
+        return np.concatenate([self.heads_[name].predict_logit(x_val), oof])
 
     def _fit_blend(self, logits: dict[str, np.ndarray], n_val: int) -> np.ndarray:
         """Standardize each tree head's log-odds on the validation window (its first
@@ -475,6 +494,8 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             candidates={k: dict(v) for k, v in self.candidates_.items()},
             cross_fitted=self.cross_fitted_,
             label_share=float(folds.label_share(np.flatnonzero(train)).mean()),
+            head_models=max((len(h.models_) for h in self.heads_.values()), default=1),
+            incumbent=self.incumbent_,
         )
 
     # -- prediction ------------------------------------------------------------------
@@ -809,19 +830,29 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
 
 #: Bootstrap resamples of the validation window behind the selection's standard errors.
 _SELECTION_RESAMPLES = 200
+#: Standard errors by which another candidate must beat the incumbent (the candidate
+#: of the model being replaced) to take its place (:func:`_select`).
+INCUMBENT_MARGIN_SE = 2.0
 
 
 def _select(
-    logits: dict[str, np.ndarray], y: np.ndarray, seed: int
+    logits: dict[str, np.ndarray], y: np.ndarray, seed: int, incumbent: str | None = None
 ) -> tuple[str, dict[str, float]]:
     """The simplest candidate whose validation AUC-PR is within one standard error of
-    the best (the one-standard-error rule).
+    the best (the one-standard-error rule), or the ``incumbent`` while it stays within
+    :data:`INCUMBENT_MARGIN_SE` of the best.
 
     A more complex candidate must earn its place: on a validation window of a few
     hundred users the average precision of equally good models differs by chance, and
     taking the largest would prefer whichever model reads the most columns. The
     standard error is that of the paired difference to the best candidate, from
     bootstrap resamples of the validation users.
+
+    A retrain must also earn a switch. Where two candidates sit about one standard
+    error apart, a retrain on nearly the same data lands on either side by chance, and
+    a switch of candidate moves every score; last night's candidate therefore stays
+    until another beats it by more than twice the noise, a band wide enough that such
+    chance does not cross it and narrow enough that a real change of the data does.
 
     Returns
     -------
@@ -847,6 +878,8 @@ def _select(
         diff = boot[:, i] - boot[:, order.index(best)]
         se = max(float(diff.std()), 1e-9) if len(diff) > 1 else 1e-9
         margins[c] = float((ap[c] - ap[best]) / se)
+    if incumbent in margins and margins[incumbent] >= -INCUMBENT_MARGIN_SE:
+        return incumbent, margins
     chosen = next(c for c in order if margins[c] >= -1.0)
     return chosen, margins
 

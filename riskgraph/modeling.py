@@ -235,8 +235,18 @@ class RiskModels:
         self.config = config
         self.features = features
 
-    def fit(self, tables: GraphTables, as_of: pd.Timestamp) -> RiskModels:
+    def fit(
+        self, tables: GraphTables, as_of: pd.Timestamp, *, incumbent: str | None = None
+    ) -> RiskModels:
         """Train both models on the labels visible before ``as_of``.
+
+        Parameters
+        ----------
+        incumbent : str, optional
+            The graph model's candidate in the models being replaced
+            (:meth:`recorded_candidate`): it stays unless another validates better
+            beyond the noise, so that a retrain on nearly the same data does not
+            switch models by chance (:meth:`GraphRiskModel.fit`).
 
         Raises
         ------
@@ -253,7 +263,9 @@ class RiskModels:
             if cfg.gnn_graph_features
             else None
         )
-        gnn = GraphRiskModel(gnn_config).fit(tables, as_of, folds=folds, feature_views=gnn_views)
+        gnn = GraphRiskModel(gnn_config).fit(
+            tables, as_of, folds=folds, feature_views=gnn_views, incumbent=incumbent
+        )
         rows, gnn_train = self._scorecard_rows(gnn, tables, as_of, folds, gnn_views)
         # The scorecard needs its users' own views only (never all K * B views), and
         # only now: held through the GNN's training it raised the training's peak.
@@ -280,7 +292,9 @@ class RiskModels:
             "gnn_validation_auc_pr": gnn.record_.validation_auc_pr,
             "gnn_validation_brier": gnn.record_.validation_brier,
             "candidate": gnn.selected_,
+            "incumbent": incumbent,
             "candidates": gnn.candidates_,
+            "head_models": gnn.record_.head_models,
             "config": asdict(cfg),
         }
         return self
@@ -429,6 +443,18 @@ class RiskModels:
     @staticmethod
     def exists(directory: str | Path) -> bool:
         return (Path(directory) / _RECORD_FILE).is_file()
+
+    @staticmethod
+    def recorded_candidate(directory: str | Path) -> str | None:
+        """The graph model's candidate that models saved in ``directory`` chose, from
+        their record alone (readable after an upgrade made the models themselves
+        stale); None when there are none or their record does not say."""
+        try:
+            record = json.loads((Path(directory) / _RECORD_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        candidate = record.get("candidate") if isinstance(record, dict) else None
+        return candidate if isinstance(candidate, str) else None
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "gnn_"):

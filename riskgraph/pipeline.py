@@ -698,7 +698,9 @@ def _models(night: _Night, tables: GraphTables) -> tuple[RiskModels, bool]:
         "training on the labels visible before %s", night.as_of.date(), extra={"stage": "model"}
     )
     require_labels(_visible_label(tables, night.as_of), night.as_of)
-    models = RiskModels(config.model, config.features).fit(tables, night.as_of)
+    models = RiskModels(config.model, config.features).fit(
+        tables, night.as_of, incumbent=RiskModels.recorded_candidate(model_dir)
+    )
     try:
         models.save(night.staging / "model")
         # The scorecard as a risk team reads it, beside the model it describes.

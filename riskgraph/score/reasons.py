@@ -233,7 +233,7 @@ class _ReasonFinder:
         if bins is None:
             bins = model.bin_indices(prepared)
         if own_points is None:
-            own_points = model.points_of_bins(bins)
+            own_points = model.points_of(prepared, bins)
         own_lost = points_lost(model, own_points[names], prepared).to_numpy()
         lost = np.where(own_lost > min_points_lost, lost, 0.0)
         _drop_zero_counts(specs, prepared, names, lost)

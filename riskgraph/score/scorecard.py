@@ -8,20 +8,24 @@ Pipeline of one fit:
    (monotonic trends from :func:`~riskgraph.score.variables.describe_variables`) and
    maps bins to weight of evidence; history attributes' missing bins are neutral
    (WoE 0);
-3. the graph model's probability (``gnn_risk``, already calibrated) is cut into fine
-   cells of its log-odds (:class:`ScoreCells`) whose weight of evidence is the
-   log-odds itself: coarse empirical bins would throw away the ranking of the
-   strongest input (six bins of a score that separates fraud rings from everyone
-   else make ties of thousands of users), and a new portfolio's few bad users could
-   not weigh a fine binning;
+3. the graph model's probability (``gnn_risk``, already calibrated) enters by its
+   log-odds itself (:class:`ScoreCells`): its weight of evidence is
+   ``logit(base rate) - logit(p)``, clipped to the range of the training users.
+   Coarse empirical bins would throw away the ranking of the strongest input (six
+   bins of a score that separates fraud rings from everyone else make ties of
+   thousands of users), a new portfolio's few bad users could not weigh a fine
+   binning, and a user near a cell edge would jump a cell's worth of points when a
+   retrain moved the edge; fine cells of it are kept for the table, monitoring and
+   reasons;
 4. :class:`~riskgraph.score.logistic.SignConstrainedLogisticRegression` fits the
    log-odds of going bad on the WoE of every characteristic;
 5. coefficients and WoE become points per bin with the ``pdo_odds`` scaling of
    :class:`~riskgraph.score.scaling.ScoreScaling` (optbinning's formula).
 
-The points of a user's bins add up to ``offset - factor * logit(p)`` exactly (no
-per-bin rounding), so :meth:`CreditScorecard.predict_proba` is computed from them,
-and the credit score is :meth:`ScoreScaling.credit_score` of that probability.
+The points of a user's bins (and of its own ``gnn_risk``) add up to
+``offset - factor * logit(p)`` exactly (no per-bin rounding), so
+:meth:`CreditScorecard.predict_proba` is computed from them, and the credit score is
+:meth:`ScoreScaling.credit_score` of that probability.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ from riskgraph.score.variables import (
 
 __all__ = ["BinningSettings", "CreditScorecard", "ScoreCells", "default_catalog"]
 
-_FORMAT_VERSION = 2
+_FORMAT_VERSION = 3
 
 #: Cells of the graph model's score (at most 127 bins fit the int8 bin indices).
 _SCORE_CELLS = 50
@@ -98,13 +102,19 @@ class BinningSettings:
 
 @dataclass(frozen=True)
 class ScoreCells:
-    """The graph model's probability as a characteristic: fine cells of its log-odds.
+    """The graph model's probability as a characteristic: its log-odds, and fine cells
+    of them.
 
+    A user's weight of evidence is ``logit(base rate) - logit(p)`` (:meth:`woe_of`),
+    what an empirical binning would find if the probability is calibrated
+    (``gnn_risk`` is, on its own validation window), without the noise of counting a
+    few bad users per bin; beyond the outermost cells' medians it stays at theirs.
+    The logistic regression then weighs the score against the other characteristics.
     The cells take equal shares of the training users; a cell's weight of evidence
-    is ``logit(base rate) - `` the median log-odds of its users, what an empirical
-    binning would find if the probability is calibrated (``gnn_risk`` is, on its own
-    validation window), without the noise of counting a few bad users per cell. The
-    logistic regression then weighs the score against the other characteristics.
+    is that of its users' median log-odds. They are what the scorecard's table,
+    monitoring and reasons show of the score; the points follow the user's own
+    log-odds, so two users of one cell keep their order and a retrain that moves a
+    cell edge moves nobody a cell's worth of points.
 
     Attributes
     ----------
@@ -115,6 +125,8 @@ class ScoreCells:
         Missing (both 0: no evidence).
     count, events : np.ndarray
         int64 ``(k + 2,)``: training users and bad users per cell (for the table).
+    base_log_odds : float
+        ``logit`` of the training users' bad rate.
 
     Examples
     --------
@@ -124,12 +136,16 @@ class ScoreCells:
     (9, True)
     >>> cells.indices(np.array([0.01, 0.5, np.nan])).tolist()
     [0, 9, 11]
+    >>> w = cells.woe_of(np.array([0.2, 0.21, np.nan]))
+    >>> bool(w[0] > w[1]), float(w[2])
+    (True, 0.0)
     """
 
     edges: np.ndarray
     woe: np.ndarray
     count: np.ndarray
     events: np.ndarray
+    base_log_odds: float
 
     @classmethod
     def fit(cls, probability: np.ndarray, target: np.ndarray, n_cells: int) -> ScoreCells:
@@ -153,9 +169,19 @@ class ScoreCells:
         )
         # an empty cell (ties at an edge) takes its neighbours' log-odds
         median = pd.Series(median).interpolate(limit_direction="both").to_numpy()
+        base_log_odds = float(np.log(base / (1.0 - base)))
         woe = np.zeros(k + 2)
-        woe[:k] = np.log(base / (1.0 - base)) - median
-        return cls(edges=edges, woe=woe, count=count, events=events)
+        woe[:k] = base_log_odds - median
+        return cls(edges=edges, woe=woe, count=count, events=events, base_log_odds=base_log_odds)
+
+    def woe_of(self, probability: np.ndarray) -> np.ndarray:
+        """float64 weight of evidence of each probability: ``logit(base rate) -
+        logit(p)`` within the outermost cells' medians, theirs beyond; 0 (Missing's)
+        for NaN."""
+        z = _log_odds(np.asarray(probability, dtype=np.float64))
+        regular = self.woe[: len(self.edges) + 1]
+        woe = np.clip(self.base_log_odds - z, regular.min(), regular.max())
+        return np.where(np.isnan(z), self.woe[-1], woe)
 
     def indices(self, probability: np.ndarray) -> np.ndarray:
         """int64 cell of each probability (Missing, the last, for NaN)."""
@@ -224,10 +250,11 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
     random_state : int, default 0
         Seeds the folds and the subset.
     score_column : str or None, default "gnn_risk"
-        The graph model's calibrated probability: a characteristic cut into fine cells
-        of its log-odds (:class:`ScoreCells`) rather than binned like the others.
+        The graph model's calibrated probability: a characteristic weighed by its own
+        log-odds (:class:`ScoreCells`) rather than binned like the others.
     score_cells : int, default 50
-        Cells of ``score_column`` (equal shares of the training users; at most 125).
+        Cells of ``score_column`` shown in the table, monitoring and reasons (equal
+        shares of the training users; at most 125).
 
     Attributes
     ----------
@@ -239,7 +266,8 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         The cells of ``score_column`` (None when it is not an input).
     bin_points_ : dict[str, np.ndarray]
         Per variable, the points of each bin, indexed like optbinning's bin indices
-        (``score_column``: its cells, then Special and Missing).
+        (``score_column``: its cells, at each cell's median, then Special and Missing;
+        a user's own points of it follow its log-odds, :meth:`points_of`).
     best_points_ : pd.Series
         Per variable, the most points any of its bins gives.
     coef_ : pd.Series
@@ -348,20 +376,11 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         self.thin_file_ = rule
         names = [v.name for v in variables]
         bins = self.bin_indices(frame)
-        woe = {name: self.bin_woe(name) for name in names}
-        design = np.column_stack([woe[name][bins[name].to_numpy(dtype=np.int64)] for name in names])
+        design = np.column_stack([self._user_woe(name, frame, bins) for name in names])
         lr = SignConstrainedLogisticRegression(sign="negative", C=C).fit(design, target)
         self.coef_ = pd.Series(lr.coef_[0], index=names)
         self.intercept_ = float(lr.intercept_[0])
-        # optbinning's pdo_odds points: each characteristic carries its share of the
-        # intercept and of the offset, so the points of a user's bins add up to
-        # offset - factor * logit(p).
-        share = 1.0 / len(names)
-        self.bin_points_ = {
-            name: -(self.coef_[name] * woe[name] + self.intercept_ * share) * scaling.factor
-            + scaling.offset * share
-            for name in names
-        }
+        self.bin_points_ = {name: self._woe_points(name, self.bin_woe(name)) for name in names}
         self.best_points_ = pd.Series({n: float(p.max()) for n, p in self.bin_points_.items()})
         self.C_ = C
         self.classes_ = np.array([0, 1])
@@ -369,6 +388,25 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         self.bad_rate_train_ = float(target.mean())
         self.development_ = self._development_sample(frame, validation)
         return self
+
+    def _user_woe(self, name: str, prepared: pd.DataFrame, bins: pd.DataFrame) -> np.ndarray:
+        """Each user's weight of evidence of ``name``: its bin's, or for the graph
+        model's score its own (:meth:`ScoreCells.woe_of`)."""
+        if name == self.score_column:
+            assert self.score_cells_ is not None
+            return self.score_cells_.woe_of(prepared[name].to_numpy())
+        return self.bin_woe(name)[bins[name].to_numpy(dtype=np.int64)]
+
+    def _woe_points(self, name: str, woe: np.ndarray) -> np.ndarray:
+        """Points of weights of evidence of ``name``: optbinning's pdo_odds points,
+        each characteristic carrying its share of the intercept and of the offset, so
+        that a user's points add up to ``offset - factor * logit(p)``."""
+        share = 1.0 / len(self.coef_)
+        scaling = self.scaling_
+        return (
+            -(self.coef_[name] * woe + self.intercept_ * share) * scaling.factor
+            + scaling.offset * share
+        )
 
     def _regularization(
         self,
@@ -482,7 +520,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         """The training users' profile for monitoring (:class:`DevelopmentSample`);
         ``validation`` holds the out-of-fold log-odds of bad and the outcomes."""
         bins = self.bin_indices(frame)
-        credit = self.scaling_.credit_score(self.risk_from_points(self.points_of_bins(bins)))
+        credit = self.scaling_.credit_score(self.risk_from_points(self.points_of(frame, bins)))
         good = bad = None
         if validation is not None:
             log_odds, outcome = validation
@@ -544,7 +582,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
                 )
             woe_train, woe_test = fold_woe(process, frame, target, train, test)
             if cells is not None:
-                score_woe = cells.woe[cells.indices(frame[self.score_column].to_numpy())]
+                score_woe = cells.woe_of(frame[self.score_column].to_numpy())
                 woe_train = np.column_stack([woe_train, score_woe[train]])
                 woe_test = np.column_stack([woe_test, score_woe[test]])
             sign = 2.0 * target[test] - 1.0
@@ -589,7 +627,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         return self._points(self.prepare(X))
 
     def _points(self, prepared: pd.DataFrame) -> pd.DataFrame:
-        return self.points_of_bins(self.bin_indices(prepared))
+        return self.points_of(prepared, self.bin_indices(prepared))
 
     def bin_indices(self, prepared: pd.DataFrame, dtype: Any = np.int64) -> pd.DataFrame:
         """Each user's bin of each variable, ``(n, n_variables)``, index of
@@ -618,15 +656,19 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
             out[name] = np.asarray(index, dtype=dtype)
         return pd.DataFrame(out, index=prepared.index)
 
-    def points_of_bins(self, bins: pd.DataFrame) -> pd.DataFrame:
-        """Points per variable, ``(n, n_variables)``, from :meth:`bin_indices`."""
-        return pd.DataFrame(
-            {
-                name: points[bins[name].to_numpy(dtype=np.int64)]
-                for name, points in self.bin_points_.items()
-            },
-            index=bins.index,
-        )
+    def points_of(self, prepared: pd.DataFrame, bins: pd.DataFrame) -> pd.DataFrame:
+        """Points per variable, ``(n, n_variables)``, index of ``bins``: those of each
+        user's bin (:meth:`bin_indices` of ``prepared``), and for the graph model's
+        score those of the user's own log-odds."""
+        out = {}
+        for name, points in self.bin_points_.items():
+            if name == self.score_column:
+                assert self.score_cells_ is not None
+                woe = self.score_cells_.woe_of(prepared[name].to_numpy())
+                out[name] = self._woe_points(name, woe)
+            else:
+                out[name] = points[bins[name].to_numpy(dtype=np.int64)]
+        return pd.DataFrame(out, index=bins.index)
 
     def bin_woe(self, name: str) -> np.ndarray:
         """Weight of evidence of each bin of ``name`` (indexed like :meth:`bin_indices`),

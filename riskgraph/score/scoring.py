@@ -336,9 +336,10 @@ class _ViewPoints:
             return
         # the model's columns first, then the rows: a row copy of the whole view frame
         # would copy every column, the model's few are enough
-        view_bins = model.bin_indices(model.prepare(view).iloc[rows], dtype=np.int8)
+        prepared = model.prepare(view).iloc[rows]
+        view_bins = model.bin_indices(prepared, dtype=np.int8)
         self.total[rows] += (
-            w[rows, k, None] * model.points_of_bins(view_bins)[self.names].to_numpy()
+            w[rows, k, None] * model.points_of(prepared, view_bins)[self.names].to_numpy()
         )
         mine = np.argmax(w[rows], axis=1) == k
         self.bins[rows[mine]] = view_bins[self.names].to_numpy()[mine]

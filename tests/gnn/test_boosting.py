@@ -9,7 +9,7 @@ from riskgraph.gnn.head import HEAD_BOOSTING, TreeHead
 
 def test_tree_head_saves_its_settings_under_the_same_keys_and_loads_them_back():
     head = TreeHead(Boosting(num_leaves=7, seed=3))
-    head.model_, head.best_round_ = "tree", 4
+    head.models_, head.best_rounds_ = ["tree", "other"], [4, 6]
     state = head.state_dict()
     assert state["params"] == {
         "learning_rate": 0.05,
@@ -21,7 +21,7 @@ def test_tree_head_saves_its_settings_under_the_same_keys_and_loads_them_back():
     }
     loaded = TreeHead.from_state_dict(state)
     assert loaded.boosting == Boosting(num_leaves=7, seed=3)
-    assert (loaded.model_, loaded.best_round_) == ("tree", 4)
+    assert (loaded.models_, loaded.best_rounds_) == (["tree", "other"], [4, 6])
 
 
 def test_view_boosters_save_their_settings_under_the_same_keys_and_load_them_back():

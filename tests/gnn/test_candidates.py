@@ -66,12 +66,45 @@ def test_selection_takes_the_graph_when_the_ties_carry_the_risk() -> None:
 
 
 def test_selection_keeps_the_tabular_head_when_the_ties_say_nothing() -> None:
-    model = GraphRiskModel(GraphRiskConfig(seed=0, **HEADS_ONLY)).fit(
-        community_world(shuffle_ties=True), D
-    )
-    assert model.selected_ == "tabular"
-    assert model.record_.selected == "tabular"
-    assert set(model.record_.candidates) == {"tabular", "graph", "blend"}
+    """Three worlds whose ties say nothing: the rule keeps the tabular head in most.
+
+    One world cannot test a rule meant to hold most of the time: where the graph
+    head's noise columns happen to help its judges, it may come out ahead by about
+    one standard error (world 0 does, by 1.04 to 1.07, with 4 to 16 models per head).
+    A selection that favours the model with the most columns keeps it in none.
+    """
+    selected = []
+    for seed in range(3):
+        model = GraphRiskModel(GraphRiskConfig(seed=0, **HEADS_ONLY)).fit(
+            community_world(shuffle_ties=True, seed=seed), D
+        )
+        assert model.record_.selected == model.selected_
+        assert set(model.record_.candidates) == {"tabular", "graph", "blend"}
+        selected.append(model.selected_)
+    assert selected.count("tabular") >= 2, selected
+
+
+def test_last_nights_candidate_stays_unless_another_beats_it_beyond_twice_the_noise() -> None:
+    """A retrain on nearly the same data must not switch candidates by chance: the
+    incumbent stays within two standard errors of the best, and goes beyond them."""
+    from riskgraph.gnn.train import INCUMBENT_MARGIN_SE, _select
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(1500) < 0.1).astype(float)
+    signal = 1.5 * y + rng.normal(size=len(y))
+    noise = rng.normal(size=(2, len(y)))
+    logits = {
+        "graph": signal,
+        "tabular": signal + 0.2 * noise[0],
+        "blend": signal + 0.45 * noise[1],
+    }
+    chosen, margins = _select(logits, y, seed=0)
+    assert chosen == "graph"
+    assert -INCUMBENT_MARGIN_SE < margins["tabular"] < -1.0  # lost tonight, not by much
+    assert margins["blend"] < -INCUMBENT_MARGIN_SE  # lost beyond the band
+    assert _select(logits, y, seed=0, incumbent="tabular") == ("tabular", margins)
+    assert _select(logits, y, seed=0, incumbent="blend") == ("graph", margins)
+    assert _select(logits, y, seed=0, incumbent="gnn") == ("graph", margins)  # not fitted
 
 
 @pytest.mark.parametrize("decimals", [None, 1])

@@ -205,7 +205,10 @@ def _typos_change_only_their_users(out: Path, population: Population) -> None:
     # nobody farther.
     assert typo_users & changed, changed
     assert changed <= _within_two_hops(population.input_dir, typo_users), changed
-    assert (scores["decision"] == reference["decision"]).sum() >= len(scores) - 2
+    # Few decisions move: the product's bound for a retrain on data changed by 0.1%
+    # (docs/model.md, section 5), at most 1% of them. How many of the moved users sit at
+    # a cut-off is chance: one point can flip one.
+    assert (scores["decision"] != reference["decision"]).sum() <= 0.01 * len(scores)
 
 
 def _rejects_kept_beside_the_runs(out: Path, population: Population) -> None:

@@ -483,6 +483,9 @@ def test_models_of_an_older_format_are_retrained_with_a_warning(
     assert "training new models tonight" in done.stderr, done.stderr
     retrained = RiskModels.load(model_dir)  # tonight's models replaced the stale ones
     assert "architecture_of_old" not in retrained.record_["config"]
+    # the replaced models' candidate was offered to the retrain as the incumbent
+    first = json.loads((OutputRoot(trained).model_dir / "model.json").read_text())
+    assert retrained.record_["incumbent"] == first["candidate"]
     assert_same_outputs(OutputRoot(trained).run_dir(date), OutputRoot(out).run_dir(date))
 
 

@@ -120,10 +120,15 @@ def test_scores_in_range_and_never_higher_for_higher_risk():
 def test_probability_is_the_regression_on_the_woe_and_points_add_up_to_the_score():
     model, frame, _ = fitted()
     ours = model.predict_proba(frame)[:, 1]
-    bins = model.bin_indices(model.prepare(frame))
-    logit = model.intercept_ + sum(
-        model.coef_[name] * model.bin_woe(name)[bins[name].to_numpy()] for name in model.coef_.index
-    )
+    prepared = model.prepare(frame)
+    bins = model.bin_indices(prepared)
+
+    def woe(name: str) -> np.ndarray:  # the score's own log-odds, every other's bin
+        if name == model.score_column:
+            return model.score_cells_.woe_of(prepared[name].to_numpy())
+        return model.bin_woe(name)[bins[name].to_numpy()]
+
+    logit = model.intercept_ + sum(model.coef_[name] * woe(name) for name in model.coef_.index)
     np.testing.assert_allclose(ours, 1.0 / (1.0 + np.exp(-logit)), atol=1e-10)
     total = model.points(frame).sum(axis=1).to_numpy()
     np.testing.assert_allclose(total, model.scaling_.raw_score(ours), atol=1e-6)
@@ -131,8 +136,9 @@ def test_probability_is_the_regression_on_the_woe_and_points_add_up_to_the_score
 
 def test_the_graph_models_score_keeps_its_ranking_with_few_bad_users():
     """1,000 users, 25 bad, the graph model's probability the only input: six
-    empirical bins would tie hundreds of users; the cells keep the order (ties only
-    within a cell of 2% of the users) and weigh it without counting bad users per cell."""
+    empirical bins would tie hundreds of users; its own log-odds keep the order (ties
+    only between the outermost cells' medians and the ends) and weigh it without
+    counting bad users per cell; the table shows it in 50 cells."""
     rng = np.random.default_rng(3)
     p = rng.beta(1, 30, 1000)
     y = (rng.random(1000) < p).astype(int)
@@ -142,11 +148,32 @@ def test_the_graph_models_score_keeps_its_ranking_with_few_bad_users():
     risk = model.predict_proba(frame)[:, 1]
     order = np.argsort(p)
     assert (np.diff(risk[order]) >= 0).all()  # never lower for a higher probability
-    assert len(np.unique(risk)) == 50  # one value per cell
+    cells = model.score_cells_
+    inside = (cells.woe_of(p) < cells.woe[0]) & (cells.woe_of(p) > cells.woe[49])
+    assert inside.sum() > 0.95 * 1000 - 2 * 20  # all but the outer halves of the end cells
+    assert len(np.unique(risk[inside])) == inside.sum()  # no ties among them
     assert model.coef_["gnn_risk"] < 0
     table = model.characteristic_table()
     assert (table["characteristic"] == "gnn_risk").sum() == 50
     assert table["count"].sum() == 1000
+
+
+def test_a_retrain_that_moves_the_cells_moves_no_user_a_cells_worth_of_points():
+    """The cells are quantiles of the training users: a retrain on a few more users
+    moves their edges. A user's points follow its own log-odds, not its cell, so the
+    same probability scores the same under both fits' cells."""
+    rng = np.random.default_rng(4)
+    p = rng.beta(1, 20, 2000)
+    y = (rng.random(2000) < p).astype(int)
+    frame = pd.DataFrame({"gnn_risk": p}, index=pd.Index([f"U{i}" for i in range(2000)]))
+    first = CreditScorecard(catalog={}, C=1.0).fit(frame.iloc[:1990], y[:1990])
+    second = CreditScorecard(catalog={}, C=1.0).fit(frame, y)
+    assert not np.array_equal(first.score_cells_.edges, second.score_cells_.edges)
+    moved = first.score_cells_.indices(p) != second.score_cells_.indices(p)
+    assert moved.sum() > 20  # users whose cell changed between the fits
+    one_cell = np.median(-np.diff(first.bin_points_["gnn_risk"][:50]))
+    change = np.abs(second.points(frame)["gnn_risk"] - first.points(frame)["gnn_risk"])
+    assert change[moved].max() < 0.5 * one_cell
 
 
 def test_ranks_the_toy_risk():
@@ -205,7 +232,7 @@ def test_load_errors_name_the_file(tmp_path):
     other = tmp_path / "other.pkl"
     other.write_bytes(pickle.dumps({"format": 99}))
     # another format of the scorecard: the nightly job retrains rather than fails
-    with pytest.raises(StaleModelError, match="format 99, this version reads 2"):
+    with pytest.raises(StaleModelError, match="format 99, this version reads 3"):
         CreditScorecard.load(other)
 
 
