@@ -45,7 +45,7 @@ def test_a_pooled_head_is_the_mean_of_its_models_and_explains_its_own_logit():
 def test_pooling_the_fold_models_keeps_a_retrain_on_nearly_the_same_rows_near_the_first():
     """The point of the pool: flip a handful of labels (a retrain on data that changed a
     little) and the pooled head's scores move less than one model's. One draw of the
-    data can go either way; over six the pool moves about a third less."""
+    data can go either way; over six the pool moves about 40% less."""
     moved: dict[str, list[float]] = {"one": [], "pooled": []}
     for draw in range(6):
         x, y = _rows(600, 2 + 10 * draw)
