@@ -17,12 +17,19 @@ its last ``--window-days`` days.
 * **Batch.** The nightly job runs on the whole input as of the run date
   (``--no-neo4j``): the night that sees the held-out users with the same rows.
 
+With ``--night run-date`` the online night is the batch night's twin instead: as of the
+run date, on the whole input but the held-out users' rows, with every label known by
+then, and each call scores "now" at the run date. Online and batch then see the same
+rows and labels and differ in the path (and in a model trained without the held-out
+users), not in the model's age or the window's labels.
+
 Both are compared on the held-out users against the generator's hidden outcome
 (``truth.parquet``, ``outcome``): AUC-ROC and AUC-PR, each with the spread of 200
 bootstrap resamples of the users, and the paired difference (online minus batch)
 with its bootstrap interval. Run:
-``python benchmarks/replay.py [--users 10000] [--scope neighbourhood|graph]``;
-writes ``benchmarks/results/replay_<users>_seed<seed>.json``.
+``python benchmarks/replay.py [--users 10000] [--scope neighbourhood|graph]
+[--night window-start|run-date]``; writes
+``benchmarks/results/replay_<users>_seed<seed>[_run-date].json``.
 """
 
 from __future__ import annotations
@@ -96,6 +103,17 @@ def before_window(frames: dict[str, pd.DataFrame], cut: pd.Timestamp) -> dict[st
     return out
 
 
+def without_users(frames: dict[str, pd.DataFrame], users: set[str]) -> dict[str, pd.DataFrame]:
+    """The input with every row of ``users`` (their own and their ties) left out."""
+    out = {}
+    for name, frame in frames.items():
+        keep = np.ones(len(frame), dtype=bool)
+        for column in user_columns(name):
+            keep &= ~frame[column].isin(users).to_numpy()
+        out[name] = frame.loc[keep].copy()
+    return out
+
+
 def arrivals(frames: dict[str, pd.DataFrame], cut: pd.Timestamp) -> list[dict[str, pd.DataFrame]]:
     """One request per user registered from ``cut`` on, in registration order."""
     users = frames["users"]
@@ -158,6 +176,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--window-days", type=int, default=30)
     parser.add_argument("--scope", choices=["graph", "neighbourhood"], default="neighbourhood")
+    parser.add_argument("--night", choices=["window-start", "run-date"], default="window-start",
+                        help="the online night: before the window, or the batch night's twin")  # fmt: skip
     parser.add_argument("--home", type=Path, default=ROOT / "data" / "neo4j-serve-bench")
     parser.add_argument("--bolt-port", type=int, default=47787)
     parser.add_argument("--http-port", type=int, default=47774)
@@ -187,8 +207,14 @@ def main() -> None:
     requests = arrivals(frames, cut)
     try:
         fresh_database(settings)
-        before = write_input(before_window(frames, cut), work / "before")
-        night_seconds = nightly(before, work / "online", cut.date(), conn)
+        if args.night == "run-date":
+            held_out = {r["users"]["user_id"].iloc[0] for r in requests}
+            before = write_input(without_users(frames, held_out), work / "before")
+            night_date, now = run_date, pd.Timestamp(run_date, tz="UTC")
+        else:
+            before = write_input(before_window(frames, cut), work / "before")
+            night_date, now = cut.date(), None
+        night_seconds = nightly(before, work / "online", night_date, conn)
         fp = FeatureProvider(
             work / "online",
             connection=conn,
@@ -198,7 +224,7 @@ def main() -> None:
         rows, seconds = [], []
         for i, request in enumerate(requests):
             start = time.perf_counter()
-            got = fp.score(request, record=True)
+            got = fp.score(request, record=True, as_of=now)
             seconds.append(time.perf_counter() - start)
             rows.append(got.iloc[0][["user_id", "risk_score", "decision"]])
             if (i + 1) % 50 == 0:
@@ -214,6 +240,7 @@ def main() -> None:
         "users": args.users,
         "seed": args.seed,
         "scope": args.scope,
+        "night": args.night,
         "window": [cut.date().isoformat(), run_date.isoformat()],
         "held_out_users": len(ids),
         "batch_night_seconds": round(batch_seconds, 1),
@@ -231,7 +258,8 @@ def main() -> None:
             args.seed,
         ),
     }
-    path = ROOT / "benchmarks" / "results" / f"replay_{args.users}_seed{args.seed}.json"
+    suffix = "_run-date" if args.night == "run-date" else ""
+    path = ROOT / "benchmarks" / "results" / f"replay_{args.users}_seed{args.seed}{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=1))
     print(f"wrote {path}")
