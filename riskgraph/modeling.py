@@ -292,7 +292,7 @@ class RiskModels:
             "gnn_validation_auc_pr": gnn.record_.validation_auc_pr,
             "gnn_validation_brier": gnn.record_.validation_brier,
             "candidate": gnn.selected_,
-            "incumbent": incumbent,
+            "incumbent": gnn.record_.incumbent,
             "candidates": gnn.candidates_,
             "head_models": gnn.record_.head_models,
             "config": asdict(cfg),

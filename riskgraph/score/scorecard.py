@@ -663,9 +663,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         out = {}
         for name, points in self.bin_points_.items():
             if name == self.score_column:
-                assert self.score_cells_ is not None
-                woe = self.score_cells_.woe_of(prepared[name].to_numpy())
-                out[name] = self._woe_points(name, woe)
+                out[name] = self._woe_points(name, self._user_woe(name, prepared, bins))
             else:
                 out[name] = points[bins[name].to_numpy(dtype=np.int64)]
         return pd.DataFrame(out, index=bins.index)
