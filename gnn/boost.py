@@ -23,7 +23,7 @@ import pandas as pd
 
 from riskgraph.errors import ModelError
 from riskgraph.gnn.blocks import UserAttributes
-from riskgraph.gnn.boosting import Boosting
+from riskgraph.gnn.boosting import Boosting, predict_threads
 from riskgraph.gnn.protocol import LabelFolds, assign_folds
 
 __all__ = ["VIEW_BOOSTING", "ViewBoosters", "booster_inputs"]
@@ -150,14 +150,17 @@ class ViewBoosters:
         if not getattr(self, "_boosters", None):
             self._boosters = [lgb.Booster(model_str=m) for m in self.models_]
         booster = self._boosters[k]
-        return np.asarray(booster.predict(x, raw_score=True, num_threads=2), dtype=np.float32)  # type: ignore[attr-defined]
+        threads = predict_threads(len(x))
+        return np.asarray(booster.predict(x, raw_score=True, num_threads=threads), dtype=np.float32)  # type: ignore[attr-defined]
 
     def contributions(self, k: int, x: np.ndarray) -> np.ndarray:
         """float64 ``(n, d + 1)``: booster ``k``'s TreeSHAP contributions per input
         column (log-odds), then the expected value."""
         self.predict_logit(k, x[:0])  # loads the boosters
         booster = self._boosters[k]
-        return np.asarray(booster.predict(x, pred_contrib=True, num_threads=2), dtype=np.float64)  # type: ignore[attr-defined]
+        threads = predict_threads(len(x))
+        contributions = booster.predict(x, pred_contrib=True, num_threads=threads)  # type: ignore[attr-defined]
+        return np.asarray(contributions, dtype=np.float64)
 
     def state_dict(self) -> dict[str, object]:
         return {

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Boosting"]
+__all__ = ["Boosting", "predict_threads"]
+
+#: Rows from which a prediction is split over threads.
+_PARALLEL_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -56,3 +59,15 @@ class Boosting:
             "num_threads": 2,
             "verbose": -1,
         }
+
+
+def predict_threads(n_rows: int) -> int:
+    """LightGBM threads to predict ``n_rows`` rows with.
+
+    One below :data:`_PARALLEL_ROWS`: OpenMP's threads wait for each other at the end
+    of every parallel region, and a few rows (an online call's applicants) are no
+    work to split. Where the cores are busy (Neo4j and the service beside the call)
+    each such wait can last a scheduler time slice, far longer than the prediction.
+    Predictions are the same on any number of threads: rows are split, not trees.
+    """
+    return 2 if n_rows >= _PARALLEL_ROWS else 1

@@ -23,7 +23,7 @@ from dataclasses import asdict
 import numpy as np
 
 from riskgraph.errors import ModelError
-from riskgraph.gnn.boosting import Boosting
+from riskgraph.gnn.boosting import Boosting, predict_threads
 
 __all__ = ["HEAD_BOOSTING", "TreeHead"]
 
@@ -130,8 +130,9 @@ class TreeHead:
 
     def predict_logit(self, x: np.ndarray) -> np.ndarray:
         """float64 ``(n,)``: log-odds of ``x``, the mean of the models'."""
+        threads = predict_threads(len(x))
         out = sum(
-            np.asarray(b.predict(x, raw_score=True, num_threads=2), dtype=np.float64)
+            np.asarray(b.predict(x, raw_score=True, num_threads=threads), dtype=np.float64)
             for b in self._loaded()
         )
         return out / len(self.models_)
@@ -140,8 +141,9 @@ class TreeHead:
         """float64 ``(n, d + 1)``: TreeSHAP contribution of each column (log-odds),
         then the expected value, the mean of the models'; each row sums to
         :meth:`predict_logit`."""
+        threads = predict_threads(len(x))
         out = sum(
-            np.asarray(b.predict(x, pred_contrib=True, num_threads=2), dtype=np.float64)
+            np.asarray(b.predict(x, pred_contrib=True, num_threads=threads), dtype=np.float64)
             for b in self._loaded()
         )
         return out / len(self.models_)

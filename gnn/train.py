@@ -506,6 +506,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         *,
         folds: LabelFolds | None = None,
         feature_views: FeatureViews | None = None,
+        rows: np.ndarray | None = None,
     ) -> np.ndarray:
         """Calibrated probabilities, ``(n_users, 2)``: column 1 is the probability of bad.
 
@@ -522,8 +523,13 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         feature_views : FeatureViews, optional
             Required when the model was trained with graph features; computed on the
             same ``folds``.
+        rows : np.ndarray, optional
+            int positions of the users to score (``(len(rows), 2)`` is returned, in
+            their order): every user's inputs are still built, since a user's inputs
+            read its neighbours', but only these are scored (an online call scores its
+            applicants, not their neighbourhood).
         """
-        proba, _ = self._predict(tables, as_of, folds, feature_views)
+        proba, _ = self._predict(tables, as_of, folds, feature_views, rows)
         return np.stack([1.0 - proba, proba], axis=1)
 
     def decision_function(
@@ -544,15 +550,24 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         as_of: Any,
         folds: LabelFolds | None,
         feature_views: FeatureViews | None,
+        rows: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         with _Threads(self.settings.num_threads):
             runner = self.prepare(tables, as_of, folds=folds, feature_views=feature_views)
-            return average_views(
+            weights = runner.folds.view_weights()
+            if rows is not None:
+                rows = np.asarray(rows, dtype=np.int64)
+                # average_views scores the users a view weighs: weigh none but ``rows``.
+                scored = np.zeros(len(weights), dtype=bool)
+                scored[rows] = True
+                weights[~scored] = 0.0
+            proba, logit = average_views(
                 functools.partial(self.view_logits, runner),
-                runner.folds.view_weights(),
+                weights,
                 self.calibrate,
                 chunk_size=runner.chunk_size,
             )
+            return (proba, logit) if rows is None else (proba[rows], logit[rows])
 
     def view_logits(
         self, runner: SignRunner | MessagePassingRunner, v: int, rows: np.ndarray

@@ -199,9 +199,10 @@ class TonightScores:
     Attributes
     ----------
     gnn_risk : np.ndarray
-        float64 ``(n_users,)``: the GNN's calibrated probability, every user.
+        float64 ``(n_users,)``: the GNN's calibrated probability, every user scored.
     result : ScoreResult
-        Scores, reasons and flags of every user.
+        Scores, reasons and flags of every user scored (all, or the ``rows`` asked
+        for, in their order).
     gnn_views : FeatureViews or None
         The graph feature views the GNN used (None when it uses the graph alone);
         :meth:`RiskModels.risky_links` needs the same.
@@ -332,13 +333,19 @@ class RiskModels:
         as_of: pd.Timestamp,
         features: GraphFeatures,
         policy: DecisionPolicy | None = None,
+        *,
+        rows: np.ndarray | None = None,
     ) -> TonightScores:
-        """Score every user of ``tables`` as of ``as_of``.
+        """Score every user of ``tables`` (or those at ``rows``) as of ``as_of``.
 
         Parameters
         ----------
         features : GraphFeatures
             Computed with every label visible tonight (what the reasons quote).
+        rows : np.ndarray, optional
+            int positions of the users to score, in the order returned. The inputs
+            of every user are still built (a user's read its neighbours'); the models
+            run on these users only, as an online call needs for its applicants.
         """
         self._check_fitted()
         cfg = self.config or ModelConfig()
@@ -349,15 +356,17 @@ class RiskModels:
             gnn_views = graph_feature_views(
                 tables, folds, FeatureSource(config=self.features), as_of=as_of
             )
-        gnn_risk = self.gnn_.predict_proba(tables, as_of, folds=folds, feature_views=gnn_views)[
-            :, 1
-        ]
-        users = tables.users
+        gnn_risk = self.gnn_.predict_proba(
+            tables, as_of, folds=folds, feature_views=gnn_views, rows=rows
+        )[:, 1]
+        users = tables.users if rows is None else tables.users.iloc[rows]
         # Scored one view at a time, before the full frame is built: never hold the K
         # feature views and K score frames, nor a view beside the full frame. ``map``
         # keeps no reference to a feature view once its score frame is built. Views
         # that show the same labels are scored once.
         distinct, weights = folds.distinct_views()
+        if rows is not None:
+            weights = weights[rows]
         view_frames = (
             (gnn_views.frames[v] for v in distinct)
             if gnn_views is not None

@@ -338,10 +338,10 @@ class OnlineScorer:
         cfg = self.pipeline
         features = compute_graph_features(graph, now, config=cfg.features)
         model_tables = _without_protected(graph, cfg.fairness.protected)
-        scored = self.models.score(model_tables, now, features, self.policy)
         positions = pd.Index(graph.users["user_id"]).get_indexer(applicant_ids)
-        scores = scored.result.scores.iloc[positions].reset_index(drop=True)
-        flags = scored.result.flags.iloc[positions].reset_index(drop=True)
+        scored = self.models.score(model_tables, now, features, self.policy, rows=positions)
+        scores = scored.result.scores.reset_index(drop=True)
+        flags = scored.result.flags.reset_index(drop=True)
         scores["decision"] = decide(
             scores["credit_score"].to_numpy(),
             ring_member=flags["ring_member"].to_numpy(),

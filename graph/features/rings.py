@@ -133,6 +133,8 @@ class RingConfig:
 
 #: Random groups drawn per ring size for the burst test's null distribution.
 _NULL_GROUPS = 2000
+#: Uniform keys drawn at once when random groups are drawn by their smallest keys.
+_KEY_BUDGET = 4_000_000
 
 
 def burst_thresholds(
@@ -179,13 +181,38 @@ def burst_thresholds(
         if size < 2 or len(times_s) <= size:
             out[size] = size
             continue
-        picks = np.stack(
-            [rng.choice(len(times_s), size, replace=False) for _ in range(_NULL_GROUPS)]
-        )
+        picks = _random_groups(rng, len(times_s), size, _NULL_GROUPS)
         group = np.repeat(np.arange(_NULL_GROUPS), size)
         counts = densest_window(group, times_s[picks.ravel()], window, _NULL_GROUPS)
         out[size] = int(np.quantile(counts, 1.0 - significance, method="higher"))
     return out
+
+
+def _random_groups(rng: np.random.Generator, n: int, size: int, count: int) -> np.ndarray:
+    """int64 ``(count, size)``: each row ``size`` distinct positions in ``0..n-1``, a
+    uniform draw without replacement (``size < n``).
+
+    Drawn for all rows at once, not one ``choice`` call per row: an online call
+    calibrates a few ring sizes on every request. Where a row of independent draws
+    is likely to be distinct, rows with a repeat are drawn again (what is kept is
+    uniform over distinct rows); otherwise each row takes the ``size`` smallest of
+    ``n`` uniform keys.
+    """
+    if size * (size - 1) <= 4 * n:
+        picks = rng.integers(0, n, size=(count, size))
+        while True:
+            ordered = np.sort(picks, axis=1)
+            repeat = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+            if not repeat.any():
+                return picks
+            picks[repeat] = rng.integers(0, n, size=(int(repeat.sum()), size))
+    rows = max(1, _KEY_BUDGET // n)
+    return np.concatenate(
+        [
+            np.argpartition(rng.random((min(rows, count - start), n)), size - 1, axis=1)[:, :size]
+            for start in range(0, count, rows)
+        ]
+    ).astype(np.int64)
 
 
 def _exceeds(counts: np.ndarray, groups: np.ndarray, thresholds: dict[int, int]) -> np.ndarray:

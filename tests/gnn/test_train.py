@@ -206,6 +206,16 @@ def test_the_plan_trains_and_scores_with_graph_features(tables: GraphTables) -> 
     assert ((risk >= 0) & (risk <= 1)).all()
     with pytest.raises(ModelError, match="trained with graph features: pass feature_views"):
         model.predict_proba(tables, D)
+    # Only some users scored (an online call's applicants): each as when all are.
+    rows = np.array([tables.num_users - 1, 0, 17, 250])
+    some = model.predict_proba(
+        tables,
+        later,
+        folds=score_folds,
+        feature_views=graph_feature_views(tables, score_folds),
+        rows=rows,
+    )[:, 1]
+    np.testing.assert_allclose(some, risk[rows], rtol=0, atol=1e-12)
 
 
 def test_save_and_load_round_trip(tables: GraphTables, tmp_path: Path) -> None:

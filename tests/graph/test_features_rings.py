@@ -9,7 +9,7 @@ import pytest
 
 from riskgraph.errors import ConfigError
 from riskgraph.graph.features import FeatureConfig, RingConfig, compute_graph_features
-from riskgraph.graph.features.rings import ring_id_of
+from riskgraph.graph.features.rings import _random_groups, ring_id_of
 
 AS_OF = pd.Timestamp("2024-06-01", tz="UTC")
 
@@ -295,3 +295,17 @@ def test_the_label_views_of_one_snapshot_share_its_rings(town, monkeypatch):
     assert (views[1].rings["known_count"] == 0).all()
     pd.testing.assert_frame_equal(views[0].features, views[2].features)
     assert views[0].rings.columns.tolist() == list(views[1].rings.columns)
+
+
+@pytest.mark.parametrize("n, size", [(6, 2), (10, 8), (400, 3)])
+def test_the_burst_tests_random_groups_are_uniform_draws_without_replacement(n, size):
+    # Both ways of drawing (redraw rows with a repeat; smallest of n keys) are used.
+    groups = _random_groups(np.random.default_rng(3), n, size, 30_000)
+    assert groups.shape == (30_000, size) and groups.min() >= 0 and groups.max() < n
+    ordered = np.sort(groups, axis=1)
+    assert (ordered[:, 1:] != ordered[:, :-1]).all()
+    # Every position is as likely as any other to be in a group.
+    share = np.bincount(groups.ravel(), minlength=n) / len(groups)
+    np.testing.assert_allclose(share, size / n, atol=5 * np.sqrt(size / n / len(groups)))
+    again = _random_groups(np.random.default_rng(3), n, size, 30_000)
+    assert np.array_equal(groups, again)

@@ -17,6 +17,7 @@ import sys
 import weakref
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -398,6 +399,31 @@ def test_tonights_full_score_frame_is_built_after_the_label_views_are_averaged(
     n_views = models.gnn_.settings.n_folds
     assert built == ["view"] * n_views + ["full"]
     assert scored.result.scores["user_id"].tolist() == tables.users["user_id"].tolist()
+
+
+def test_scoring_some_users_gives_them_what_scoring_everyone_gives(population, trained):
+    # An online call scores its applicants, not their whole neighbourhood: the models
+    # run on the rows asked for, and each gets what the full night gives it. (Not the
+    # decision: cut-offs resolved from targets depend on who is scored.)
+    input_dir, date = population
+    tables = load_input(input_dir, hmac_key=KEY.encode()).tables
+    as_of = pd.Timestamp(date, tz="UTC")
+    features = compute_graph_features(tables, as_of)
+    models = RiskModels.load(OutputRoot(trained).model_dir)
+    everyone = models.score(tables, as_of, features).result.scores
+    labelled = np.flatnonzero(tables.users["label"].notna().to_numpy())
+    # Labelled users are scored on their own view, the others on every fold's: both.
+    others = np.setdiff1d(np.arange(tables.num_users), labelled)
+    rows = np.array([labelled[-1], others[3], labelled[2], others[-1], others[0]])
+    some = models.score(tables, as_of, features, rows=rows).result.scores
+    columns = ["user_id", "risk_score", "credit_score", "gnn_risk", "reason_1", "points_lost_1"]
+    pd.testing.assert_frame_equal(
+        some[columns].reset_index(drop=True),
+        everyone[columns].iloc[rows].reset_index(drop=True),
+        check_exact=False,
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 @pytest.fixture(scope="module")
