@@ -55,7 +55,7 @@ from riskgraph.gnn.blocks import ACTIVITY_CORE, LABEL_BLOCK_WIDTH, label_channel
 from riskgraph.gnn.communities import COMMUNITY_BLOCK_WIDTH
 from riskgraph.gnn.propagation import RELATIONS, UserGraph
 from riskgraph.gnn.protocol import FeatureViews, LabelFolds
-from riskgraph.gnn.runners import SignRunner
+from riskgraph.gnn.runners import MessagePassingRunner, SignRunner
 from riskgraph.gnn.train import GraphRiskModel
 from riskgraph.loaders.tables import GraphTables
 
@@ -404,6 +404,7 @@ def risky_links(
     min_score: float | None = 0.0,
     folds: LabelFolds | None = None,
     feature_views: FeatureViews | None = None,
+    inputs: SignRunner | MessagePassingRunner | None = None,
 ) -> pd.DataFrame:
     """The associations that drive each high-risk user's GNN score.
 
@@ -423,8 +424,9 @@ def risky_links(
     min_score : float or None, default 0.0
         Keep links scoring above it (None: every link, e.g. for
         :func:`evidence_agreement`).
-    folds, feature_views
-        As for :meth:`GraphRiskModel.predict_proba`.
+    folds, feature_views, inputs
+        As for :meth:`GraphRiskModel.predict_proba` (``inputs``: the model's inputs
+        already prepared on the same arguments, not built again).
 
     Returns
     -------
@@ -441,7 +443,7 @@ def risky_links(
     if users is not None and len(users) == 0:
         # Nobody to explain (an online call's approved applicants): no model inputs.
         return _no_links()
-    runner = model.prepare(tables, as_of, folds=folds, feature_views=feature_views)
+    runner = inputs or model.prepare(tables, as_of, folds=folds, feature_views=feature_views)
     assert isinstance(runner, SignRunner)
     ids = tables.users["user_id"].astype(str).to_numpy()
     if users is not None:

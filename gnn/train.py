@@ -507,6 +507,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         folds: LabelFolds | None = None,
         feature_views: FeatureViews | None = None,
         rows: np.ndarray | None = None,
+        inputs: SignRunner | MessagePassingRunner | None = None,
     ) -> np.ndarray:
         """Calibrated probabilities, ``(n_users, 2)``: column 1 is the probability of bad.
 
@@ -528,8 +529,11 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             their order): every user's inputs are still built, since a user's inputs
             read its neighbours', but only these are scored (an online call scores its
             applicants, not their neighbourhood).
+        inputs : SignRunner or MessagePassingRunner, optional
+            :meth:`prepare` of the same arguments, when the caller has it (an online
+            call explains its applicants with the same inputs): not built again.
         """
-        proba, _ = self._predict(tables, as_of, folds, feature_views, rows)
+        proba, _ = self._predict(tables, as_of, folds, feature_views, rows, inputs)
         return np.stack([1.0 - proba, proba], axis=1)
 
     def decision_function(
@@ -551,9 +555,10 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         folds: LabelFolds | None,
         feature_views: FeatureViews | None,
         rows: np.ndarray | None = None,
+        inputs: SignRunner | MessagePassingRunner | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         with _Threads(self.settings.num_threads):
-            runner = self.prepare(tables, as_of, folds=folds, feature_views=feature_views)
+            runner = inputs or self.prepare(tables, as_of, folds=folds, feature_views=feature_views)
             weights = runner.folds.view_weights()
             if rows is not None:
                 rows = np.asarray(rows, dtype=np.int64)

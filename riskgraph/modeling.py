@@ -38,6 +38,7 @@ from riskgraph.gnn.protocol import (
     own_view_features,
     split_labels,
 )
+from riskgraph.gnn.runners import MessagePassingRunner, SignRunner
 from riskgraph.gnn.train import GraphRiskModel
 from riskgraph.graph.features import FeatureConfig, GraphFeatures, feature_catalog
 from riskgraph.loaders.tables import GraphTables
@@ -206,11 +207,16 @@ class TonightScores:
     gnn_views : FeatureViews or None
         The graph feature views the GNN used (None when it uses the graph alone);
         :meth:`RiskModels.risky_links` needs the same.
+    inputs : SignRunner or MessagePassingRunner or None
+        The graph model's inputs, kept when only some users were scored (``rows``):
+        :meth:`RiskModels.risky_links` reads them instead of building them again.
+        None for a whole night, whose inputs are the stage's largest arrays.
     """
 
     gnn_risk: np.ndarray
     result: ScoreResult
     gnn_views: FeatureViews | None = field(default=None, repr=False)
+    inputs: SignRunner | MessagePassingRunner | None = field(default=None, repr=False)
 
 
 class RiskModels:
@@ -356,8 +362,15 @@ class RiskModels:
             gnn_views = graph_feature_views(
                 tables, folds, FeatureSource(config=self.features), as_of=as_of
             )
+        # Some users only (an online call): few enough that their inputs are kept for
+        # risky_links, which would otherwise build them again.
+        inputs = (
+            None
+            if rows is None
+            else self.gnn_.prepare(tables, as_of, folds=folds, feature_views=gnn_views)
+        )
         gnn_risk = self.gnn_.predict_proba(
-            tables, as_of, folds=folds, feature_views=gnn_views, rows=rows
+            tables, as_of, folds=folds, feature_views=gnn_views, rows=rows, inputs=inputs
         )[:, 1]
         users = tables.users if rows is None else tables.users.iloc[rows]
         # Scored one view at a time, before the full frame is built: never hold the K
@@ -383,7 +396,7 @@ class RiskModels:
         result = score_users(
             self.scorecard_, full, features.features, policy, points=points, catalog=catalog
         )
-        return TonightScores(gnn_risk=gnn_risk, result=result, gnn_views=gnn_views)
+        return TonightScores(gnn_risk=gnn_risk, result=result, gnn_views=gnn_views, inputs=inputs)
 
     def risky_links(
         self,
@@ -392,16 +405,24 @@ class RiskModels:
         users: list[str],
         gnn_views: FeatureViews | None = None,
         top_k: int = 5,
+        inputs: SignRunner | MessagePassingRunner | None = None,
     ) -> pd.DataFrame:
         """The associations behind the GNN risk of ``users`` (associations.parquet rows).
 
         ``gnn_views`` is :attr:`TonightScores.gnn_views` of the same scoring (only
-        that: the caller need not keep tonight's scores of every user for this).
+        that: the caller need not keep tonight's scores of every user for this), and
+        ``inputs`` its :attr:`TonightScores.inputs` where kept.
         See :func:`riskgraph.gnn.explain.risky_links` for the attribution method.
         """
         self._check_fitted()
         return risky_links(
-            self.gnn_, tables, as_of, users=users, top_k=top_k, feature_views=gnn_views
+            self.gnn_,
+            tables,
+            as_of,
+            users=users,
+            top_k=top_k,
+            feature_views=gnn_views,
+            inputs=inputs,
         )
 
     # -- persistence -------------------------------------------------------------------

@@ -368,6 +368,7 @@ class OnlineScorer:
             explained.astype(str).tolist(),
             scored.gnn_views,
             top_k=self.config.risky_links_top_k,
+            inputs=scored.inputs,
         )
         scores["risky_links"] = _links_per_user(links, scores["user_id"])
         return scores
