@@ -550,22 +550,26 @@ def apply_online_rules(
         for k in range(1, 4)
         if f"reason_{k}" in scores.columns
     ]
+    # Read once as lists: a cell at a time from the frame costs more than the rules.
+    values = {c: scores[c].tolist() for slot in slots for c in slot if c in scores.columns}
+    counts = {column: scores[column].tolist() for column, *_ in checks}
+    links = {column: bad_links[column].tolist() for column in _BAD_LINKS}
     # Each row's reasons as (text, code, points lost); a rule's reason loses no points.
     rows: list[list[tuple[Any, Any, Any]]] = [
-        [tuple(scores.at[row, c] if c in scores.columns else None for c in slot) for slot in slots]
+        [tuple(values[c][row] if c in values else None for c in slot) for slot in slots]
         for row in range(len(scores))
     ]
     for row in range(len(scores)):
         fired: list[tuple[Any, Any, Any]] = []
         for column, threshold, decision, code, text in checks:
-            count = int(scores.at[row, column])
+            count = int(counts[column][row])
             if threshold and count >= threshold:
                 if _SEVERITY[decision] > _SEVERITY[decisions[row]]:
                     decisions[row] = decision
                 wording = text.format(str(count) if code == "V05" else _ordinal(count))
                 fired.append((wording, code, np.nan))
         for column in _BAD_LINKS:
-            count = bad_links.at[row, column]
+            count = links[column][row]
             if count > 0:
                 if _SEVERITY["review"] > _SEVERITY[decisions[row]]:
                     decisions[row] = "review"
@@ -582,12 +586,12 @@ def apply_online_rules(
         for part, column in enumerate(slot):
             if column not in scores.columns:
                 continue
-            values = [r[k][part] for r in rows]
+            cells = [r[k][part] for r in rows]
             dtype = "float64" if part == 2 else "string"
             scores[column] = pd.array(
                 [
                     np.nan if part == 2 and _missing(v) else (None if _missing(v) else v)
-                    for v in values
+                    for v in cells
                 ],
                 dtype=dtype,
             )
