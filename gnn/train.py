@@ -147,6 +147,10 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
     candidates_ : dict[str, dict[str, float]]
         Validation AUC-ROC and AUC-PR of every candidate.
     calibrator_ : dict
+        The calibration (``kind`` and its parameters) and ``judges``, a hash of the
+        users it was fitted on and their outcomes.
+    calibrator_kept_ : bool
+        Whether the calibration is the incumbent's (:meth:`_choose`).
     record_ : TrainingRecord
     history_ : list[dict]
         Per epoch: training loss, validation average precision and AUC.
@@ -178,6 +182,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         folds: LabelFolds | None = None,
         feature_views: FeatureViews | None = None,
         incumbent: str | None = None,
+        incumbent_calibrator: dict[str, Any] | None = None,
     ) -> GraphRiskModel:
         """Train every candidate on the labels visible as of ``as_of``; keep the one
         that validates best.
@@ -206,6 +211,10 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             The candidate of the model this one replaces: kept unless another
             validates better by more than :data:`INCUMBENT_MARGIN_SE` standard errors
             (:func:`_select`).
+        incumbent_calibrator : dict, optional
+            The calibration of the model this one replaces (its ``calibrator_``):
+            kept while the incumbent candidate is, the judges and their outcomes are
+            the same, and it fits them within the same band (:meth:`_choose`).
 
         Returns
         -------
@@ -227,7 +236,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             runner = self._runner(tables, as_of, folds, feature_views)
             stages["propagation"] = time.perf_counter() - clock
             judges, logits = self._fit_candidates(runner, fit_frame, stages)
-            judged = self._choose(runner, judges, logits, incumbent)
+            judged = self._choose(runner, judges, logits, incumbent, incumbent_calibrator)
             self.record_ = self._record(tables, folds, judged, clock, stages)
         return self
 
@@ -302,9 +311,18 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         judges: np.ndarray,
         logits: dict[str, np.ndarray],
         incumbent: str | None = None,
+        incumbent_calibrator: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Select the candidate that validates best and calibrate it on ``judges``;
-        return their labels, logits and calibrated probabilities."""
+        return their labels, logits and calibrated probabilities.
+
+        The ``incumbent_calibrator`` stays when the incumbent candidate does, it was
+        fitted on tonight's judges with tonight's outcomes (its ``judges``
+        fingerprint), and tonight's calibration fits them better by no more than
+        :data:`INCUMBENT_MARGIN_SE` standard errors (:func:`_calibration_margin_se`):
+        refit on the same users and nearly the same logits, the calibration moves by
+        chance, and with it every user's probability. New outcomes are what a
+        retrain is for: with them the calibration is refit."""
         folds = runner.folds
         y_judges = folds.labels[judges]
         self.incumbent_ = incumbent
@@ -320,6 +338,18 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             runner.attach_scorer(None)
         z_judges = logits[self.selected_]
         self.calibrator_ = _fit_calibrator(self.settings.calibration, z_judges, y_judges)
+        self.calibrator_["judges"] = _judges_fingerprint(runner.tables, judges, y_judges)
+        self.calibrator_kept_ = False
+        if (
+            incumbent_calibrator is not None
+            and self.selected_ == incumbent
+            and incumbent_calibrator.get("kind") == self.calibrator_["kind"]
+            and incumbent_calibrator.get("judges") == self.calibrator_["judges"]
+            and _calibration_margin_se(incumbent_calibrator, self.calibrator_, z_judges, y_judges)
+            <= INCUMBENT_MARGIN_SE
+        ):
+            self.calibrator_ = dict(incumbent_calibrator)
+            self.calibrator_kept_ = True
         p_judges = _calibrate(self.calibrator_, z_judges)
         judged = pd.DataFrame(
             {"user_idx": judges, "label": y_judges, "logit": z_judges, "proba": p_judges}
@@ -948,6 +978,30 @@ def _fit_calibrator(kind: str, z: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         "x": [float(v) for v in iso.X_thresholds_],
         "y": [float(v) for v in iso.y_thresholds_],
     }
+
+
+def _judges_fingerprint(tables: GraphTables, judges: np.ndarray, y: np.ndarray) -> str:
+    """A short hash of the users a calibration was fitted on and their outcomes."""
+    digest = hashlib.sha256()
+    ids = tables.users["user_id"].iloc[judges]
+    digest.update(pd.util.hash_pandas_object(ids, index=False).to_numpy().tobytes())
+    digest.update(np.asarray(y, dtype=np.int8).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _calibration_margin_se(
+    incumbent: dict[str, Any], tonight: dict[str, Any], z: np.ndarray, y: np.ndarray
+) -> float:
+    """How much better ``tonight``'s calibration fits ``(z, y)`` than ``incumbent``'s:
+    the mean of the users' paired log-loss differences, in standard errors."""
+    sign = 2.0 * np.asarray(y, dtype=np.float64) - 1.0
+    losses = []
+    for cal in (incumbent, tonight):
+        p = np.clip(_calibrate(cal, z), 1e-9, 1.0 - 1e-9)
+        losses.append(-np.log(np.where(sign > 0, p, 1.0 - p)))
+    diff = losses[0] - losses[1]
+    se = float(diff.std(ddof=1)) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+    return float(diff.mean()) / se if se > 0 else 0.0
 
 
 def _calibrate(cal: dict[str, Any], z: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -243,7 +243,13 @@ class RiskModels:
         self.features = features
 
     def fit(
-        self, tables: GraphTables, as_of: pd.Timestamp, *, incumbent: str | None = None
+        self,
+        tables: GraphTables,
+        as_of: pd.Timestamp,
+        *,
+        incumbent: str | None = None,
+        incumbent_calibrator: dict[str, Any] | None = None,
+        incumbent_scorecard: CreditScorecard | None = None,
     ) -> RiskModels:
         """Train both models on the labels visible before ``as_of``.
 
@@ -254,6 +260,13 @@ class RiskModels:
             (:meth:`recorded_candidate`): it stays unless another validates better
             beyond the noise, so that a retrain on nearly the same data does not
             switch models by chance (:meth:`GraphRiskModel.fit`).
+        incumbent_calibrator : dict, optional
+            The graph model's calibration in the models being replaced
+            (:meth:`recorded_calibrator`): it stays while it still fits
+            (:meth:`GraphRiskModel.fit`).
+        incumbent_scorecard : CreditScorecard, optional
+            The scorecard being replaced (:meth:`recorded_scorecard`): its weights
+            stay while they still fit (:meth:`CreditScorecard.fit`).
 
         Raises
         ------
@@ -271,7 +284,12 @@ class RiskModels:
             else None
         )
         gnn = GraphRiskModel(gnn_config).fit(
-            tables, as_of, folds=folds, feature_views=gnn_views, incumbent=incumbent
+            tables,
+            as_of,
+            folds=folds,
+            feature_views=gnn_views,
+            incumbent=incumbent,
+            incumbent_calibrator=incumbent_calibrator,
         )
         rows, gnn_train = self._scorecard_rows(gnn, tables, as_of, folds, gnn_views)
         # The scorecard needs its users' own views only (never all K * B views), and
@@ -283,7 +301,9 @@ class RiskModels:
         )
         del gnn_views
         frame = build_score_frame(tables.users, own_features, gnn_train)
-        scorecard = CreditScorecard().fit(frame[rows], folds.labels[rows].astype(int))
+        scorecard = CreditScorecard().fit(
+            frame[rows], folds.labels[rows].astype(int), incumbent=incumbent_scorecard
+        )
         self.gnn_ = gnn
         self.scorecard_ = scorecard
         self.record_ = {
@@ -300,8 +320,15 @@ class RiskModels:
             "gnn_validation_brier": gnn.record_.validation_brier,
             "candidate": gnn.selected_,
             "incumbent": gnn.record_.incumbent,
+            "calibrator": gnn.calibrator_,
+            "calibrator_kept": gnn.calibrator_kept_,
             "candidates": gnn.candidates_,
             "head_models": gnn.record_.head_models,
+            "scorecard_kept_weights": scorecard.kept_weights_,
+            # null on a first night (JSON has no NaN)
+            "scorecard_incumbent_margin_se": (
+                None if np.isnan(scorecard.incumbent_margin_se_) else scorecard.incumbent_margin_se_
+            ),
             "config": asdict(cfg),
         }
         return self
@@ -479,16 +506,43 @@ class RiskModels:
         """The graph model's candidate that models saved in ``directory`` chose, from
         their record alone (readable after an upgrade made the models themselves
         stale); None when there are none or their record does not say."""
-        try:
-            record = json.loads((Path(directory) / _RECORD_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        candidate = record.get("candidate") if isinstance(record, dict) else None
+        candidate = _record_of(directory).get("candidate")
         return candidate if isinstance(candidate, str) else None
+
+    @staticmethod
+    def recorded_calibrator(directory: str | Path) -> dict[str, Any] | None:
+        """The graph model's calibration in models saved in ``directory``, from their
+        record alone; None when there are none or their record does not hold it
+        (records written before it did)."""
+        calibrator = _record_of(directory).get("calibrator")
+        return calibrator if isinstance(calibrator, dict) else None
+
+    @staticmethod
+    def recorded_scorecard(directory: str | Path) -> CreditScorecard | None:
+        """The scorecard of models saved in ``directory``; None when there are none, or
+        when it cannot be read or was written in a format this version does not read
+        (tonight's scorecard is then fitted afresh)."""
+        path = Path(directory) / _SCORECARD_FILE
+        if not path.is_file():
+            return None
+        try:
+            return CreditScorecard.load(path)
+        except ModelError:  # StaleModelError included
+            return None
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "gnn_"):
             raise ModelError("RiskModels is not fitted: call fit() or RiskModels.load()")
+
+
+def _record_of(directory: str | Path) -> dict[str, Any]:
+    """The record (model.json) of models saved in ``directory``; empty when there is
+    none or it cannot be read."""
+    try:
+        record = json.loads((Path(directory) / _RECORD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _fingerprint(tables: GraphTables) -> str:

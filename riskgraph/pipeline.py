@@ -699,7 +699,11 @@ def _models(night: _Night, tables: GraphTables) -> tuple[RiskModels, bool]:
     )
     require_labels(_visible_label(tables, night.as_of), night.as_of)
     models = RiskModels(config.model, config.features).fit(
-        tables, night.as_of, incumbent=RiskModels.recorded_candidate(model_dir)
+        tables,
+        night.as_of,
+        incumbent=RiskModels.recorded_candidate(model_dir),
+        incumbent_calibrator=RiskModels.recorded_calibrator(model_dir),
+        incumbent_scorecard=RiskModels.recorded_scorecard(model_dir),
     )
     try:
         models.save(night.staging / "model")

@@ -30,6 +30,7 @@ The points of a user's bins (and of its own ``gnn_risk``) add up to
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import warnings
 from collections.abc import Mapping
@@ -63,6 +64,11 @@ _FORMAT_VERSION = 3
 
 #: Cells of the graph model's score (at most 127 bins fit the int8 bin indices).
 _SCORE_CELLS = 50
+
+#: Standard errors by which tonight's coefficients must fit tonight's users better than
+#: the incumbent's to replace them (the graph model's band for its candidate,
+#: :data:`riskgraph.gnn.train.INCUMBENT_MARGIN_SE`).
+_INCUMBENT_MARGIN_SE = 2.0
 
 # Fewest missing values for their own empirical weight of evidence; fewer are neutral.
 _MIN_MISSING_BIN = 50
@@ -273,10 +279,18 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
     coef_ : pd.Series
         Logistic regression coefficient per variable (<= 0 on WoE).
     C_ : float
-        The regularization used (chosen when ``C="auto"``).
+        The regularization used (chosen when ``C="auto"``; the incumbent's when its
+        coefficients were kept).
     cv_log_loss_ : dict[float, float]
         Mean validation log loss per candidate ``C`` (empty unless ``C="auto"``).
     n_train_, bad_rate_train_ : int, float
+    kept_weights_ : bool
+        Whether the coefficients are the incumbent's.
+    sample_fingerprint_ : str
+        A hash of the training users and their outcomes.
+    incumbent_margin_se_ : float
+        How much better tonight's coefficients fit tonight's users than the
+        incumbent's, in standard errors (NaN without a comparable incumbent).
     development_ : DevelopmentSample
         The training users' score and bin distributions, and their out-of-fold
         scores with outcomes (when ``C="auto"``), for monitoring.
@@ -324,7 +338,9 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         self.score_cells = score_cells
 
     # -- fitting ---------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y: Any) -> CreditScorecard:
+    def fit(
+        self, X: pd.DataFrame, y: Any, *, incumbent: CreditScorecard | None = None
+    ) -> CreditScorecard:
         """Fit the scorecard.
 
         Parameters
@@ -333,6 +349,13 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
             ``(n, p)`` score frame (:func:`riskgraph.score.build_score_frame`).
         y : array-like
             ``(n,)`` 1 = bad, 0 = good.
+        incumbent : CreditScorecard, optional
+            The scorecard this one replaces (a retrain). Fitted on the same users
+            with the same outcomes, its coefficients and intercept stay unless
+            tonight's fit beats them beyond the noise (:meth:`_incumbent_weights`):
+            a retrain on nearly the same inputs would otherwise move every
+            coefficient by chance, and every user near a cut-off would cross it.
+            Bins and weights of evidence are tonight's either way.
 
         Returns
         -------
@@ -352,6 +375,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         if not isinstance(X, pd.DataFrame):
             raise ModelError(f"CreditScorecard.fit: X must be a DataFrame, got {type(X).__name__}")
         target = _check_target(y, len(X))
+        self.sample_fingerprint_ = _sample_fingerprint(X.index, target)
         frame, variables = self._characteristics(X, target, rule, catalog, settings)
         binned = [v for v in variables if v.name != self.score_column]
         process = self._binning_process(binned, settings)
@@ -378,8 +402,14 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         bins = self.bin_indices(frame)
         design = np.column_stack([self._user_woe(name, frame, bins) for name in names])
         lr = SignConstrainedLogisticRegression(sign="negative", C=C).fit(design, target)
-        self.coef_ = pd.Series(lr.coef_[0], index=names)
-        self.intercept_ = float(lr.intercept_[0])
+        coef, intercept = lr.coef_[0], float(lr.intercept_[0])
+        self.incumbent_margin_se_ = np.nan
+        kept = self._incumbent_weights(incumbent, names, design, target, coef, intercept, C)
+        if kept is not None:
+            coef, intercept, C = kept
+        self.kept_weights_ = kept is not None
+        self.coef_ = pd.Series(coef, index=names)
+        self.intercept_ = intercept
         self.bin_points_ = {name: self._woe_points(name, self.bin_woe(name)) for name in names}
         self.best_points_ = pd.Series({n: float(p.max()) for n, p in self.bin_points_.items()})
         self.C_ = C
@@ -388,6 +418,50 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         self.bad_rate_train_ = float(target.mean())
         self.development_ = self._development_sample(frame, validation)
         return self
+
+    def _incumbent_weights(
+        self,
+        incumbent: CreditScorecard | None,
+        names: list[str],
+        design: np.ndarray,
+        target: np.ndarray,
+        coef: np.ndarray,
+        intercept: float,
+        C: float,
+    ) -> tuple[np.ndarray, float, float] | None:
+        """The incumbent's coefficients, intercept and ``C``, when it was fitted on
+        tonight's users with tonight's outcomes and characteristics and tonight's fit
+        (``coef``, ``intercept``) does not beat them beyond the noise; None otherwise.
+
+        Only on the same users and outcomes: new outcomes are what a retrain is for,
+        and a fit that has not learnt from them scores new users worse, though on
+        the users of both nights it may fit as well.
+
+        Beyond the noise: the mean of the users' paired log-loss differences exceeds
+        :data:`_INCUMBENT_MARGIN_SE` standard errors (recorded in
+        ``incumbent_margin_se_``). A retrain on nearly the same users refits
+        nearly the same coefficients, but every one of them moves by chance, and a
+        user near a cut-off crosses it; the incumbent's weights stay until tonight's
+        users show they no longer fit.
+        """
+        if incumbent is None or not hasattr(incumbent, "coef_"):
+            return None
+        same_sample = getattr(incumbent, "sample_fingerprint_", None) == self.sample_fingerprint_
+        if not same_sample or list(incumbent.coef_.index) != names:
+            return None
+        old = incumbent.coef_.to_numpy(dtype=np.float64)
+        sign = 2.0 * target - 1.0
+        # Per user, how much tonight's penalised objective (the log loss and its
+        # share of the L2 penalty at tonight's C) prefers tonight's coefficients.
+        tonight = log_expit(sign * (design @ coef + intercept))
+        diff = tonight - log_expit(sign * (design @ old + incumbent.intercept_))
+        penalty = (old @ old - coef @ coef) / (2.0 * C * len(target))
+        se = float(diff.std(ddof=1)) / np.sqrt(len(diff))
+        gain = float(diff.mean()) + penalty
+        self.incumbent_margin_se_ = gain / se if se > 0 else 0.0
+        if self.incumbent_margin_se_ > _INCUMBENT_MARGIN_SE:
+            return None
+        return old, float(incumbent.intercept_), float(incumbent.C_)
 
     def _user_woe(self, name: str, prepared: pd.DataFrame, bins: pd.DataFrame) -> np.ndarray:
         """Each user's weight of evidence of ``name``: its bin's, or for the graph
@@ -874,6 +948,14 @@ def _woe_of(good: np.ndarray, bad: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         woe = np.log((good / max(good.sum(), 1.0)) / (bad / max(bad.sum(), 1.0)))
     return np.where(np.isfinite(woe), woe, 0.0)
+
+
+def _sample_fingerprint(index: pd.Index, target: np.ndarray) -> str:
+    """A short hash of the users (``index``) and their outcomes."""
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(index, index=False).to_numpy().tobytes())
+    digest.update(np.asarray(target, dtype=np.int8).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _check_target(y: Any, n: int) -> np.ndarray:

@@ -250,6 +250,32 @@ def test_calibration_is_measured_on_the_validation_window(tables: GraphTables) -
     ]
 
 
+def test_a_retrain_keeps_the_incumbents_calibration_while_it_fits(tables: GraphTables) -> None:
+    """Refit on the same users, the calibration moves by chance only: last night's
+    stays while its candidate does, its judges and their outcomes are tonight's, and
+    it fits them within the incumbent band; otherwise tonight's calibration."""
+    config = GraphRiskConfig(**{**FAST, "candidates": ("tabular",)})
+    first = GraphRiskModel(config).fit(tables, D)
+    assert not first.calibrator_kept_
+    nudged = {**first.calibrator_, "a": 1.02 * first.calibrator_["a"]}
+    kept = GraphRiskModel(config).fit(tables, D, incumbent="tabular", incumbent_calibrator=nudged)
+    assert kept.calibrator_kept_ and kept.calibrator_ == nudged
+    val = kept.validation_
+    np.testing.assert_allclose(val["proba"], kept.calibrate(val["logit"].to_numpy()))
+    inverted = {**first.calibrator_, "a": -first.calibrator_["a"]}
+    other_judges = {**nudged, "judges": "0123456789abcdef"}  # fitted on other outcomes
+    for incumbent, calibrator in (
+        ("tabular", inverted),
+        ("tabular", other_judges),
+        ("graph", nudged),
+    ):
+        refit = GraphRiskModel(config).fit(
+            tables, D, incumbent=incumbent, incumbent_calibrator=calibrator
+        )
+        assert not refit.calibrator_kept_
+        assert refit.calibrator_ == first.calibrator_
+
+
 def test_errors_name_the_parameter_and_the_problem(tables: GraphTables) -> None:
     with pytest.raises(ModelError, match=r"architecture = 'gat': expected one of"):
         GraphRiskModel(GraphRiskConfig(architecture="gat")).fit(tables, D)

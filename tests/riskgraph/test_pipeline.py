@@ -11,6 +11,7 @@ import datetime as dt
 import gc
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -513,6 +514,37 @@ def test_models_of_an_older_format_are_retrained_with_a_warning(
     first = json.loads((OutputRoot(trained).model_dir / "model.json").read_text())
     assert retrained.record_["incumbent"] == first["candidate"]
     assert_same_outputs(OutputRoot(trained).run_dir(date), OutputRoot(out).run_dir(date))
+
+
+def test_a_retrain_keeps_last_nights_calibration_and_scorecard_while_they_fit(
+    population, trained, tmp_path
+):
+    """--retrain on the input last night's models were trained on: the graph model's
+    calibration and the scorecard's weights still fit, stay, and the night's outputs
+    are last night's."""
+    input_dir, date = population
+    out = with_models(trained, tmp_path / "out")
+    done = nightly(input_dir, out, date, "--no-neo4j", "--retrain")
+    assert done.returncode == 0, done.stderr
+    first = json.loads((OutputRoot(trained).model_dir / "model.json").read_text())
+    record = RiskModels.load(OutputRoot(out).model_dir).record_
+    assert record["calibrator_kept"] and record["calibrator"] == first["calibrator"]
+    assert record["scorecard_kept_weights"]
+    assert_same_outputs(OutputRoot(trained).run_dir(date), OutputRoot(out).run_dir(date))
+
+
+def test_last_nights_calibration_and_scorecard_are_read_only_where_they_can_be(trained, tmp_path):
+    model_dir = OutputRoot(with_models(trained, tmp_path / "out")).model_dir
+    assert RiskModels.recorded_calibrator(model_dir)["kind"] == "platt"
+    assert RiskModels.recorded_scorecard(model_dir) is not None
+    # a record written before it held the calibration; a scorecard of another format
+    record = json.loads((model_dir / "model.json").read_text())
+    del record["calibrator"]
+    (model_dir / "model.json").write_text(json.dumps(record))
+    (model_dir / "scorecard.pkl").write_bytes(pickle.dumps({"format": 1}))
+    assert RiskModels.recorded_calibrator(model_dir) is None
+    assert RiskModels.recorded_scorecard(model_dir) is None
+    assert RiskModels.recorded_scorecard(tmp_path / "nowhere") is None
 
 
 # -- refusals ----------------------------------------------------------------------------------

@@ -396,3 +396,49 @@ def test_the_characteristic_table_reads_as_the_scorecard():
     income = table.loc[table["characteristic"] == "income_band", "bin"].tolist()
     assert ", ".join(income).replace(", ", ",").split(",")[:3] == INCOMES
     assert set(table.loc[table["characteristic"] == "past_dues", "reason_code"]) == {"A01"}
+
+
+def test_a_retrain_on_the_same_outcomes_keeps_the_incumbents_weights_while_they_fit():
+    """Tonight's users and outcomes are last night's, a few users' inputs moved: the
+    weights stay, since tonight's fit is no better beyond the noise."""
+    frame, y = toy_frame(3000, seed=1)
+    last = CreditScorecard(catalog=CATALOG, C=1.0).fit(frame, y)
+    assert not last.kept_weights_ and np.isnan(last.incumbent_margin_se_)
+    moved = frame.copy()
+    moved.iloc[:5, moved.columns.get_loc("device_bad_1hop")] += 1.0
+    tonight = CreditScorecard(catalog=CATALOG, C=1.0).fit(moved, y, incumbent=last)
+    fresh = CreditScorecard(catalog=CATALOG, C=1.0).fit(moved, y)
+    assert not np.array_equal(fresh.coef_, last.coef_)  # a refit would move them
+    assert tonight.kept_weights_ and abs(tonight.incumbent_margin_se_) < 2.0
+    pd.testing.assert_series_equal(tonight.coef_, last.coef_)
+    assert tonight.intercept_ == last.intercept_ and tonight.C_ == last.C_
+
+
+def test_a_retrain_with_new_outcomes_refits_the_weights():
+    """Ten more users with their outcomes: new outcomes are what a retrain is for,
+    and the weights are refit on them."""
+    frame, y = toy_frame(3000, seed=1)
+    last = CreditScorecard(catalog=CATALOG, C=1.0).fit(frame.iloc[:2990], y[:2990])
+    tonight = CreditScorecard(catalog=CATALOG, C=1.0).fit(frame, y, incumbent=last)
+    fresh = CreditScorecard(catalog=CATALOG, C=1.0).fit(frame, y)
+    assert not tonight.kept_weights_ and np.isnan(tonight.incumbent_margin_se_)
+    pd.testing.assert_series_equal(tonight.coef_, fresh.coef_)
+
+
+def test_a_retrain_refits_the_weights_when_tonights_inputs_no_longer_fit_them():
+    """The same users and outcomes, but tonight's graph model separates them far
+    better: last night's weights, which trusted it less, lose beyond the noise, and
+    tonight's coefficients are those of a fit without an incumbent."""
+    frame, y = toy_frame(3000, seed=1)
+    last = CreditScorecard(catalog=CATALOG, C=1.0).fit(frame, y)
+    rng = np.random.default_rng(5)
+    sharper = frame.assign(
+        gnn_risk=np.clip(
+            0.2 * frame["gnn_risk"] + 0.5 * y * rng.uniform(0.5, 1.0, len(y)), 1e-4, 0.999
+        )
+    )
+    tonight = CreditScorecard(catalog=CATALOG, C=1.0).fit(sharper, y, incumbent=last)
+    fresh = CreditScorecard(catalog=CATALOG, C=1.0).fit(sharper, y)
+    assert not tonight.kept_weights_ and tonight.incumbent_margin_se_ > 2.0
+    np.testing.assert_allclose(tonight.coef_, fresh.coef_)
+    assert tonight.intercept_ == fresh.intercept_
