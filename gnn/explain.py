@@ -443,7 +443,11 @@ def risky_links(
     if users is not None and len(users) == 0:
         # Nobody to explain (an online call's approved applicants): no model inputs.
         return _no_links()
-    runner = inputs or model.prepare(tables, as_of, folds=folds, feature_views=feature_views)
+    runner = (
+        inputs
+        if inputs is not None
+        else model.prepare(tables, as_of, folds=folds, feature_views=feature_views)
+    )
     assert isinstance(runner, SignRunner)
     ids = tables.users["user_id"].astype(str).to_numpy()
     if users is not None:

@@ -588,7 +588,11 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         inputs: SignRunner | MessagePassingRunner | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         with _Threads(self.settings.num_threads):
-            runner = inputs or self.prepare(tables, as_of, folds=folds, feature_views=feature_views)
+            runner = (
+                inputs
+                if inputs is not None
+                else self.prepare(tables, as_of, folds=folds, feature_views=feature_views)
+            )
             weights = runner.folds.view_weights()
             if rows is not None:
                 rows = np.asarray(rows, dtype=np.int64)
