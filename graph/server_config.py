@@ -244,7 +244,9 @@ def _ensure_password(settings: ServerSettings, java: str) -> None:
     arguments.parent.mkdir(exist_ok=True)
     arguments.unlink(missing_ok=True)
     quoted = password.replace("\\", "\\\\").replace('"', '\\"')
-    _write_secret(arguments, f'"{quoted}"')
+    # "--" ends the options: a password that begins with "-" (one generated password
+    # in 64 does) is the password, not an unknown option.
+    _write_secret(arguments, f'--\n"{quoted}"')
     try:
         done = subprocess.run(
             [

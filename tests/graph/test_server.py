@@ -177,6 +177,33 @@ def test_generated_password_file_is_private_and_works(local_neo4j):
 
 
 @pytest.mark.neo4j
+@pytest.mark.slow
+def test_a_generated_password_that_begins_with_a_dash_is_set_and_works(
+    local_neo4j, tmp_path, monkeypatch
+):
+    # One generated password in 64 begins with "-": neo4j-admin must not read it as an
+    # option (it printed its usage and the install failed).
+    from riskgraph.graph import server_config
+
+    monkeypatch.setattr(server_config.secrets, "token_urlsafe", lambda n: "-" + "x1_-" * 8)
+    settings = server.ServerSettings.resolve(
+        tmp_path / "neo4j", bolt_port=free_port(), http_port=free_port(), heap="256m",
+        pagecache="64m",
+    )  # fmt: skip
+    server.install(settings)
+    try:
+        server.start(settings)
+        password = server.read_password(settings)
+        assert password.startswith("-")
+        conn = ConnectionSettings(uri=settings.bolt_uri, user="neo4j", password=password)
+        with open_driver(conn) as driver:
+            records, _, _ = driver.execute_query("RETURN 1 AS one")
+        assert records[0]["one"] == 1
+    finally:
+        server.stop(settings)
+
+
+@pytest.mark.neo4j
 def test_second_install_reuses_the_jars(local_neo4j):
     before = {p.name: p.stat().st_mtime_ns for p in local_neo4j.lib_dir.iterdir()}
     report = server.install(local_neo4j)
