@@ -48,6 +48,7 @@ from riskgraph.gnn.boosting import Boosting
 from riskgraph.gnn.config import ARCHITECTURES, CANDIDATES, HEADS, GraphRiskConfig
 from riskgraph.gnn.head import TreeHead
 from riskgraph.gnn.hetero import HeteroGraphBuilder, as_utc
+from riskgraph.gnn.incumbent import INCUMBENT_MARGIN_SE, outcomes_fingerprint, paired_margin_se
 from riskgraph.gnn.inference import average_views
 from riskgraph.gnn.protocol import FeatureViews, LabelFolds, scoring_folds, split_labels
 from riskgraph.gnn.runners import MessagePassingRunner, Scorer, SignRunner, make_net
@@ -338,7 +339,9 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             runner.attach_scorer(None)
         z_judges = logits[self.selected_]
         self.calibrator_ = _fit_calibrator(self.settings.calibration, z_judges, y_judges)
-        self.calibrator_["judges"] = _judges_fingerprint(runner.tables, judges, y_judges)
+        self.calibrator_["judges"] = outcomes_fingerprint(
+            runner.tables.users["user_id"].iloc[judges], y_judges
+        )
         self.calibrator_kept_ = False
         if (
             incumbent_calibrator is not None
@@ -884,9 +887,6 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
 
 #: Bootstrap resamples of the validation window behind the selection's standard errors.
 _SELECTION_RESAMPLES = 200
-#: Standard errors by which another candidate must beat the incumbent (the candidate
-#: of the model being replaced) to take its place (:func:`_select`).
-INCUMBENT_MARGIN_SE = 2.0
 
 
 def _select(
@@ -984,28 +984,17 @@ def _fit_calibrator(kind: str, z: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _judges_fingerprint(tables: GraphTables, judges: np.ndarray, y: np.ndarray) -> str:
-    """A short hash of the users a calibration was fitted on and their outcomes."""
-    digest = hashlib.sha256()
-    ids = tables.users["user_id"].iloc[judges]
-    digest.update(pd.util.hash_pandas_object(ids, index=False).to_numpy().tobytes())
-    digest.update(np.asarray(y, dtype=np.int8).tobytes())
-    return digest.hexdigest()[:16]
-
-
 def _calibration_margin_se(
     incumbent: dict[str, Any], tonight: dict[str, Any], z: np.ndarray, y: np.ndarray
 ) -> float:
     """How much better ``tonight``'s calibration fits ``(z, y)`` than ``incumbent``'s:
-    the mean of the users' paired log-loss differences, in standard errors."""
+    the users' paired log-loss differences, in standard errors of their mean."""
     sign = 2.0 * np.asarray(y, dtype=np.float64) - 1.0
     losses = []
     for cal in (incumbent, tonight):
         p = np.clip(_calibrate(cal, z), 1e-9, 1.0 - 1e-9)
         losses.append(-np.log(np.where(sign > 0, p, 1.0 - p)))
-    diff = losses[0] - losses[1]
-    se = float(diff.std(ddof=1)) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
-    return float(diff.mean()) / se if se > 0 else 0.0
+    return paired_margin_se(losses[0] - losses[1])
 
 
 def _calibrate(cal: dict[str, Any], z: np.ndarray) -> np.ndarray:

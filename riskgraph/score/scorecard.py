@@ -30,7 +30,6 @@ The points of a user's bins (and of its own ``gnn_risk``) add up to
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import warnings
 from collections.abc import Mapping
@@ -45,6 +44,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from riskgraph.errors import ModelError, StaleModelError
+from riskgraph.gnn.incumbent import INCUMBENT_MARGIN_SE, outcomes_fingerprint, paired_margin_se
 from riskgraph.score._optbinning import BinningProcess, OptimalBinning
 from riskgraph.score.development import DevelopmentSample, score_histogram
 from riskgraph.score.logistic import SignConstrainedLogisticRegression
@@ -64,11 +64,6 @@ _FORMAT_VERSION = 3
 
 #: Cells of the graph model's score (at most 127 bins fit the int8 bin indices).
 _SCORE_CELLS = 50
-
-#: Standard errors by which tonight's coefficients must fit tonight's users better than
-#: the incumbent's to replace them (the graph model's band for its candidate,
-#: :data:`riskgraph.gnn.train.INCUMBENT_MARGIN_SE`).
-_INCUMBENT_MARGIN_SE = 2.0
 
 # Fewest missing values for their own empirical weight of evidence; fewer are neutral.
 _MIN_MISSING_BIN = 50
@@ -375,7 +370,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         if not isinstance(X, pd.DataFrame):
             raise ModelError(f"CreditScorecard.fit: X must be a DataFrame, got {type(X).__name__}")
         target = _check_target(y, len(X))
-        self.sample_fingerprint_ = _sample_fingerprint(X.index, target)
+        self.sample_fingerprint_ = outcomes_fingerprint(X.index, target)
         frame, variables = self._characteristics(X, target, rule, catalog, settings)
         binned = [v for v in variables if v.name != self.score_column]
         process = self._binning_process(binned, settings)
@@ -438,7 +433,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         the users of both nights it may fit as well.
 
         Beyond the noise: the mean of the users' paired log-loss differences exceeds
-        :data:`_INCUMBENT_MARGIN_SE` standard errors (recorded in
+        :data:`~riskgraph.gnn.incumbent.INCUMBENT_MARGIN_SE` standard errors (recorded in
         ``incumbent_margin_se_``). A retrain on nearly the same users refits
         nearly the same coefficients, but every one of them moves by chance, and a
         user near a cut-off crosses it; the incumbent's weights stay until tonight's
@@ -456,10 +451,8 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         tonight = log_expit(sign * (design @ coef + intercept))
         diff = tonight - log_expit(sign * (design @ old + incumbent.intercept_))
         penalty = (old @ old - coef @ coef) / (2.0 * C * len(target))
-        se = float(diff.std(ddof=1)) / np.sqrt(len(diff))
-        gain = float(diff.mean()) + penalty
-        self.incumbent_margin_se_ = gain / se if se > 0 else 0.0
-        if self.incumbent_margin_se_ > _INCUMBENT_MARGIN_SE:
+        self.incumbent_margin_se_ = paired_margin_se(diff + penalty)
+        if self.incumbent_margin_se_ > INCUMBENT_MARGIN_SE:
             return None
         return old, float(incumbent.intercept_), float(incumbent.C_)
 
@@ -948,14 +941,6 @@ def _woe_of(good: np.ndarray, bad: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         woe = np.log((good / max(good.sum(), 1.0)) / (bad / max(bad.sum(), 1.0)))
     return np.where(np.isfinite(woe), woe, 0.0)
-
-
-def _sample_fingerprint(index: pd.Index, target: np.ndarray) -> str:
-    """A short hash of the users (``index``) and their outcomes."""
-    digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(index, index=False).to_numpy().tobytes())
-    digest.update(np.asarray(target, dtype=np.int8).tobytes())
-    return digest.hexdigest()[:16]
 
 
 def _check_target(y: Any, n: int) -> np.ndarray:
