@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from riskgraph.errors import ModelError
-from riskgraph.gnn.protocol import LabelSplit
+from riskgraph.gnn.protocol import CLOCKS, LabelSplit
 
 __all__ = ["ARCHITECTURES", "CANDIDATES", "DEFAULT_CANDIDATES", "HEADS", "GraphRiskConfig"]
 
@@ -42,6 +42,7 @@ _CHOICES = {
     "pos_weight": ("sqrt", "balanced", "none"),
     "calibration": ("platt", "isotonic"),
     "booster_inputs": ("own", "graph"),
+    "label_clock": CLOCKS,
 }
 #: Settings that count something: integers of at least 1.
 _COUNTS = ("hidden", "batch_size", "max_epochs", "patience", "max_sharing", "n_folds",
@@ -70,7 +71,10 @@ class GraphRiskConfig:
         Out-of-fold label views (:mod:`riskgraph.gnn.protocol`).
     time_buckets : int, default 6
         Point-in-time buckets of the training users: each sees only the labels
-        known when its bucket began (:mod:`riskgraph.gnn.protocol`).
+        shown before its bucket began (:mod:`riskgraph.gnn.protocol`).
+    label_clock : {"application", "label"}, default "application"
+        When a label is shown to the buckets from: the labelled user's first
+        application, or the label's own time (:class:`~riskgraph.gnn.protocol.LabelSplit`).
     validation_fraction : float, default 0.2
         Latest share of the labelled users held out for early stopping and
         calibration.
@@ -128,6 +132,7 @@ class GraphRiskConfig:
     patience: int = 5
     n_folds: int = _SPLIT.n_folds
     time_buckets: int = _SPLIT.time_buckets
+    label_clock: str = _SPLIT.clock
     validation_fraction: float = _SPLIT.validation_fraction
     fanout: tuple[int, ...] = (10, 5)
     max_sharing: int = 50
@@ -148,6 +153,7 @@ class GraphRiskConfig:
             n_folds=self.n_folds,
             validation_fraction=self.validation_fraction,
             time_buckets=self.time_buckets,
+            clock=self.label_clock,
             seed=self.seed,
         )
 

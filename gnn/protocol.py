@@ -19,14 +19,17 @@ The protocol here:
 2. **Folds**: every user gets a fold ``0..K-1`` from a keyed hash of its ``user_id``
    (stable across nights: a user never changes fold as the population grows).
 3. **Point in time**: the labelled users are cut into ``B`` buckets by reference
-   time (their first application); a user in bucket ``b`` sees only labels dated
-   before the start of its bucket - what was known when it applied, at most one
-   bucket stale.
+   time (their first application); a user in bucket ``b`` sees the labels (known
+   as of ``D``) of the users who applied before its bucket began, as tonight's
+   applicants see those of the users who applied before them. The *clock* says when
+   a label is shown from: ``"application"`` (the default), the labelled user's
+   reference time; ``"label"``, the label's own time (what was known when the
+   training user applied).
 4. **Views**: view ``(k, b)`` is the visible labels with fold ``k`` hidden and those
-   dated at or after bucket ``b``'s start hidden. A labelled user in fold ``k`` and
+   shown from bucket ``b``'s start or later hidden. A labelled user in fold ``k`` and
    bucket ``b`` is trained on view ``(k, b)`` - its own label and its fold-mates'
-   are hidden, every other fold's known at its time are seen: the *out-of-fold*,
-   point-in-time labels.
+   are hidden, every other fold's shown before its bucket are seen: the
+   *out-of-fold*, point-in-time labels.
 5. **Same density at scoring**: scoring folds have one bucket (every label known
    tonight); tonight's users are scored on every fold's view and the predictions
    averaged, so each sees ``(K-1)/K`` of the known labels, as in training; a
@@ -67,6 +70,7 @@ if TYPE_CHECKING:
     from riskgraph.graph.features import FeatureConfig
 
 __all__ = [
+    "CLOCKS",
     "FeatureSource",
     "FeatureViews",
     "LabelFolds",
@@ -79,6 +83,9 @@ __all__ = [
     "scoring_folds",
     "split_labels",
 ]
+
+#: When a label is shown to the point-in-time buckets from (:class:`LabelSplit`).
+CLOCKS = ("application", "label")
 
 #: Key of the hash that orders users whose reference times tie (16 characters).
 _VALIDATION_KEY = "rgvalidation0000"
@@ -142,8 +149,10 @@ class LabelFolds:
     as_of : pandas.Timestamp
     labels : np.ndarray
         float64 ``(n_users,)``: visible labels (NaN = unknown).
-    label_at : np.ndarray
-        int64 ``(n_users,)``: epoch seconds when each visible label became known.
+    shown_at : np.ndarray
+        int64 ``(n_users,)``: epoch seconds from which each visible label is shown to
+        the buckets (its clock: the label's time, or the labelled user's reference
+        time where earlier; the maximum int64 for users without a visible label).
     fold : np.ndarray
         int64 ``(n_users,)``: every user's fold (hash of its id).
     bucket : np.ndarray
@@ -160,7 +169,7 @@ class LabelFolds:
 
     as_of: pd.Timestamp
     labels: np.ndarray
-    label_at: np.ndarray
+    shown_at: np.ndarray
     fold: np.ndarray
     bucket: np.ndarray
     cutoffs: list[pd.Timestamp]
@@ -189,7 +198,7 @@ class LabelFolds:
 
     @functools.cached_property
     def cutoff_seconds(self) -> np.ndarray:
-        """int64 ``(n_buckets,)``: :attr:`cutoffs` in epoch seconds, as :attr:`label_at`
+        """int64 ``(n_buckets,)``: :attr:`cutoffs` in epoch seconds, as :attr:`shown_at`
         (converted once: every view reads it)."""
         return to_epoch_seconds(pd.Series(self.cutoffs, dtype="datetime64[us, UTC]"))
 
@@ -204,7 +213,7 @@ class LabelFolds:
         k, b = v % self.n_folds, v // self.n_folds
         cutoff = int(self.cutoff_seconds[b])
         out = self.labels.copy()
-        out[(self.fold == k) | (self.label_at >= cutoff)] = np.nan
+        out[(self.fold == k) | (self.shown_at >= cutoff)] = np.nan
         return out
 
     def views(self) -> Iterator[np.ndarray]:
@@ -220,8 +229,8 @@ class LabelFolds:
         """float64 ``(len(users),)``: the share of tonight's labels each user's own view shows.
 
         Tonight's view of fold ``k`` shows every visible label outside fold ``k``; the
-        own view of a labelled user of fold ``k`` and bucket ``b`` shows those known
-        before bucket ``b`` began. A user of the first bucket was trained and is judged
+        own view of a labelled user of fold ``k`` and bucket ``b`` shows those shown
+        before bucket ``b`` began (:attr:`shown_at`). A user of the first bucket was trained and is judged
         with next to no labels around it; tonight's applicants are scored with all of
         them. The share says how much a user's inputs look like tonight's.
         """
@@ -231,7 +240,7 @@ class LabelFolds:
         shown = np.zeros((self.n_folds, self.n_buckets))
         tonight = np.zeros(self.n_folds)
         for k in range(self.n_folds):
-            known = np.sort(self.label_at[labelled & (self.fold != k)])
+            known = np.sort(self.shown_at[labelled & (self.fold != k)])
             tonight[k] = len(known)
             shown[k] = np.searchsorted(known, cutoffs, side="left")
         k, b = self.fold[users], self.bucket[users]
@@ -299,12 +308,14 @@ class LabelFolds:
         return replace(self, validation=given & self.labelled)
 
     def fingerprint(self) -> str:
-        """A short digest of folds, buckets and labels (checks feature views match)."""
+        """A short digest of folds, buckets, labels and when they are shown (checks
+        feature views match)."""
         parts = [
             self.fold.astype(np.float64),
             self.bucket.astype(np.float64),
             np.nan_to_num(self.labels, nan=-1.0),
             self.cutoff_seconds.astype(np.float64),
+            self.shown_at.astype(np.float64),
         ]
         h = pd.util.hash_array(np.concatenate(parts))
         return f"{int(h.sum(dtype=np.uint64)):016x}-{self.n_views}-{len(self.labels)}"
@@ -323,8 +334,13 @@ class LabelSplit:
         held out for early stopping and calibration (0 for none).
     time_buckets : int, default 6
         Point-in-time buckets of the labelled users' reference times (quantiles);
-        1 turns the point-in-time masking off, and so does a split where no bucket's
-        view would show a single label.
+        1 turns the point-in-time masking off, and so does a split where no label
+        had arrived before the latest bucket began.
+    clock : {"application", "label"}, default "application"
+        When a label is shown to the buckets from: the labelled user's reference
+        time (a training user sees the labels, known as of the date, of those who
+        applied before its bucket, as tonight's applicants see those of the users
+        before them), or the label's own time (only what was known when it applied).
     seed : int, default 0
         Keys the fold hash.
     """
@@ -332,6 +348,7 @@ class LabelSplit:
     n_folds: int = 5
     validation_fraction: float = 0.2
     time_buckets: int = 6
+    clock: str = "application"
     seed: int = 0
 
     def for_scoring(self) -> LabelSplit:
@@ -375,6 +392,8 @@ def split_labels(
     as_of = as_utc(as_of)
     if not 0.0 <= split.validation_fraction < 1.0:
         raise ModelError(f"validation_fraction = {split.validation_fraction!r}: expected in [0, 1)")
+    if split.clock not in CLOCKS:
+        raise ModelError(f"clock = {split.clock!r}: expected one of {list(CLOCKS)}")
     users = tables.users
     visible = _visible_labels(users, as_of, labels)
     ref = reference_times(tables, as_of) if reference_time is None else reference_time
@@ -386,15 +405,19 @@ def split_labels(
     label_at = to_epoch_seconds(users["label_at"])
     label_at[np.isnan(visible)] = np.iinfo(np.int64).max
     if (label_at >= to_epoch_seconds(pd.Series([cutoffs[-1]]))[0]).all():
-        # No view of a bucket would show a single label (a young portfolio, labels that
-        # arrive after the training users' span): every label-reading input would be
-        # 0 in training, and no model could learn to read the labels tonight's
-        # applicants are scored with. The views then hide the fold only.
+        # No label had arrived before the latest bucket began (a young portfolio,
+        # labels that arrive after the training users' span). By the label clock no
+        # view would show one, and every label-reading input would be 0 in training;
+        # by the application clock only the earliest buckets' labels would be shown,
+        # to the few users after them. The views then hide the fold only.
         bucket, cutoffs = np.zeros(len(users), dtype=np.int64), [as_of]
+    shown_at = label_at
+    if split.clock == "application":
+        shown_at = np.minimum(label_at, to_epoch_seconds(ref))
     return LabelFolds(
         as_of=as_of,
         labels=visible,
-        label_at=label_at,
+        shown_at=shown_at,
         fold=assign_folds(users["user_id"], split.n_folds, split.seed),
         bucket=bucket,
         cutoffs=cutoffs,

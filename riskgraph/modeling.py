@@ -30,6 +30,7 @@ from riskgraph.errors import ConfigError, InputError, ModelError, StaleModelErro
 from riskgraph.gnn.config import CANDIDATES, HEADS, GraphRiskConfig
 from riskgraph.gnn.explain import risky_links
 from riskgraph.gnn.protocol import (
+    CLOCKS,
     FeatureSource,
     FeatureViews,
     LabelFolds,
@@ -97,6 +98,11 @@ class ModelConfig:
         known before its bucket began. ``1``: every view shows all labels but its
         fold's, as tonight's scoring does (model.json's ``label_share`` says how much of
         them the buckets showed; docs/model.md, section 3).
+    label_clock : {"application", "label"}, default "application"
+        When a label is shown to the buckets from: ``"application"``, the labelled
+        user's first application (a training user sees the labels, known tonight, of
+        the users who applied before its bucket, as an applicant does tonight);
+        ``"label"``, the label's own time (only what was known when it applied).
     gnn_graph_features : bool, default False
         Give the GNN the graph risk features as inputs as well as the graph.
     booster_inputs : {"own", "graph"}, default "own"
@@ -132,6 +138,7 @@ class ModelConfig:
     n_folds: int = _GRAPH_MODEL.n_folds
     validation_fraction: float = _GRAPH_MODEL.validation_fraction
     time_buckets: int = _GRAPH_MODEL.time_buckets
+    label_clock: str = _GRAPH_MODEL.label_clock
     gnn_graph_features: bool = False
     booster_inputs: Literal["own", "graph"] = _GRAPH_MODEL.booster_inputs
     candidates: tuple[str, ...] = _GRAPH_MODEL.candidate_list
@@ -147,6 +154,7 @@ class ModelConfig:
             n_folds=self.n_folds,
             validation_fraction=self.validation_fraction,
             time_buckets=self.time_buckets,
+            label_clock=self.label_clock,
             booster_inputs=self.booster_inputs,
             candidates=tuple(self.candidates),
             communities=self.communities,
@@ -185,6 +193,7 @@ class ModelConfig:
         for name, allowed in (
             ("booster_inputs", ("own", "graph")),
             ("scorecard_rows", ("labelled", "validation")),
+            ("label_clock", CLOCKS),
         ):
             if getattr(self, name) not in allowed:
                 raise ConfigError(
@@ -315,6 +324,8 @@ class RiskModels:
             "scorecard_users": int(rows.sum()),
             "cross_fitted": gnn.cross_fitted_,
             "label_share": gnn.record_.label_share,
+            # 1 when no label had arrived before the latest bucket (the fold is hidden only)
+            "label_buckets": folds.n_buckets,
             "gnn_validation_auc_roc": gnn.record_.validation_auc_roc,
             "gnn_validation_auc_pr": gnn.record_.validation_auc_pr,
             "gnn_validation_brier": gnn.record_.validation_brier,

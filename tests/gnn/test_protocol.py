@@ -60,9 +60,11 @@ def test_folds_are_a_stable_hash_of_the_user_id() -> None:
         assign_folds(ids, 1)
 
 
-def test_views_hide_the_fold_and_everything_after_the_bucket_start() -> None:
+@pytest.mark.parametrize("clock", ["application", "label"])
+def test_views_hide_the_fold_and_everything_shown_from_the_bucket_start(clock: str) -> None:
     tables = random_tables(600, seed=2)
-    folds = split_labels(tables, "2024-06-01", LabelSplit(n_folds=3, time_buckets=3, seed=0))
+    split = LabelSplit(n_folds=3, time_buckets=3, clock=clock, seed=0)
+    folds = split_labels(tables, "2024-06-01", split)
     # users who never applied have reference time as_of: quantile edges may merge
     assert folds.n_views == 3 * folds.n_buckets and 2 <= folds.n_buckets <= 3
     cutoffs = np.array([c.value for c in folds.cutoffs])
@@ -71,21 +73,43 @@ def test_views_hide_the_fold_and_everything_after_the_bucket_start() -> None:
     starts = pd.Series([folds.cutoffs[b] for b in folds.bucket])
     assert (starts <= folds.reference_time).all()
     label_at = tables.users["label_at"]
+    # the application clock shows a label from the labelled user's reference time
+    shown_from = label_at if clock == "label" else np.minimum(label_at, folds.reference_time)
     for v in range(folds.n_views):
         k, b = v % 3, v // 3
         view = folds.view(v)
         seen = ~np.isnan(view)
         assert not (seen & (folds.fold == k)).any()
-        assert (label_at[seen] < folds.cutoffs[b]).all()
+        assert (label_at[seen] < folds.as_of).all()
         # nothing else is hidden
-        expected = folds.labelled & (folds.fold != k) & (label_at < folds.cutoffs[b]).to_numpy()
+        expected = folds.labelled & (folds.fold != k) & (shown_from < folds.cutoffs[b]).to_numpy()
         assert np.array_equal(seen, expected)
-    # a labelled user's own view hides its own label, and every label it could not know yet
+    # a labelled user's own view hides its own label, and every label shown after it applied
     own = folds.own_view()
     for u in np.flatnonzero(folds.labelled)[:50]:
         view = folds.view(int(own[u]))
         assert np.isnan(view[u])
-        assert (label_at[~np.isnan(view)] < folds.reference_time[u]).all()
+        assert (shown_from[~np.isnan(view)] < folds.reference_time[u]).all()
+
+
+def test_the_application_clock_shows_earlier_applicants_labels_that_came_later() -> None:
+    """A label that arrived after a bucket began is hidden from it by the label clock,
+    and shown by the application clock when its user applied before the bucket: a
+    training user sees the outcomes of those before it, as tonight's applicants do."""
+    tables = random_tables(600, seed=2)
+    by = {c: split_labels(tables, "2024-06-01", LabelSplit(n_folds=3, time_buckets=3, clock=c))
+          for c in ("application", "label")}  # fmt: skip
+    app, lab = by["application"], by["label"]
+    assert np.array_equal(app.bucket, lab.bucket) and app.cutoffs == lab.cutoffs
+    label_at = tables.users["label_at"]
+    last = (app.n_buckets - 1) * app.n_folds
+    only_app = ~np.isnan(app.view(last)) & np.isnan(lab.view(last))
+    assert only_app.any() and not (~np.isnan(lab.view(last)) & np.isnan(app.view(last))).any()
+    assert (label_at[only_app] >= app.cutoffs[-1]).all()
+    assert (app.reference_time[only_app] < app.cutoffs[-1]).all()
+    assert app.fingerprint() != lab.fingerprint()
+    with pytest.raises(ModelError, match="clock = 'arrival'"):
+        split_labels(tables, "2024-06-01", LabelSplit(clock="arrival"))
 
 
 def test_label_share_counts_the_labels_a_users_own_view_shows_against_tonights() -> None:

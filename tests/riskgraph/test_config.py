@@ -145,7 +145,7 @@ def test_model_settings_build_the_graph_models_settings_with_its_defaults():
     assert got.hidden == GraphRiskConfig().hidden
 
 
-def test_the_label_views_time_buckets_are_a_model_setting(tmp_path: Path):
+def test_the_label_views_time_buckets_and_clock_are_model_settings(tmp_path: Path):
     from riskgraph.modeling import ModelConfig
     from riskgraph.pipeline import PipelineConfig
 
@@ -156,3 +156,8 @@ def test_the_label_views_time_buckets_are_a_model_setting(tmp_path: Path):
     assert ModelConfig().gnn_config().label_split.time_buckets == 6
     with pytest.raises(ConfigError, match=r"model\.time_buckets = 0: expected an integer >= 1"):
         ModelConfig(time_buckets=0).validate()
+    path.write_text('[model]\nlabel_clock = "label"\n')
+    assert PipelineConfig.from_file(path).model.gnn_config().label_split.clock == "label"
+    assert ModelConfig().gnn_config().label_split.clock == "application"
+    with pytest.raises(ConfigError, match=r"model\.label_clock = 'arrival': expected one of"):
+        ModelConfig(label_clock="arrival").validate()

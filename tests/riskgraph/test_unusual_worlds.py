@@ -49,6 +49,7 @@ def _check_night(out: Path, date: str, users: pd.DataFrame, distinct: int) -> di
     record = json.loads((OutputRoot(out).model_dir / "model.json").read_text())
     assert record["candidate"] in record["candidates"]
     assert 0.0 <= record["label_share"] <= 1.0  # what the point-in-time views showed
+    assert record["label_buckets"] >= 1 and record["config"]["label_clock"] == "application"
     return record
 
 
