@@ -23,7 +23,7 @@ import pandas as pd
 
 from riskgraph.errors import ModelError
 from riskgraph.gnn.blocks import UserAttributes
-from riskgraph.gnn.boosting import Boosting, predict_threads
+from riskgraph.gnn.boosting import Boosting, contribution_threads, predict_threads
 from riskgraph.gnn.protocol import LabelFolds, assign_folds
 
 __all__ = ["VIEW_BOOSTING", "ViewBoosters", "booster_inputs"]
@@ -158,7 +158,7 @@ class ViewBoosters:
         column (log-odds), then the expected value."""
         self.predict_logit(k, x[:0])  # loads the boosters
         booster = self._boosters[k]
-        threads = predict_threads(len(x))
+        threads = contribution_threads(len(x))
         contributions = booster.predict(x, pred_contrib=True, num_threads=threads)  # type: ignore[attr-defined]
         return np.asarray(contributions, dtype=np.float64)
 

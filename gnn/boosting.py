@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Boosting", "predict_threads"]
+__all__ = ["Boosting", "contribution_threads", "predict_threads"]
 
 #: Rows from which a prediction is split over threads.
 _PARALLEL_ROWS = 4096
+#: Rows from which TreeSHAP contributions are split over threads.
+_PARALLEL_CONTRIBUTION_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -71,3 +73,15 @@ def predict_threads(n_rows: int) -> int:
     Predictions are the same on any number of threads: rows are split, not trees.
     """
     return 2 if n_rows >= _PARALLEL_ROWS else 1
+
+
+def contribution_threads(n_rows: int) -> int:
+    """LightGBM threads to compute the TreeSHAP contributions of ``n_rows`` rows with.
+
+    A row's contributions walk every path of every tree, work that dwarfs a
+    prediction's single path, so a handful of rows (an online batch's applicants)
+    already outweighs what a thread may wait for the other at the end of the parallel
+    region (:func:`predict_threads`). The same on any number of threads: rows are
+    split, not trees.
+    """
+    return 2 if n_rows >= _PARALLEL_CONTRIBUTION_ROWS else 1

@@ -23,7 +23,7 @@ from dataclasses import asdict
 import numpy as np
 
 from riskgraph.errors import ModelError
-from riskgraph.gnn.boosting import Boosting, predict_threads
+from riskgraph.gnn.boosting import Boosting, contribution_threads, predict_threads
 
 __all__ = ["HEAD_BOOSTING", "TreeHead"]
 
@@ -141,7 +141,7 @@ class TreeHead:
         """float64 ``(n, d + 1)``: TreeSHAP contribution of each column (log-odds),
         then the expected value, the mean of the models'; each row sums to
         :meth:`predict_logit`."""
-        threads = predict_threads(len(x))
+        threads = contribution_threads(len(x))
         out = sum(
             np.asarray(b.predict(x, pred_contrib=True, num_threads=threads), dtype=np.float64)
             for b in self._loaded()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from riskgraph.gnn.boosting import Boosting
+from riskgraph.gnn.boosting import Boosting, contribution_threads
 from riskgraph.gnn.head import TreeHead
 
 
@@ -62,3 +62,16 @@ def test_pooling_the_fold_models_keeps_a_retrain_on_nearly_the_same_rows_near_th
             change = after.predict_logit(x_val) - before.predict_logit(x_val)
             moved[name].append(float(np.median(np.abs(change))))
     assert np.mean(moved["pooled"]) < 0.8 * np.mean(moved["one"]), moved
+
+
+def test_contributions_are_split_over_threads_and_the_same_on_any_number():
+    """A batch of applicants is explained on two threads, one applicant on one; the
+    contributions do not depend on it."""
+    x, y = _rows(1200, 0)
+    x_val, y_val = _rows(400, 1)
+    head = TreeHead(Boosting(seed=0)).fit(x, y, x_val, y_val)
+    assert contribution_threads(1) == 1 and contribution_threads(100) == 2
+    booster = head._loaded()[0]
+    one = booster.predict(x_val[:100], pred_contrib=True, num_threads=1)
+    np.testing.assert_array_equal(head.contributions(x_val[:100]), one)
+    np.testing.assert_array_equal(head.contributions(x_val[:1]), one[:1])
