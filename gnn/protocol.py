@@ -230,9 +230,10 @@ class LabelFolds:
 
         Tonight's view of fold ``k`` shows every visible label outside fold ``k``; the
         own view of a labelled user of fold ``k`` and bucket ``b`` shows those shown
-        before bucket ``b`` began (:attr:`shown_at`). A user of the first bucket was trained and is judged
-        with next to no labels around it; tonight's applicants are scored with all of
-        them. The share says how much a user's inputs look like tonight's.
+        before bucket ``b`` began (:attr:`shown_at`). A user of the first bucket was
+        trained and is judged with next to no labels around it; tonight's applicants
+        are scored with all of them. The share says how much a user's inputs look like
+        tonight's.
         """
         users = np.asarray(users, dtype=np.int64)
         labelled = self.labelled
@@ -414,6 +415,7 @@ def split_labels(
     shown_at = label_at
     if split.clock == "application":
         shown_at = np.minimum(label_at, to_epoch_seconds(ref))
+        shown_at[np.isnan(visible)] = np.iinfo(np.int64).max
     return LabelFolds(
         as_of=as_of,
         labels=visible,

@@ -95,9 +95,9 @@ class ModelConfig:
         Latest share of the labelled users kept for early stopping and calibration.
     time_buckets : int, default 6
         Point-in-time buckets of the label views: a training user sees only the labels
-        known before its bucket began. ``1``: every view shows all labels but its
-        fold's, as tonight's scoring does (model.json's ``label_share`` says how much of
-        them the buckets showed; docs/model.md, section 3).
+        shown before its bucket began (``label_clock``). ``1``: every view shows all
+        labels but its fold's, as tonight's scoring does (model.json's ``label_share``
+        says how much of them the buckets showed; docs/model.md, section 3).
     label_clock : {"application", "label"}, default "application"
         When a label is shown to the buckets from: ``"application"``, the labelled
         user's first application (a training user sees the labels, known tonight, of
