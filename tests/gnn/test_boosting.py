@@ -49,3 +49,5 @@ def test_defaults_are_the_heads_and_the_views_own():
     assert Boosting(max_rounds=1000, early_stopping=50) == VIEW_BOOSTING
     params = Boosting(seed=2).lightgbm_params()
     assert (params["min_data_in_leaf"], params["seed"], params["objective"]) == (20, 2, "binary")
+    # one histogram layout, not the faster of two as timed on a busy machine
+    assert params["deterministic"] is True and params["force_col_wise"] is True
