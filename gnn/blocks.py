@@ -66,6 +66,17 @@ SCORE_BLOCK_WIDTH = 3 + len(RELATIONS)
 ACTIVITY_CORE = 7
 #: Relations over which the ``spread`` block averages, then its two-hop mean.
 SPREAD_RELATIONS = ("identifier", "social")
+#: Columns averaged at a time while the label-free blocks are built: a mean over a
+#: whole block holds a per-identifier temporary of every column at once, beside the
+#: blocks themselves. Each column's mean is the same either way.
+PROPAGATION_CHUNK = 16
+
+
+def _mean_into(graph: UserGraph, relation: str, x: np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = graph.mean(relation, x)``, :data:`PROPAGATION_CHUNK` columns at a time."""
+    for start in range(0, x.shape[1], PROPAGATION_CHUNK):
+        stop = start + PROPAGATION_CHUNK
+        out[:, start:stop] = graph.mean(relation, x[:, start:stop])
 
 
 def one_hot(x_cat: np.ndarray, sizes: list[int]) -> np.ndarray:
@@ -335,23 +346,22 @@ class SignInputs:
             return static[:, starts[name] + at : starts[name] + at + width]
 
         columns("own", a)[:] = own
-        first_hop = own
+        own = columns("own", a)
         for r in RELATIONS:
-            mean = graph.mean(r, own)
-            columns(f"mean:{r}", a)[:] = mean
-            if r == "identifier":
-                first_hop = mean  # contiguous, for the 2-hop products below
-        columns("hop2", a)[:] = graph.mean("identifier", first_hop)
-        columns("hop2", a, at=a)[:] = graph.mean("social", first_hop)
+            _mean_into(graph, r, own, columns(f"mean:{r}", a))
+        first_hop = columns("mean:identifier", a)
+        _mean_into(graph, "identifier", first_hop, columns("hop2", a))
+        _mean_into(graph, "social", first_hop, columns("hop2", a, at=a))
         columns("identifiers", structure.shape[1])[:] = structure
         columns("activity", activity.shape[1])[:] = activity
         if profile is not None:
             columns("profile", n_profile)[:] = profile
             row = np.concatenate([structure, activity[:, :ACTIVITY_CORE], profile], axis=1)
             for i, r in enumerate(SPREAD_RELATIONS):
-                columns("spread", spread_w, at=i * spread_w)[:] = graph.mean(r, row)
+                _mean_into(graph, r, row, columns("spread", spread_w, at=i * spread_w))
+            del row
             first = columns("spread", spread_w)
-            columns("spread", spread_w, at=2 * spread_w)[:] = graph.mean("identifier", first)
+            _mean_into(graph, "identifier", first, columns("spread", spread_w, at=2 * spread_w))
         return cls(
             graph=graph,
             own=columns("own", a),

@@ -143,7 +143,8 @@ class SignRunner:
         self.scorer: Scorer | None = None
         self.base_column: int | None = None
         self._cached: tuple[int, np.ndarray] | None = None
-        #: Labelled users' own-view inputs and each user's row in them (built once).
+        #: Labelled users' own-view label-derived inputs and each user's row in them
+        #: (built once).
         self._own: tuple[np.ndarray, np.ndarray] | None = None
 
     def attach_scorer(self, scorer: Scorer | None) -> None:
@@ -213,20 +214,21 @@ class SignRunner:
     def own_inputs(self, rows: np.ndarray) -> np.ndarray:
         """Inputs of labelled users ``rows``, each from its own view.
 
-        The labelled users' rows are assembled once (a user outside ``folds.labelled``
-        has no own view and raises ``ModelError``).
+        The label-derived part of the labelled users' rows is assembled once; the
+        label-free part is read from :attr:`SignInputs.static` on each call (a copy of
+        it for every labelled user would add a third of the static array at a million
+        users). A user outside ``folds.labelled`` has no own view and raises
+        ``ModelError``.
         """
         if self._own is None:
             folds = self.folds
             labelled = np.flatnonzero(folds.labelled)
             own = folds.own_view()[labelled]
-            out = np.empty((len(labelled), sum(self.block_dims)), dtype=np.float32)
             static_w = self.inputs.static.shape[1]
+            out = np.empty((len(labelled), sum(self.block_dims) - static_w), dtype=np.float32)
             for v in np.unique(own):
                 at = np.flatnonzero(own == v)
-                users = labelled[at]
-                out[at, :static_w] = self.inputs.static[users]
-                out[at, static_w:] = self.view_block(int(v))[users]
+                out[at] = self.view_block(int(v))[labelled[at]]
             position = np.full(len(folds.labelled), -1, dtype=np.int64)
             position[labelled] = np.arange(len(labelled))
             self._own = (position, out)
@@ -234,7 +236,7 @@ class SignRunner:
         at = position[rows]
         if (at < 0).any():
             raise ModelError("own_inputs: only labelled users have an own label view")
-        return out[at]
+        return np.concatenate([self.inputs.static[rows], out[at]], axis=1)
 
     def train_batches(
         self, rows: np.ndarray, rng: np.random.Generator

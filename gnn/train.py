@@ -643,11 +643,20 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         The propagation model's inputs (static blocks, then the label-derived ones),
         then the raw numeric attributes (NaN kept: trees need no imputation) and the
         category codes, restricted to the head's columns.
+
+        Assembled a chunk of rows at a time into the one array returned: for every
+        training user at once, the full row and its selection would hold the inputs
+        three times over.
         """
-        x = runner.own_inputs(rows) if v is None else runner.view_inputs(v, rows)
         raw, codes = self._raw_attributes(runner)
-        full = np.concatenate([x, raw[rows], codes[rows].astype(np.float32)], axis=1)
-        return full[:, self._head_columns(name, runner)]
+        columns = self._head_columns(name, runner)
+        out = np.empty((len(rows), len(columns)), dtype=np.float32)
+        for start in range(0, len(rows), runner.chunk_size):
+            chunk = rows[start : start + runner.chunk_size]
+            x = runner.own_inputs(chunk) if v is None else runner.view_inputs(v, chunk)
+            full = np.concatenate([x, raw[chunk], codes[chunk].astype(np.float32)], axis=1)
+            out[start : start + len(chunk)] = full[:, columns]
+        return out
 
     def _raw_attributes(self, runner: SignRunner) -> tuple[np.ndarray, np.ndarray]:
         """The raw numeric attributes and category codes of every user (kept on the runner)."""

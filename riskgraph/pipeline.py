@@ -46,7 +46,12 @@ from riskgraph.graph.features import FeatureConfig, GraphFeatures, compute_graph
 from riskgraph.loaders import GraphTables, load_input, write_rejects
 from riskgraph.loaders.permissions import restrict_tree
 from riskgraph.loaders.validate import InputWarning
-from riskgraph.memory import peak_rss_gb, release_free_memory, reset_peak_rss
+from riskgraph.memory import (
+    map_large_allocations,
+    peak_rss_gb,
+    release_free_memory,
+    reset_peak_rss,
+)
 from riskgraph.modeling import ModelConfig, RiskModels, require_labels
 from riskgraph.monitoring import (
     MonitoringConfig,
@@ -278,6 +283,9 @@ def run_nightly(
         log.info("run %s is already complete in %s: nothing to do", run_date, out.root)
         return RunResult("already_complete", run_date, out.run_dir(run_date), {})
 
+    # Freed columns of a million users go back to the system within a stage, not only
+    # after it (riskgraph.memory).
+    map_large_allocations()
     driver = None
     if use_neo4j:
         from riskgraph.graph.connection import open_driver, resolve_connection

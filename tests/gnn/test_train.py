@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import tracemalloc
 import weakref
 from pathlib import Path
 
@@ -293,6 +294,89 @@ def test_errors_name_the_parameter_and_the_problem(tables: GraphTables) -> None:
 
         risky_links(GraphRiskModel(GraphRiskConfig(architecture="sage")), tables, D)
     assert folds.n_buckets == 1
+
+
+def test_tree_head_inputs_are_assembled_a_chunk_at_a_time(tables: GraphTables) -> None:
+    # Assembled for every training user at once, the full rows and their selection
+    # held the graph head's inputs three times over.
+    model = GraphRiskModel(GraphRiskConfig(**FAST, candidates=("tabular", "graph"))).fit(tables, D)
+    runner = model.prepare(tables, D)
+    assert isinstance(runner, SignRunner)
+    rows = np.arange(tables.num_users)[::-1].copy()
+    raw, codes = model._raw_attributes(runner)
+    for name in ("tabular", "graph"):
+        columns = model._head_columns(name, runner)
+        whole = np.concatenate(
+            [runner.view_inputs(0, rows), raw[rows], codes[rows].astype(np.float32)], axis=1
+        )[:, columns]
+        runner.chunk_size = 32
+        tracemalloc.start()
+        try:
+            got = model.head_inputs(runner, rows, 0, name)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+            del runner.chunk_size
+        assert np.array_equal(got, whole)
+        assert got.dtype == np.float32
+        if name == "graph":  # every column: whole rows at once would take 3 * got.nbytes
+            # the answer, and a few copies of one chunk's rows while it is assembled
+            assert peak < got.nbytes + 6 * 32 * got[0].nbytes
+
+
+def test_own_inputs_read_the_static_inputs_without_keeping_a_copy(tables: GraphTables) -> None:
+    # The labelled users' own-view rows are kept for every tree head and epoch; with the
+    # static inputs in them they held the labelled users' part of the static array twice.
+    model = GraphRiskModel(GraphRiskConfig(**FAST)).fit(tables, D)
+    folds = split_labels(tables, D, model.settings.label_split)
+    runner = model._runner(tables, pd.Timestamp(D, tz="UTC"), folds, None)
+    runner.attach_scorer(None)
+    labelled = np.flatnonzero(folds.labelled)
+    static = runner.inputs.static
+    tracemalloc.start()
+    try:
+        x = runner.own_inputs(labelled)
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept - x.nbytes < static[labelled].nbytes
+    own = folds.own_view()
+    assert np.array_equal(x[:, : static.shape[1]], static[labelled])
+    for i, user in enumerate(labelled):
+        assert np.array_equal(x[i, static.shape[1] :], runner.view_block(int(own[user]))[user])
+
+
+def test_the_blocks_are_averaged_a_few_columns_at_a_time(
+    tables: GraphTables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A mean over a whole block holds a per-identifier temporary of every column beside
+    # the blocks.
+    import riskgraph.gnn.blocks as blocks
+
+    model = GraphRiskModel(GraphRiskConfig(**FAST)).fit(tables, D)
+    calls: list[tuple] = []
+    build = SignInputs.build.__func__
+
+    def capturing(cls, *args, **kwargs):
+        calls.append((args, kwargs))
+        return build(cls, *args, **kwargs)
+
+    monkeypatch.setattr(SignInputs, "build", classmethod(capturing))
+    model.prepare(tables, D)
+    monkeypatch.undo()
+    args, kwargs = calls[0]
+    monkeypatch.setattr(blocks, "PROPAGATION_CHUNK", 10**6)
+    whole = SignInputs.build(*args, **kwargs).static
+    monkeypatch.setattr(blocks, "PROPAGATION_CHUNK", 4)
+    tracemalloc.start()
+    try:
+        chunked = SignInputs.build(*args, **kwargs).static
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(chunked, whole)
+    # the blocks, the encoded attributes and a few narrow temporaries
+    assert peak < 1.5 * whole.nbytes
 
 
 def test_the_sign_runner_lets_its_snapshot_go_before_building_the_blocks(

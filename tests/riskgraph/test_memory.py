@@ -35,3 +35,48 @@ def test_freed_arrow_memory_goes_back_to_the_system():
     held = process.memory_info().rss  # freed, but still held by the pool
     release_free_memory()
     assert process.memory_info().rss < held - 300_000_000
+
+
+_MAPPED_AFTER_A_LARGE_FREE = """
+import ctypes, sys
+import numpy as np
+from riskgraph.memory import map_large_allocations
+if sys.argv[1] == "fixed":
+    assert map_large_allocations()
+class Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = Mallinfo2
+def mapped():  # the bytes mapped on their own
+    return mallinfo2().hblkhd
+big = np.ones(16_000_000 // 8)
+del big  # glibc's own rule now raises its threshold above 16 MB
+before = mapped()
+column = np.ones(8_000_000 // 8)  # a million users' float64 column
+print(mapped() - before)
+"""
+
+
+@linux
+@pytest.mark.parametrize("threshold", ["fixed", "glibc"])
+def test_a_freed_column_goes_back_to_the_system_at_once(threshold):
+    # Mapped on its own, a column's pages go back when it is freed; from the heap they
+    # stay with the process until the stage ends.
+    import ctypes
+    import subprocess
+
+    if not hasattr(ctypes.CDLL(None), "mallinfo2"):
+        pytest.skip("not glibc 2.33 or later")
+    got = subprocess.run(
+        [sys.executable, "-c", _MAPPED_AFTER_A_LARGE_FREE, threshold],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    mapped = int(got.stdout.strip())
+    if threshold == "fixed":
+        assert mapped >= 8_000_000
+    else:  # what the job would get without map_large_allocations
+        assert mapped == 0
