@@ -23,13 +23,23 @@ then, and each call scores "now" at the run date. Online and batch then see the 
 rows and labels and differ in the path (and in a model trained without the held-out
 users), not in the model's age or the window's labels.
 
+With ``--night daily`` the window is lived as production lives it: a nightly job with
+Neo4j every night of the window (the first trains; the others reuse its model, as an
+ordinary night does), each on the input as that night saw it (rows dated before it,
+labels known before it, the held-out users' rows included once dated). Between two
+nights, the users whose request falls on that day are scored online in the order of
+their request's latest timestamp ("now", the call's default), each request carrying
+its ties to users the graph already holds. The batch column is the next night: the
+first nightly job that saw each user's whole request, with the same model. Online
+and batch then differ in the path and in the hours between the call and midnight.
+
 Both are compared on the held-out users against the generator's hidden outcome
 (``truth.parquet``, ``outcome``): AUC-ROC and AUC-PR, each with the spread of 200
 bootstrap resamples of the users, and the paired difference (online minus batch)
 with its bootstrap interval. Run:
 ``python benchmarks/replay.py [--users 10000] [--scope neighbourhood|graph]
-[--night window-start|run-date]``; writes
-``benchmarks/results/replay_<users>_seed<seed>[_run-date].json``.
+[--night window-start|run-date|daily]``; writes
+``benchmarks/results/replay_<users>_seed<seed>[_run-date|_daily].json``.
 """
 
 from __future__ import annotations
@@ -114,6 +124,17 @@ def without_users(frames: dict[str, pd.DataFrame], users: set[str]) -> dict[str,
     return out
 
 
+def own_rows(frames: dict[str, pd.DataFrame], user: pd.Series) -> dict[str, pd.DataFrame]:
+    """A request's tables for the ``users`` row ``user``: it, and its devices, accounts
+    and applications (no ties)."""
+    uid = user["user_id"]
+    request = {"users": user.to_frame().T.reset_index(drop=True)}
+    for name in ("user_devices", "user_accounts", "applications"):
+        if name in frames:
+            request[name] = frames[name].loc[frames[name]["user_id"] == uid]
+    return request
+
+
 def arrivals(frames: dict[str, pd.DataFrame], cut: pd.Timestamp) -> list[dict[str, pd.DataFrame]]:
     """One request per user registered from ``cut`` on, in registration order."""
     users = frames["users"]
@@ -124,10 +145,7 @@ def arrivals(frames: dict[str, pd.DataFrame], cut: pd.Timestamp) -> list[dict[st
     requests = []
     for _, row in new.iterrows():
         uid = row["user_id"]
-        request = {"users": row.to_frame().T.reset_index(drop=True)}
-        for name in ("user_devices", "user_accounts", "applications"):
-            if name in frames:
-                request[name] = frames[name].loc[frames[name]["user_id"] == uid]
+        request = own_rows(frames, row)
         if "social" in frames:
             social = frames["social"]
             mine = ((social["src_user_id"] == uid) & social["dst_user_id"].isin(present)) | (
@@ -137,6 +155,98 @@ def arrivals(frames: dict[str, pd.DataFrame], cut: pd.Timestamp) -> list[dict[st
         present.add(uid)
         requests.append({k: v.reset_index(drop=True) for k, v in request.items()})
     return requests
+
+
+def requests_by_time(
+    frames: dict[str, pd.DataFrame], cut: pd.Timestamp
+) -> list[tuple[pd.Timestamp, dict[str, pd.DataFrame]]]:
+    """One request per user registered from ``cut`` on: its rows and every social tie
+    it is part of (filtered at call time to users the graph holds), with the
+    request's latest timestamp, in the order of that timestamp."""
+    users = frames["users"]
+    new = users.loc[stamp(users, "registered_at") >= cut].copy()
+    new[["label", "label_at"]] = ""
+    out = []
+    for _, row in new.iterrows():
+        uid = row["user_id"]
+        request = own_rows(frames, row)
+        if "social" in frames:
+            social = frames["social"]
+            request["social"] = social.loc[
+                (social["src_user_id"] == uid) | (social["dst_user_id"] == uid)
+            ]
+        times = [
+            stamp(frame, DATED[name]).max()
+            for name, frame in request.items()
+            if len(frame) and DATED[name] in frame.columns
+        ]
+        out.append((max(t for t in times if pd.notna(t)), request))
+    out.sort(key=lambda item: item[0])
+    return out
+
+
+def daily(
+    frames: dict[str, pd.DataFrame],
+    cut: pd.Timestamp,
+    run_date: dt.date,
+    work: Path,
+    conn: Any,
+    scope: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[float], list[float]]:
+    """``--night daily``: a night with Neo4j every day of the window and the day's
+    requests online in between. Returns the online answers, each user's answer from
+    the first night after its request, the nights' wall times and the calls'."""
+    pending = requests_by_time(frames, cut)
+    out = work / "online"
+    online_rows: list[pd.Series] = []
+    batch_rows: list[pd.Series] = []
+    waiting: list[str] = []  # scored online, not yet seen by a night
+    nights, seconds = [], []
+    fp = None
+    day = cut.date()
+    while day <= run_date:
+        midnight = pd.Timestamp(day, tz="UTC")
+        night_input = write_input(before_window(frames, midnight), work / "nights" / str(day))
+        nights.append(nightly(night_input, out, day, conn))
+        scores = pd.read_parquet(out / "runs" / str(day) / "scores.parquet").set_index("user_id")
+        batch_rows.extend(
+            scores.loc[uid, ["risk_score", "decision"]].rename(uid) for uid in waiting
+        )
+        waiting = []
+        if day == run_date:
+            break
+        if fp is None:
+            fp = FeatureProvider(
+                out, connection=conn, hmac_key=BENCH_KEY.encode(), online=OnlineConfig(scope=scope)
+            )
+        else:
+            fp.refresh()
+        present = set(scores.index)
+        tomorrow = midnight + pd.Timedelta(days=1)
+        while pending and pending[0][0] < tomorrow:
+            _, request = pending.pop(0)
+            uid = request["users"]["user_id"].iloc[0]
+            if "social" in request:
+                social = request["social"]
+                other = social["src_user_id"].where(
+                    social["src_user_id"] != uid, social["dst_user_id"]
+                )
+                request["social"] = social.loc[other.isin(present)]
+            request = {k: v.reset_index(drop=True) for k, v in request.items()}
+            start = time.perf_counter()
+            got = fp.score(request, record=True)
+            seconds.append(time.perf_counter() - start)
+            online_rows.append(got.iloc[0][["user_id", "risk_score", "decision"]])
+            present.add(uid)
+            waiting.append(uid)
+        print(f"{day}: night {nights[-1]:.0f} s, {len(online_rows)} scored online", flush=True)
+        day += dt.timedelta(days=1)
+    if fp is not None:
+        fp.close()
+    online = pd.DataFrame(online_rows).set_index("user_id")
+    batch = pd.DataFrame(batch_rows)
+    batch.index.name = "user_id"
+    return online, batch, nights, seconds
 
 
 def metrics(y: np.ndarray, online: np.ndarray, batch: np.ndarray, seed: int) -> dict[str, Any]:
@@ -176,8 +286,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--window-days", type=int, default=30)
     parser.add_argument("--scope", choices=["graph", "neighbourhood"], default="neighbourhood")
-    parser.add_argument("--night", choices=["window-start", "run-date"], default="window-start",
-                        help="the online night: before the window, or the batch night's twin")  # fmt: skip
+    parser.add_argument("--night", choices=["window-start", "run-date", "daily"],
+                        default="window-start",
+                        help="the online night: before the window, the batch night's twin, "
+                        "or one every night of the window")  # fmt: skip
     parser.add_argument("--home", type=Path, default=ROOT / "data" / "neo4j-serve-bench")
     parser.add_argument("--bolt-port", type=int, default=47787)
     parser.add_argument("--http-port", type=int, default=47774)
@@ -189,9 +301,20 @@ def main() -> None:
     work = ROOT / "data" / "replay" / f"{args.users}-{args.seed}-{os.getpid()}"
     truth = pd.read_parquet(input_dir.parent / "truth.parquet").set_index("user_id")
 
+    work.mkdir(parents=True, exist_ok=True)
+    if args.night == "daily":
+        settings, conn = local_server(args.home, args.bolt_port, args.http_port)
+        try:
+            fresh_database(settings)
+            online, batch, nights, seconds = daily(frames, cut, run_date, work, conn, args.scope)
+        finally:
+            server.stop(settings)
+        batch_seconds = night_seconds = float(np.median(nights))
+        report(args, cut, run_date, truth, online, batch, batch_seconds, night_seconds, seconds)
+        return
+
     # The night that saw them.
     batch_out = work / "batch"
-    work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "RISKGRAPH_HMAC_KEY": BENCH_KEY}
     clock = time.perf_counter()
     subprocess.run(
@@ -233,6 +356,21 @@ def main() -> None:
     finally:
         server.stop(settings)
     online = pd.DataFrame(rows).set_index("user_id")
+    report(args, cut, run_date, truth, online, batch, batch_seconds, night_seconds, seconds)
+
+
+def report(
+    args: argparse.Namespace,
+    cut: pd.Timestamp,
+    run_date: dt.date,
+    truth: pd.DataFrame,
+    online: pd.DataFrame,
+    batch: pd.DataFrame,
+    batch_seconds: float,
+    night_seconds: float,
+    seconds: list[float],
+) -> None:
+    """Write and print the comparison of ``online`` and ``batch`` on the held-out users."""
     ids = online.index
     y = truth.loc[ids, "outcome"].to_numpy(dtype=int)
     result = {
@@ -258,7 +396,7 @@ def main() -> None:
             args.seed,
         ),
     }
-    suffix = "_run-date" if args.night == "run-date" else ""
+    suffix = "" if args.night == "window-start" else f"_{args.night}"
     path = ROOT / "benchmarks" / "results" / f"replay_{args.users}_seed{args.seed}{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=1))

@@ -11,8 +11,12 @@ the attributes of a random user known to be good, half of them on a device the g
 already holds (a random one), half on a new device, each with a new bank card. Measured, per scope (``--scope``):
 
 * ``single``: one applicant per call, ``--calls`` calls, in-process
-  (``FeatureProvider.score``) and over HTTP (``POST /v1/score`` to a local uvicorn);
-  p50, p99 and the largest latency, and applicants per second;
+  (``FeatureProvider.score``) and over HTTP (``POST /v1/score`` to a local uvicorn in
+  this process); p50, p99 and the largest latency, and applicants per second. The two
+  take turns, a call in-process and one over HTTP one right after the other (each with
+  its own new applicants, alternating which goes first), so that both meet the same
+  moment's load; ``http_minus_in_process_<kind>_p50_ms`` is the difference of their
+  medians;
 * ``batch``: ``--batch-size`` applicants per call, ``--batches`` calls, likewise;
 * ``agreement_with_batch`` (``--agreement N``): N users of the run, each scored online
   from its own input rows (nothing new), against the run's own answer: the largest and
@@ -196,6 +200,25 @@ def timed(call: Any, requests: list[Any]) -> list[float]:
     return out
 
 
+def interleaved(
+    first: Any, second: Any, requests: list[tuple[Any, Any]]
+) -> tuple[list[float], list[float]]:
+    """Pairs of requests, the first of each through ``first`` and the second through
+    ``second``, one right after the other, taking turns at going first; the seconds of
+    each. Each request is new to the graph's caches (the same request twice would find
+    the second call's neighbourhood warm). The first pair is a warm-up."""
+    first(requests[0][0])
+    second(requests[0][1])
+    out: tuple[list[float], list[float]] = ([], [])
+    for i, (a, b) in enumerate(requests[1:]):
+        order = ((first, a, out[0]), (second, b, out[1]))
+        for call, request, seconds in order if i % 2 == 0 else order[::-1]:
+            start = time.perf_counter()
+            call(request)
+            seconds.append(time.perf_counter() - start)
+    return out
+
+
 def http_server(fp: FeatureProvider) -> tuple[Any, str]:
     import uvicorn
 
@@ -216,8 +239,10 @@ def http_server(fp: FeatureProvider) -> tuple[Any, str]:
 
 def burst(fp: FeatureProvider, applicants: Applicants, n: int) -> dict[str, Any]:
     decisions = []
+    # A phone of its own: a reused database (--reuse-out) keeps earlier runs' bursts.
+    phone = f"PHONE-BURST-{os.getpid()}-{time.time_ns()}"
     for _ in range(n):
-        request = applicants.tables(1, device="PHONE-BURST", step=pd.Timedelta(minutes=2))
+        request = applicants.tables(1, device=phone, step=pd.Timedelta(minutes=2))
         got = fp.score({k: pd.DataFrame(v) for k, v in request.items()}, record=True)
         decisions.append(str(got["decision"].iloc[0]))
     first = next((i + 1 for i, d in enumerate(decisions) if d == "decline"), None)
@@ -314,9 +339,11 @@ def main() -> None:
                     fp, input_dir, args.agreement, args.seed
                 )
                 print(scope, figures["agreement_with_batch"])
-            figures["in_process_single"] = summary(timed(score, single), 1)
-            figures["in_process_batch"] = summary(timed(score, batches), args.batch_size)
-            if not args.no_http:
+            kinds = (("single", single, 1), ("batch", batches, args.batch_size))
+            if args.no_http:
+                for kind, requests, per_call in kinds:
+                    figures[f"in_process_{kind}"] = summary(timed(score, requests), per_call)
+            else:
                 import httpx
 
                 srv, url = http_server(fp)
@@ -327,10 +354,14 @@ def main() -> None:
                     def post(request: dict[str, Any], client: Any = client) -> None:
                         client.post("/v1/score", json={"tables": request}).raise_for_status()
 
-                    single = [applicants.tables(1) for _ in range(calls)]
-                    batches = [applicants.tables(args.batch_size) for _ in range(n_batches)]
-                    figures["http_single"] = summary(timed(post, single), 1)
-                    figures["http_batch"] = summary(timed(post, batches), args.batch_size)
+                    for kind, requests, per_call in kinds:
+                        pairs = [(r, applicants.tables(per_call)) for r in requests]
+                        local, http = interleaved(score, post, pairs)
+                        figures[f"in_process_{kind}"] = summary(local, per_call)
+                        figures[f"http_{kind}"] = summary(http, per_call)
+                        figures[f"http_minus_in_process_{kind}_p50_ms"] = round(
+                            float(np.median(http) - np.median(local)) * 1000, 1
+                        )
                 srv.should_exit = True
             if scope in args.burst_scopes:
                 figures["burst"] = burst(fp, applicants, args.burst)
