@@ -216,9 +216,8 @@ class SignRunner:
 
         The label-derived part of the labelled users' rows is assembled once; the
         label-free part is read from :attr:`SignInputs.static` on each call (a copy of
-        it for every labelled user would add a third of the static array at a million
-        users). A user outside ``folds.labelled`` has no own view and raises
-        ``ModelError``.
+        it would hold the labelled users' part of the static array twice). A user
+        outside ``folds.labelled`` has no own view and raises ``ModelError``.
         """
         if self._own is None:
             folds = self.folds
