@@ -135,6 +135,14 @@ def own_rows(frames: dict[str, pd.DataFrame], user: pd.Series) -> dict[str, pd.D
     return request
 
 
+def ties_with(social: pd.DataFrame, uid: str, present: set[str]) -> pd.DataFrame:
+    """The rows of ``social`` that tie ``uid`` to a user of ``present``."""
+    mine = ((social["src_user_id"] == uid) & social["dst_user_id"].isin(present)) | (
+        (social["dst_user_id"] == uid) & social["src_user_id"].isin(present)
+    )
+    return social.loc[mine]
+
+
 def arrivals(frames: dict[str, pd.DataFrame], cut: pd.Timestamp) -> list[dict[str, pd.DataFrame]]:
     """One request per user registered from ``cut`` on, in registration order."""
     users = frames["users"]
@@ -147,11 +155,7 @@ def arrivals(frames: dict[str, pd.DataFrame], cut: pd.Timestamp) -> list[dict[st
         uid = row["user_id"]
         request = own_rows(frames, row)
         if "social" in frames:
-            social = frames["social"]
-            mine = ((social["src_user_id"] == uid) & social["dst_user_id"].isin(present)) | (
-                (social["dst_user_id"] == uid) & social["src_user_id"].isin(present)
-            )
-            request["social"] = social.loc[mine]
+            request["social"] = ties_with(frames["social"], uid, present)
         present.add(uid)
         requests.append({k: v.reset_index(drop=True) for k, v in request.items()})
     return requests
@@ -227,11 +231,7 @@ def daily(
             _, request = pending.pop(0)
             uid = request["users"]["user_id"].iloc[0]
             if "social" in request:
-                social = request["social"]
-                other = social["src_user_id"].where(
-                    social["src_user_id"] != uid, social["dst_user_id"]
-                )
-                request["social"] = social.loc[other.isin(present)]
+                request["social"] = ties_with(request["social"], uid, present)
             request = {k: v.reset_index(drop=True) for k, v in request.items()}
             start = time.perf_counter()
             got = fp.score(request, record=True)
