@@ -25,7 +25,9 @@ already holds (a random one), half on a new device, each with a new bank card. M
   scored with ``record=True``; the first application declined online (the nightly job
   alone declines none of them: it scores them the next night).
 
-The first call of each kind is a warm-up and not counted. Run:
+The scorer is opened (the graph read, the walk's structures built) and the objects alive
+then are frozen out of Python's garbage collections, as ``riskgraph serve`` does at
+start-up (``--no-freeze``: not). The first call of each kind is a warm-up and not counted. Run:
 ``python benchmarks/serve.py [--users N] [--scope graph|neighbourhood|both]``; prints
 the figures and writes ``benchmarks/results/serve_<users>.json``. The issue's target
 is ``--users 1000000``, which needs a machine with room for a million-user Neo4j.
@@ -34,6 +36,7 @@ is ``--users 1000000``, which needs a machine with room for a million-user Neo4j
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -53,6 +56,7 @@ import psutil
 from riskgraph.graph import server
 from riskgraph.graph.connection import ConnectionSettings
 from riskgraph.loaders.synthetic import generate_population
+from riskgraph.memory import frozen_live_objects
 from riskgraph.online import OnlineConfig
 from riskgraph.provider import FeatureProvider
 
@@ -118,6 +122,9 @@ class Applicants:
         self.rng = np.random.default_rng(seed)
         self.start = start
         self.serial = 0
+        # Ids of this run's own: a reused database (--reuse-out) keeps the applicants an
+        # earlier run recorded, and a burst user of the same id would carry their edges.
+        self.run = f"{os.getpid()}-{time.time_ns() % 10**9}"
 
     def tables(self, n: int, device: str | None = None, step: pd.Timedelta | None = None):
         rows: dict[str, list[dict[str, Any]]] = {
@@ -125,7 +132,7 @@ class Applicants:
         }  # fmt: skip
         for _ in range(n):
             self.serial += 1
-            uid = f"ONLINE-{self.serial:07d}"
+            uid = f"ONLINE-{self.run}-{self.serial:07d}"
             at = (self.start + (step or pd.Timedelta(seconds=1)) * self.serial).isoformat()
             dev = device or (
                 str(self.rng.choice(self.devices)) if self.rng.random() < 0.5 else f"DEV-{uid}"
@@ -277,6 +284,12 @@ def main() -> None:
     )
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="leave the start-up's objects in Python's garbage collections "
+        "(`riskgraph serve` freezes them)",
+    )
+    parser.add_argument(
         "--agreement", type=int, default=0, help="users of the run scored online against batch"
     )
     parser.add_argument(
@@ -313,61 +326,73 @@ def main() -> None:
             "python": platform.python_version(),
             "load_average_1m": round(os.getloadavg()[0], 2),
         },
+        "gc_frozen": not args.no_freeze,
         "scopes": {},
     }
     scopes = ["graph", "neighbourhood"] if args.scope == "both" else [args.scope]
     try:
         for scope in scopes:
-            fp = FeatureProvider(
-                out, connection=conn, hmac_key=BENCH_KEY.encode(), online=OnlineConfig(scope=scope)
-            )
-            began = time.perf_counter()
-            fp.online_scorer().base_rows()
-            opened = time.perf_counter() - began
-            applicants = Applicants(input_dir, start, args.seed)
-
-            def score(request: dict[str, list[dict[str, Any]]], fp: FeatureProvider = fp) -> Any:
-                return fp.score({k: pd.DataFrame(v) for k, v in request.items()})
-
-            calls = args.graph_calls if scope == "graph" else args.calls
-            n_batches = min(args.graph_calls, args.batches) if scope == "graph" else args.batches
-            single = [applicants.tables(1) for _ in range(calls)]
-            batches = [applicants.tables(args.batch_size) for _ in range(n_batches)]
-            figures: dict[str, Any] = {"open_seconds": round(opened, 1)}
-            if args.agreement:
-                figures["agreement_with_batch"] = agreement(
-                    fp, input_dir, args.agreement, args.seed
+            with contextlib.ExitStack() as frozen:
+                fp = FeatureProvider(
+                    out,
+                    connection=conn,
+                    hmac_key=BENCH_KEY.encode(),
+                    online=OnlineConfig(scope=scope),
                 )
-                print(scope, figures["agreement_with_batch"])
-            kinds = (("single", single, 1), ("batch", batches, args.batch_size))
-            if args.no_http:
-                for kind, requests, per_call in kinds:
-                    figures[f"in_process_{kind}"] = summary(timed(score, requests), per_call)
-            else:
-                import httpx
+                began = time.perf_counter()
+                fp.online_scorer().open()
+                opened = time.perf_counter() - began
+                # as `riskgraph serve` does once it has opened
+                if not args.no_freeze:
+                    frozen.enter_context(frozen_live_objects())
+                applicants = Applicants(input_dir, start, args.seed)
 
-                srv, url = http_server(fp)
-                with httpx.Client(
-                    base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=600
-                ) as client:
+                def score(
+                    request: dict[str, list[dict[str, Any]]], fp: FeatureProvider = fp
+                ) -> Any:
+                    return fp.score({k: pd.DataFrame(v) for k, v in request.items()})
 
-                    def post(request: dict[str, Any], client: Any = client) -> None:
-                        client.post("/v1/score", json={"tables": request}).raise_for_status()
-
+                calls = args.graph_calls if scope == "graph" else args.calls
+                n_batches = (
+                    min(args.graph_calls, args.batches) if scope == "graph" else args.batches
+                )
+                single = [applicants.tables(1) for _ in range(calls)]
+                batches = [applicants.tables(args.batch_size) for _ in range(n_batches)]
+                figures: dict[str, Any] = {"open_seconds": round(opened, 1)}
+                if args.agreement:
+                    figures["agreement_with_batch"] = agreement(
+                        fp, input_dir, args.agreement, args.seed
+                    )
+                    print(scope, figures["agreement_with_batch"])
+                kinds = (("single", single, 1), ("batch", batches, args.batch_size))
+                if args.no_http:
                     for kind, requests, per_call in kinds:
-                        pairs = [(r, applicants.tables(per_call)) for r in requests]
-                        local, http = interleaved(score, post, pairs)
-                        figures[f"in_process_{kind}"] = summary(local, per_call)
-                        figures[f"http_{kind}"] = summary(http, per_call)
-                        figures[f"http_minus_in_process_{kind}_p50_ms"] = round(
-                            float(np.median(http) - np.median(local)) * 1000, 1
-                        )
-                srv.should_exit = True
-            if scope in args.burst_scopes:
-                figures["burst"] = burst(fp, applicants, args.burst)
-            fp.close()
-            results["scopes"][scope] = figures
-            print(scope, json.dumps(figures, indent=1))
+                        figures[f"in_process_{kind}"] = summary(timed(score, requests), per_call)
+                else:
+                    import httpx
+
+                    srv, url = http_server(fp)
+                    with httpx.Client(
+                        base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=600
+                    ) as client:
+
+                        def post(request: dict[str, Any], client: Any = client) -> None:
+                            client.post("/v1/score", json={"tables": request}).raise_for_status()
+
+                        for kind, requests, per_call in kinds:
+                            pairs = [(r, applicants.tables(per_call)) for r in requests]
+                            local, http = interleaved(score, post, pairs)
+                            figures[f"in_process_{kind}"] = summary(local, per_call)
+                            figures[f"http_{kind}"] = summary(http, per_call)
+                            figures[f"http_minus_in_process_{kind}_p50_ms"] = round(
+                                float(np.median(http) - np.median(local)) * 1000, 1
+                            )
+                    srv.should_exit = True
+                if scope in args.burst_scopes:
+                    figures["burst"] = burst(fp, applicants, args.burst)
+                fp.close()
+                results["scopes"][scope] = figures
+                print(scope, json.dumps(figures, indent=1))
     finally:
         server.stop(settings)
     path.write_text(json.dumps(results, indent=2) + "\n")

@@ -42,7 +42,7 @@ evidence than links at random.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -110,8 +110,10 @@ def _triples(
 
 
 #: Users whose gradients are taken at once: the backward pass holds every block
-#: encoder's outputs and their gradients per user, so the chunk bounds the peak.
-_GRADIENT_CHUNK = 16_384
+#: encoder's outputs and their gradients per user, and a tree head's contributions are
+#: turned into gradients through several float64 arrays as wide as its inputs, so the
+#: chunk bounds the peak.
+_GRADIENT_CHUNK = 4_096
 
 
 def _explained_view(weights: np.ndarray) -> np.ndarray:
@@ -223,12 +225,21 @@ class _ViewTerms:
 #: users times their links; chunks bound it.
 _LINK_CHUNK = 32_768
 
+#: Explained users whose gradients are held at once (a multiple of the gradients' own
+#: chunk, :data:`_GRADIENT_CHUNK`).
+_USER_CHUNK = 8 * _GRADIENT_CHUNK
+
 
 def _view_contributions(
     runner: SignRunner, v: int, users: np.ndarray, links: dict[str, tuple[np.ndarray, ...]]
 ) -> dict[str, np.ndarray]:
-    """Per relation, the contribution of each link of ``users`` under view ``v``."""
-    g = _gradients(runner, v, users)
+    """Per relation, the contribution of each link of ``users`` under view ``v``.
+
+    The gradients, and the encoder's SHAP shares, are as wide as the model's inputs
+    for every explained user: they are computed for :data:`_USER_CHUNK` users at a
+    time, with those users' links, so that the stage's memory does not grow with the
+    users explained. Each user's and each link's figures do not depend on the chunk.
+    """
     inputs = runner.inputs
     graph = inputs.graph
     lab = label_channels(runner.folds.view(v)).astype(np.float64)
@@ -236,9 +247,8 @@ def _view_contributions(
     if runner.scorer is not None:
         score = runner.scorer(v).astype(np.float64).reshape(-1, 1)
         score_first = graph.mean("identifier", score).astype(np.float64)
-    ratio, phi, g_base = _booster_shares(runner, v, users, g)
-    terms = _ViewTerms(
-        g=g,
+    view = _ViewTerms(
+        g=np.empty((0, 0), dtype=np.float32),
         off=_column_offsets(runner),
         # float32 as stored: each chunk's rows are promoted in the products, not a
         # float64 copy of every user's inputs
@@ -249,21 +259,29 @@ def _view_contributions(
         score=score,
         score_first=score_first,
         view_block=runner.view_block(v),
-        ratio=ratio,
-        phi=phi,
-        g_base=g_base,
+        ratio=None,
+        phi=np.empty((0, 0)),
+        g_base=np.empty((0, 0)),
         lab_count={r: graph.count(r, lab).astype(np.float64) for r in ("identifier", "social")},
         spread=_spread_inputs(runner),
     )
-    out = {}
-    for r in RELATIONS:
-        row, _, other, w, c = links[r]
-        contrib = np.zeros(len(row))
-        for lo in range(0, len(row), _LINK_CHUNK):
-            chunk = slice(lo, lo + _LINK_CHUNK)
-            part = _LinkChunk(row[chunk], other[chunk], w[chunk], c[chunk])
-            contrib[chunk] = _link_contributions(runner, users, terms, r, part)
-        out[r] = contrib
+    # each relation's links grouped by their user, so that a chunk of users reads a slice
+    order = {r: np.argsort(links[r][0], kind="stable") for r in RELATIONS}
+    bounds = {r: links[r][0][order[r]] for r in RELATIONS}
+    out = {r: np.zeros(len(links[r][0])) for r in RELATIONS}
+    for lo in range(0, len(users), _USER_CHUNK):
+        mine = users[lo : lo + _USER_CHUNK]
+        g = _gradients(runner, v, mine)
+        ratio, phi, g_base = _booster_shares(runner, v, mine, g)
+        terms = replace(view, g=g, ratio=ratio, phi=phi, g_base=g_base)
+        for r in RELATIONS:
+            row, _, other, w, c = links[r]
+            a, b = np.searchsorted(bounds[r], [lo, lo + len(mine)])
+            picked = order[r][a:b]
+            for start in range(0, len(picked), _LINK_CHUNK):
+                at = picked[start : start + _LINK_CHUNK]
+                part = _LinkChunk(row[at] - lo, other[at], w[at], c[at])
+                out[r][at] = _link_contributions(runner, mine, terms, r, part)
     return out
 
 

@@ -40,7 +40,7 @@ class _WalkIndex:
     ties: tuple[sp.csr_matrix, sp.csr_matrix]
     refs: dict[str, list[np.ndarray]]
     rows_of_user: dict[str, sp.csr_matrix]
-    node_keys: dict[str, pd.Index]
+    node_keys: dict[str, _HashedIds]
 
 
 class NeighbourhoodIndex:
@@ -92,11 +92,15 @@ class NeighbourhoodIndex:
             )
         # Node tables without an input table of their own: their rows by id.
         node_keys = {
-            node: _id_index(rows[node][NODE_TYPES[node].key.name])
+            node: _HashedIds(rows[node][NODE_TYPES[node].key.name])
             for node, node_type in NODE_TYPES.items()
             if node_type.source is None and node in rows
         }
         return _WalkIndex(shared, (ties, ties.T.tocsr()), refs, rows_of_user, node_keys)
+
+    def prepare(self) -> None:
+        """Build what :meth:`walk` and :meth:`rows` read now, not on their first call."""
+        _ = self._walks
 
     def _positions(self, ids: pd.Series) -> np.ndarray:
         """int64 positions in ``users`` of ``ids``; -1 for a missing or unknown id."""
@@ -163,7 +167,7 @@ class NeighbourhoodIndex:
         for node, keys in index.node_keys.items():
             # Only the identifiers the kept rows name (their properties kept); the
             # graph is rebuilt from the edges (graph_from_id_rows).
-            found = keys.get_indexer(pd.Index(named_ids(out, node), dtype=object))
+            found = keys.get_indexer(np.asarray(named_ids(out, node), dtype=object))
             out[node] = self.source[node].iloc[np.unique(found[found >= 0])]
         return out
 
@@ -214,6 +218,33 @@ def _id_index(ids: pd.Series) -> pd.Index:
     # Object dtype: its hash table is built once and kept; an Arrow-backed string
     # index converts itself to objects on every lookup.
     return pd.Index(ids.astype(str).to_numpy(dtype=object), dtype=object)
+
+
+class _HashedIds:
+    """Positions of ids in a large id column, looked up by their 64-bit hashes.
+
+    A lookup in an object index of a million ids compares Python strings scattered
+    over memory; an index of their integer hashes is compact, so a call's few thousand
+    lookups cost a fraction of that. Each hit is checked against the id itself: with
+    the column's hashes unique, a target whose hash matches another id is absent. A
+    column whose hashes collide (all but impossible at 64 bits) is looked up by value.
+    """
+
+    def __init__(self, ids: pd.Series) -> None:
+        self.ids = ids.astype(str).to_numpy(dtype=object)
+        hashes = pd.Index(pd.util.hash_array(self.ids))
+        self.hashes = hashes if hashes.is_unique else None
+        self.by_value = _id_index(ids) if self.hashes is None else None
+
+    def get_indexer(self, target: np.ndarray) -> np.ndarray:
+        """int64 positions of ``target`` (an object array of ids), -1 where absent."""
+        if self.hashes is None:
+            assert self.by_value is not None
+            return self.by_value.get_indexer(target).astype(np.int64)
+        found = self.hashes.get_indexer(pd.util.hash_array(target)).astype(np.int64)
+        hit = np.flatnonzero(found >= 0)
+        found[hit[self.ids[found[hit]] != target[hit]]] = -1
+        return found
 
 
 def _user_references(name: str) -> tuple[str, ...]:

@@ -33,13 +33,14 @@ def _print_version(value: bool) -> None:
 #: sysexits.h codes a scheduler can act on: fix the input, fix the output location, retry
 #: later, fix the configuration; 70 is left for bugs.
 EXIT_DATA_ERROR = 65
+EXIT_NO_INPUT = 66
 EXIT_SOFTWARE = 70
 EXIT_CANT_CREATE = 73
 EXIT_TEMPFAIL = 75
 EXIT_CONFIG = 78
 
-#: The exit code of each kind of failure of ``nightly``, ``load``, ``validate`` and
-#: ``demo``; the first row whose error class matches decides, anything else is a bug
+#: The exit code of each kind of failure of ``nightly``, ``load``, ``validate``, ``demo``
+#: and ``serve``; the first row whose error class matches decides, anything else is a bug
 #: (70). Configuration comes first: a refused Neo4j login is both a ConfigError and a
 #: Neo4jUnavailableError, and retrying it would never help. README lists this table.
 EXIT_CODES: tuple[tuple[type[errors.RiskGraphError], int], ...] = (
@@ -48,6 +49,7 @@ EXIT_CODES: tuple[tuple[type[errors.RiskGraphError], int], ...] = (
     (errors.OutputError, EXIT_CANT_CREATE),
     (errors.Neo4jUnavailableError, EXIT_TEMPFAIL),
     (errors.RunLockedError, EXIT_TEMPFAIL),
+    (errors.ProviderError, EXIT_NO_INPUT),
 )
 
 
@@ -597,25 +599,57 @@ def serve(
         typer.Option("--config", help=r"TOML config file. \[default: ./riskgraph.toml]"),
     ] = None,
     hmac_key_file: HmacKeyFileOption = None,
+    scope: Annotated[
+        str | None,
+        typer.Option(
+            "--scope",
+            help=r"What a call's feature and model code runs on: 'neighbourhood' (the "
+            "applicants' few hops) or 'graph' (the whole graph: the batch features exactly, "
+            r"at a full feature pass per call). \[default: \[online] scope, else neighbourhood]",
+        ),
+    ] = None,
 ) -> None:
     r"""The online service: POST /v1/score, GET /v1/users/{id}, GET /healthz (FastAPI).
 
     Needs a bearer token ($RISKGRAPH_API_TOKEN or \[serve] token_file) and a complete
-    nightly run in --out. Exit codes as for nightly.
+    nightly run in --out. The online scorer's settings come from the config file's
+    \[online] table. Exit codes as for nightly.
     """
-    from riskgraph.config import find_config_file, read_config_file, resolve_hmac_key
+    from riskgraph.config import (
+        dataclass_from_mapping,
+        find_config_file,
+        read_config_file,
+        resolve_hmac_key,
+    )
+    from riskgraph.memory import frozen_live_objects
+    from riskgraph.online import OnlineConfig
     from riskgraph.provider import FeatureProvider
     from riskgraph.serve import create_app, resolve_api_token
 
     _logging("INFO")
     with _exits():
-        values = read_config_file(find_config_file(config_file))
+        path = find_config_file(config_file)
+        values = read_config_file(path)
         token = resolve_api_token(values)
         key = resolve_hmac_key(hmac_key_file, values)
-        provider = FeatureProvider(out, hmac_key=key).preload()
-        provider.online_scorer().base_rows()  # no request pays the read of the graph
+        table = dict(values.get("online") or {})
+        # The whole-graph scope answers in seconds at a few thousand users and not at
+        # all at a lender's size: a service walks the neighbourhood unless told not to.
+        table.setdefault("scope", "neighbourhood")
+        if scope is not None:
+            table["scope"] = scope
+        online = dataclass_from_mapping(OnlineConfig, table, f"{path or 'the defaults'} [online]")
+        online.validate()
+        provider = FeatureProvider(out, hmac_key=key, online=online).preload()
+        # No request pays the read of the graph or the walk's structures.
+        provider.online_scorer().open()
         application = create_app(provider, token)
     import uvicorn
 
-    typer.echo(f"serving {provider.run_dir} on http://{host}:{port} (OpenAPI: /docs)")
-    uvicorn.run(application, host=host, port=port, access_log=False, log_config=None)
+    typer.echo(
+        f"serving {provider.run_dir} on http://{host}:{port} (OpenAPI: /docs; scope {online.scope})"
+    )
+    # The start-up's objects live as long as the service: a full collection that
+    # traversed them would land on a request.
+    with frozen_live_objects():
+        uvicorn.run(application, host=host, port=port, access_log=False, log_config=None)

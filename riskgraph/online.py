@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from riskgraph.config import dataclass_from_mapping
-from riskgraph.errors import InputError, ProviderError
+from riskgraph.errors import ConfigError, InputError, ProviderError
 from riskgraph.graph.features import compute_graph_features
 from riskgraph.graph.features.catalog import FEATURE_CATALOG, FEATURE_CODES
 from riskgraph.graph.live import LiveLookup, known_users, live_neighbourhood
@@ -128,7 +128,7 @@ class VelocityRules:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, int) or value < 0:
-                raise ProviderError(
+                raise ConfigError(
                     f"online.velocity.{f.name} = {value!r}: expected an integer >= 0 "
                     "(0 turns the rule off)"
                 )
@@ -176,14 +176,14 @@ class OnlineConfig:
 
         Raises
         ------
-        ProviderError
+        ConfigError
             Naming the setting and what is allowed.
         """
         self.velocity.validate()
         if self.scope not in SCOPES:
-            raise ProviderError(f"online.scope = {self.scope!r}: expected one of {list(SCOPES)}")
+            raise ConfigError(f"online.scope = {self.scope!r}: expected one of {list(SCOPES)}")
         if not isinstance(self.hops, int) or self.hops < 1:
-            raise ProviderError(f"online.hops = {self.hops!r}: expected an integer >= 1")
+            raise ConfigError(f"online.hops = {self.hops!r}: expected an integer >= 1")
         return self
 
 
@@ -265,6 +265,15 @@ class OnlineScorer:
                 rows = id_rows(read_graph(self.driver, database=self.database))
                 self._base_index = NeighbourhoodIndex(rows, self.config.lookup.cap)
             return self._base_index
+
+    def open(self) -> OnlineScorer:
+        """Read last night's graph now and, on the ``"neighbourhood"`` scope, build the
+        walk's structures (a service calls this at start-up, so that no request pays
+        them); return ``self``."""
+        index = self.base_index()
+        if self.config.scope == "neighbourhood":
+            index.prepare()
+        return self
 
     # -- scoring ---------------------------------------------------------------------
     def score(

@@ -150,7 +150,9 @@ class PipelineConfig:
         """Read the config file (defaults where it is silent); see :mod:`riskgraph.config`."""
         values = read_config_file(path)
         values.pop("security", None)
-        values.pop("serve", None)  # the online service's table (riskgraph.serve)
+        # the online service's tables (riskgraph.serve, riskgraph.online)
+        values.pop("serve", None)
+        values.pop("online", None)
         config = dataclass_from_mapping(cls, values, str(path) if path else "defaults")
         config.features.validate()
         config.decisions.validate()

@@ -114,3 +114,34 @@ def test_users_without_any_link_get_an_empty_table() -> None:
     assert links.empty
     assert list(links.columns) == ASSOCIATION_COLUMNS
     assert links.dtypes.astype(str).tolist() == ["string"] * 4 + ["float64", "string"]
+
+
+def test_the_links_are_explained_a_chunk_of_users_at_a_time(monkeypatch) -> None:
+    # The gradients are as wide as the model's inputs for every explained user: a
+    # million-user night holds them a chunk of users at a time, with the same links.
+    from riskgraph.gnn import explain
+
+    tables = ring_world(seed=2)
+    model = GraphRiskModel(
+        GraphRiskConfig(max_epochs=10, n_folds=3, time_buckets=1, hidden=8, seed=0)
+    ).fit(tables, D)
+    everyone = dict(risk=np.ones(tables.num_users), threshold=0.5, top_k=10**6, min_score=None)
+    whole = risky_links(model, tables, D, **everyone)
+    held: list[int] = []
+    gradients = explain._gradients
+
+    def spy(runner, v, users):
+        held.append(len(users))
+        return gradients(runner, v, users)
+
+    monkeypatch.setattr(explain, "_GRADIENT_CHUNK", 4)
+    monkeypatch.setattr(explain, "_USER_CHUNK", 8)
+    monkeypatch.setattr(explain, "_LINK_CHUNK", 5)
+    monkeypatch.setattr(explain, "_gradients", spy)
+    chunked = risky_links(model, tables, D, **everyone)
+    assert len(held) > 10 and max(held) <= 8
+    assert len(whole) > 100
+    pd.testing.assert_frame_equal(
+        chunked.drop(columns="score"), whole.drop(columns="score"), check_exact=True
+    )
+    np.testing.assert_allclose(chunked["score"], whole["score"], rtol=1e-9, atol=1e-12)

@@ -120,3 +120,36 @@ def test_the_walk_structures_are_built_by_the_first_walk_not_at_open(rows):
     first = index.walk(seeds, 2)
     assert "_walks" in vars(index)
     assert np.array_equal(index.walk(seeds, 2), first)
+    # or by prepare(), as a service does at start-up, with the same walks
+    ready = NeighbourhoodIndex(rows, 50)
+    ready.prepare()
+    assert "_walks" in vars(ready)
+    assert np.array_equal(ready.walk(seeds, 2), first)
+
+
+def _by_value(ids: list[str], target: list[str]) -> list[int]:
+    return [ids.index(t) if t in ids else -1 for t in target]
+
+
+@pytest.mark.parametrize("hashing", ["pandas", "by length", "all collide"])
+def test_identifiers_are_found_by_their_hashes_as_by_their_values(monkeypatch, hashing):
+    # The rows' identifiers are looked up by 64-bit hashes; a target whose hash is
+    # another id's, and a column whose hashes collide, still get the positions by value.
+    from riskgraph.loaders import neighbourhood as module
+
+    ids = ["D1", "D22", "D333", "A-9999", "x"]
+    if hashing != "pandas":
+        width = {"by length": len, "all collide": lambda _: 7}[hashing]
+        monkeypatch.setattr(
+            pd.util,
+            "hash_array",
+            lambda values: np.array([width(str(v)) for v in values], dtype=np.uint64),
+        )
+    keys = module._HashedIds(pd.Series(ids, dtype="string"))
+    assert (keys.hashes is None) == (hashing == "all collide")
+    target = ["D333", "nope", "x", "D1", "D22", "Q9", "A-9999", "y"]
+    got = keys.get_indexer(np.asarray(target, dtype=object))
+    assert got.dtype == np.int64
+    # "by length": "Q9" hashes as "D1", "nope" as "D333": absent all the same
+    assert got.tolist() == _by_value(ids, target)
+    assert keys.get_indexer(np.asarray([], dtype=object)).tolist() == []

@@ -26,6 +26,7 @@ ROWS = [
     (errors.OutputError("cannot write"), 73),
     (errors.Neo4jUnavailableError("gone"), 75),
     (errors.RunLockedError("locked"), 75),
+    (errors.ProviderError("no complete nightly run"), 66),  # serve: nothing to answer from
     (errors.ModelError("a bug of ours"), 70),
     (ValueError("a bug of ours"), 70),
 ]

@@ -42,5 +42,23 @@ def test_example_config_loads_to_the_defaults():
 
 
 def test_example_config_names_every_setting():
+    from riskgraph.online import OnlineConfig
+
     documented = _documented_paths(EXAMPLE.read_text(encoding="utf-8"))
-    assert documented == _setting_paths(PipelineConfig())
+    service = {p for p in documented if p.split(".")[0] in ("serve", "online")}
+    assert documented - service == _setting_paths(PipelineConfig())
+    # the service's tables: its token file, and every setting of its online scorer
+    assert service == {"serve.token_file"} | _setting_paths(OnlineConfig(), "online.")
+
+
+def test_example_online_table_holds_the_services_defaults():
+    import tomllib
+
+    from riskgraph.config import dataclass_from_mapping
+    from riskgraph.online import OnlineConfig
+
+    table = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))["online"]
+    # riskgraph serve's default scope; every other setting OnlineConfig's own default
+    assert dataclass_from_mapping(OnlineConfig, table, "example") == OnlineConfig(
+        scope="neighbourhood"
+    )

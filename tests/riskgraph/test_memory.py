@@ -80,3 +80,40 @@ def test_a_freed_column_goes_back_to_the_system_at_once(threshold):
         assert mapped >= 8_000_000
     else:  # what the job would get without map_large_allocations
         assert mapped == 0
+
+
+_FROZEN_AFTER_START_UP = """
+import gc, weakref
+from riskgraph.memory import frozen_live_objects
+class Node:
+    pass
+start_up = [[i] for i in range(1_000)]  # what a service keeps for its whole life
+cycle = Node()
+cycle.me = cycle  # garbage only a collection frees
+dead = weakref.ref(cycle)
+del cycle
+def seen(*objects):
+    tracked = {id(o) for o in gc.get_objects()}
+    return any(id(o) in tracked for o in objects)
+with frozen_live_objects() as frozen:
+    later = [0]
+    print(frozen >= len(start_up), dead() is None, seen(start_up, *start_up), seen(later))
+print(gc.get_freeze_count(), seen(start_up))
+"""
+
+
+def test_the_objects_alive_at_start_up_are_left_out_of_collections_while_it_serves():
+    # A subprocess: freezing is for the whole process.
+    import subprocess
+
+    got = subprocess.run(
+        [sys.executable, "-c", _FROZEN_AFTER_START_UP], capture_output=True, text=True, check=True
+    )
+    inside, after = got.stdout.splitlines()
+    counted, collected, start_up_seen, later_seen = inside.split()
+    assert counted == "True"
+    assert collected == "True"  # the garbage was collected first, not frozen
+    assert start_up_seen == "False"
+    assert later_seen == "True"  # objects made after start-up are collected as usual
+    # on the way out, handed back to the collector for the interpreter's shutdown
+    assert after.split() == ["0", "True"]

@@ -315,3 +315,72 @@ def test_the_service_answers_as_the_provider_and_names_a_bad_row(night, neo4j_co
     assert bad.status_code == 422
     assert bad.json()["detail"].startswith("applications row 1: unparsable applied_at")
     fp.close()
+
+
+def test_the_service_starts_on_the_neighbourhood_scope_its_config_tunes_ready_and_frozen(
+    night, neo4j_connection, tmp_path, monkeypatch
+):
+    import gc
+
+    import uvicorn
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from riskgraph.cli import app
+    from riskgraph.online import OnlineScorer
+
+    _, out, date = night
+    token = "online-service-token-0123456789"
+    config = tmp_path / "riskgraph.toml"
+    config.write_text("[online.velocity]\ndevice_hour_decline = 2\n")
+    for name, value in {
+        "RISKGRAPH_API_TOKEN": token,
+        "RISKGRAPH_HMAC_KEY": KEY,
+        "RISKGRAPH_NEO4J_URI": neo4j_connection.uri,
+        "RISKGRAPH_NEO4J_USER": neo4j_connection.user,
+        "RISKGRAPH_NEO4J_PASSWORD": neo4j_connection.password,
+    }.items():
+        monkeypatch.setenv(name, value)
+    opened: list[OnlineScorer] = []
+    real_open = OnlineScorer.open
+
+    def recorded_open(self: OnlineScorer) -> OnlineScorer:
+        opened.append(self)
+        return real_open(self)
+
+    served: dict[str, object] = {}
+
+    def run(application, **kwargs):  # instead of listening: what a request would meet
+        served["frozen"] = gc.get_freeze_count()
+        client = TestClient(application)
+        at = _run_as_of(out, date) + pd.Timedelta(hours=4)
+        decisions = []
+        for i in range(2):  # two applications from one new device within the hour
+            tables = applicant(f"SERVE-{i}", at + pd.Timedelta(minutes=i), device="DEV-SERVE")
+            body = {
+                "tables": {k: f.to_dict(orient="records") for k, f in tables.items()},
+                "record": True,
+            }
+            answer = client.post(
+                "/v1/score", headers={"Authorization": f"Bearer {token}"}, json=body
+            )
+            decisions.append(answer.json()["scores"][0]["decision"])
+        served["decisions"] = decisions
+
+    monkeypatch.setattr(OnlineScorer, "open", recorded_open)
+    monkeypatch.setattr(uvicorn, "run", run)
+    try:
+        result = CliRunner().invoke(app, ["serve", "--out", str(out), "--config", str(config)])
+    finally:
+        gc.unfreeze()
+    assert result.exit_code == 0, result.output
+    assert "scope neighbourhood" in result.output
+    (scorer,) = opened
+    assert scorer.config.scope == "neighbourhood"
+    assert scorer.config.velocity.device_hour_decline == 2
+    # the walk's structures were built at start-up, before any request
+    assert "_walks" in vars(scorer.base_index())
+    assert served["frozen"] > 0
+    # the first application from the device gets the model's answer, the second the rule's
+    assert served["decisions"][0] != "decline"
+    assert served["decisions"][1] == "decline"

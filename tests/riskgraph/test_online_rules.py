@@ -135,9 +135,9 @@ def test_a_link_to_a_known_bad_user_sends_to_review_with_that_reason_first():
 
 
 def test_a_negative_threshold_is_refused():
-    from riskgraph.errors import ProviderError
+    from riskgraph.errors import ConfigError
 
-    with pytest.raises(ProviderError, match="device_hour_decline"):
+    with pytest.raises(ConfigError, match="device_hour_decline"):
         VelocityRules(device_hour_decline=-1).validate()
 
 

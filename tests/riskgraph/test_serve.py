@@ -133,5 +133,55 @@ def test_a_config_file_with_a_serve_table_still_configures_the_nightly_job(tmp_p
     from riskgraph.pipeline import PipelineConfig
 
     path = tmp_path / "riskgraph.toml"
-    path.write_text('[serve]\ntoken_file = "/etc/riskgraph/api.token"\n')
+    path.write_text(
+        '[serve]\ntoken_file = "/etc/riskgraph/api.token"\n'
+        '[online]\nscope = "graph"\n[online.velocity]\ndevice_hour_decline = 3\n'
+    )
     assert PipelineConfig.from_file(path) == PipelineConfig()
+
+
+@pytest.mark.parametrize(
+    ("table", "option", "named"),
+    [
+        ('[online]\nscope = "everything"\n', [], "online.scope = 'everything'"),
+        ("", ["--scope", "everything"], "online.scope = 'everything'"),
+        (
+            "[online.velocity]\ndevice_hour_decline = -1\n",
+            [],
+            "online.velocity.device_hour_decline",
+        ),
+        ("[online]\nhop = 3\n", [], "unknown key(s) ['hop']"),
+    ],
+)
+def test_the_service_refuses_bad_online_settings_naming_them(
+    tmp_path, monkeypatch, table, option, named
+):
+    from typer.testing import CliRunner
+
+    from riskgraph.cli import app
+
+    publish(tmp_path, DAY, ["U1", "U2", "U3"])
+    config = tmp_path / "riskgraph.toml"
+    config.write_text(table)
+    monkeypatch.setenv(ENV_API_TOKEN, TOKEN)
+    monkeypatch.setenv("RISKGRAPH_HMAC_KEY", "serve-test-key-0123456789abcdef")
+    result = CliRunner().invoke(
+        app, ["serve", "--out", str(tmp_path), "--config", str(config), *option]
+    )
+    assert result.exit_code not in (0, 70), result.output
+    assert named in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_service_without_a_run_to_answer_from_exits_66_with_one_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from riskgraph.cli import EXIT_NO_INPUT, app
+
+    monkeypatch.setenv(ENV_API_TOKEN, TOKEN)
+    monkeypatch.setenv("RISKGRAPH_HMAC_KEY", "serve-test-key-0123456789abcdef")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["serve", "--out", str(tmp_path / "out")])
+    assert result.exit_code == EXIT_NO_INPUT == 66
+    assert result.output.startswith("error: ") and "no complete nightly run" in result.output
+    assert "Traceback" not in result.output
