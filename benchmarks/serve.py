@@ -16,7 +16,8 @@ already holds (a random one), half on a new device, each with a new bank card. M
   take turns, a call in-process and one over HTTP one right after the other (each with
   its own new applicants, alternating which goes first), so that both meet the same
   moment's load; ``http_minus_in_process_<kind>_p50_ms`` is the difference of their
-  medians;
+  medians, ``http_<kind>_server_p50_ms`` the median the service's access log gives
+  (its own time per call, from request to response);
 * ``batch``: ``--batch-size`` applicants per call, ``--batches`` calls, likewise;
 * ``agreement_with_batch`` (``--agreement N``): N users of the run, each scored online
   from its own input rows (nothing new), against the run's own answer: the largest and
@@ -39,6 +40,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import socket
@@ -226,6 +228,26 @@ def interleaved(
     return out
 
 
+class ServedTimes(logging.Handler):
+    """The milliseconds of each ``POST /v1/score`` in the service's access log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ms: list[float] = []
+        self.logger = logging.getLogger("riskgraph.access")
+        self.logger.addHandler(self)
+        self.logger.setLevel(logging.INFO)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = json.loads(record.getMessage())
+        if line["path"] == "/v1/score":
+            self.ms.append(float(line["ms"]))
+
+    def close(self) -> None:
+        self.logger.removeHandler(self)
+        super().close()
+
+
 def http_server(fp: FeatureProvider) -> tuple[Any, str]:
     import uvicorn
 
@@ -372,6 +394,7 @@ def main() -> None:
                     import httpx
 
                     srv, url = http_server(fp)
+                    served = ServedTimes()
                     with httpx.Client(
                         base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=600
                     ) as client:
@@ -387,7 +410,13 @@ def main() -> None:
                             figures[f"http_minus_in_process_{kind}_p50_ms"] = round(
                                 float(np.median(http) - np.median(local)) * 1000, 1
                             )
+                            # the service's own time per call (its access log): what
+                            # of the difference is inside the service
+                            figures[f"http_{kind}_server_p50_ms"] = round(
+                                float(np.median(served.ms[-len(http) :])), 1
+                            )
                     srv.should_exit = True
+                    served.close()
                 if scope in args.burst_scopes:
                     figures["burst"] = burst(fp, applicants, args.burst)
                 fp.close()
