@@ -268,8 +268,8 @@ def http_server(fp: FeatureProvider) -> tuple[Any, str]:
 
 def burst(fp: FeatureProvider, applicants: Applicants, n: int) -> dict[str, Any]:
     decisions = []
-    # A phone of its own: a reused database (--reuse-out) keeps earlier runs' bursts.
-    phone = f"PHONE-BURST-{os.getpid()}-{time.time_ns()}"
+    # A phone of this run's own, like its users (Applicants.run).
+    phone = f"PHONE-BURST-{applicants.run}"
     for _ in range(n):
         request = applicants.tables(1, device=phone, step=pd.Timedelta(minutes=2))
         got = fp.score({k: pd.DataFrame(v) for k, v in request.items()}, record=True)

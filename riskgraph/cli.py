@@ -639,7 +639,7 @@ def serve(
         if scope is not None:
             table["scope"] = scope
         online = dataclass_from_mapping(OnlineConfig, table, f"{path or 'the defaults'} [online]")
-        online.validate()
+        online.validate()  # before the run is read: a bad setting is named first
         provider = FeatureProvider(out, hmac_key=key, online=online).preload()
         # No request pays the read of the graph or the walk's structures.
         provider.online_scorer().open()

@@ -65,7 +65,7 @@ def release_free_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
-    trim = _malloc_trim()
+    trim = _libc_function("malloc_trim")
     if trim is not None:
         trim(0)
 
@@ -96,11 +96,6 @@ def frozen_live_objects() -> Iterator[int]:
         yield gc.get_freeze_count()
     finally:
         gc.unfreeze()
-
-
-def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    """glibc's ``malloc_trim``, or None (another C library)."""
-    return _libc_function("malloc_trim")
 
 
 def _libc_function(name: str) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
