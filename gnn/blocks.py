@@ -9,8 +9,8 @@ block               columns                                                 labe
 ``own``             the user's encoded attributes                           no
 ``mean:<r>``        mean attributes of the other users linked via ``r``     no
                     (one block per relation of :data:`RELATIONS`)
-``hop2``            identifier->identifier and identifier->social 2-hop     no
-                    means of the attributes
+``hop2``            identifier->identifier, identifier->social and          no
+                    social->social 2-hop means of the attributes
 ``identifiers``     per identifier relation: identifiers held, co-users,    no
                     largest sharing; social degree (log1p)
 ``activity``        the user's own applications up to its reference time   no
@@ -19,8 +19,8 @@ block               columns                                                 labe
                     weights, largest application amount
 ``spread``          means of the neighbours' identifiers, activity core     no
                     and profile via shared identifiers and via social ties,
-                    and over two identifier hops (GADBench's XGB-Graph
-                    recipe: what the neighbourhood does, not only who it is)
+                    and over two hops of each (GADBench's XGB-Graph recipe:
+                    what the neighbourhood does, not only who it is)
 ``labels``          per relation: mean and log1p count of known-bad and     yes
                     known-good neighbours; 2-hop means and log1p counts
 ``communities``     the user's community (Leiden, label-free) and its       yes
@@ -64,7 +64,7 @@ SCORE_BLOCK_WIDTH = 3 + len(RELATIONS)
 #: Columns of the activity block that are spread to the neighbours (the counts,
 #: windows, platforms, mean amount and age; not the per-status and per-platform shares).
 ACTIVITY_CORE = 7
-#: Relations over which the ``spread`` block averages, then its two-hop mean.
+#: Relations over which the ``spread`` block averages, then each one's two-hop mean.
 SPREAD_RELATIONS = ("identifier", "social")
 #: Columns averaged at a time while the label-free blocks are built: a mean over a
 #: whole block holds a per-identifier temporary of every column at once, beside the
@@ -335,9 +335,9 @@ class SignInputs:
         a = own.shape[1]
         n_profile = 0 if profile is None else profile.shape[1]
         spread_w = 0 if profile is None else structure.shape[1] + ACTIVITY_CORE + n_profile
-        widths = [("own", a), *[(f"mean:{r}", a) for r in RELATIONS], ("hop2", 2 * a),
+        widths = [("own", a), *[(f"mean:{r}", a) for r in RELATIONS], ("hop2", 3 * a),
                   ("identifiers", structure.shape[1]), ("activity", activity.shape[1]),
-                  ("profile", n_profile), ("spread", 3 * spread_w)]  # fmt: skip
+                  ("profile", n_profile), ("spread", 4 * spread_w)]  # fmt: skip
         ends = np.cumsum([w for _, w in widths]).tolist()
         starts = {name: end - w for (name, w), end in zip(widths, ends, strict=True)}
         static = np.empty((graph.num_users, ends[-1]), dtype=np.float32)
@@ -352,6 +352,9 @@ class SignInputs:
         first_hop = columns("mean:identifier", a)
         _mean_into(graph, "identifier", first_hop, columns("hop2", a))
         _mean_into(graph, "social", first_hop, columns("hop2", a, at=a))
+        # A contact's contacts: where risk spreads along social ties (a local economy,
+        # a recruiter's circle) the second social hop says what the first cannot.
+        _mean_into(graph, "social", columns("mean:social", a), columns("hop2", a, at=2 * a))
         columns("identifiers", structure.shape[1])[:] = structure
         columns("activity", activity.shape[1])[:] = activity
         if profile is not None:
@@ -360,8 +363,10 @@ class SignInputs:
             for i, r in enumerate(SPREAD_RELATIONS):
                 _mean_into(graph, r, row, columns("spread", spread_w, at=i * spread_w))
             del row
-            first = columns("spread", spread_w)
-            _mean_into(graph, "identifier", first, columns("spread", spread_w, at=2 * spread_w))
+            for i, r in enumerate(SPREAD_RELATIONS):
+                first = columns("spread", spread_w, at=i * spread_w)
+                at = (2 + i) * spread_w
+                _mean_into(graph, r, first, columns("spread", spread_w, at=at))
         return cls(
             graph=graph,
             own=columns("own", a),

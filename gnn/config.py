@@ -97,11 +97,12 @@ class GraphRiskConfig:
         user's own application activity only. Both are explained link by link
         (:mod:`riskgraph.gnn.explain`).
     candidates : tuple of str or None, default None
-        The models fitted and compared on the validation window (the best average
-        precision becomes the model): ``"tabular"``, a tree head on each user's own
-        row (attributes, activity, profile, identifier sharing); ``"graph"``, a tree
-        head on every input of the propagation model (neighbours' means over each
-        relation and two hops, known-bad and known-good neighbours, communities);
+        The models fitted and compared on the validation window (the simplest within
+        one standard error of the best AUC-ROC and AUC-PR becomes the model):
+        ``"tabular"``, a tree head on each user's own row (attributes, activity,
+        profile, identifier sharing); ``"graph"``, a tree head on every input of the
+        propagation model (neighbours' means over each relation and two hops,
+        known-bad and known-good neighbours, communities);
         ``"blend"``, the mean of the two; ``"gnn"``, the network of ``architecture``.
         None: :data:`DEFAULT_CANDIDATES` (the tree heads and their blend) for
         ``"sign"``, ``("gnn",)`` for the message-passing architectures (the heads read

@@ -51,7 +51,7 @@ import scipy.sparse as sp
 import torch
 
 from riskgraph.errors import ModelError
-from riskgraph.gnn.blocks import ACTIVITY_CORE, LABEL_BLOCK_WIDTH, label_channels
+from riskgraph.gnn.blocks import ACTIVITY_CORE, LABEL_BLOCK_WIDTH, SPREAD_RELATIONS, label_channels
 from riskgraph.gnn.communities import COMMUNITY_BLOCK_WIDTH
 from riskgraph.gnn.propagation import RELATIONS, UserGraph
 from riskgraph.gnn.protocol import FeatureViews, LabelFolds
@@ -208,6 +208,7 @@ class _ViewTerms:
     off: dict[str, int]
     own: np.ndarray
     first: np.ndarray
+    social_first: np.ndarray
     lab: np.ndarray
     lab_first: np.ndarray
     score: np.ndarray | None
@@ -254,6 +255,7 @@ def _view_contributions(
         # float64 copy of every user's inputs
         own=inputs.own,
         first=inputs.first_hop,
+        social_first=inputs.block("mean:social"),
         lab=lab,
         lab_first=graph.mean("identifier", lab).astype(np.float64),
         score=score,
@@ -287,18 +289,19 @@ def _view_contributions(
 
 def _spread_inputs(runner: SignRunner) -> tuple[np.ndarray, ...] | None:
     """What the ``spread`` block averages (identifiers, activity core, profile: three
-    views of the static inputs) and its first identifier hop; None without it."""
+    views of the static inputs) and its first hop per relation of
+    :data:`SPREAD_RELATIONS`; None without it."""
     inputs = runner.inputs
     names = [name for name, _ in inputs.static_blocks]
     if "spread" not in names:
         return None
     spread = inputs.block("spread")
-    width = spread.shape[1] // 3
+    width = spread.shape[1] // (2 * len(SPREAD_RELATIONS))
     return (
         inputs.block("identifiers"),
         inputs.block("activity")[:, :ACTIVITY_CORE],
         inputs.block("profile"),
-        spread[:, :width],
+        *(spread[:, i * width : (i + 1) * width] for i in range(len(SPREAD_RELATIONS))),
     )
 
 
@@ -333,11 +336,15 @@ def _link_contributions(
     if t.score is not None:
         s = off["score"] + 1 + r_i
         contrib += w * gs[:, s] * t.score[other, 0]
-    # second hop through this link: identifier->identifier and social->identifier
+    # second hop through this link: identifier->identifier and social->identifier,
+    # and social->social (the other user's own social mean)
     hop = {"identifier": 0, "social": 1}.get(r)
     if hop is not None:
         s = off["hop2"] + hop * a
         contrib += w * np.einsum("ij,ij->i", gs[:, s : s + a], t.first[other])
+        if r == "social":
+            s = off["hop2"] + 2 * a
+            contrib += w * np.einsum("ij,ij->i", gs[:, s : s + a], t.social_first[other])
         s = off["labels"] + 4 * len(RELATIONS) + 2 * hop
         contrib += w * np.einsum("ij,ij->i", gs[:, s : s + 2], t.lab_first[other])
         if t.score_first is not None:
@@ -349,15 +356,15 @@ def _link_contributions(
         once = t.lab_count[r][other]
         contrib += c * np.einsum("ij,ij->i", gs[:, s : s + 2] / (1.0 + n2_now), once)
         if t.spread is not None:
-            # neighbours' identifiers, activity and profile, and their first hop
-            ident, act, prof, first = t.spread
-            sw = first.shape[1]
+            # neighbours' identifiers, activity and profile, and their first hop over
+            # the same relation
+            ident, act, prof, *first = t.spread
+            sw = first[0].shape[1]
             s = off["spread"] + hop * sw
             other_row = np.concatenate([ident[other], act[other], prof[other]], axis=1)
             contrib += w * np.einsum("ij,ij->i", gs[:, s : s + sw], other_row)
-            if r == "identifier":
-                s = off["spread"] + 2 * sw
-                contrib += w * np.einsum("ij,ij->i", gs[:, s : s + sw], first[other])
+            s = off["spread"] + (len(SPREAD_RELATIONS) + hop) * sw
+            contrib += w * np.einsum("ij,ij->i", gs[:, s : s + sw], first[hop][other])
     # identifier sharing: each link adds one co-user (or tie) to a log1p count
     s = off["identifiers"] + (3 * _SHARING.index(r) + 1 if r in _SHARING else 3 * len(_SHARING))
     count_now = np.expm1(runner.inputs.static[users[row], s].astype(np.float64))
@@ -370,6 +377,10 @@ def _link_contributions(
         if hop is not None:
             u = off["hop2"] + hop * a
             contrib += gb * w * np.einsum("ij,ij->i", t.ratio[row, u : u + a], t.first[other])
+        if r == "social":
+            u = off["hop2"] + 2 * a
+            second = t.social_first[other]
+            contrib += gb * w * np.einsum("ij,ij->i", t.ratio[row, u : u + a], second)
         contrib += gb * t.phi[row, s] / np.maximum(count_now, 1.0)
     return contrib
 

@@ -7,9 +7,9 @@ window) and fits every candidate on it: boosted trees over each user's own row
 (``graph``, :mod:`riskgraph.gnn.head`), their blend, and the network (``gnn``,
 trained with a class-weighted loss and stopped early on the validation window's
 average precision). The candidate that validates best, by the one-standard-error
-rule, becomes the model and is calibrated on the users that judged it (Platt scaling
-by default; isotonic optional). ``predict_proba`` averages the calibrated
-probability over the label views each user may see. ``save`` writes one file
+rule on AUC-ROC and AUC-PR, becomes the model and is calibrated on the users that
+judged it (Platt scaling by default; isotonic optional). ``predict_proba`` averages the
+calibrated probability over the label views each user may see. ``save`` writes one file
 holding the heads, the network's weights, the fitted input encodings, the
 calibration and a record of the training date, data and candidates; ``load`` reads
 it back with ``torch.load(..., weights_only=True)`` (no pickled code).
@@ -28,7 +28,7 @@ import functools
 import hashlib
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ __all__ = [
     "TrainingRecord",
 ]
 
-MODEL_FORMAT = "riskgraph-gnn/3"
+MODEL_FORMAT = "riskgraph-gnn/4"
 # Static blocks a ``tabular`` head reads: the user's own row, nothing of its neighbours.
 _OWN_BLOCKS = ("identifiers", "activity", "profile")
 
@@ -191,8 +191,8 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         Four steps: the label plan (``folds``: visible labels, out-of-fold point-in-time
         views, the validation window), the inputs of the snapshot (one runner), each
         candidate of :attr:`candidates` fitted on the training users' own views, and
-        the choice, by average precision on the validation window, of the candidate
-        that becomes the model, calibrated on that window.
+        the choice, by AUC-ROC and AUC-PR on the validation window (:func:`_select`), of
+        the candidate that becomes the model, calibrated on that window.
 
         Parameters
         ----------
@@ -331,7 +331,8 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         self.candidates_ = {
             name: {
                 **dict(zip(("auc_roc", "auc_pr"), _metrics(y_judges, z), strict=True)),
-                "auc_pr_margin_se": margins[name],
+                "auc_roc_margin_se": margins[name]["auc_roc"],
+                "auc_pr_margin_se": margins[name]["auc_pr"],
             }
             for name, z in logits.items()
         }
@@ -900,16 +901,23 @@ _SELECTION_RESAMPLES = 200
 
 def _select(
     logits: dict[str, np.ndarray], y: np.ndarray, seed: int, incumbent: str | None = None
-) -> tuple[str, dict[str, float]]:
-    """The simplest candidate whose validation AUC-PR is within one standard error of
-    the best (the one-standard-error rule), or the ``incumbent`` while it stays within
-    :data:`INCUMBENT_MARGIN_SE` of the best.
+) -> tuple[str, dict[str, dict[str, float]]]:
+    """The simplest candidate within one standard error of the best on both AUC-ROC and
+    AUC-PR (the one-standard-error rule), or the ``incumbent`` while it stays within
+    :data:`INCUMBENT_MARGIN_SE` of the best on both.
 
     A more complex candidate must earn its place: on a validation window of a few
-    hundred users the average precision of equally good models differs by chance, and
-    taking the largest would prefer whichever model reads the most columns. The
-    standard error is that of the paired difference to the best candidate, from
-    bootstrap resamples of the validation users.
+    hundred users the scores of equally good models differ by chance, and taking the
+    largest would prefer whichever model reads the most columns. The standard error is
+    that of the paired difference to the best candidate of that metric, from bootstrap
+    resamples of the validation users.
+
+    Both metrics, because the night's score serves both uses: AUC-PR weighs the top of
+    the ranking (the fraud queue), AUC-ROC all of it (every cut-off of the credit
+    score). A simpler model that keeps up on the top but ranks the rest clearly worse
+    is not as good, and the top of a window of a few hundred users is the noisier of
+    the two to choose by. Where no candidate is within one standard error on both, the
+    one whose larger shortfall is smallest is kept.
 
     A retrain must also earn a switch. Where two candidates sit about one standard
     error apart, a retrain on nearly the same data lands on either side by chance, and
@@ -920,31 +928,67 @@ def _select(
     Returns
     -------
     name : str
-    margins : dict[str, float]
-        Per candidate, its AUC-PR minus the best one's, in standard errors.
+    margins : dict[str, dict[str, float]]
+        Per candidate, ``{"auc_roc": ..., "auc_pr": ...}``: its score minus the best
+        candidate's, in standard errors.
     """
     order = [c for c in CANDIDATES if c in logits]
-    ap = {c: _metrics(y, logits[c])[1] for c in order}
-    best = max(order, key=lambda c: (-1.0 if np.isnan(ap[c]) else ap[c], -order.index(c)))
     rng = np.random.default_rng(seed)
     n = len(y)
-    # A resample as the count of times each user is drawn: the AUC-PR of a resample is
-    # the count-weighted AUC-PR of the window (tied copies share their threshold).
+    # A resample as the count of times each user is drawn: the AUC of a resample is
+    # the count-weighted AUC of the window (tied copies share their threshold).
     counts = np.stack(
         [np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(_SELECTION_RESAMPLES)]
     ).astype(np.int32)
     drawn_bad = counts @ (y == 1).astype(np.int64)
     counts = counts[(drawn_bad > 0) & (drawn_bad < n)]
-    boot = np.stack([_weighted_average_precision(y, logits[c], counts) for c in order], axis=1)
-    margins: dict[str, float] = {}
-    for i, c in enumerate(order):
-        diff = boot[:, i] - boot[:, order.index(best)]
-        se = max(float(diff.std()), 1e-9) if len(diff) > 1 else 1e-9
-        margins[c] = float((ap[c] - ap[best]) / se)
-    if incumbent in margins and margins[incumbent] >= -INCUMBENT_MARGIN_SE:
-        return incumbent, margins
-    chosen = next(c for c in order if margins[c] >= -1.0)
-    return chosen, margins
+    margins: dict[str, dict[str, float]] = {c: {} for c in order}
+    for metric, position, weighted in (
+        ("auc_roc", 0, _weighted_auc_roc),
+        ("auc_pr", 1, _weighted_average_precision),
+    ):
+        score = {c: _metrics(y, logits[c])[position] for c in order}
+        best = max(order, key=lambda c: (-1.0 if np.isnan(score[c]) else score[c], -order.index(c)))
+        boot = np.stack([weighted(y, logits[c], counts) for c in order], axis=1)
+        for i, c in enumerate(order):
+            diff = boot[:, i] - boot[:, order.index(best)]
+            se = max(float(diff.std()), 1e-9) if len(diff) > 1 else 1e-9
+            margins[c][metric] = float((score[c] - score[best]) / se)
+    return _keep(margins, incumbent), margins
+
+
+def _keep(margins: dict[str, dict[str, float]], incumbent: str | None = None) -> str:
+    """The candidate :func:`_select` keeps, from each one's margins (in standard errors
+    behind the best, per metric; candidates in order of simplicity): a candidate is as
+    far behind as its worse metric."""
+    order = list(margins)
+    shortfall = {c: min(margins[c].values()) for c in order}
+    if incumbent in shortfall and shortfall[incumbent] >= -INCUMBENT_MARGIN_SE:
+        return incumbent
+    within = [c for c in order if shortfall[c] >= -1.0]
+    if within:
+        return within[0]
+    return max(order, key=lambda c: (shortfall[c], -order.index(c)))
+
+
+def _weighted_auc_roc(
+    y: np.ndarray, score: np.ndarray, weights: np.ndarray, chunk: int = 25
+) -> np.ndarray:
+    """``roc_auc_score(y, score, sample_weight=w)`` for every row ``w`` of ``weights``,
+    from one sort of ``score``.
+
+    The chance that a bad user outranks a good one, weighted, a tie counting half: per
+    threshold (one per distinct score, lowest first), the bad weight at it times the
+    good weight below it plus half the good weight at it.
+    """
+    out = np.empty(len(weights))
+    for start, bad_below, all_below in _threshold_sums(y, score, weights, chunk, False):
+        good_below = all_below - bad_below
+        bad_at = np.diff(bad_below, axis=1, prepend=0.0)
+        good_at = np.diff(good_below, axis=1, prepend=0.0)
+        wins = (bad_at * (good_below - 0.5 * good_at)).sum(axis=1)
+        out[start : start + len(wins)] = wins / (bad_below[:, -1] * good_below[:, -1])
+    return out
 
 
 def _weighted_average_precision(
@@ -956,19 +1000,30 @@ def _weighted_average_precision(
     Same thresholds as scikit-learn (one per distinct score, highest first) and the
     same sum: recall steps times the precision at each threshold.
     """
-    order = np.argsort(score, kind="mergesort")[::-1]
-    s, bad = score[order], (y[order] == 1).astype(np.float64)
-    ends = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last row of each threshold
     out = np.empty(len(weights))
-    for start in range(0, len(weights), chunk):  # bounds the (chunk, n) cumulative sums
-        w = weights[start : start + chunk][:, order].astype(np.float64)
-        tps = np.cumsum(w * bad, axis=1)[:, ends]
-        drawn = np.cumsum(w, axis=1)[:, ends]
+    for start, tps, drawn in _threshold_sums(y, score, weights, chunk, True):
         with np.errstate(invalid="ignore", divide="ignore"):
             precision = np.where(drawn > 0, tps / drawn, 0.0)
         recall_step = np.diff(tps, axis=1, prepend=0.0) / tps[:, -1:]
-        out[start : start + chunk] = (recall_step * precision).sum(axis=1)
+        out[start : start + len(tps)] = (recall_step * precision).sum(axis=1)
     return out
+
+
+def _threshold_sums(
+    y: np.ndarray, score: np.ndarray, weights: np.ndarray, chunk: int, highest_first: bool
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Per ``chunk`` rows of ``weights`` (from row ``start``): the cumulative weight of
+    the bad users and of all users up to each threshold, one per distinct score, in
+    the order of ``highest_first``; ``(start, bad, all)``, each ``(rows, thresholds)``.
+    Chunks bound the ``(chunk, n)`` cumulative sums."""
+    order = np.argsort(score, kind="mergesort")
+    if highest_first:
+        order = order[::-1]
+    s, bad = score[order], (y[order] == 1).astype(np.float64)
+    ends = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last row of each threshold
+    for start in range(0, len(weights), chunk):
+        w = weights[start : start + chunk][:, order].astype(np.float64)
+        yield start, np.cumsum(w * bad, axis=1)[:, ends], np.cumsum(w, axis=1)[:, ends]
 
 
 def _flat_settings(settings: GraphRiskConfig) -> dict[str, Any]:

@@ -63,6 +63,7 @@ def test_selection_takes_the_graph_when_the_ties_carry_the_risk() -> None:
     scores = model.candidates_
     assert scores["graph"]["auc_pr"] > scores["tabular"]["auc_pr"] + 0.1
     assert scores["tabular"]["auc_pr_margin_se"] < -1.0  # beaten beyond one standard error
+    assert scores["graph"]["auc_roc_margin_se"] >= scores["tabular"]["auc_roc_margin_se"]
 
 
 def test_selection_keeps_the_tabular_head_when_the_ties_say_nothing() -> None:
@@ -96,26 +97,50 @@ def test_last_nights_candidate_stays_unless_another_beats_it_beyond_twice_the_no
     noise = rng.normal(size=(2, len(y)))
     logits = {
         "graph": signal,
-        "tabular": signal + 0.2 * noise[0],
+        "tabular": signal + 0.12 * noise[0],
         "blend": signal + 0.45 * noise[1],
     }
     chosen, margins = _select(logits, y, seed=0)
     assert chosen == "graph"
-    assert -INCUMBENT_MARGIN_SE < margins["tabular"] < -1.0  # lost tonight, not by much
-    assert margins["blend"] < -INCUMBENT_MARGIN_SE  # lost beyond the band
+    behind = {c: min(m.values()) for c, m in margins.items()}  # its worse metric
+    assert -INCUMBENT_MARGIN_SE < behind["tabular"] < -1.0  # lost tonight, not by much
+    assert behind["blend"] < -INCUMBENT_MARGIN_SE  # lost beyond the band
     assert _select(logits, y, seed=0, incumbent="tabular") == ("tabular", margins)
     assert _select(logits, y, seed=0, incumbent="blend") == ("graph", margins)
     assert _select(logits, y, seed=0, incumbent="gnn") == ("graph", margins)  # not fitted
+
+
+def test_a_candidate_is_as_far_behind_as_its_worse_metric() -> None:
+    # The top of the ranking (AUC-PR) and all of it (AUC-ROC): a simpler candidate
+    # level on one and clearly behind on the other is not kept.
+    from riskgraph.gnn.train import INCUMBENT_MARGIN_SE, _keep
+
+    even = {"auc_roc": 0.0, "auc_pr": 0.0}
+    margins = {
+        "tabular": {"auc_roc": -1.6, "auc_pr": -0.3},
+        "graph": {"auc_roc": -0.4, "auc_pr": -0.9},
+        "blend": even,
+    }
+    assert _keep(margins) == "graph"
+    assert _keep({**margins, "tabular": {"auc_roc": -0.3, "auc_pr": -0.9}}) == "tabular"
+    # last night's candidate stays within twice the noise on both metrics, not beyond
+    assert _keep(margins, incumbent="tabular") == "tabular"
+    behind = {"auc_roc": -INCUMBENT_MARGIN_SE - 0.1, "auc_pr": 0.0}
+    assert _keep({**margins, "tabular": behind}, incumbent="tabular") == "graph"
+    # none within one standard error on both: the smallest shortfall
+    split = {"tabular": {"auc_roc": -3.0, "auc_pr": 0.0}, "graph": {"auc_roc": 0.0, "auc_pr": -1.5}}
+    assert _keep(split) == "graph"
 
 
 @pytest.mark.parametrize("decimals", [None, 1])
 def test_the_selections_resamples_score_as_scikit_learn_scores_them(decimals) -> None:
     # The one-standard-error rule resamples the validation window 200 times per
     # candidate; each resample is scored from one sort, as counts of draws per user.
-    # It must give scikit-learn's AUC-PR of the resampled rows, tied scores included.
-    from sklearn.metrics import average_precision_score
+    # It must give scikit-learn's AUC-PR and AUC-ROC of the resampled rows, tied
+    # scores included.
+    from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from riskgraph.gnn.train import _weighted_average_precision
+    from riskgraph.gnn.train import _weighted_auc_roc, _weighted_average_precision
 
     rng = np.random.default_rng(3)
     y = (rng.random(2_000) < 0.05).astype(float)
@@ -127,6 +152,8 @@ def test_the_selections_resamples_score_as_scikit_learn_scores_them(decimals) ->
     expected = [average_precision_score(y[d], score[d]) for d in draws]
     got = _weighted_average_precision(y, score, counts, chunk=7)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    expected = [roc_auc_score(y[d], score[d]) for d in draws]
+    np.testing.assert_allclose(_weighted_auc_roc(y, score, counts, chunk=7), expected, atol=1e-12)
 
 
 def test_the_choice_is_saved_and_scores_come_from_it(tmp_path) -> None:

@@ -145,3 +145,43 @@ def test_the_links_are_explained_a_chunk_of_users_at_a_time(monkeypatch) -> None
         chunked.drop(columns="score"), whole.drop(columns="score"), check_exact=True
     )
     np.testing.assert_allclose(chunked["score"], whole["score"], rtol=1e-9, atol=1e-12)
+
+
+def test_every_neighbour_mean_is_split_exactly_over_the_links_it_averages(monkeypatch) -> None:
+    # With a unit gradient on every column of neighbour means (each relation's mean,
+    # the two-hop means, the spread block), a link's score is the part of those
+    # columns it carries: a user's links must add up to the columns themselves, or a
+    # part (a contact's contacts, say) would be credited to nobody or twice.
+    from riskgraph.gnn import explain
+    from riskgraph.loaders.synthetic import generate_population
+
+    pop = generate_population(600, seed=3)
+    tables = build_graph_tables(dict(pop.tables), hmac_key=KEY).tables
+    as_of = str(pop.end.date())
+    model = GraphRiskModel(
+        GraphRiskConfig(n_folds=3, time_buckets=1, candidates=("graph",), seed=0)
+    ).fit(tables, as_of)
+    expected: dict[int, float] = {}
+
+    def unit(runner, v, users):
+        blocks = [f"mean:{r}" for r in explain.RELATIONS] + ["hop2", "spread"]
+        off = explain._column_offsets(runner)
+        g = np.zeros((len(users), sum(runner.block_dims)), dtype=np.float32)
+        for name in blocks:
+            width = runner.inputs.block(name).shape[1]
+            g[:, off[name] : off[name] + width] = 1.0
+            for u, total in zip(users, runner.inputs.block(name)[users].sum(axis=1), strict=True):
+                expected[int(u)] = expected.get(int(u), 0.0) + float(total)
+        return g
+
+    monkeypatch.setattr(explain, "_gradients", unit)
+    links = risky_links(
+        model, tables, as_of, risk=np.ones(tables.num_users), threshold=0.5, top_k=10**6,
+        min_score=None,
+    )  # fmt: skip
+    ids = tables.users["user_id"].astype(str).to_numpy()
+    got = links.groupby("user_id")["score"].sum()
+    want = pd.Series({ids[u]: total for u, total in expected.items()})
+    assert (links["via_type"] == "social").sum() > 100
+    assert want.abs().gt(1.0).sum() > 100
+    np.testing.assert_allclose(got.reindex(want.index, fill_value=0.0), want, rtol=1e-4, atol=1e-3)

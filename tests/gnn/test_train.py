@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from riskgraph.errors import ModelError
-from riskgraph.gnn.blocks import SignInputs
+from riskgraph.gnn.blocks import ACTIVITY_CORE, SignInputs
 from riskgraph.gnn.hetero import HeteroGraphBuilder
 from riskgraph.gnn.inference import score_users
 from riskgraph.gnn.propagation import RELATIONS
@@ -166,12 +166,34 @@ def test_sign_inputs_lay_every_block_into_one_array(tables: GraphTables) -> None
         assert np.array_equal(inputs.block(f"mean:{r}"), inputs.graph.mean(r, own))
     first_hop = inputs.graph.mean("identifier", own)
     assert np.array_equal(inputs.first_hop, first_hop)
+    social = inputs.block("mean:social")
     hop2 = np.concatenate(
-        [inputs.graph.mean("identifier", first_hop), inputs.graph.mean("social", first_hop)],
+        [
+            inputs.graph.mean("identifier", first_hop),
+            inputs.graph.mean("social", first_hop),
+            inputs.graph.mean("social", social),  # a contact's contacts
+        ],
         axis=1,
     )
     assert np.array_equal(inputs.block("hop2"), hop2)
     assert np.array_equal(inputs.block("identifiers"), inputs.graph.structure()[0])
+    # the spread block: the neighbours' row via identifiers and ties, then each one's
+    # second hop over the same relation
+    row = np.concatenate(
+        [inputs.block("identifiers"), inputs.block("activity")[:, :ACTIVITY_CORE],
+         inputs.block("profile")], axis=1,
+    )  # fmt: skip
+    by_id, by_tie = inputs.graph.mean("identifier", row), inputs.graph.mean("social", row)
+    spread = np.concatenate(
+        [
+            by_id,
+            by_tie,
+            inputs.graph.mean("identifier", by_id),
+            inputs.graph.mean("social", by_tie),
+        ],
+        axis=1,
+    )
+    np.testing.assert_allclose(inputs.block("spread"), spread, rtol=1e-5, atol=1e-6)
     assert inputs.static.shape[1] == sum(w for _, w in inputs.static_blocks)
 
 
