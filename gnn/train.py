@@ -942,12 +942,13 @@ def _select(
     ).astype(np.int32)
     drawn_bad = counts @ (y == 1).astype(np.int64)
     counts = counts[(drawn_bad > 0) & (drawn_bad < n)]
+    measured = {c: _metrics(y, logits[c]) for c in order}  # (AUC-ROC, AUC-PR)
     margins: dict[str, dict[str, float]] = {c: {} for c in order}
     for metric, position, weighted in (
         ("auc_roc", 0, _weighted_auc_roc),
         ("auc_pr", 1, _weighted_average_precision),
     ):
-        score = {c: _metrics(y, logits[c])[position] for c in order}
+        score = {c: measured[c][position] for c in order}
         best = max(order, key=lambda c: (-1.0 if np.isnan(score[c]) else score[c], -order.index(c)))
         boot = np.stack([weighted(y, logits[c], counts) for c in order], axis=1)
         for i, c in enumerate(order):
