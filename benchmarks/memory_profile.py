@@ -48,6 +48,7 @@ STEPS = [
     (train.GraphRiskModel, "fit"),
     (train.GraphRiskModel, "_runner"),
     (train.GraphRiskModel, "_fit_head"),
+    (train.GraphRiskModel, "_out_of_fold"),
     (train.GraphRiskModel, "head_inputs"),
     (train.GraphRiskModel, "predict_proba"),
     (train.GraphRiskModel, "prepare"),

@@ -117,6 +117,15 @@ class GraphRiskConfig:
         and calibrated on every labelled user (the training users out of fold). The
         network is not cross-fitted (it would cost ``n_folds`` trainings) and is then
         left out of the comparison when tree heads are candidates.
+    out_of_fold_models : int, default 2
+        When the tree heads are not cross-fitted, the candidate kept (a tree head or
+        their blend) is fitted this many times more, each on the training users
+        outside one group of folds, to give every training user a probability made
+        without its label (``out_of_fold_``; each group of folds is left out once, so
+        at least 2); the fold models are not kept. A model stacked on this one (the
+        credit scorecard) can then be fitted on the training users as well as the
+        validation window, whose latest labels are the earliest outcomes and unlike
+        tonight's applicants'. 0: the validation window only.
     seed : int, default 0
         Seeds the weights, the batch order, the sampler and the folds.
     num_threads : int or None, default None
@@ -144,6 +153,7 @@ class GraphRiskConfig:
     candidates: tuple[str, ...] | None = None
     communities: bool = True
     cross_fit_below: int = 100
+    out_of_fold_models: int = 2
     seed: int = _SPLIT.seed
     num_threads: int | None = None
 
@@ -183,6 +193,12 @@ class GraphRiskConfig:
             )
         if not self.fanout or any(int(k) == 0 for k in self.fanout):
             raise ModelError(f"GraphRiskConfig.fanout = {self.fanout!r}: expected non-zero ints")
+        oof = self.out_of_fold_models
+        if not isinstance(oof, int) or not (oof == 0 or 2 <= oof <= self.n_folds):
+            raise ModelError(
+                f"GraphRiskConfig.out_of_fold_models = {oof!r}: expected 0 or an integer from "
+                f"2 to n_folds ({self.n_folds})"
+            )
         self._check_candidates()
         return self
 

@@ -101,6 +101,9 @@ class TrainingRecord:
     #: LightGBM models each tree head averages (1, or with cross-fitting 1 + a model
     #: per fold).
     head_models: int = 1
+    #: Models fitted only for the training users' out-of-fold probabilities
+    #: (``out_of_fold_models``; 0 when the heads were cross-fitted or none were).
+    out_of_fold_models: int = 0
     #: The candidate of the model this one replaced, when the fit was told it.
     incumbent: str | None = None
 
@@ -143,8 +146,9 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         Whether the tree heads were cross-fitted (see ``cross_fit_below``).
     validation_, out_of_fold_ : pandas.DataFrame
         ``user_idx``, ``label``, ``logit``, ``proba`` of the selected candidate for the
-        validation window and (when cross-fitted) the training users out of fold:
-        predictions made without the user's label.
+        validation window and the training users out of fold (when cross-fitted, or
+        from ``out_of_fold_models`` fold models; empty when neither): predictions made
+        without the user's label.
     candidates_ : dict[str, dict[str, float]]
         Validation AUC-ROC and AUC-PR of every candidate.
     calibrator_ : dict
@@ -238,6 +242,15 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             stages["propagation"] = time.perf_counter() - clock
             judges, logits = self._fit_candidates(runner, fit_frame, stages)
             judged = self._choose(runner, judges, logits, incumbent, incumbent_calibrator)
+            self.out_of_fold_models_ = 0
+            if (
+                not self.cross_fitted_
+                and self.settings.out_of_fold_models
+                and self.selected_ in (*HEADS, "blend")
+            ):
+                began = time.perf_counter()
+                self.out_of_fold_ = self._out_of_fold(runner)
+                stages["out_of_fold"] = time.perf_counter() - began
             self.record_ = self._record(tables, folds, judged, clock, stages)
         return self
 
@@ -336,7 +349,9 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             }
             for name, z in logits.items()
         }
-        if self.selected_ != "gnn":
+        if self.selected_ != "gnn" and runner.scorer is not None:
+            # only the network's scorer changes the layout; resetting it otherwise would
+            # drop the own views the out-of-fold heads read next
             runner.attach_scorer(None)
         z_judges = logits[self.selected_]
         self.calibrator_ = _fit_calibrator(self.settings.calibration, z_judges, y_judges)
@@ -384,21 +399,79 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         if not self.cross_fitted_:
             self.heads_[name] = head
             return head.predict_logit(x_val)
-        parts = [head]
-        oof = np.zeros(len(train))
-        fold = folds.fold[train]
-        for k in np.unique(fold):
-            inside = fold != k
-            if len(np.unique(y_train[inside])) < 2:
-                oof[~inside] = head.predict_logit(x_train[~inside])
-                continue
-            part = TreeHead(Boosting(seed=seed + 1 + int(k))).fit(
-                x_train[inside], y_train[inside], x_val, y_val, categorical
-            )
-            oof[~inside] = part.predict_logit(x_train[~inside])
-            parts.append(part)
-        self.heads_[name] = TreeHead.pooled(parts)
+        oof, parts = self._fold_logits(
+            head, x_train.__getitem__, y_train, (x_val, y_val), folds.fold[train], categorical
+        )
+        self.heads_[name] = TreeHead.pooled([head, *parts])
         return np.concatenate([self.heads_[name].predict_logit(x_val), oof])
+
+    def _fold_logits(
+        self,
+        head: TreeHead,
+        inputs: Callable[[np.ndarray], np.ndarray],
+        y_train: np.ndarray,
+        validation: tuple[np.ndarray, np.ndarray],
+        groups: np.ndarray,
+        categorical: list[int],
+    ) -> tuple[np.ndarray, list[TreeHead]]:
+        """The training users' logits, each from a model fitted without its group.
+
+        ``inputs`` gives the inputs of training users at the positions it is given
+        (built as needed, so that no more than one group's complement is held at a
+        time); a model per group of ``groups`` (one per training user) is fitted on
+        the other groups' users, with its own seed and early stopping on
+        ``validation`` (its inputs and labels). A group whose complement lacks an
+        outcome is scored by ``head``, the model of every training user. Returns the
+        logits and the fold models."""
+        oof = np.zeros(len(y_train))
+        parts: list[TreeHead] = []
+        for k in np.unique(groups):
+            inside, outside = np.flatnonzero(groups != k), np.flatnonzero(groups == k)
+            model = head
+            if len(np.unique(y_train[inside])) == 2:
+                model = TreeHead(Boosting(seed=self.settings.seed + 1 + int(k))).fit(
+                    inputs(inside), y_train[inside], *validation, categorical
+                )
+                parts.append(model)
+            oof[outside] = model.predict_logit(inputs(outside))
+        return oof, parts
+
+    def _out_of_fold(self, runner: SignRunner | MessagePassingRunner) -> pd.DataFrame:
+        """``out_of_fold_`` of a model whose heads were not cross-fitted: the kept
+        candidate's calibrated probability of every training user, from
+        ``out_of_fold_models`` models each fitted without the user's group of folds
+        (``fold mod out_of_fold_models``)."""
+        assert isinstance(runner, SignRunner)
+        folds = runner.folds
+        train, val = np.flatnonzero(folds.train), np.flatnonzero(folds.validation)
+        y_train = folds.labels[train]
+        groups = folds.fold[train] % self.settings.out_of_fold_models
+        logits: dict[str, np.ndarray] = {}
+        for name in HEADS if self.selected_ == "blend" else (self.selected_,):
+
+            def rows(at: np.ndarray, name: str = name) -> np.ndarray:
+                return self.head_inputs(runner, train[at], None, name)
+
+            validation = (self.head_inputs(runner, val, None, name), folds.labels[val])
+            logits[name], parts = self._fold_logits(
+                self.heads_[name],
+                rows,
+                y_train,
+                validation,
+                groups,
+                self._head_categorical(runner, name),
+            )
+            self.out_of_fold_models_ += len(parts)
+            del validation, parts
+        z = self._blended(logits) if self.selected_ == "blend" else logits[self.selected_]
+        return pd.DataFrame(
+            {
+                "user_idx": train,
+                "label": y_train,
+                "logit": z,
+                "proba": _calibrate(self.calibrator_, z),
+            }
+        )
 
     def _fit_blend(self, logits: dict[str, np.ndarray], n_val: int) -> np.ndarray:
         """Standardize each tree head's log-odds on the validation window (its first
@@ -529,6 +602,7 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
             cross_fitted=self.cross_fitted_,
             label_share=float(folds.label_share(np.flatnonzero(train)).mean()),
             head_models=max((len(h.models_) for h in self.heads_.values()), default=1),
+            out_of_fold_models=self.out_of_fold_models_,
             incumbent=self.incumbent_,
         )
 

@@ -125,11 +125,19 @@ class ModelConfig:
     communities : bool, default True
         Give the graph models each user's community and its known record.
     scorecard_rows : {"validation", "labelled"}, default "validation"
-        Which labelled users fit the scorecard: the graph model's validation window,
-        where ``gnn_risk`` is out of sample, or every labelled user (whose
-        ``gnn_risk`` the graph model was trained on: trees fit their training users
-        far better than they predict new ones, and the scorecard would trust the
-        score too much).
+        Which labelled users fit the scorecard: those whose ``gnn_risk`` the graph
+        model made without their label (the validation window, and the training users
+        out of fold: see ``out_of_fold_models``), or every labelled user, scored by the
+        graph model trained on them (trees fit their training users far better than
+        they predict new ones, and the scorecard would trust the score too much).
+    out_of_fold_models : int, default 2
+        When the graph model's heads are not cross-fitted, the tree candidate it keeps
+        is fitted this many times more, each without one group of folds, so that the
+        training users get an out-of-fold ``gnn_risk`` and fit the scorecard beside the
+        validation window (:class:`~riskgraph.gnn.config.GraphRiskConfig`). The window
+        alone holds the latest labels, the earliest outcomes: a scorecard fitted there
+        weighs the graph features by what early defaulters look like. 0: the window
+        alone.
     num_threads : int or None, default None
         Torch threads while training and scoring (None: torch's default).
     """
@@ -144,10 +152,13 @@ class ModelConfig:
     candidates: tuple[str, ...] = _GRAPH_MODEL.candidate_list
     communities: bool = _GRAPH_MODEL.communities
     scorecard_rows: Literal["labelled", "validation"] = "validation"
+    out_of_fold_models: int = _GRAPH_MODEL.out_of_fold_models
     num_threads: int | None = _GRAPH_MODEL.num_threads
 
     def gnn_config(self) -> GraphRiskConfig:
         """The graph model's settings: these, the graph model's defaults for the rest."""
+        # "labelled" fits the scorecard on every labelled user in sample: no fold models
+        in_sample = self.scorecard_rows == "labelled"
         return replace(
             _GRAPH_MODEL,
             seed=self.seed,
@@ -158,6 +169,7 @@ class ModelConfig:
             booster_inputs=self.booster_inputs,
             candidates=tuple(self.candidates),
             communities=self.communities,
+            out_of_fold_models=0 if in_sample else self.out_of_fold_models,
             num_threads=self.num_threads,
         )
 
@@ -178,6 +190,12 @@ class ModelConfig:
         if not 0.0 < self.validation_fraction < 1.0:
             raise ConfigError(
                 f"model.validation_fraction = {self.validation_fraction!r}: expected in (0, 1)"
+            )
+        oof = self.out_of_fold_models
+        if not isinstance(oof, int) or not (oof == 0 or 2 <= oof <= self.n_folds):
+            raise ConfigError(
+                f"model.out_of_fold_models = {oof!r}: expected 0 or an integer from 2 to "
+                f"n_folds ({self.n_folds})"
             )
         unknown = [c for c in self.candidates if c not in CANDIDATES]
         if not self.candidates or unknown:
@@ -335,6 +353,7 @@ class RiskModels:
             "calibrator_kept": gnn.calibrator_kept_,
             "candidates": gnn.candidates_,
             "head_models": gnn.record_.head_models,
+            "out_of_fold_models": gnn.record_.out_of_fold_models,
             "scorecard_kept_weights": scorecard.kept_weights_,
             # null on a first night (JSON has no NaN)
             "scorecard_incumbent_margin_se": (
@@ -354,10 +373,10 @@ class RiskModels:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The users the scorecard is fitted on and their ``gnn_risk``.
 
-        ``"validation"``: the users the graph model was judged on, whose probability
-        it made without their label (the validation window, and the training users
-        out of fold when it was cross-fitted); ``"labelled"``: every labelled user,
-        each scored on its own view by the fitted model.
+        ``"validation"``: the users whose probability the graph model made without
+        their label (the validation window, and the training users out of fold: its
+        cross-fitted heads' or its ``out_of_fold_models``); ``"labelled"``: every
+        labelled user, each scored on its own view by the fitted model.
         """
         cfg = self.config or ModelConfig()
         n = tables.num_users

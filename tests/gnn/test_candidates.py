@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from riskgraph.errors import ModelError
+from riskgraph.gnn.boosting import Boosting
 from riskgraph.gnn.communities import community_block, user_communities
+from riskgraph.gnn.head import TreeHead
 from riskgraph.gnn.hetero import HeteroGraphBuilder
 from riskgraph.gnn.protocol import LabelSplit, split_labels
 from riskgraph.gnn.runners import SignRunner
@@ -165,6 +169,48 @@ def test_the_choice_is_saved_and_scores_come_from_it(tmp_path) -> None:
     # the validation window's calibrated risk is the selected candidate's
     val = model.validation_
     assert np.allclose(val["proba"], model.calibrate(val["logit"].to_numpy()))
+
+
+def test_training_users_are_scored_out_of_fold_by_models_that_never_saw_them() -> None:
+    """Heads not cross-fitted: each training user's out-of-fold logit is the one of a
+    model fitted on the other group of folds, not the model of every training user."""
+    tables = community_world(shuffle_ties=False)
+    config = GraphRiskConfig(
+        seed=0, candidates=("tabular",), n_folds=3, time_buckets=2, cross_fit_below=1
+    )
+    model = GraphRiskModel(config).fit(tables, D)
+    assert not model.cross_fitted_
+    assert model.record_.out_of_fold_models == config.out_of_fold_models == 2
+    folds = split_labels(tables, pd.Timestamp(D, tz="UTC"), config.label_split)
+    train, val, y = np.flatnonzero(folds.train), np.flatnonzero(folds.validation), folds.labels
+    oof = model.out_of_fold_.set_index("user_idx")
+    assert np.array_equal(np.sort(oof.index.to_numpy()), train)
+    assert np.allclose(oof["proba"], model.calibrate(oof["logit"].to_numpy()))
+    runner = model._runner(tables, folds.as_of, folds, None)
+    runner.attach_scorer(None)
+    x, x_val = (model.head_inputs(runner, rows, None, "tabular") for rows in (train, val))
+    categorical = model._head_categorical(runner, "tabular")
+    group = folds.fold[train] % 2
+    for g in (0, 1):
+        apart = TreeHead(Boosting(seed=1 + g)).fit(
+            x[group != g], y[train][group != g], x_val, y[val], categorical
+        )
+        np.testing.assert_allclose(
+            oof.loc[train[group == g], "logit"], apart.predict_logit(x[group == g]), rtol=1e-9
+        )
+    assert not np.allclose(oof.loc[train, "logit"], model.heads_["tabular"].predict_logit(x))
+
+
+def test_without_fold_models_only_the_window_is_scored_out_of_sample() -> None:
+    tables = community_world(shuffle_ties=False)
+    config = GraphRiskConfig(
+        seed=0, candidates=("tabular",), n_folds=3, time_buckets=2, cross_fit_below=1,
+        out_of_fold_models=0,
+    )  # fmt: skip
+    model = GraphRiskModel(config).fit(tables, D)
+    assert model.out_of_fold_.empty and model.record_.out_of_fold_models == 0
+    with pytest.raises(ModelError, match=r"out_of_fold_models = 1: expected 0 or an integer"):
+        GraphRiskModel(replace(config, out_of_fold_models=1)).fit(tables, D)
 
 
 def test_candidate_settings_are_checked() -> None:

@@ -161,3 +161,19 @@ def test_the_label_views_time_buckets_and_clock_are_model_settings(tmp_path: Pat
     assert ModelConfig().gnn_config().label_split.clock == "application"
     with pytest.raises(ConfigError, match=r"model\.label_clock = 'arrival': expected one of"):
         ModelConfig(label_clock="arrival").validate()
+
+
+def test_the_scorecards_out_of_fold_rows_are_a_model_setting(tmp_path: Path):
+    from riskgraph.modeling import ModelConfig
+    from riskgraph.pipeline import PipelineConfig
+
+    assert ModelConfig().gnn_config().out_of_fold_models == 2
+    path = tmp_path / "riskgraph.toml"
+    path.write_text("[model]\nout_of_fold_models = 0\n")
+    assert PipelineConfig.from_file(path).model.gnn_config().out_of_fold_models == 0
+    # every labelled user fits the scorecard in sample: the graph model fits no fold models
+    assert ModelConfig(scorecard_rows="labelled").gnn_config().out_of_fold_models == 0
+    with pytest.raises(ConfigError, match=r"model\.out_of_fold_models = 1: expected 0 or"):
+        ModelConfig(out_of_fold_models=1).validate()
+    with pytest.raises(ConfigError, match=r"out_of_fold_models = 6: expected 0 or .* to n_folds"):
+        ModelConfig(out_of_fold_models=6).validate()
