@@ -201,6 +201,23 @@ def test_training_users_are_scored_out_of_fold_by_models_that_never_saw_them() -
     assert not np.allclose(oof.loc[train, "logit"], model.heads_["tabular"].predict_logit(x))
 
 
+def test_the_blend_is_scored_out_of_fold_as_the_blend_of_its_heads_out_of_fold() -> None:
+    tables = community_world(shuffle_ties=False)
+    config = GraphRiskConfig(seed=0, cross_fit_below=1, **HEADS_ONLY)
+    model = GraphRiskModel(config).fit(tables, D)
+    folds = split_labels(tables, pd.Timestamp(D, tz="UTC"), config.label_split)
+    runner = model._runner(tables, folds.as_of, folds, None)
+    runner.attach_scorer(None)
+    heads = {}
+    for name in ("tabular", "graph", "blend"):
+        model.selected_, model.out_of_fold_models_ = name, 0
+        heads[name] = model._out_of_fold(runner)
+        assert model.out_of_fold_models_ == (4 if name == "blend" else 2)
+    expected = model._blended({h: heads[h]["logit"].to_numpy() for h in ("tabular", "graph")})
+    np.testing.assert_allclose(heads["blend"]["logit"], expected, rtol=1e-12)
+    assert np.allclose(heads["blend"]["proba"], model.calibrate(expected))
+
+
 def test_without_fold_models_only_the_window_is_scored_out_of_sample() -> None:
     tables = community_world(shuffle_ties=False)
     config = GraphRiskConfig(
