@@ -440,13 +440,14 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
         """``out_of_fold_`` of a model whose heads were not cross-fitted: the kept
         candidate's calibrated probability of every training user, from
         ``out_of_fold_models`` models each fitted without the user's group of folds
-        (``fold mod out_of_fold_models``)."""
+        (``fold mod out_of_fold_models``); ``out_of_fold_models_`` counts them."""
         assert isinstance(runner, SignRunner)
         folds = runner.folds
         train, val = np.flatnonzero(folds.train), np.flatnonzero(folds.validation)
         y_train = folds.labels[train]
         groups = folds.fold[train] % self.settings.out_of_fold_models
         logits: dict[str, np.ndarray] = {}
+        fitted = 0
         for name in HEADS if self.selected_ == "blend" else (self.selected_,):
 
             def rows(at: np.ndarray, name: str = name) -> np.ndarray:
@@ -461,8 +462,9 @@ class GraphRiskModel(BaseEstimator):  # type: ignore[misc]
                 groups,
                 self._head_categorical(runner, name),
             )
-            self.out_of_fold_models_ += len(parts)
+            fitted += len(parts)
             del validation, parts
+        self.out_of_fold_models_ = fitted
         z = self._blended(logits) if self.selected_ == "blend" else logits[self.selected_]
         return pd.DataFrame(
             {

@@ -210,7 +210,7 @@ def test_the_blend_is_scored_out_of_fold_as_the_blend_of_its_heads_out_of_fold()
     runner.attach_scorer(None)
     heads = {}
     for name in ("tabular", "graph", "blend"):
-        model.selected_, model.out_of_fold_models_ = name, 0
+        model.selected_ = name
         heads[name] = model._out_of_fold(runner)
         assert model.out_of_fold_models_ == (4 if name == "blend" else 2)
     expected = model._blended({h: heads[h]["logit"].to_numpy() for h in ("tabular", "graph")})
