@@ -329,7 +329,15 @@ def run_task(task: Task, seed: int, config: Path | None, keep: Path | None) -> d
             "gnn_risk": metrics(task.y_test, judged["gnn_risk"].to_numpy()),
         },
         "seconds": {"default": product_seconds, **ref_seconds},
-        "model": {k: record.get(k) for k in ("candidate", "candidates", "gnn_validation_auc_pr")},
+        "model": {
+            k: record.get(k)
+            for k in (
+                "candidate",
+                "candidates",
+                "gnn_validation_auc_pr",
+                "scorecard_variable_scale",
+            )
+        },
     }
     for name, s in ref_scores.items():
         result["metrics"][name] = metrics(task.y_test, s)
@@ -374,6 +382,12 @@ def stability_run(n_users: int, seed: int, share: float, config: Path | None) ->
         "decisions_flipped_share": float((a["decision"] != b["decision"]).mean()),
         "candidates": [record_a.get("candidate"), record_b.get("candidate")],
         "head_models": record_b.get("head_models"),
+        "scorecard_variable_scales": [
+            record_a.get("scorecard_variable_scale"),
+            record_b.get("scorecard_variable_scale"),
+        ],
+        "scorecard_kept_weights": record_b.get("scorecard_kept_weights"),
+        "scorecard_incumbent_margin_se": record_b.get("scorecard_incumbent_margin_se"),
     }
 
 

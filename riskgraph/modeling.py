@@ -355,6 +355,7 @@ class RiskModels:
             "head_models": gnn.record_.head_models,
             "out_of_fold_models": gnn.record_.out_of_fold_models,
             "scorecard_kept_weights": scorecard.kept_weights_,
+            "scorecard_variable_scale": scorecard.variable_scale_,
             # null on a first night (JSON has no NaN)
             "scorecard_incumbent_margin_se": (
                 None if np.isnan(scorecard.incumbent_margin_se_) else scorecard.incumbent_margin_se_

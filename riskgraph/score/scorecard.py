@@ -244,6 +244,18 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         more shrinkage than one fit on a million.
     Cs : tuple of float
         Candidates for ``C="auto"``.
+    variable_scales : tuple of float, default (1.0, 0.3)
+        Candidates, with ``C="auto"``, for how much the variables other than
+        ``score_column`` may weigh against it: their weights of evidence enter the
+        regression multiplied by the scale, so that the L2 penalty on them is
+        ``1 / scale**2`` times the graph model's; ``0`` leaves the graph model's score
+        alone in the fit (the others keep their bins, which the reasons read).
+        Chosen with ``C`` by the same cross-validated log loss. The graph model is
+        calibrated and already reads the other variables; with few bad users their
+        bins are coarse and their weights of evidence noisy. Candidates below 0.3
+        lean on the graph model so much that its moves from one retrain to the next
+        pass into the score undamped. A fixed ``C``, or no ``score_column``, fits at
+        scale 1.
     cv : int, default 5
     max_cv_rows : int, default 100_000
         ``C="auto"`` cross-validates on a random subset of at most this many rows
@@ -276,8 +288,12 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
     C_ : float
         The regularization used (chosen when ``C="auto"``; the incumbent's when its
         coefficients were kept).
-    cv_log_loss_ : dict[float, float]
-        Mean validation log loss per candidate ``C`` (empty unless ``C="auto"``).
+    variable_scale_ : float
+        The scale of the variables other than ``score_column`` in the fit
+        (``variable_scales``; 1 when every variable was penalised alike).
+    cv_log_loss_ : dict[tuple[float, float], float]
+        Mean validation log loss per candidate ``(C, variable scale)`` (empty unless
+        ``C="auto"``).
     n_train_, bad_rate_train_ : int, float
     kept_weights_ : bool
         Whether the coefficients are the incumbent's.
@@ -312,6 +328,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         binning: BinningSettings | None = None,
         C: float | str = "auto",
         Cs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
+        variable_scales: tuple[float, ...] = (1.0, 0.3),
         cv: int = 5,
         max_cv_rows: int = 100_000,
         random_state: int = 0,
@@ -326,6 +343,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         self.binning = binning
         self.C = C
         self.Cs = Cs
+        self.variable_scales = variable_scales
         self.cv = cv
         self.max_cv_rows = max_cv_rows
         self.random_state = random_state
@@ -378,7 +396,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         if len(binned) < len(variables):
             cells = ScoreCells.fit(frame[self.score_column].to_numpy(), target, self.score_cells)
 
-        C, validation = self._regularization(process, frame, target, cells)
+        C, scale, validation = self._regularization(process, frame, target, cells)
         if binned:
             try:
                 with warnings.catch_warnings():
@@ -396,10 +414,12 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         names = [v.name for v in variables]
         bins = self.bin_indices(frame)
         design = np.column_stack([self._user_woe(name, frame, bins) for name in names])
-        lr = SignConstrainedLogisticRegression(sign="negative", C=C).fit(design, target)
-        coef, intercept = lr.coef_[0], float(lr.intercept_[0])
+        scales = self._column_scales(names, scale)
+        self.variable_scale_ = scale
+        lr = SignConstrainedLogisticRegression(sign="negative", C=C).fit(design * scales, target)
+        coef, intercept = lr.coef_[0] * scales, float(lr.intercept_[0])
         self.incumbent_margin_se_ = np.nan
-        kept = self._incumbent_weights(incumbent, names, design, target, coef, intercept, C)
+        kept = self._incumbent_weights(incumbent, names, design, target, coef, intercept, C, scales)
         if kept is not None:
             coef, intercept, C = kept
         self.kept_weights_ = kept is not None
@@ -423,6 +443,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         coef: np.ndarray,
         intercept: float,
         C: float,
+        scales: np.ndarray,
     ) -> tuple[np.ndarray, float, float] | None:
         """The incumbent's coefficients, intercept and ``C``, when it was fitted on
         tonight's users with tonight's outcomes and characteristics and tonight's fit
@@ -444,17 +465,29 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         same_sample = getattr(incumbent, "sample_fingerprint_", None) == self.sample_fingerprint_
         if not same_sample or list(incumbent.coef_.index) != names:
             return None
+        # Another scale is another penalty, under which the incumbent's weights
+        # were never optimal (at scale 0 they may not even be allowed).
+        if getattr(incumbent, "variable_scale_", 1.0) != self.variable_scale_:
+            return None
         old = incumbent.coef_.to_numpy(dtype=np.float64)
         sign = 2.0 * target - 1.0
         # Per user, how much tonight's penalised objective (the log loss and its
-        # share of the L2 penalty at tonight's C) prefers tonight's coefficients.
+        # share of the L2 penalty at tonight's C and scale) prefers tonight's
+        # coefficients.
         tonight = log_expit(sign * (design @ coef + intercept))
         diff = tonight - log_expit(sign * (design @ old + incumbent.intercept_))
-        penalty = (old @ old - coef @ coef) / (2.0 * C * len(target))
+        free = scales > 0
+        weight = 1.0 / scales[free] ** 2
+        penalty = (weight @ (old[free] ** 2 - coef[free] ** 2)) / (2.0 * C * len(target))
         self.incumbent_margin_se_ = paired_margin_se(diff + penalty)
         if self.incumbent_margin_se_ > INCUMBENT_MARGIN_SE:
             return None
         return old, float(incumbent.intercept_), float(incumbent.C_)
+
+    def _column_scales(self, names: list[str], scale: float) -> np.ndarray:
+        """Per variable of ``names``, its scale in the fit: 1 for the graph model's
+        score, ``scale`` for every other variable."""
+        return np.array([1.0 if name == self.score_column else scale for name in names])
 
     def _user_woe(self, name: str, prepared: pd.DataFrame, bins: pd.DataFrame) -> np.ndarray:
         """Each user's weight of evidence of ``name``: its bin's, or for the graph
@@ -481,22 +514,23 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         frame: pd.DataFrame,
         target: np.ndarray,
         cells: ScoreCells | None,
-    ) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
-        """The inverse regularization strength ``C`` of the fit: as set, or for
-        ``"auto"`` the candidate with the best cross-validated log loss (recorded in
-        ``cv_log_loss_``), whose out-of-fold predictions and labels are returned too."""
-        self.cv_log_loss_: dict[float, float] = {}
+    ) -> tuple[float, float, tuple[np.ndarray, np.ndarray] | None]:
+        """The inverse regularization strength ``C`` and the other variables' scale
+        of the fit: ``C`` as set at scale 1, or for ``"auto"`` the candidate pair
+        with the best cross-validated log loss (recorded in ``cv_log_loss_``), whose
+        out-of-fold predictions and labels are returned too."""
+        self.cv_log_loss_: dict[tuple[float, float], float] = {}
         if not isinstance(self.C, str):
             if not self.C > 0:
                 raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
-            return float(self.C), None
+            return float(self.C), 1.0, None
         if self.C != "auto":
             raise ModelError(f"CreditScorecard.C = {self.C!r}; expected a number > 0 or 'auto'")
         self.cv_log_loss_, out_of_fold, cv_rows = self._cross_validate(
             process, frame, target, cells
         )
-        C = min(self.cv_log_loss_, key=self.cv_log_loss_.__getitem__)
-        return C, (out_of_fold[C], target[cv_rows])
+        C, scale = min(self.cv_log_loss_, key=self.cv_log_loss_.__getitem__)
+        return C, scale, (out_of_fold[C, scale], target[cv_rows])
 
     def _characteristics(
         self,
@@ -611,16 +645,16 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         frame: pd.DataFrame,
         target: np.ndarray,
         cells: ScoreCells | None,
-    ) -> tuple[dict[float, float], dict[float, np.ndarray], np.ndarray]:
-        """Mean validation log loss of each candidate ``C``, binning refit per fold
-        (the score's cells are label-free: their weight of evidence is the score's
-        own log-odds).
+    ) -> tuple[dict[tuple[float, float], float], dict[tuple[float, float], np.ndarray], np.ndarray]:
+        """Mean validation log loss of each candidate ``(C, variable scale)``, binning
+        refit per fold (the score's cells are label-free: their weight of evidence is
+        the score's own log-odds). Without the score's cells, the scale is 1.
 
         Returns
         -------
-        loss : dict[float, float]
-        out_of_fold : dict[float, np.ndarray]
-            Per ``C``, the out-of-fold log-odds of bad of the cross-validated rows.
+        loss : dict[tuple[float, float], float]
+        out_of_fold : dict[tuple[float, float], np.ndarray]
+            Per candidate, the out-of-fold log-odds of bad of the cross-validated rows.
         rows : np.ndarray
             Those rows (a subset when there are more than ``max_cv_rows``).
         """
@@ -629,6 +663,12 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
                 f"CreditScorecard: Cs = {self.Cs!r}, cv = {self.cv!r}; expected positive "
                 "candidates and cv >= 2"
             )
+        if not self.variable_scales or not all(0.0 <= v <= 1.0 for v in self.variable_scales):
+            raise ModelError(
+                f"CreditScorecard: variable_scales = {self.variable_scales!r}; expected "
+                "candidates between 0 and 1"
+            )
+        scales = sorted({float(v) for v in self.variable_scales}) if cells is not None else [1.0]
         rng = np.random.default_rng(self.random_state)
         rows = np.arange(len(target))
         if len(rows) > self.max_cv_rows:
@@ -638,8 +678,9 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         for cls in (0, 1):
             members = rng.permutation(np.flatnonzero(target[rows] == cls))
             fold[members] = np.arange(len(members)) % self.cv
-        loss = dict.fromkeys((float(c) for c in self.Cs), 0.0)
-        out_of_fold = {C: np.empty(len(rows)) for C in loss}
+        Cs = sorted({float(c) for c in self.Cs})
+        loss = dict.fromkeys(((C, v) for v in scales for C in Cs), 0.0)
+        out_of_fold = {key: np.empty(len(rows)) for key in loss}
         for k in range(self.cv):
             train, test = rows[fold != k], rows[fold == k]
             if len(np.unique(target[train])) < 2:
@@ -648,19 +689,27 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
                     f"C or fewer folds (cv = {self.cv})"
                 )
             woe_train, woe_test = fold_woe(process, frame, target, train, test)
+            column = np.ones(woe_train.shape[1] + (cells is not None), dtype=bool)
             if cells is not None:
                 score_woe = cells.woe_of(frame[self.score_column].to_numpy())
                 woe_train = np.column_stack([woe_train, score_woe[train]])
                 woe_test = np.column_stack([woe_test, score_woe[test]])
+                column[-1] = False
             sign = 2.0 * target[test] - 1.0
-            # Strongest penalty first, each fit starting from the last: the path of
-            # optima is smooth, so warm starts save most of the solver's iterations.
-            lr = SignConstrainedLogisticRegression(sign="negative", warm_start=True)
-            for C in sorted(loss):
-                lr.set_params(C=C).fit(woe_train, target[train])
-                z = woe_test @ lr.coef_[0] + lr.intercept_[0]
-                loss[C] -= float(log_expit(sign * z).sum()) / len(rows)
-                out_of_fold[C][fold == k] = z
+            for v in scales:
+                # At scale 0 the other columns are all zero: fit without them.
+                used = np.flatnonzero(~column | (v > 0.0))
+                factor = np.where(column, v, 1.0)[used]
+                x_train, x_test = woe_train[:, used] * factor, woe_test[:, used] * factor
+                # Strongest penalty first, each fit starting from the last: the path
+                # of optima is smooth, so warm starts save most of the solver's
+                # iterations.
+                lr = SignConstrainedLogisticRegression(sign="negative", warm_start=True)
+                for C in Cs:
+                    lr.set_params(C=C).fit(x_train, target[train])
+                    z = x_test @ lr.coef_[0] + lr.intercept_[0]
+                    loss[C, v] -= float(log_expit(sign * z).sum()) / len(rows)
+                    out_of_fold[C, v][fold == k] = z
         return loss, out_of_fold, rows
 
     # -- applying --------------------------------------------------------------

@@ -530,6 +530,8 @@ def test_a_retrain_keeps_last_nights_calibration_and_scorecard_while_they_fit(
     record = RiskModels.load(OutputRoot(out).model_dir).record_
     assert record["calibrator_kept"] and record["calibrator"] == first["calibrator"]
     assert record["scorecard_kept_weights"]
+    assert record["scorecard_variable_scale"] == first["scorecard_variable_scale"]
+    assert first["scorecard_variable_scale"] in (1.0, 0.3)
     assert_same_outputs(OutputRoot(trained).run_dir(date), OutputRoot(out).run_dir(date))
 
 

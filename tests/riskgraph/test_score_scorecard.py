@@ -299,11 +299,12 @@ def test_any_users_get_a_score_in_range_monotone_in_risk_and_up_to_three_reasons
 
 def test_auto_regularization_is_chosen_by_cross_validation():
     model = CreditScorecard(catalog=CATALOG, cv=3).fit(*toy_frame(3000, seed=4))
-    assert set(model.cv_log_loss_) == {0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0}
+    Cs, scales = {0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0}, {0.3, 1.0}
+    assert set(model.cv_log_loss_) == {(C, v) for C in Cs for v in scales}
     best = min(model.cv_log_loss_, key=model.cv_log_loss_.get)
-    assert best == model.C_
+    assert best == (model.C_, model.variable_scale_)
     fixed = CreditScorecard(catalog=CATALOG, C=0.5).fit(*toy_frame(2000, seed=2))
-    assert fixed.C_ == 0.5 and fixed.cv_log_loss_ == {}
+    assert fixed.C_ == 0.5 and fixed.variable_scale_ == 1.0 and fixed.cv_log_loss_ == {}
     with pytest.raises(ModelError, match="C = 'best'; expected a number > 0 or 'auto'"):
         CreditScorecard(catalog=CATALOG, C="best").fit(*toy_frame(500))
 
@@ -396,6 +397,66 @@ def test_the_characteristic_table_reads_as_the_scorecard():
     income = table.loc[table["characteristic"] == "income_band", "bin"].tolist()
     assert ", ".join(income).replace(", ", ",").split(",")[:3] == INCOMES
     assert set(table.loc[table["characteristic"] == "past_dues", "reason_code"]) == {"A01"}
+
+
+def noise_beside_the_graph_model(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Outcomes drawn from the graph model's probability alone, beside eight columns
+    of noise that the binning can still cut by chance."""
+    rng = np.random.default_rng(seed)
+    gnn = rng.beta(0.6, 25.0, n)
+    y = (rng.random(n) < gnn).astype(int)
+    frame = pd.DataFrame(
+        {f"noise_{i}": rng.normal(size=n).round(2) for i in range(8)} | {"gnn_risk": gnn},
+        index=pd.Index([f"U{i:05d}" for i in range(n)], name="user_id"),
+    )
+    return frame, y
+
+
+def test_with_few_bad_users_the_other_variables_give_way_to_the_graph_models_score():
+    """About 50 bad users, and nothing beside the graph model's score but noise: the
+    cross-validation shrinks the others harder than the score, and the fitted weights
+    are what the chosen candidate's are."""
+    frame, y = noise_beside_the_graph_model(2000, seed=5)
+    assert 30 <= y.sum() <= 80
+    model = CreditScorecard(catalog={}).fit(frame, y)
+    assert model.variable_scale_ == 0.3
+    best = min(model.cv_log_loss_, key=model.cv_log_loss_.get)
+    assert best == (model.C_, model.variable_scale_)
+    # At scale 1 (every variable penalised alike) the folds fit worse.
+    assert model.cv_log_loss_[model.C_, 0.3] < min(
+        loss for (_, scale), loss in model.cv_log_loss_.items() if scale == 1.0
+    )
+    assert model.coef_["gnn_risk"] < 0
+    # The others keep their bins, which the reasons read.
+    assert {v.name for v in model.variables_} == set(frame.columns)
+    # Scale 0 leaves the graph model's score alone in the fit.
+    alone = CreditScorecard(catalog={}, variable_scales=(0.0,)).fit(frame, y)
+    assert alone.variable_scale_ == 0.0 and (alone.coef_.drop("gnn_risk") == 0.0).all()
+
+
+def test_with_many_bad_users_and_real_signal_every_variable_weighs_alike():
+    """Thousands of users, a few hundred bad, whose past dues and utilization tell
+    more than the graph model's score: no extra shrinkage."""
+    model = CreditScorecard(catalog=CATALOG, cv=3).fit(*toy_frame(6000, seed=4))
+    assert model.variable_scale_ == 1.0
+    assert model.coef_["past_dues"] < 0 and model.coef_["utilization"] < 0
+
+
+def test_variable_scales_outside_0_to_1_are_refused():
+    with pytest.raises(ModelError, match=r"variable_scales = \(1\.0, 2\.0\)"):
+        CreditScorecard(catalog=CATALOG, variable_scales=(1.0, 2.0)).fit(*toy_frame(2000))
+
+
+def test_an_incumbent_fitted_at_another_scale_is_not_kept():
+    """The same users and outcomes, but the incumbent was fitted under another
+    penalty: its weights were never optimal under tonight's, and are not kept."""
+    frame, y = noise_beside_the_graph_model(2000, seed=5)
+    last = CreditScorecard(catalog={}).fit(frame, y)
+    same = CreditScorecard(catalog={}).fit(frame, y, incumbent=last)
+    assert same.kept_weights_
+    last.variable_scale_ = 1.0 if last.variable_scale_ != 1.0 else 0.0
+    tonight = CreditScorecard(catalog={}).fit(frame, y, incumbent=last)
+    assert not tonight.kept_weights_
 
 
 def test_a_retrain_on_the_same_outcomes_keeps_the_incumbents_weights_while_they_fit():
