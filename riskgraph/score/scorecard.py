@@ -689,18 +689,19 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
                     f"C or fewer folds (cv = {self.cv})"
                 )
             woe_train, woe_test = fold_woe(process, frame, target, train, test)
-            column = np.ones(woe_train.shape[1] + (cells is not None), dtype=bool)
+            names = list(process.variable_names)
             if cells is not None:
                 score_woe = cells.woe_of(frame[self.score_column].to_numpy())
                 woe_train = np.column_stack([woe_train, score_woe[train]])
                 woe_test = np.column_stack([woe_test, score_woe[test]])
-                column[-1] = False
+                names.append(self.score_column)
             sign = 2.0 * target[test] - 1.0
             for v in scales:
+                factor = self._column_scales(names, v)
                 # At scale 0 the other columns are all zero: fit without them.
-                used = np.flatnonzero(~column | (v > 0.0))
-                factor = np.where(column, v, 1.0)[used]
-                x_train, x_test = woe_train[:, used] * factor, woe_test[:, used] * factor
+                used = np.flatnonzero(factor > 0.0)
+                x_train = woe_train[:, used] * factor[used]
+                x_test = woe_test[:, used] * factor[used]
                 # Strongest penalty first, each fit starting from the last: the path
                 # of optima is smooth, so warm starts save most of the solver's
                 # iterations.
