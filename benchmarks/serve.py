@@ -25,6 +25,10 @@ already holds (a random one), half on a new device, each with a new bank card. M
 * ``burst``: ``--burst`` new users apply from one new phone within an hour, each
   scored with ``record=True``; the first application declined online (the nightly job
   alone declines none of them: it scores them the next night).
+* ``stages`` (``--stages``, no HTTP): where a call's time goes. The steps of
+  ``OnlineScorer.score`` (:data:`STAGES`) are wrapped with timers for the in-process
+  calls, and each step's total is divided by the calls; ``the rest`` is the call's time
+  that no step holds.
 
 The scorer is opened (the graph read, the walk's structures built) and the objects alive
 then are frozen out of Python's garbage collections, as ``riskgraph serve`` does at
@@ -55,11 +59,15 @@ import numpy as np
 import pandas as pd
 import psutil
 
+import riskgraph.modeling
+import riskgraph.online
+from riskgraph.gnn.train import GraphRiskModel
 from riskgraph.graph import server
 from riskgraph.graph.connection import ConnectionSettings
+from riskgraph.loaders.neighbourhood import NeighbourhoodIndex
 from riskgraph.loaders.synthetic import generate_population
 from riskgraph.memory import frozen_live_objects
-from riskgraph.online import OnlineConfig
+from riskgraph.online import OnlineConfig, OnlineScorer
 from riskgraph.provider import FeatureProvider
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,6 +195,75 @@ def agreement(fp: FeatureProvider, input_dir: Path, n: int, seed: int) -> dict[s
     }
 
 
+#: The steps of an online call, as (label, owner, attribute): the functions
+#: ``OnlineScorer.score`` calls, looked up where it (or ``RiskModels.score``) finds them.
+STAGES: list[tuple[str, Any, str]] = [
+    ("the request's contract checks", OnlineScorer, "_validate"),
+    ("the live lookup (Cypher)", riskgraph.online, "live_neighbourhood"),
+    ("the walk to the neighbourhood", NeighbourhoodIndex, "walk"),
+    ("the rows of the walk's users", NeighbourhoodIndex, "rows"),
+    ("the merged graph assembled", riskgraph.online, "merge_id_rows"),
+    ("the merged graph assembled", riskgraph.online, "graph_from_id_rows"),
+    ("tonight's feature pass (every label visible)", riskgraph.online, "compute_graph_features"),
+    ("the graph model's label folds", GraphRiskModel, "scoring_folds"),
+    ("the graph model's inputs", GraphRiskModel, "prepare"),
+    ("the graph model", GraphRiskModel, "predict_proba"),
+    (
+        "the label views' graph features and the scorecard's points over them",
+        riskgraph.modeling,
+        "average_points",
+    ),
+    ("scores and reasons", riskgraph.modeling, "score_users"),
+    ("risky links", riskgraph.modeling.RiskModels, "risky_links"),
+    ("velocity and the online rules", riskgraph.online, "velocity_signals"),
+    ("velocity and the online rules", riskgraph.online, "apply_online_rules"),
+]
+
+
+@contextlib.contextmanager
+def stage_timers() -> Any:
+    """:data:`STAGES` wrapped with timers for the block; yields the seconds per label.
+    A step called inside another counts for the outer one."""
+    seconds: dict[str, float] = {label: 0.0 for label, _, _ in STAGES}
+    depth = [0]
+    saved = []
+    for label, owner, name in STAGES:
+        original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+
+        def timed_step(*args: Any, _f: Any = original, _label: str = label, **kwargs: Any) -> Any:
+            depth[0] += 1
+            start = time.perf_counter()
+            try:
+                return _f(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    seconds[_label] += time.perf_counter() - start
+
+        saved.append((owner, name, original))
+        setattr(owner, name, timed_step)
+    try:
+        yield seconds
+    finally:
+        for owner, name, original in reversed(saved):
+            setattr(owner, name, original)
+
+
+def stages(score: Any, requests: list[Any]) -> dict[str, float]:
+    """Milliseconds per call of each step over ``requests`` (the first a warm-up)."""
+    score(requests[0])
+    with stage_timers() as seconds:
+        begin = time.perf_counter()
+        for request in requests[1:]:
+            score(request)
+        total = time.perf_counter() - begin
+    calls = len(requests) - 1
+    out = {label: round(s / calls * 1000, 1) for label, s in seconds.items()}
+    out["the rest"] = round((total - sum(seconds.values())) / calls * 1000, 1)
+    out["the call"] = round(total / calls * 1000, 1)
+    return out
+
+
 def summary(seconds: list[float], per_call: int) -> dict[str, float]:
     ms = np.array(seconds) * 1000
     return {
@@ -306,6 +383,9 @@ def main() -> None:
     )
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument(
+        "--stages", action="store_true", help="time the steps of the calls (no HTTP, no burst)"
+    )
+    parser.add_argument(
         "--no-freeze",
         action="store_true",
         help="leave the start-up's objects in Python's garbage collections "
@@ -387,7 +467,10 @@ def main() -> None:
                     )
                     print(scope, figures["agreement_with_batch"])
                 kinds = (("single", single, 1), ("batch", batches, args.batch_size))
-                if args.no_http:
+                if args.stages:
+                    for kind, requests, _ in kinds:
+                        figures[f"stages_{kind}_ms"] = stages(score, requests)
+                elif args.no_http:
                     for kind, requests, per_call in kinds:
                         figures[f"in_process_{kind}"] = summary(timed(score, requests), per_call)
                 else:
@@ -417,7 +500,7 @@ def main() -> None:
                             )
                     srv.should_exit = True
                     served.close()
-                if scope in args.burst_scopes:
+                if scope in args.burst_scopes and not args.stages:
                     figures["burst"] = burst(fp, applicants, args.burst)
                 fp.close()
                 results["scopes"][scope] = figures

@@ -116,9 +116,11 @@ def points_lost(
             rows = np.flatnonzero(thin)
             lost[rows, target] += lost[np.ix_(rows, history)].sum(axis=1)
             lost[np.ix_(rows, history)] = 0.0
-    for j, name in enumerate(columns):
-        if specs[name].missing_is_neutral:
-            lost[prepared[name].isna().to_numpy(), j] = 0.0
+    neutral = [j for j, name in enumerate(columns) if specs[name].missing_is_neutral]
+    if neutral:
+        # one frame operation for all of them: per-column access dominates for few users
+        missing = prepared[[columns[j] for j in neutral]].isna().to_numpy()
+        lost[:, neutral] = np.where(missing, 0.0, lost[:, neutral])
     return pd.DataFrame(lost, index=points.index, columns=columns)
 
 
@@ -313,15 +315,26 @@ class _ReasonFinder:
         if not facts:
             return
         evidence = np.zeros((len(lost), len(facts)))
+        fact_bins = bins[[names[j] for j in facts]].to_numpy(dtype=np.int64)
+        # a 0 of an ascending variable is not a fact (above)
+        zero_blind = [
+            c
+            for c, j in enumerate(facts)
+            if specs[names[j]].monotonic_trend == "ascending"
+            and specs[names[j]].zero_reason is None
+        ]
+        zero = (
+            prepared[[names[facts[c]] for c in zero_blind]].to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+            == 0.0
+        )
         for c, j in enumerate(facts):
-            spec = specs[names[j]]
-            woe = model.bin_woe(spec.name)
-            index = bins[spec.name].to_numpy(dtype=np.int64)
+            woe = model.bin_woe(names[j])
+            index = fact_bins[:, c]
             regular = index < len(woe) - 2  # optbinning's Special and Missing come last
             evidence[:, c] = np.where(regular, np.maximum(-woe[index], 0.0), 0.0)
-            if spec.monotonic_trend == "ascending" and spec.zero_reason is None:
-                values = prepared[spec.name].to_numpy(dtype=np.float64, na_value=np.nan)
-                evidence[values == 0.0, c] = 0.0
+        evidence[:, zero_blind] = np.where(zero, 0.0, evidence[:, zero_blind])
         topic_of = [specs[names[j]].topic or names[j] for j in facts]
         total = np.zeros(len(lost))
         strongest: list[tuple[np.ndarray, np.ndarray]] = []
@@ -389,17 +402,18 @@ def _drop_zero_counts(
 ) -> None:
     """In place: no reason from a 0 of an ascending variable without a ``zero_reason``
     ("shares a device with 0 users who defaulted" claims nothing adverse)."""
-    for j, name in enumerate(names):
-        spec = specs[name]
-        if (
-            spec.monotonic_trend == "ascending"
-            and spec.zero_reason is None
-            and spec.dtype == "numerical"
-            and getattr(spec, "categories", None) is None
-            and spec.name != NO_CREDIT_HISTORY
-        ):
-            zero = prepared[name].to_numpy(dtype=np.float64, na_value=np.nan) == 0.0
-            lost[zero, j] = 0.0
+    columns = [
+        j
+        for j, name in enumerate(names)
+        if specs[name].monotonic_trend == "ascending"
+        and specs[name].zero_reason is None
+        and specs[name].dtype == "numerical"
+        and getattr(specs[name], "categories", None) is None
+        and name != NO_CREDIT_HISTORY
+    ]
+    if columns:
+        values = prepared[[names[j] for j in columns]].to_numpy(dtype=np.float64, na_value=np.nan)
+        lost[:, columns] = np.where(values == 0.0, 0.0, lost[:, columns])
 
 
 def _sentences(spec: VariableSpec, values: np.ndarray) -> np.ndarray:

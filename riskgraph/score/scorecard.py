@@ -68,6 +68,9 @@ _SCORE_CELLS = 50
 # Fewest missing values for their own empirical weight of evidence; fewer are neutral.
 _MIN_MISSING_BIN = 50
 
+# Users per step when a score frame's numerical columns are read into one block.
+_PREPARE_ROWS = 65_536
+
 
 @dataclass(frozen=True)
 class BinningSettings:
@@ -565,7 +568,7 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
                 f"(excluded: {list(self.exclude)})"
             )
         variables = describe_variables(frame, catalog, rule.present(frame.columns))
-        frame = _as_model_dtypes(frame, variables)
+        frame = _as_model_dtypes(frame, {}, variables)
         thin_missing = rule.present(frame.columns)
         variables = [
             replace(v, missing_is_neutral=True)
@@ -726,15 +729,16 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         rule = self.thin_file_
         needed = [v.name for v in self.variables_ if v.name != NO_CREDIT_HISTORY]
         missing = [c for c in needed if c not in X.columns]
+        history = rule.present(X.columns)
+        if not history and len(needed) < len(self.variables_):
+            missing.append(f"{NO_CREDIT_HISTORY} (from any of {list(rule.history_columns)})")
         if missing:
             raise ModelError(
                 f"score frame lacks the model's columns {missing}; the model was trained "
                 f"on {[v.name for v in self.variables_]}"
             )
-        history = rule.present(X.columns)
-        frame = rule.apply(X[list(dict.fromkeys(needed + history))])
-        frame = frame[[v.name for v in self.variables_]]
-        return _as_model_dtypes(frame, self.variables_)
+        ruled = rule.applied(X) if history else {}
+        return _as_model_dtypes(X, ruled, self.variables_)
 
     def points(self, X: pd.DataFrame) -> pd.DataFrame:
         """Points per variable, ``(n, n_variables)``, index of ``X``.
@@ -754,36 +758,70 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         here) and Missing (the last).
         """
         process = self.binning_process_
-        out = {}
-        for spec in self.variables_:
-            name = spec.name
+        names = [v.name for v in self.variables_]
+        columns = _column_arrays(prepared, names)
+        splits = self._numerical_splits()
+        out = np.empty((len(names), len(prepared)), dtype=dtype)
+        for j, name in enumerate(names):
+            values = columns[name]
             if name == self.score_column:
                 assert self.score_cells_ is not None
-                out[name] = self.score_cells_.indices(prepared[name].to_numpy()).astype(dtype)
-                continue
-            # Bin indices straight from each variable's binning: the process-level
-            # transform would apply our per-variable metric_missing=0 to the indices
-            # too and send missing values to bin 0 instead of the Missing bin.
-            index = process.get_binned_variable(name).transform(
-                prepared[name].to_numpy(),
-                metric="indices",
-                metric_special="empirical",
-                metric_missing="empirical",
-            )
-            out[name] = np.asarray(index, dtype=dtype)
-        return pd.DataFrame(out, index=prepared.index)
+                out[j] = self.score_cells_.indices(values)
+            elif name in splits and values.dtype.kind == "f":
+                # optbinning's transform to indices, without its per-call checks and
+                # bin labels: np.digitize(x, splits) is this searchsorted, and a
+                # missing value goes to the Missing bin, after the regular ones and
+                # Special.
+                edges = splits[name]
+                index = np.searchsorted(edges, values, side="right")
+                out[j] = np.where(np.isnan(values), len(edges) + 2, index)
+            else:
+                # Bin indices straight from each variable's binning: the process-level
+                # transform would apply our per-variable metric_missing=0 to the indices
+                # too and send missing values to bin 0 instead of the Missing bin.
+                out[j] = process.get_binned_variable(name).transform(
+                    values,
+                    metric="indices",
+                    metric_special="empirical",
+                    metric_missing="empirical",
+                )
+        return pd.DataFrame(out.T, index=prepared.index, columns=names, copy=False)
+
+    def _numerical_splits(self) -> dict[str, np.ndarray]:
+        """The split points of each numerically binned variable without special codes,
+        read from the binning process once (per fit)."""
+        process = self.binning_process_
+        cached = self.__dict__.get("_splits")
+        if cached is None or cached[0] is not process:
+            splits = {}
+            for spec in self.variables_:
+                if spec.name == self.score_column:
+                    continue
+                binning = process.get_binned_variable(spec.name)
+                if binning.dtype == "numerical" and binning.special_codes is None:
+                    splits[spec.name] = np.asarray(binning.splits, dtype=np.float64)
+            cached = self._splits = (process, splits)
+        return cached[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the split points' cache is read again from the binning process after loading
+        state = dict(super().__getstate__())
+        state.pop("_splits", None)
+        return state
 
     def points_of(self, prepared: pd.DataFrame, bins: pd.DataFrame) -> pd.DataFrame:
         """Points per variable, ``(n, n_variables)``, index of ``bins``: those of each
         user's bin (:meth:`bin_indices` of ``prepared``), and for the graph model's
         score those of the user's own log-odds."""
-        out = {}
-        for name, points in self.bin_points_.items():
+        names = list(self.bin_points_)
+        columns = _column_arrays(bins, names)
+        out = np.empty((len(names), len(bins)))
+        for j, (name, points) in enumerate(self.bin_points_.items()):
             if name == self.score_column:
-                out[name] = self._woe_points(name, self._user_woe(name, prepared, bins))
+                out[j] = self._woe_points(name, self._user_woe(name, prepared, bins))
             else:
-                out[name] = points[bins[name].to_numpy(dtype=np.int64)]
-        return pd.DataFrame(out, index=bins.index)
+                out[j] = points[columns[name].astype(np.int64)]
+        return pd.DataFrame(out.T, index=bins.index, columns=names, copy=False)
 
     def bin_woe(self, name: str) -> np.ndarray:
         """Weight of evidence of each bin of ``name`` (indexed like :meth:`bin_indices`),
@@ -1019,24 +1057,72 @@ def _missing_bin_is_reliable(
     return 0 < bad < n_missing
 
 
-def _as_model_dtypes(frame: pd.DataFrame, variables: list[VariableSpec]) -> pd.DataFrame:
+def _as_model_dtypes(
+    frame: pd.DataFrame, ruled: Mapping[str, np.ndarray], variables: list[VariableSpec]
+) -> pd.DataFrame:
     """Numerical variables as float64 (NaN missing), categorical as object (None missing):
     the dtypes optbinning handles without surprises. Ordinal attributes
-    (``VariableSpec.categories``) become their categories' positions."""
-    out = {}
-    for v in variables:
-        column = frame[v.name]
-        categories = getattr(v, "categories", None)  # absent in models saved before it
+    (``VariableSpec.categories``) become their categories' positions. A variable is
+    read from ``ruled`` (:meth:`ThinFileRule.applied`) where it is there, else from
+    ``frame``.
+
+    Plain numerical columns (numpy integers, floats, booleans) are read into one
+    float64 block ``_PREPARE_ROWS`` users at a time; per-column access of a data frame
+    is most of the cost of preparing a few users, and a copy of every column at once
+    the peak of preparing a million.
+    """
+    names = [v.name for v in variables]
+    dtypes = dict(zip(frame.columns, frame.dtypes, strict=True))
+    plain = [
+        j
+        for j, v in enumerate(variables)
+        if v.dtype == "numerical"
+        and getattr(v, "categories", None) is None  # absent in models saved before it
+        and v.name not in ruled
+        and isinstance(dtypes[v.name], np.dtype)
+        and dtypes[v.name].kind in "biuf"
+    ]
+    block = np.empty((len(names), len(frame)))
+    plain_names = [names[j] for j in plain]
+    for start in range(0, len(frame), _PREPARE_ROWS):
+        rows = frame.iloc[start : start + _PREPARE_ROWS]
+        block[plain, start : start + len(rows)] = rows[plain_names].to_numpy(np.float64).T
+    objects = {}
+    for j in sorted(set(range(len(variables))) - set(plain)):
+        v = variables[j]
+        column = pd.Series(ruled[v.name], index=frame.index) if v.name in ruled else frame[v.name]
+        categories = getattr(v, "categories", None)
         if categories is not None:
-            out[v.name] = ordinal_positions(column, categories)
+            block[j] = ordinal_positions(column, categories)
         elif v.dtype == "numerical":
-            out[v.name] = pd.to_numeric(column, errors="coerce").to_numpy(
+            block[j] = pd.to_numeric(column, errors="coerce").to_numpy(
                 dtype=np.float64, na_value=np.nan
             )
         else:
             values = column.astype(object).to_numpy()
-            out[v.name] = np.where(pd.isna(values), np.nan, values).astype(object)
-    return pd.DataFrame(out, index=frame.index)
+            objects[v.name] = np.where(pd.isna(values), np.nan, values).astype(object)
+    if not objects:
+        return pd.DataFrame(block.T, index=frame.index, columns=names, copy=False)
+    return pd.DataFrame(
+        {name: objects[name] if name in objects else block[j] for j, name in enumerate(names)},
+        index=frame.index,
+    )
+
+
+def _column_arrays(frame: pd.DataFrame, names: list[str]) -> dict[str, np.ndarray]:
+    """``frame``'s columns ``names`` as arrays. A frame that is exactly these columns,
+    all of one numpy dtype (what :meth:`CreditScorecard.prepare` and
+    :meth:`CreditScorecard.bin_indices` return), is read in one step."""
+    dtypes = frame.dtypes
+    if (
+        list(frame.columns) == names
+        and len(names) > 0
+        and isinstance(dtypes.iloc[0], np.dtype)
+        and (dtypes == dtypes.iloc[0]).all()
+    ):
+        values = frame.to_numpy(copy=False)
+        return {name: values[:, j] for j, name in enumerate(names)}
+    return {name: frame[name].to_numpy() for name in names}
 
 
 def fold_woe(

@@ -79,19 +79,29 @@ class ThinFileRule:
 
         All False when no history column is present.
         """
+        return self.applied(frame)[NO_CREDIT_HISTORY].astype(bool)
+
+    def applied(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The history columns present in ``frame`` as float64 arrays, missing for
+        thin-file rows, and ``no_credit_history`` (float64 0/1; all 0 when no history
+        column is present)."""
         present = self.present(frame.columns)
-        if not present:
-            return np.zeros(len(frame), dtype=bool)
-        has_history = np.zeros(len(frame), dtype=bool)
-        for column in present:
-            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
+        values = {
+            column: pd.to_numeric(frame[column], errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan, copy=True
             )
-            known = ~np.isnan(values)
+            for column in present
+        }
+        has_history = np.zeros(len(frame), dtype=bool)
+        for column, column_values in values.items():
+            known = ~np.isnan(column_values)
             if column in self.zero_means_none:
-                known &= values != 0
+                known &= column_values != 0
             has_history |= known
-        return ~has_history
+        thin = ~has_history if present else has_history
+        for column_values in values.values():
+            column_values[thin] = np.nan
+        return {**values, NO_CREDIT_HISTORY: thin.astype(np.float64)}
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A copy of ``frame`` with ``no_credit_history`` added and the history
@@ -100,13 +110,8 @@ class ThinFileRule:
         Returns ``frame`` unchanged (a copy) when the rule does not apply.
         """
         out = frame.copy()
-        present = self.present(frame.columns)
-        if not present:
+        if not self.applies(frame.columns):
             return out
-        thin = self.is_thin(frame)
-        for column in present:
-            values = pd.to_numeric(out[column], errors="coerce").astype(np.float64)
-            values[thin] = np.nan
+        for column, values in self.applied(frame).items():
             out[column] = values
-        out[NO_CREDIT_HISTORY] = thin.astype(np.float64)
         return out

@@ -252,6 +252,51 @@ def test_scoring_frame_without_a_model_column_is_named():
         model.credit_score(frame.drop(columns="device_bad_1hop"))
 
 
+def test_a_scoring_frame_without_any_credit_history_column_is_named():
+    model, frame, _ = fitted()
+    history = ["credit_history_months", "past_dues", "utilization"]
+    with pytest.raises(ModelError, match=r"lacks the model's columns .*no_credit_history \(from"):
+        model.credit_score(frame.drop(columns=history))
+
+
+def test_bin_indices_are_optbinnings_own_at_the_splits_and_beyond():
+    model, frame, _ = fitted()
+    prepared = model.prepare(frame.iloc[:8])
+    edges = {}
+    for spec in model.variables_:
+        if spec.name == "gnn_risk" or spec.dtype != "numerical":
+            continue
+        splits = model.bin_splits(spec.name)
+        values = np.concatenate(
+            [splits, np.nextafter(splits, -np.inf), [np.nan, -np.inf, np.inf, -1e9, 1e9, 0.0]]
+        )
+        edges[spec.name] = values
+    assert edges, "the toy model has numerically binned variables"
+    n = max(len(v) for v in edges.values())
+    probe = pd.concat([prepared] * (n // len(prepared) + 1), ignore_index=True).iloc[:n]
+    for name, values in edges.items():
+        probe[name] = np.resize(values, n)
+    bins = model.bin_indices(probe)
+    for name in edges:
+        expected = model.binning_process_.get_binned_variable(name).transform(
+            probe[name].to_numpy(),
+            metric="indices",
+            metric_special="empirical",
+            metric_missing="empirical",
+        )
+        np.testing.assert_array_equal(bins[name].to_numpy(), expected, err_msg=name)
+
+
+def test_preparing_nullable_and_integer_columns_gives_what_floats_give():
+    model, frame, _ = fitted()
+    rows = frame.iloc[:50].copy()
+    as_floats = model.points(rows)
+    rows["past_dues"] = rows["past_dues"].astype("Float64")
+    rows["device_bad_1hop"] = rows["device_bad_1hop"].astype("int64")
+    pd.testing.assert_frame_equal(model.points(rows), as_floats)
+    assert model.prepare(rows)["past_dues"].dtype == np.float64
+
+
 users = st.fixed_dictionaries(
     {
         "credit_history_months": st.sampled_from([0.0, 3.0, 24.0, 120.0, 400.0]),
