@@ -760,54 +760,37 @@ class CreditScorecard(ClassifierMixin, BaseEstimator):
         process = self.binning_process_
         names = [v.name for v in self.variables_]
         columns = _column_arrays(prepared, names)
-        splits = self._numerical_splits()
         out = np.empty((len(names), len(prepared)), dtype=dtype)
         for j, name in enumerate(names):
             values = columns[name]
             if name == self.score_column:
                 assert self.score_cells_ is not None
                 out[j] = self.score_cells_.indices(values)
-            elif name in splits and values.dtype.kind == "f":
+                continue
+            binning = process.get_binned_variable(name)
+            if (
+                binning.dtype == "numerical"
+                and binning.special_codes is None
+                and values.dtype.kind == "f"
+            ):
                 # optbinning's transform to indices, without its per-call checks and
                 # bin labels: np.digitize(x, splits) is this searchsorted, and a
                 # missing value goes to the Missing bin, after the regular ones and
                 # Special.
-                edges = splits[name]
+                edges = np.asarray(binning.splits, dtype=np.float64)
                 index = np.searchsorted(edges, values, side="right")
                 out[j] = np.where(np.isnan(values), len(edges) + 2, index)
             else:
                 # Bin indices straight from each variable's binning: the process-level
                 # transform would apply our per-variable metric_missing=0 to the indices
                 # too and send missing values to bin 0 instead of the Missing bin.
-                out[j] = process.get_binned_variable(name).transform(
+                out[j] = binning.transform(
                     values,
                     metric="indices",
                     metric_special="empirical",
                     metric_missing="empirical",
                 )
         return pd.DataFrame(out.T, index=prepared.index, columns=names, copy=False)
-
-    def _numerical_splits(self) -> dict[str, np.ndarray]:
-        """The split points of each numerically binned variable without special codes,
-        read from the binning process once (per fit)."""
-        process = self.binning_process_
-        cached = self.__dict__.get("_splits")
-        if cached is None or cached[0] is not process:
-            splits = {}
-            for spec in self.variables_:
-                if spec.name == self.score_column:
-                    continue
-                binning = process.get_binned_variable(spec.name)
-                if binning.dtype == "numerical" and binning.special_codes is None:
-                    splits[spec.name] = np.asarray(binning.splits, dtype=np.float64)
-            cached = self._splits = (process, splits)
-        return cached[1]
-
-    def __getstate__(self) -> dict[str, Any]:
-        # the split points' cache is read again from the binning process after loading
-        state = dict(super().__getstate__())
-        state.pop("_splits", None)
-        return state
 
     def points_of(self, prepared: pd.DataFrame, bins: pd.DataFrame) -> pd.DataFrame:
         """Points per variable, ``(n, n_variables)``, index of ``bins``: those of each
