@@ -53,13 +53,14 @@ def outside_time_range(values: pd.Series) -> np.ndarray:
     return outside.to_numpy(dtype=bool, na_value=False)
 
 
-def id_problems(ids: pd.Series) -> pd.Series:
+def id_problems(ids: pd.Series | np.ndarray) -> pd.Series:
     """Why ids cannot be stored: one reason per offending row, indexed by position.
 
-    Empty when every id can be stored. The reasons never repeat the id itself: an
-    ``account_id`` is personal data.
+    ``ids`` is a Series, or an ``object`` array of ``str``. Empty when every id can be
+    stored. The reasons never repeat the id itself: an ``account_id`` is personal data.
     """
-    arrow = pa.array(ids.astype("string").array, type=pa.large_string())
+    given = ids if isinstance(ids, np.ndarray) else ids.astype("string").array
+    arrow = pa.array(given, type=pa.large_string())
     nul = pc.fill_null(pc.match_substring(arrow, "\x00"), False).to_numpy(zero_copy_only=False)
     size = pc.fill_null(pc.binary_length(arrow), 0).to_numpy(zero_copy_only=False)
     long = size > MAX_ID_BYTES

@@ -301,8 +301,10 @@ def _identifier_nodes(node: NodeType, inputs: Mapping[str, pd.DataFrame]) -> pd.
         given = pd.concat(
             [t[[key, prop.name]] for t in inputs.values() if {key, prop.name} <= set(t.columns)]
         )
-        first = given.dropna(subset=[prop.name]).drop_duplicates(key).set_index(key)[prop.name]
-        nodes[prop.name] = nodes[key].map(first).astype(prop.dtype)
+        first = given.dropna(subset=[prop.name]).drop_duplicates(key)
+        at = index_of(nodes[key], first[key])
+        values = first[prop.name].reset_index(drop=True).reindex(at).astype(prop.dtype)
+        nodes[prop.name] = values.set_axis(nodes.index)
     return nodes
 
 

@@ -8,11 +8,14 @@ by :func:`missing_columns` before any row is looked at.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskgraph.loaders.limits import TIME_RANGE, id_problems, outside_time_range
 from riskgraph.loaders.read import RawTable
@@ -110,11 +113,12 @@ def validate_table(
     """
     frame = raw.frame
     reasons = _Reasons(len(frame))
+    cells = {str(c): _Cells(frame[c]) for c in frame.columns}
     typed = {
-        column.name: _parse_column(column, frame.get(column.name), len(frame), reasons)
+        column.name: _parse_column(column, cells.get(column.name), len(frame), reasons)
         for column in spec.columns
     }
-    _check_rows(spec, typed, frame, known_users, reasons)
+    _check_rows(spec, typed, cells, known_users, reasons)
     _check_duplicate_keys(spec, typed, raw.lines, reasons)
 
     clean = pd.DataFrame(typed)
@@ -122,17 +126,94 @@ def validate_table(
     if spec.name == "users":
         extra = [c for c in frame.columns if c not in spec.column_names]
         for column in extra:
-            clean[column], note = _attribute(frame[column], raw.lines)
+            clean[column], note = _attribute(cells[str(column)], raw.lines)
             if note is not None:
                 warnings.append(InputWarning(str(raw.path), str(column), *note))
-    clean = clean.loc[~reasons.any].reset_index(drop=True)
-    return ValidatedTable(clean, _rejected_rows(raw, reasons), tuple(warnings))
+    if reasons.any.any():
+        clean = clean.loc[~reasons.any].reset_index(drop=True)
+    return ValidatedTable(clean, _rejected_rows(raw, cells, reasons), tuple(warnings))
+
+
+class _Cells:
+    """One input column, and the views of it the rules read, each computed once.
+
+    The rules work on numpy arrays rather than pandas operations: an online call
+    validates tables of one row, where a pandas operation's fixed cost is the whole
+    cost, and over millions of rows a loop over Python strings keeps pace with them.
+    """
+
+    def __init__(self, values: pd.Series) -> None:
+        self.values = values
+        self.is_datetime = pd.api.types.is_datetime64_any_dtype(values.dtype)
+        self.is_numeric = pd.api.types.is_numeric_dtype(values.dtype)
+
+    @functools.cached_property
+    def objects(self) -> np.ndarray:
+        """The cells as Python objects (``object`` array)."""
+        return self.values.to_numpy(dtype=object)
+
+    @functools.cached_property
+    def shown(self) -> np.ndarray:
+        """The cells as a message quotes them."""
+        return self.values.to_numpy()
+
+    @functools.cached_property
+    def missing(self) -> np.ndarray:
+        """``bool`` mask: missing cells (None, NaN, NA, NaT)."""
+        if self.is_datetime or self.is_numeric:
+            return self.values.isna().to_numpy(bool)
+        return pd.isna(self.objects)
+
+    @functools.cached_property
+    def text(self) -> np.ndarray:
+        """The cells as the file would show them (``object`` array of ``str``, ``""`` for
+        missing); what a column read as text holds."""
+        if self.is_datetime:
+            return np.array(
+                ["" if pd.isna(v) else v.isoformat() for v in self.objects], dtype=object
+            )
+        missing = self.missing
+        if pd.api.types.is_string_dtype(self.values.dtype) and self.values.dtype != object:
+            # Every present cell is already a str.
+            return np.where(missing, "", self.objects) if missing.any() else self.objects
+        return np.array(
+            [
+                "" if gone else v if v.__class__ is str else str(v)
+                for v, gone in zip(self.objects, missing, strict=True)
+            ],
+            dtype=object,
+        )
+
+    @functools.cached_property
+    def stripped(self) -> np.ndarray:
+        """:attr:`text` without leading and trailing whitespace."""
+        return np.array([v.strip() for v in self.text], dtype=object)
+
+    @functools.cached_property
+    def blank(self) -> np.ndarray:
+        """``bool`` mask: cells that are missing or hold only whitespace."""
+        if self.is_datetime or self.is_numeric:
+            return self.missing
+        # ``str.isspace`` is what ``str.strip`` strips, and allocates nothing.
+        return self.missing | np.array([not v or v.isspace() for v in self.text], dtype=bool)
+
+    def numbers(self) -> np.ndarray:
+        """The cells as ``float64``: NaN where blank or not a number."""
+        if self.is_numeric:
+            return self.values.to_numpy(dtype=np.float64, na_value=np.nan)
+        given = np.where(self.blank, np.nan, self.objects)
+        return pd.to_numeric(given, errors="coerce").astype(np.float64)
+
+
+def _strings(values: np.ndarray, blank: np.ndarray) -> pd.Series:
+    """``string`` Series of ``values`` (``object`` array of ``str``), missing where blank."""
+    return pd.Series(np.where(blank, None, values), dtype="string")
 
 
 def _check_rows(
     spec: TableSpec,
     typed: dict[str, pd.Series],
-    frame: pd.DataFrame,
+    cells: dict[str, _Cells],
     known_users: pd.Index | None,
     reasons: _Reasons,
 ) -> None:
@@ -146,12 +227,14 @@ def _check_rows(
     for column in spec.user_references:
         if known_users is None:
             raise ValueError(f"validate_table({spec.name!r}) needs known_users")
-        ids = typed[column]
-        unknown = ids.notna().to_numpy(bool) & ~ids.isin(known_users).to_numpy(bool)
-        reasons.add_values(unknown, frame[column], f"unknown {column} {{}}")
+        ids = pa.array(typed[column].array, type=pa.large_string())
+        known = pa.array(known_users.to_numpy(dtype=object), type=pa.large_string())
+        known_here = pc.fill_null(pc.is_in(ids, value_set=known), False)
+        unknown = typed[column].notna().to_numpy(bool) & ~known_here.to_numpy(zero_copy_only=False)
+        reasons.add_values(unknown, cells[column], f"unknown {column} {{}}")
 
 
-def _rejected_rows(raw: RawTable, reasons: _Reasons) -> pd.DataFrame:
+def _rejected_rows(raw: RawTable, cells: dict[str, _Cells], reasons: _Reasons) -> pd.DataFrame:
     """``line``, ``reason``, then the row's own columns as text; malformed records too."""
     rejected = reasons.any
     if not rejected.any() and not len(raw.malformed):
@@ -172,7 +255,7 @@ def _rejected_rows(raw: RawTable, reasons: _Reasons) -> pd.DataFrame:
         }
     )
     for column in raw.frame.columns:
-        rejects[column] = _as_text(raw.frame[column].loc[rejected]).to_numpy()
+        rejects[column] = cells[str(column)].text[rejected]
     if len(raw.malformed):
         rejects = pd.concat([rejects, raw.malformed], ignore_index=True)
         rejects = rejects.sort_values("line", kind="stable", ignore_index=True)
@@ -196,51 +279,46 @@ class _Reasons:
         self.text[mask] = joined
         self.any |= mask
 
-    def add_values(self, mask: np.ndarray, values: pd.Series, template: str) -> None:
+    def add_values(self, mask: np.ndarray, cells: _Cells, template: str) -> None:
         """Add ``template`` with the offending value shown at ``{}``."""
         if not mask.any():
             return
-        shown = np.array([template.format(_show(v)) for v in values.to_numpy()[mask]], dtype=object)
+        shown = np.array([template.format(_show(v)) for v in cells.shown[mask]], dtype=object)
         self.add(mask, shown)
 
 
-def _parse_column(
-    column: ColumnSpec, values: pd.Series | None, n: int, reasons: _Reasons
-) -> pd.Series:
-    if values is None:  # an optional column the file does not have
+def _parse_column(column: ColumnSpec, cells: _Cells | None, n: int, reasons: _Reasons) -> pd.Series:
+    if cells is None:  # an optional column the file does not have
         return _empty(column, n)
-    blank = _blank(values)
+    blank = cells.blank
     if column.required:
         reasons.add(blank, f"empty {column.name}")
     if column.kind == "id":
-        return _parse_ids(column, values, blank, reasons)
+        return _parse_ids(column, cells, reasons)
     if column.kind == "text":
-        return _as_text(values).astype("string").mask(blank)
+        return _strings(cells.text, blank)
     if column.kind == "timestamp":
-        parsed = _parse_timestamps(values)
+        parsed = _parse_timestamps(cells)
         bad = ~blank & parsed.isna().to_numpy(bool)
         reasons.add_values(
-            bad, values, f"unparsable {column.name} {{}} (expected an ISO-8601 date or date-time)"
+            bad, cells, f"unparsable {column.name} {{}} (expected an ISO-8601 date or date-time)"
         )
         outside = outside_time_range(parsed)
-        reasons.add_values(outside, values, f"{column.name} {{}} is outside the years {TIME_RANGE}")
-        return parsed.mask(outside)
+        reasons.add_values(outside, cells, f"{column.name} {{}} is outside the years {TIME_RANGE}")
+        return parsed.mask(outside) if outside.any() else parsed
+    numbers = cells.numbers()
     if column.kind == "number":
-        parsed = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
-        bad = ~blank & ~np.isfinite(parsed.to_numpy())
-        reasons.add_values(bad, values, f"unparsable {column.name} {{}} (expected a number)")
-        return parsed.where(~bad)
+        bad = ~blank & ~np.isfinite(numbers)
+        reasons.add_values(bad, cells, f"unparsable {column.name} {{}} (expected a number)")
+        return pd.Series(np.where(bad, np.nan, numbers), dtype="float64")
     # label: 0, 1 or empty
-    numbers = pd.to_numeric(values.where(~blank), errors="coerce")
-    good = numbers.isin([0, 1]).to_numpy(bool)
+    good = (numbers == 0) | (numbers == 1)
     bad = ~blank & ~good
-    reasons.add_values(bad, values, f"{column.name} {{}} is not 0, 1 or empty")
-    return numbers.where(good).astype("Int8")
+    reasons.add_values(bad, cells, f"{column.name} {{}} is not 0, 1 or empty")
+    return pd.Series(pd.array(np.where(good, numbers, np.nan), dtype="Int8"))
 
 
-def _parse_ids(
-    column: ColumnSpec, values: pd.Series, blank: np.ndarray, reasons: _Reasons
-) -> pd.Series:
+def _parse_ids(column: ColumnSpec, cells: _Cells, reasons: _Reasons) -> pd.Series:
     """Ids as text; reject what no store downstream can hold or index.
 
     A Parquet id column of floating-point numbers (pandas writes an integer column with
@@ -248,8 +326,9 @@ def _parse_ids(
     the same user as ``12`` in a CSV file.
     """
     name = column.name
-    if pd.api.types.is_float_dtype(values.dtype):
-        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    blank = cells.blank
+    if pd.api.types.is_float_dtype(cells.values.dtype):
+        numbers = cells.numbers()
         whole = np.zeros(len(numbers), dtype=bool)
         finite = np.isfinite(numbers)
         whole[finite] = (np.floor(numbers[finite]) == numbers[finite]) & (
@@ -257,19 +336,18 @@ def _parse_ids(
         )
         reasons.add_values(
             ~blank & ~whole,
-            values,
+            cells,
             f"{name} {'' if column.personal else '{} '}is a floating-point number that is not "
             "a whole number up to 2**53 (expected text or an integer)",
         )
-        text = pd.Series(np.where(whole, numbers, 0).astype(np.int64).astype(str), dtype="string")
-        return text.mask(~whole)
-    text = _as_text(values).astype("string")
-    problems = id_problems(text)
+        text = np.where(whole, numbers, 0).astype(np.int64).astype(str).astype(object)
+        return _strings(text, ~whole)
+    problems = id_problems(cells.text)
     if len(problems):
-        bad = np.zeros(len(text), dtype=bool)
+        bad = np.zeros(len(blank), dtype=bool)
         bad[problems.index.to_numpy()] = True
         reasons.add(bad, np.array([f"{name} {p}" for p in problems], dtype=object))
-    return text.mask(blank)
+    return _strings(cells.text, blank)
 
 
 def _check_label_dates(typed: dict[str, pd.Series], reasons: _Reasons) -> None:
@@ -281,11 +359,11 @@ def _check_duplicate_keys(
     spec: TableSpec, typed: dict[str, pd.Series], lines: np.ndarray, reasons: _Reasons
 ) -> None:
     """Reject every later occurrence of a key among rows that are otherwise valid."""
+    if int((~reasons.any).sum()) < 2:
+        return
     keys = pd.DataFrame({k: typed[k] for k in spec.key})
     keys["__line"] = lines
     candidates = keys.loc[~reasons.any]
-    if candidates.empty:
-        return
     dup = candidates.duplicated(subset=list(spec.key), keep="first").to_numpy(bool)
     if not dup.any():
         return
@@ -314,26 +392,17 @@ def _check_duplicate_keys(
     reasons.add(mask, messages)
 
 
-def _blank(values: pd.Series) -> np.ndarray:
-    if pd.api.types.is_datetime64_any_dtype(values.dtype) or pd.api.types.is_numeric_dtype(
-        values.dtype
-    ):
-        return values.isna().to_numpy(bool)
-    text = values.astype("string")
-    return (text.isna() | (text.str.strip() == "")).to_numpy(bool)
-
-
-def _parse_timestamps(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        parsed = pd.to_datetime(values, utc=True)
+def _parse_timestamps(cells: _Cells) -> pd.Series:
+    if cells.is_datetime:
+        parsed = pd.to_datetime(cells.values, utc=True)
     else:
-        text = values.astype("string").str.strip().mask(lambda s: s == "")
-        parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+        given = np.where(cells.stripped == "", None, cells.stripped)
+        parsed = pd.Series(pd.to_datetime(given, utc=True, format="ISO8601", errors="coerce"))
     return parsed.astype(TIMESTAMP)
 
 
 def _attribute(
-    values: pd.Series, lines: np.ndarray
+    cells: _Cells, lines: np.ndarray
 ) -> tuple[pd.Series, tuple[str, int, tuple[int, ...]] | None]:
     """A user attribute, and a note (message, cells, lines) when some cells do not fit.
 
@@ -341,56 +410,45 @@ def _attribute(
     leave those cells missing (noted) instead of turning the column into categories,
     which would change the model's inputs. Infinite numbers count as unparsable.
     """
-    if pd.api.types.is_bool_dtype(values.dtype):
-        return values.astype("float64"), None
-    blank = _blank(values)
-    is_number = pd.api.types.is_numeric_dtype(values.dtype)
-    if is_number:
-        numbers = values.astype("float64")
-    else:
-        numbers = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
-    finite = np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+    if pd.api.types.is_bool_dtype(cells.values.dtype):
+        return cells.values.astype("float64"), None
+    blank = cells.blank
+    numbers = cells.numbers()
+    finite = np.isfinite(numbers)
     unparsable = ~blank & ~finite
     filled, bad = int((~blank).sum()), int(unparsable.sum())
-    if not bad and (filled or is_number):
-        return numbers, None
-    if is_number or 0 < 2 * bad <= filled:
+    if not bad and (filled or cells.is_numeric):
+        return pd.Series(numbers, dtype="float64"), None
+    if cells.is_numeric or 0 < 2 * bad <= filled:
         message = (
             f"{bad:,} of {filled:,} values are not finite numbers "
-            f"({_cells(lines, values, unparsable)}); read as missing, the column stays numeric"
+            f"({_cells_at(lines, cells, unparsable)}); read as missing, the column stays numeric"
         )
-        return numbers.where(finite), (
+        return pd.Series(np.where(finite, numbers, np.nan), dtype="float64"), (
             message,
             bad,
             tuple(lines[unparsable][:_SHOW_LINES].tolist()),
         )
-    text = _as_text(values).astype("string").mask(blank)
+    text = _strings(cells.text, blank)
     numeric = int(finite.sum())
     if not numeric:
         return text, None
     message = (
-        f"{numeric:,} of {filled:,} values are numbers ({_cells(lines, values, finite)}), "
+        f"{numeric:,} of {filled:,} values are numbers ({_cells_at(lines, cells, finite)}), "
         "the rest text: read as text (categories), as most values are text"
     )
     return text, (message, numeric, tuple(lines[finite][:_SHOW_LINES].tolist()))
 
 
-def _cells(lines: np.ndarray, values: pd.Series, mask: np.ndarray) -> str:
+def _cells_at(lines: np.ndarray, cells: _Cells, mask: np.ndarray) -> str:
     """``line 5 'abc', line 9 'n/a', ...``: the first masked cells with their lines."""
     shown = [
         f"line {line} {_show(value)}"
         for line, value in zip(
-            lines[mask][:_SHOW_LINES], values[mask].iloc[:_SHOW_LINES], strict=True
+            lines[mask][:_SHOW_LINES], cells.shown[mask][:_SHOW_LINES], strict=True
         )
     ]
     return ", ".join(shown) + (", ..." if int(mask.sum()) > _SHOW_LINES else "")
-
-
-def _as_text(values: pd.Series) -> pd.Series:
-    """Values as the file would show them: text, empty for missing."""
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values.map(lambda v: "" if pd.isna(v) else v.isoformat()).astype("str")
-    return values.astype("string").fillna("").astype("str")
 
 
 def _empty(column: ColumnSpec, n: int) -> pd.Series:

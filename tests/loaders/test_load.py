@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from riskgraph.errors import ConfigError, InputError
 from riskgraph.loaders import build_graph_tables, load_input
-from riskgraph.loaders.tables import NO_INDEX, empty_graph_tables
+from riskgraph.loaders.tables import NO_INDEX, empty_graph_tables, index_of
 
 KEY = "test-key-0123456789"
 
@@ -280,3 +281,76 @@ def test_an_empty_optional_table_is_absent_from_what_a_graph_lists(small_input: 
     assert result.counts["user_addresses"] == {"rows": 1, "loaded": 1, "rejected": 0}
     listed = dict(result.tables.tables())
     assert (len(listed["addresses"]), len(listed["user_addresses"])) == (1, 1)
+
+
+def _as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as a caller might build it from JSON: Python objects, numbers as numbers."""
+    objects = frame.astype(object).where(frame != "", None)
+    for column in ("amount", "weight", "label"):
+        if column in objects:
+            objects[column] = pd.to_numeric(objects[column])
+    return objects
+
+
+def test_frames_of_text_of_strings_and_of_objects_load_alike():
+    """One request given as CSV text, as pandas strings and as Python objects: the same
+    graph and the same rejected rows."""
+    users = pd.DataFrame(
+        {
+            "user_id": ["u1", "u2", "\u3000", "u4", "u5"],
+            "registered_at": ["2024-01-02", " 2024-01-03T04:05:06Z ", "2024-01-04", "x", ""],
+            "label": ["1", "", "0", "2", ""],
+            "label_at": ["2024-02-01", "", "2024-02-01", "", ""],
+            "income": ["10", "", "12.5", "n/a", "7"],
+        }
+    )
+    social = pd.DataFrame(
+        {
+            "src_user_id": ["u1", "u1", "u2", "u9", "u1"],
+            "dst_user_id": ["u2", "u2", "u2", "u1", "\x1c"],
+            "tie_type": ["friend", "friend", "", "friend", "friend"],
+            "created_at": ["2024-01-05", "", "2024-01-06", "", ""],
+            "weight": ["1.5", "", "inf", "2", "1"],
+        }
+    )
+    text = {"users": users, "social": social}
+    results = [
+        build_graph_tables(frames, hmac_key=KEY)
+        for frames in (
+            text,
+            {name: frame.astype("string") for name, frame in text.items()},
+            {name: _as_objects(frame) for name, frame in text.items()},
+        )
+    ]
+    first = results[0]
+    assert first.tables.users["user_id"].tolist() == ["u1", "u2"]
+    reasons = first.rejects["users"].set_index("line")["reason"].to_dict()
+    assert reasons[3] == "empty user_id"  # an ideographic space is whitespace
+    assert reasons[4].startswith("unparsable registered_at 'x'")
+    assert reasons[4].endswith("label '2' is not 0, 1 or empty")
+    assert reasons[5] == "empty registered_at"
+    edges = first.rejects["social"].set_index("line")["reason"].to_dict()
+    assert edges[2].startswith("duplicate key (src_user_id='u1', dst_user_id='u2'")
+    assert edges[3] == "unparsable weight 'inf' (expected a number); src_user_id equals dst_user_id"
+    assert edges[4] == "unknown src_user_id 'u9'"
+    assert edges[5] == "empty dst_user_id"  # so is an information separator
+    assert first.tables.users["income"].isna().tolist() == [False, True]
+    strings, objects = results[1:]
+    for other in (strings, objects):
+        assert other.tables.equals(first.tables)
+        for name, rejects in first.rejects.items():
+            assert other.rejects[name]["line"].tolist() == rejects["line"].tolist()
+    for name, rejects in first.rejects.items():
+        # Numbers given as numbers are quoted as numbers; text is quoted as text.
+        assert strings.rejects[name]["reason"].tolist() == rejects["reason"].tolist()
+
+
+@pytest.mark.parametrize("dtype", ["string", "str", object])
+def test_index_of_gives_positions_and_minus_one_for_absent_or_missing_ids(dtype):
+    universe = pd.Series(["a", "b", "c"], dtype="string")
+    ids = pd.Series(["c", None, "x", "a", "b"], dtype=dtype)
+    positions = index_of(ids, universe)
+    assert positions.dtype == np.int64
+    assert positions.tolist() == [2, NO_INDEX, NO_INDEX, 0, 1]
+    assert index_of(ids.iloc[:0], universe).tolist() == []
+    assert index_of(ids, universe.iloc[:0]).tolist() == [NO_INDEX] * 5
