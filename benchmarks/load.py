@@ -31,7 +31,6 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from nightly import prepare as nightly_input
-from serve import Applicants
+from serve import Applicants, stage_timers
 from serve import prepare as serve_input
 
 import riskgraph.loaders.load as load_module
@@ -49,39 +48,15 @@ from riskgraph.loaders.read import find_table_file, read_table
 from riskgraph.loaders.schema import INPUT_TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The loader's steps, as ``stage_timers`` takes them; the contract checks per table. An
+#: absent table's empty frame, validated inside the assembly, counts for the assembly.
+STEPS: list[tuple[Any, Any, str]] = [
+    (lambda args: f"validate {args[1].name}", load_module, "validate_table"),
+    ("pseudonymize", load_module, "_pseudonymize_table"),
+    ("assemble", load_module, "_assemble"),
+]
 KEY = b"load-benchmark-key-0123456789"
 GB = 1e9
-
-
-class StepTimer:
-    """Seconds spent in some functions of the loader module, by label, while active."""
-
-    def __init__(self, steps: dict[str, str]) -> None:
-        self.steps = steps
-        self.seconds: dict[str, float] = {}
-        self._saved: dict[str, Callable[..., Any]] = {}
-
-    def __enter__(self) -> StepTimer:
-        for attribute, label in self.steps.items():
-            original = getattr(load_module, attribute)
-            self._saved[attribute] = original
-            setattr(load_module, attribute, self._timed(original, label))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for attribute, original in self._saved.items():
-            setattr(load_module, attribute, original)
-
-    def _timed(self, function: Callable[..., Any], label: str) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                step = label.format(table=getattr(args[1], "name", "")) if len(args) > 1 else label
-                self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - start
-
-        return timed
 
 
 def night_run(input_dir: Path) -> dict[str, Any]:
@@ -93,19 +68,11 @@ def night_run(input_dir: Path) -> dict[str, Any]:
         if path is not None:
             raws[name] = read_table(name, path)
     seconds = {"read": time.perf_counter() - start}
-    steps = {
-        "validate_table": "validate {table}",
-        "_pseudonymize_table": "pseudonymize",
-        "_assemble": "assemble",
-    }
     start = time.perf_counter()
-    with StepTimer(steps) as timer:
+    with stage_timers(STEPS) as steps:
         result = load_module._build(raws, KEY)
     seconds["build"] = time.perf_counter() - start
-    # An absent table's empty frame is validated once per process, inside the assembly.
-    seconds.update(
-        {k: v for k, v in timer.seconds.items() if k.split()[-1] in raws or k in steps.values()}
-    )
+    seconds.update(steps)
     seconds["total"] = seconds["read"] + seconds["build"]
     return {
         "seconds": {k: round(v, 2) for k, v in seconds.items()},

@@ -221,16 +221,17 @@ STAGES: list[tuple[str, Any, str]] = [
 
 
 @contextlib.contextmanager
-def stage_timers() -> Any:
-    """:data:`STAGES` wrapped with timers for the block; yields the seconds per label.
-    A step called inside another counts for the outer one."""
-    seconds: dict[str, float] = {label: 0.0 for label, _, _ in STAGES}
+def stage_timers(steps: list[tuple[Any, Any, str]] = STAGES) -> Any:
+    """``steps`` (:data:`STAGES` by default) wrapped with timers for the block; yields the
+    seconds per label. A step called inside another counts for the outer one. A label
+    may be a function of the step's positional arguments (one label per table, say)."""
+    seconds: dict[str, float] = {label: 0.0 for label, _, _ in steps if isinstance(label, str)}
     depth = [0]
     saved = []
-    for label, owner, name in STAGES:
+    for label, owner, name in steps:
         original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
 
-        def timed_step(*args: Any, _f: Any = original, _label: str = label, **kwargs: Any) -> Any:
+        def timed_step(*args: Any, _f: Any = original, _label: Any = label, **kwargs: Any) -> Any:
             depth[0] += 1
             start = time.perf_counter()
             try:
@@ -238,7 +239,8 @@ def stage_timers() -> Any:
             finally:
                 depth[0] -= 1
                 if depth[0] == 0:
-                    seconds[_label] += time.perf_counter() - start
+                    key = _label if isinstance(_label, str) else _label(args)
+                    seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - start
 
         saved.append((owner, name, original))
         setattr(owner, name, timed_step)

@@ -35,6 +35,7 @@ from riskgraph.loaders.tables import (
     TABLE_COLUMNS,
     GraphTables,
     canonical_order,
+    first_given,
     index_of,
 )
 from riskgraph.loaders.validate import (
@@ -301,10 +302,7 @@ def _identifier_nodes(node: NodeType, inputs: Mapping[str, pd.DataFrame]) -> pd.
         given = pd.concat(
             [t[[key, prop.name]] for t in inputs.values() if {key, prop.name} <= set(t.columns)]
         )
-        first = given.dropna(subset=[prop.name]).drop_duplicates(key)
-        at = index_of(nodes[key], first[key])
-        values = first[prop.name].reset_index(drop=True).reindex(at).astype(prop.dtype)
-        nodes[prop.name] = values.set_axis(nodes.index)
+        nodes[prop.name] = first_given(nodes[key], given, key, prop.name).astype(prop.dtype)
     return nodes
 
 

@@ -23,6 +23,7 @@ from riskgraph.loaders.tables import (
     GraphTables,
     canonical_order,
     empty_graph_tables,
+    first_given,
     index_of,
 )
 
@@ -162,8 +163,7 @@ def graph_from_id_rows(rows: Mapping[str, pd.DataFrame]) -> GraphTables:
         ids = pd.concat([known[id_column], *named], ignore_index=True).dropna()
         table = pd.DataFrame({id_column: pd.Series(ids.unique(), dtype="string")})
         for prop in node.properties:
-            given = known.dropna(subset=[prop.name]).drop_duplicates(id_column)
-            table[prop.name] = (table[id_column].map(given.set_index(id_column)[prop.name])).astype(
+            table[prop.name] = first_given(table[id_column], known, id_column, prop.name).astype(
                 prop.dtype
             )
         nodes[name] = canonical_order(name, table)

@@ -331,8 +331,19 @@ def index_of(ids: pd.Series, universe: pd.Series) -> np.ndarray:
     absent or missing."""
     # Arrow's hash lookup, rather than a pandas Index over Python strings: it costs a
     # fraction as much over millions of ids and over one.
-    positions = pc.index_in(_arrow_strings(ids), value_set=_arrow_strings(universe))
+    positions = pc.index_in(
+        _arrow_strings(ids), value_set=_arrow_strings(universe), skip_nulls=True
+    )
     return pc.fill_null(positions, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def first_given(ids: pd.Series, given: pd.DataFrame, key: str, column: str) -> pd.Series:
+    """For each of ``ids``, ``column`` of the first row of ``given`` whose ``key`` it is
+    and whose ``column`` is not missing; missing where no row gives one. Indexed like
+    ``ids``: a node table's property from the rows that name its nodes."""
+    first = given.dropna(subset=[column]).drop_duplicates(key)
+    at = index_of(ids, first[key])
+    return first[column].reset_index(drop=True).reindex(at).set_axis(ids.index)
 
 
 def _arrow_strings(values: pd.Series) -> pa.Array:

@@ -14,13 +14,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from riskgraph.loaders.limits import TIME_RANGE, id_problems, outside_time_range
 from riskgraph.loaders.read import RawTable
 from riskgraph.loaders.schema import ColumnSpec, TableSpec
-from riskgraph.loaders.tables import TIMESTAMP
+from riskgraph.loaders.tables import NO_INDEX, TIMESTAMP, index_of
 
 __all__ = ["InputWarning", "ValidatedTable", "missing_columns", "validate_table"]
 
@@ -207,7 +205,9 @@ class _Cells:
 
 def _strings(values: np.ndarray, blank: np.ndarray) -> pd.Series:
     """``string`` Series of ``values`` (``object`` array of ``str``), missing where blank."""
-    return pd.Series(np.where(blank, None, values), dtype="string")
+    given = values.copy()
+    given[blank] = None
+    return pd.Series(given, dtype="string")
 
 
 def _check_rows(
@@ -224,13 +224,14 @@ def _check_rows(
         first, second = spec.distinct
         same = (typed[first] == typed[second]).fillna(False).to_numpy(bool)
         reasons.add(same, f"{first} equals {second}")
+    if not spec.user_references:
+        return
+    if known_users is None:
+        raise ValueError(f"validate_table({spec.name!r}) needs known_users")
+    accepted = pd.Series(known_users, dtype="string")
     for column in spec.user_references:
-        if known_users is None:
-            raise ValueError(f"validate_table({spec.name!r}) needs known_users")
-        ids = pa.array(typed[column].array, type=pa.large_string())
-        known = pa.array(known_users.to_numpy(dtype=object), type=pa.large_string())
-        known_here = pc.fill_null(pc.is_in(ids, value_set=known), False)
-        unknown = typed[column].notna().to_numpy(bool) & ~known_here.to_numpy(zero_copy_only=False)
+        ids = typed[column]
+        unknown = ids.notna().to_numpy(bool) & (index_of(ids, accepted) == NO_INDEX)
         reasons.add_values(unknown, cells[column], f"unknown {column} {{}}")
 
 
@@ -396,7 +397,8 @@ def _parse_timestamps(cells: _Cells) -> pd.Series:
     if cells.is_datetime:
         parsed = pd.to_datetime(cells.values, utc=True)
     else:
-        given = np.where(cells.stripped == "", None, cells.stripped)
+        given = cells.stripped.copy()
+        given[given == ""] = None
         parsed = pd.Series(pd.to_datetime(given, utc=True, format="ISO8601", errors="coerce"))
     return parsed.astype(TIMESTAMP)
 

@@ -11,7 +11,7 @@ import pytest
 
 from riskgraph.errors import ConfigError, InputError
 from riskgraph.loaders import build_graph_tables, load_input
-from riskgraph.loaders.tables import NO_INDEX, empty_graph_tables, index_of
+from riskgraph.loaders.tables import NO_INDEX, empty_graph_tables, first_given, index_of
 
 KEY = "test-key-0123456789"
 
@@ -354,3 +354,20 @@ def test_index_of_gives_positions_and_minus_one_for_absent_or_missing_ids(dtype)
     assert positions.tolist() == [2, NO_INDEX, NO_INDEX, 0, 1]
     assert index_of(ids.iloc[:0], universe).tolist() == []
     assert index_of(ids, universe.iloc[:0]).tolist() == [NO_INDEX] * 5
+    # A missing id stays unfound even where the other side holds a missing value.
+    with_missing = pd.Series(["a", None], dtype="string")
+    assert index_of(ids, with_missing).tolist() == [NO_INDEX, NO_INDEX, NO_INDEX, 0, NO_INDEX]
+
+
+def test_first_given_takes_each_ids_first_value_that_is_not_missing():
+    given = pd.DataFrame(
+        {
+            "account_id": pd.Series(["a", "b", "a", "b", "c"], dtype="string"),
+            "account_type": pd.Series([None, "card", "phone", "bank", None], dtype="string"),
+        }
+    )
+    ids = pd.Series(["c", "b", "a", "x"], dtype="string", index=[10, 11, 12, 13])
+    got = first_given(ids, given, "account_id", "account_type")
+    assert got.index.tolist() == [10, 11, 12, 13]
+    assert got.isna().tolist() == [True, False, False, True]
+    assert got.dropna().tolist() == ["card", "phone"]
