@@ -28,10 +28,11 @@ block               columns                                                 labe
 ``features``        the graph risk features of the same label view          yes
 ==================  ======================================================  =======
 
-Propagated attributes use the one-hot categories as well as the numbers. Label
-blocks are built only from the view they are given (fold-masked labels), and graph
-features are never propagated: a neighbour's feature may contain this user's own
-label (DESIGN.md, "Train the way you serve").
+Propagated attributes use the one-hot categories as well as the numbers. The
+label-free blocks are held in half precision (:data:`STATIC_DTYPE`), the label blocks
+in float32. Label blocks are built only from the view they are given (fold-masked
+labels), and graph features are never propagated: a neighbour's feature may contain
+this user's own label (DESIGN.md, "Train the way you serve").
 """
 
 from __future__ import annotations
@@ -70,13 +71,24 @@ SPREAD_RELATIONS = ("identifier", "social")
 #: whole block holds a per-identifier temporary of every column at once, beside the
 #: blocks themselves. Each column's mean is the same either way.
 PROPAGATION_CHUNK = 16
+#: dtype of the label-free blocks. They are the widest inputs and every user's are
+#: held through training, scoring and explaining; half precision (three significant
+#: digits) halves them, and every consumer reads them into float32 or float64 rows.
+STATIC_DTYPE = np.float16
+_STATIC_MAX = float(np.finfo(STATIC_DTYPE).max)
+
+
+def _store(out: np.ndarray, values: np.ndarray) -> None:
+    """``out[:] = values``, held within the finite range of :data:`STATIC_DTYPE`
+    (beyond it a value would become infinite, and so would its neighbours' means)."""
+    out[:] = np.clip(values, -_STATIC_MAX, _STATIC_MAX)
 
 
 def _mean_into(graph: UserGraph, relation: str, x: np.ndarray, out: np.ndarray) -> None:
     """``out[:] = graph.mean(relation, x)``, :data:`PROPAGATION_CHUNK` columns at a time."""
     for start in range(0, x.shape[1], PROPAGATION_CHUNK):
         stop = start + PROPAGATION_CHUNK
-        out[:, start:stop] = graph.mean(relation, x[:, start:stop])
+        _store(out[:, start:stop], graph.mean(relation, x[:, start:stop]))
 
 
 def one_hot(x_cat: np.ndarray, sizes: list[int]) -> np.ndarray:
@@ -200,9 +212,10 @@ def profile_inputs(
     -------
     x : np.ndarray
         float32 ``(n_users, 7 + n_account_types + n_tie_types)``: log1p days
-        registered, log1p ties out and in, log1p summed tie weight out and in, mean
-        tie weight (0 without weights), largest scaled application amount (0 without
-        applications), log1p accounts per type, log1p ties per type.
+        registered, log1p ties out and in, log1p summed tie weight out and in,
+        signed log1p of the mean tie weight (0 without weights), largest scaled
+        application amount (0 without applications), log1p accounts per type, log1p
+        ties per type.
     names : list[str]
     """
     n_users = int(data["user"].num_nodes)
@@ -252,7 +265,9 @@ def profile_inputs(
     x[:, 2] = np.log1p(in_deg)
     x[:, 3] = np.log1p(np.clip(w_out, 0.0, None))
     x[:, 4] = np.log1p(np.clip(w_in, 0.0, None))
-    x[:, 5] = mean_w
+    # log-compressed like the sums: a weight may be a transfer amount, whose raw mean
+    # would dominate the neighbours' means and leave half precision's range
+    x[:, 5] = np.sign(mean_w) * np.log1p(np.abs(mean_w))
     x[:, 6] = largest
     x[:, 7 : 7 + n_account_types] = np.log1p(per_type)
     x[:, 7 + n_account_types :] = np.log1p(per_tie)
@@ -288,15 +303,15 @@ class SignInputs:
     ----------
     graph : UserGraph
     own : np.ndarray
-        float32 ``(n_users, a)``: encoded attributes with one-hot categories (the
+        :data:`STATIC_DTYPE` ``(n_users, a)``: encoded attributes with one-hot categories (the
         propagated input ``P``; a view of ``static``).
     x_cat : np.ndarray
         int64 ``(n_users, c)``: category codes (embedded by the model).
     first_hop : np.ndarray
-        float32 ``(n_users, a)``: ``mean_identifier(P)`` (a view of ``static``), for
+        :data:`STATIC_DTYPE` ``(n_users, a)``: ``mean_identifier(P)`` (a view of ``static``), for
         2-hop attributions.
     static : np.ndarray
-        float32 ``(n_users, s)``: every label-free block side by side.
+        :data:`STATIC_DTYPE` ``(n_users, s)``: every label-free block side by side.
     static_blocks : list[tuple[str, int]]
         Name and width of each label-free block.
     """
@@ -340,12 +355,12 @@ class SignInputs:
                   ("profile", n_profile), ("spread", 4 * spread_w)]  # fmt: skip
         ends = np.cumsum([w for _, w in widths]).tolist()
         starts = {name: end - w for (name, w), end in zip(widths, ends, strict=True)}
-        static = np.empty((graph.num_users, ends[-1]), dtype=np.float32)
+        static = np.empty((graph.num_users, ends[-1]), dtype=STATIC_DTYPE)
 
         def columns(name: str, width: int, at: int = 0) -> np.ndarray:
             return static[:, starts[name] + at : starts[name] + at + width]
 
-        columns("own", a)[:] = own
+        _store(columns("own", a), own)
         own = columns("own", a)
         for r in RELATIONS:
             _mean_into(graph, r, own, columns(f"mean:{r}", a))
@@ -355,11 +370,19 @@ class SignInputs:
         # A contact's contacts: where risk spreads along social ties (a local economy,
         # a recruiter's circle) the second social hop says what the first cannot.
         _mean_into(graph, "social", columns("mean:social", a), columns("hop2", a, at=2 * a))
-        columns("identifiers", structure.shape[1])[:] = structure
-        columns("activity", activity.shape[1])[:] = activity
+        _store(columns("identifiers", structure.shape[1]), structure)
+        _store(columns("activity", activity.shape[1]), activity)
         if profile is not None:
-            columns("profile", n_profile)[:] = profile
-            row = np.concatenate([structure, activity[:, :ACTIVITY_CORE], profile], axis=1)
+            _store(columns("profile", n_profile), profile)
+            # the stored values, which the explanation reads back
+            row = np.concatenate(
+                [
+                    columns("identifiers", structure.shape[1]),
+                    columns("activity", ACTIVITY_CORE),
+                    columns("profile", n_profile),
+                ],
+                axis=1,
+            )
             for i, r in enumerate(SPREAD_RELATIONS):
                 _mean_into(graph, r, row, columns("spread", spread_w, at=i * spread_w))
             del row

@@ -64,7 +64,7 @@ __all__ = [
     "TrainingRecord",
 ]
 
-MODEL_FORMAT = "riskgraph-gnn/4"
+MODEL_FORMAT = "riskgraph-gnn/5"
 # Static blocks a ``tabular`` head reads: the user's own row, nothing of its neighbours.
 _OWN_BLOCKS = ("identifiers", "activity", "profile")
 

@@ -151,8 +151,10 @@ def test_every_neighbour_mean_is_split_exactly_over_the_links_it_averages(monkey
     # With a unit gradient on every column of neighbour means (each relation's mean,
     # the two-hop means, the spread block), a link's score is the part of those
     # columns it carries: a user's links must add up to the columns themselves, or a
-    # part (a contact's contacts, say) would be credited to nobody or twice.
+    # part (a contact's contacts, say) would be credited to nobody or twice. The
+    # links split the exact means; the columns hold them rounded to half precision.
     from riskgraph.gnn import explain
+    from riskgraph.gnn.blocks import STATIC_DTYPE
     from riskgraph.loaders.synthetic import generate_population
 
     pop = generate_population(600, seed=3)
@@ -162,6 +164,7 @@ def test_every_neighbour_mean_is_split_exactly_over_the_links_it_averages(monkey
         GraphRiskConfig(n_folds=3, time_buckets=1, candidates=("graph",), seed=0)
     ).fit(tables, as_of)
     expected: dict[int, float] = {}
+    magnitude: dict[int, float] = {}
 
     def unit(runner, v, users):
         blocks = [f"mean:{r}" for r in explain.RELATIONS] + ["hop2", "spread"]
@@ -170,8 +173,12 @@ def test_every_neighbour_mean_is_split_exactly_over_the_links_it_averages(monkey
         for name in blocks:
             width = runner.inputs.block(name).shape[1]
             g[:, off[name] : off[name] + width] = 1.0
-            for u, total in zip(users, runner.inputs.block(name)[users].sum(axis=1), strict=True):
+            held = runner.inputs.block(name)[users].astype(np.float64)
+            for u, total, size in zip(
+                users, held.sum(axis=1), np.abs(held).sum(axis=1), strict=True
+            ):
                 expected[int(u)] = expected.get(int(u), 0.0) + float(total)
+                magnitude[int(u)] = magnitude.get(int(u), 0.0) + float(size)
         return g
 
     monkeypatch.setattr(explain, "_gradients", unit)
@@ -182,6 +189,9 @@ def test_every_neighbour_mean_is_split_exactly_over_the_links_it_averages(monkey
     ids = tables.users["user_id"].astype(str).to_numpy()
     got = links.groupby("user_id")["score"].sum()
     want = pd.Series({ids[u]: total for u, total in expected.items()})
+    rounding = pd.Series({ids[u]: size for u, size in magnitude.items()})
+    rounding *= float(np.finfo(STATIC_DTYPE).eps)
     assert (links["via_type"] == "social").sum() > 100
     assert want.abs().gt(1.0).sum() > 100
-    np.testing.assert_allclose(got.reindex(want.index, fill_value=0.0), want, rtol=1e-4, atol=1e-3)
+    off = (got.reindex(want.index, fill_value=0.0) - want).abs()
+    assert (off <= rounding + 1e-3).all(), off.sub(rounding).nlargest(5)

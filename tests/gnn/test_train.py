@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from riskgraph.errors import ModelError
-from riskgraph.gnn.blocks import ACTIVITY_CORE, SignInputs
+from riskgraph.gnn.blocks import ACTIVITY_CORE, STATIC_DTYPE, SignInputs
 from riskgraph.gnn.hetero import HeteroGraphBuilder
 from riskgraph.gnn.inference import score_users
 from riskgraph.gnn.propagation import RELATIONS
@@ -160,12 +160,19 @@ def test_sign_inputs_lay_every_block_into_one_array(tables: GraphTables) -> None
     own = inputs.block("own")
     assert np.shares_memory(inputs.own, inputs.static)  # views, not copies
     assert np.array_equal(inputs.own, own)
+    # every block holds its values in half precision; each mean is taken over the
+    # values held (the explanation reads those back)
+    assert inputs.static.dtype == STATIC_DTYPE
+
+    def held(x: np.ndarray) -> np.ndarray:
+        return x.astype(STATIC_DTYPE)
+
     attributes, _ = model.builder_.attribute_inputs(tables)
-    assert np.array_equal(own[:, : attributes.shape[1]], attributes)
+    assert np.array_equal(own[:, : attributes.shape[1]], held(attributes))
     for r in RELATIONS:
-        assert np.array_equal(inputs.block(f"mean:{r}"), inputs.graph.mean(r, own))
-    first_hop = inputs.graph.mean("identifier", own)
-    assert np.array_equal(inputs.first_hop, first_hop)
+        assert np.array_equal(inputs.block(f"mean:{r}"), held(inputs.graph.mean(r, own)))
+    first_hop = inputs.first_hop
+    assert np.array_equal(first_hop, held(inputs.graph.mean("identifier", own)))
     social = inputs.block("mean:social")
     hop2 = np.concatenate(
         [
@@ -175,8 +182,8 @@ def test_sign_inputs_lay_every_block_into_one_array(tables: GraphTables) -> None
         ],
         axis=1,
     )
-    assert np.array_equal(inputs.block("hop2"), hop2)
-    assert np.array_equal(inputs.block("identifiers"), inputs.graph.structure()[0])
+    assert np.array_equal(inputs.block("hop2"), held(hop2))
+    assert np.array_equal(inputs.block("identifiers"), held(inputs.graph.structure()[0]))
     # the spread block: the neighbours' row via identifiers and ties, then each one's
     # second hop over the same relation
     row = np.concatenate(
@@ -188,13 +195,32 @@ def test_sign_inputs_lay_every_block_into_one_array(tables: GraphTables) -> None
         [
             by_id,
             by_tie,
-            inputs.graph.mean("identifier", by_id),
-            inputs.graph.mean("social", by_tie),
+            inputs.graph.mean("identifier", held(by_id)),
+            inputs.graph.mean("social", held(by_tie)),
         ],
         axis=1,
     )
-    np.testing.assert_allclose(inputs.block("spread"), spread, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        inputs.block("spread"), held(spread), rtol=float(np.finfo(STATIC_DTYPE).eps), atol=1e-6
+    )
     assert inputs.static.shape[1] == sum(w for _, w in inputs.static_blocks)
+
+
+def test_tie_weights_of_any_size_stay_finite_and_ordered_in_half_precision(
+    tables: GraphTables,
+) -> None:
+    # A lender's tie weight may be a transfer amount in cents: its raw mean would pass
+    # half precision's largest value (65,504) and become infinite, or, held at the
+    # bound, rank 10^6 and 10^9 alike.
+    social = tables.social.copy()
+    social["weight"] = 10.0 ** np.linspace(0.0, 9.0, len(social))
+    heavy = GraphTables(**{**dict(tables.tables()), "social": social})
+    runner = GraphRiskModel(GraphRiskConfig(**FAST)).fit(heavy, D).prepare(heavy, D)
+    assert isinstance(runner, SignRunner)
+    assert np.isfinite(runner.inputs.static).all()
+    mean_weight = runner.inputs.block("profile")[:, 5].astype(np.float64)
+    assert np.log1p(1e8) < mean_weight.max() < np.log1p(1e10)
+    assert len(np.unique(mean_weight)) > 100
 
 
 def test_own_view_inputs_exist_for_labelled_users_only(tables: GraphTables) -> None:
