@@ -193,5 +193,5 @@ def test_every_neighbour_mean_is_split_exactly_over_the_links_it_averages(monkey
     rounding *= float(np.finfo(STATIC_DTYPE).eps)
     assert (links["via_type"] == "social").sum() > 100
     assert want.abs().gt(1.0).sum() > 100
-    off = (got.reindex(want.index, fill_value=0.0) - want).abs()
-    assert (off <= rounding + 1e-3).all(), off.sub(rounding).nlargest(5)
+    gap = (got.reindex(want.index, fill_value=0.0) - want).abs()
+    assert (gap <= rounding + 1e-3).all(), gap.sub(rounding).nlargest(5)
